@@ -1,0 +1,73 @@
+"""Multi-channel hosting for Microsoft Agent Framework agents and workflows."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from ._context import ChannelContext
+from ._errors import HostingError, SessionBusyError, StateUnavailableError
+from ._host import AgentFrameworkHost
+from ._isolation import (
+    ISOLATION_HEADER_CHAT,
+    ISOLATION_HEADER_USER,
+    IsolationKeys,
+    get_current_isolation_keys,
+    reset_current_isolation_keys,
+    set_current_isolation_keys,
+)
+from ._state import FileStateStore, MemoryStateStore, StateStore
+from ._stream import HostedStream
+from ._types import (
+    Channel,
+    ChannelCommand,
+    ChannelCommandContext,
+    ChannelContribution,
+    ChannelIdentity,
+    ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelSession,
+    ChannelStreamUpdateHook,
+    HostedRunResult,
+    HostStatePaths,
+)
+
+try:
+    __version__ = version("agent-framework-hosting")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+logger = logging.getLogger("agent_framework.hosting")
+
+__all__ = [
+    "ISOLATION_HEADER_CHAT",
+    "ISOLATION_HEADER_USER",
+    "AgentFrameworkHost",
+    "Channel",
+    "ChannelCommand",
+    "ChannelCommandContext",
+    "ChannelContext",
+    "ChannelContribution",
+    "ChannelIdentity",
+    "ChannelRequest",
+    "ChannelResponseHook",
+    "ChannelRunHook",
+    "ChannelSession",
+    "ChannelStreamUpdateHook",
+    "FileStateStore",
+    "HostStatePaths",
+    "HostedRunResult",
+    "HostedStream",
+    "HostingError",
+    "IsolationKeys",
+    "MemoryStateStore",
+    "SessionBusyError",
+    "StateStore",
+    "StateUnavailableError",
+    "__version__",
+    "get_current_isolation_keys",
+    "logger",
+    "reset_current_isolation_keys",
+    "set_current_isolation_keys",
+]

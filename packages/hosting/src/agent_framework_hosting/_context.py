@@ -1,0 +1,266 @@
+"""`ChannelContext`: what a channel gets to invoke the target, instead of the host itself."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Awaitable, Coroutine
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from agent_framework import AgentResponseUpdate, Content, Message
+
+from ._hooks import apply_response_hook, apply_run_hook
+from ._stream import HostedStream
+from ._telemetry import TurnTrace
+from ._types import ChannelCommand, ChannelCommandContext, ChannelRequest, HostedRunResult
+from ._workflow import final_from_updates
+
+if TYPE_CHECKING:
+    from ._host import AgentFrameworkHost
+    from ._state import StateStore
+
+IDEMPOTENCY = "idempotency"
+DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
+
+
+def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
+    block: dict[str, Any] = {"channel": request.channel}
+    if request.identity is not None:
+        block["identity"] = request.identity.to_dict()
+    return block
+
+
+def stamp_input(request: ChannelRequest) -> list[Message]:
+    """The request's input as messages (copies), each recording the channel and sender."""
+    raw = request.input
+    items = raw if isinstance(raw, (list, tuple)) else [raw]
+    block = _hosting_block(request)
+    messages: list[Message] = []
+    for item in items:
+        if isinstance(item, Message):
+            message = copy.copy(item)
+            message.additional_properties = {**(item.additional_properties or {}), "hosting": block}
+        else:
+            contents = [item] if isinstance(item, (str, Content)) else [str(item)]
+            message = Message(role="user", contents=contents, additional_properties={"hosting": block})
+        messages.append(message)
+    return messages
+
+
+class ChannelContext:
+    """Runs the target for a channel: hooks, session, one turn at a time per isolation key."""
+
+    def __init__(self, host: AgentFrameworkHost) -> None:
+        self._host = host
+
+    @property
+    def target(self) -> Any:
+        return self._host.target
+
+    @property
+    def state(self) -> StateStore:
+        """The host's state store, for channel records (stored responses, seen update ids)."""
+        return self._host.state
+
+    async def run(
+        self,
+        request: ChannelRequest,
+        *,
+        run_hook: Any = None,
+        protocol_request: Any = None,
+        response_hook: Any = None,
+        channel_name: str | None = None,
+    ) -> HostedRunResult[Any]:
+        prepared = await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+        trace = TurnTrace(prepared, stream=False)
+        error: BaseException | None = None
+        try:
+            async with self._turn(prepared) as session:
+                token = trace.attach()
+                try:
+                    result = await self._invoke(prepared, session)
+                finally:
+                    trace.detach(token)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            trace.end(error)
+        return await apply_response_hook(
+            response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
+        )
+
+    async def run_stream(
+        self,
+        request: ChannelRequest,
+        *,
+        run_hook: Any = None,
+        protocol_request: Any = None,
+        stream_update_hook: Any = None,
+        response_hook: Any = None,
+        channel_name: str | None = None,
+    ) -> HostedStream:
+        prepared = await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+        trace = TurnTrace(prepared, stream=True)
+        held = AsyncExitStack()
+        try:
+            session = await held.enter_async_context(self._turn(prepared))
+            token = trace.attach()
+            try:
+                updates, final, close = self._invoke_stream(prepared, session)
+            finally:
+                trace.detach(token)
+        except BaseException as exc:
+            await held.aclose()
+            trace.end(exc)
+            raise
+
+        async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
+            try:
+                with anyio.CancelScope(shield=True):
+                    await held.aclose()
+            finally:
+                trace.end(error)
+            result = HostedRunResult(final_result, session=session)
+            if error is not None:
+                return result
+            return await apply_response_hook(
+                response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
+            )
+
+        return HostedStream(
+            updates, final=final, close=close, finish=finish, trace=trace, update_hook=stream_update_hook
+        )
+
+    @asynccontextmanager
+    async def _turn(self, request: ChannelRequest) -> AsyncIterator[Any]:
+        """Hold the isolation key's turn lock; load the session first and save it last."""
+        key = request.isolation_key
+        if key is None:
+            yield None
+            return
+        host = self._host
+        async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
+            session = await host.sessions.load(key) if host.agent_target and host.sessions.supported else None
+            try:
+                yield session
+            finally:
+                if session is not None:
+                    with anyio.CancelScope(shield=True):
+                        await host.sessions.save(session)
+
+    def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if session is not None:
+            kwargs["session"] = session
+        if request.options:
+            kwargs["options"] = dict(request.options)
+        return kwargs
+
+    def _bind_request_context(self, request: ChannelRequest) -> ExitStack:
+        stack = ExitStack()
+        response_id = request.attributes.get("response_id")
+        if not isinstance(response_id, str) or not response_id:
+            return stack
+        previous = request.attributes.get("previous_response_id")
+        for provider in getattr(self.target, "context_providers", None) or ():
+            bind = getattr(provider, "bind_request_context", None)
+            if callable(bind):
+                stack.enter_context(
+                    bind(response_id=response_id, previous_response_id=previous if isinstance(previous, str) else None)
+                )
+        return stack
+
+    async def _scope(self, request: ChannelRequest) -> str | None:
+        key = request.isolation_key
+        return None if key is None else await self._host.sessions.session_id(key)
+
+    async def _invoke(self, request: ChannelRequest, session: Any) -> HostedRunResult[Any]:
+        host = self._host
+        if host.workflows is not None:
+            result = await host.workflows.run(request.input, await self._scope(request))
+            return HostedRunResult(result)
+        with self._bind_request_context(request):
+            response = await self.target.run(stamp_input(request), **self._run_kwargs(request, session))
+        return HostedRunResult(response, session=session)
+
+    def _invoke_stream(self, request: ChannelRequest, session: Any) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+        host = self._host
+        if host.workflows is not None:
+            return self._workflow_stream(request)
+        binding = self._bind_request_context(request)
+        stream = self.target.run(stamp_input(request), stream=True, **self._run_kwargs(request, session))
+        iterator = stream.__aiter__()
+
+        async def final() -> Any:
+            try:
+                return await stream.get_final_response()
+            finally:
+                binding.close()
+
+        async def close(error: BaseException | None) -> None:
+            try:
+                await stream.close(error)
+            finally:
+                binding.close()
+
+        return iterator, final, close
+
+    def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+        workflows = self._host.workflows
+        assert workflows is not None
+        collected: list[AgentResponseUpdate] = []
+
+        async def updates() -> AsyncIterator[AgentResponseUpdate]:
+            async for update in workflows.stream(request.input, await self._scope(request)):
+                collected.append(update)
+                yield update
+
+        iterator = updates()
+
+        async def final() -> Any:
+            return final_from_updates(collected)
+
+        async def close(error: BaseException | None) -> None:
+            await iterator.aclose()
+
+        return iterator, final, close
+
+    async def reset_session(self, isolation_key: str) -> str:
+        """Start a fresh conversation for `isolation_key`; returns the new session id."""
+        return await self._host.reset_session(isolation_key)
+
+    def reset_command(
+        self, *, name: str = "reset", description: str = "Start a new conversation", reply: str = "Started a new conversation."
+    ) -> ChannelCommand:
+        """A ready `ChannelCommand` that resets the invoking user's session."""
+
+        async def handle(ctx: ChannelCommandContext) -> None:
+            key = ctx.request.isolation_key
+            if key is None:
+                await ctx.reply("There is no conversation to reset here.")
+                return
+            await self.reset_session(key)
+            await ctx.reply(reply)
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    @asynccontextmanager
+    async def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> AsyncIterator[bool]:
+        """Claim `key` in `namespace` (a platform delivery id); yields False for a repeat.
+
+        A claim whose body raises is released, so the platform's retry can run it.
+        """
+        claimed = await self.state.add(IDEMPOTENCY, f"{namespace}:{key}", True, ttl=ttl)
+        try:
+            yield claimed
+        except BaseException:
+            if claimed:
+                with anyio.CancelScope(shield=True):
+                    await self.state.delete(IDEMPOTENCY, f"{namespace}:{key}")
+            raise
+
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> Awaitable[Any]:
+        """Run `work` in the background; the host waits for it (bounded) at shutdown."""
+        return self._host.tasks.spawn(work, name=name)

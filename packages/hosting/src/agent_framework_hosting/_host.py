@@ -1,0 +1,265 @@
+"""`AgentFrameworkHost`: one target, many channels, one Starlette app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from agent_framework import FileCheckpointStorage, Workflow
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from ._context import ChannelContext
+from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._sessions import SessionManager
+from ._state import FileStateStore, MemoryStateStore, StateStore
+from ._tasks import BackgroundTasks
+from ._types import Channel, ChannelCommand, ChannelContribution
+from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, as_workflow_factory
+
+logger = logging.getLogger("agent_framework.hosting")
+
+STATE_COMPONENTS = ("sessions", "checkpoints")
+DEFAULT_MAX_SESSIONS = 1000
+DEFAULT_TURN_WAIT = 120.0
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+
+
+def _is_remote_location(value: Any) -> bool:
+    return isinstance(value, str) and value.split("://", 1)[0] in ("redis", "rediss", "unix")
+
+
+def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
+    """Split `state_dir` into (sessions location, checkpoints path, checkpoints named explicitly)."""
+    if state_dir is None:
+        return None, None, False
+    if isinstance(state_dir, StateStore) or _is_remote_location(state_dir):
+        return state_dir, None, False
+    if isinstance(state_dir, (str, os.PathLike)):
+        root = Path(state_dir)
+        return root / "sessions", root / "checkpoints", False
+    if isinstance(state_dir, Mapping):
+        unknown = sorted(set(state_dir) - set(STATE_COMPONENTS))
+        if unknown:
+            raise ValueError(f"state_dir has unknown component key(s) {unknown}; known components: {list(STATE_COMPONENTS)}")
+        parts: dict[str, Any] = {}
+        for name in STATE_COMPONENTS:
+            value = state_dir.get(name)
+            if value is not None and not isinstance(value, (str, os.PathLike, StateStore)):
+                raise TypeError(f"state_dir[{name!r}] must be a path, got {type(value).__name__}")
+            parts[name] = value
+        sessions = parts["sessions"]
+        if isinstance(sessions, (str, os.PathLike)) and not _is_remote_location(sessions):
+            sessions = Path(sessions)
+        checkpoints = Path(parts["checkpoints"]) if parts["checkpoints"] is not None else None
+        return sessions, checkpoints, "checkpoints" in state_dir
+    raise TypeError(f"state_dir must be a path, a HostStatePaths mapping or a StateStore, got {type(state_dir).__name__}")
+
+
+def open_state_store(location: Any, *, max_entries: int) -> StateStore:
+    """The store for a sessions location: memory, a folder, a `redis://` URL, or a store as is."""
+    if location is None:
+        return MemoryStateStore(max_entries=max_entries)
+    if isinstance(location, StateStore):
+        return location
+    if _is_remote_location(location):
+        try:
+            from ._redis import RedisStateStore
+        except ImportError as error:
+            raise ImportError(
+                "a redis:// state location needs the [redis] extra: pip install 'agent-framework-hosting[redis]'"
+            ) from error
+        return RedisStateStore.from_url(location)
+    return FileStateStore(location)
+
+
+def _checkpoint_dir(root: Path) -> CheckpointFactory:
+    def storage(scope: str) -> FileCheckpointStorage:
+        return FileCheckpointStorage(root / quote(scope, safe=""))
+
+    return storage
+
+
+class AgentFrameworkHost:
+    """Serves one agent or workflow through channels on one Starlette app.
+
+    `state_dir` is `None` (memory: a bounded LRU of `max_sessions` sessions),
+    a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
+    `turn_wait` bounds how long a turn waits for the previous turn of the same
+    isolation key; `shutdown_timeout` bounds how long shutdown waits for
+    background work.
+    """
+
+    def __init__(
+        self,
+        target: Any,
+        *,
+        channels: Sequence[Channel],
+        debug: bool = False,
+        checkpoint_location: Any = None,
+        state_dir: Any = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+        session_ttl: float | None = None,
+        turn_wait: float | None = DEFAULT_TURN_WAIT,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    ) -> None:
+        self.channels = list(channels)
+        self._check_channels()
+        self.debug = debug
+        self.turn_wait = turn_wait
+        self.shutdown_timeout = shutdown_timeout
+        factory = as_workflow_factory(target)
+        self.target: Any = target
+        self.agent_target = factory is None and not isinstance(target, Workflow)
+        sessions_location, checkpoints_path, checkpoints_named = _state_locations(state_dir)
+        self.state_location = sessions_location
+        self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
+        self.sessions = SessionManager(target, self.state, ttl=session_ttl)
+        self.tasks = BackgroundTasks()
+        checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
+        self.workflows: WorkflowRunner | None = None
+        if not self.agent_target:
+            self.workflows = WorkflowRunner(factory or target, checkpoints)
+        self._app: Starlette | None = None
+        self.context = ChannelContext(self)
+
+    def _check_channels(self) -> None:
+        names: set[str] = set()
+        paths: set[str] = set()
+        for channel in self.channels:
+            if not isinstance(channel, Channel):
+                raise TypeError(f"{channel!r} is not a Channel (needs name, path and contribute())")
+            if channel.name in names:
+                raise ValueError(f"two channels are named {channel.name!r}")
+            if channel.path and channel.path in paths:
+                raise ValueError(f"two channels are mounted at {channel.path!r}")
+            names.add(channel.name)
+            paths.add(channel.path)
+
+    def _checkpoints(self, location: Any, derived: Any, named: bool) -> CheckpointFactory | None:
+        """One checkpoint storage per scope: a folder each, a scoped shared storage, or the state store's own."""
+        if derived is None and callable(getattr(self.state, "checkpoint_storage", None)):
+            derived = self.state.checkpoint_storage  # type: ignore[attr-defined]
+        is_workflow = not self.agent_target
+        if location is not None and derived is not None and (named or is_workflow):
+            logger.warning("checkpoint_location and state_dir['checkpoints'] are both set; using checkpoint_location")
+        chosen = location if location is not None else (derived if is_workflow or named else None)
+        if chosen is None:
+            return None
+        if not is_workflow:
+            logger.warning("checkpoint_location is set but the target is not a workflow; ignoring it")
+            return None
+        if isinstance(self.target, Workflow) and self.target._runner.context.has_checkpointing():
+            raise RuntimeError(
+                "the workflow already has its own checkpoint storage; give the host a checkpoint location "
+                "or the workflow one, not both"
+            )
+        if isinstance(chosen, (str, os.PathLike)):
+            return _checkpoint_dir(Path(chosen))
+        if callable(getattr(chosen, "get_latest", None)):
+            return lambda scope: ScopedCheckpointStorage(chosen, scope)
+        return chosen  # type: ignore[no-any-return]
+
+    @property
+    def app(self) -> Starlette:
+        """The Starlette app, built on first use."""
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    def _build_app(self) -> Starlette:
+        routes: list[BaseRoute] = [Route("/readiness", _readiness, methods=["GET"])]
+        startups: list[Any] = []
+        shutdowns: list[Any] = []
+        self.commands: dict[str, list[ChannelCommand]] = {}
+        for channel in self.channels:
+            contribution = channel.contribute(self.context)
+            if not isinstance(contribution, ChannelContribution):
+                raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
+            routes.extend(_mount(channel.path, contribution.routes))
+            startups.extend(contribution.on_startup)
+            shutdowns.extend(contribution.on_shutdown)
+            self.commands[channel.name] = list(contribution.commands)
+        middleware = [Middleware(FoundryIsolationMiddleware)] if foundry_hosted() else []
+        return Starlette(debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns))
+
+    def _lifespan(self, startups: list[Any], shutdowns: list[Any]) -> Any:
+        @asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            logger.info("%s", self.describe())
+            opened = getattr(self.state, "open", None)
+            if callable(opened):
+                await opened()
+            await _run_all(startups, "startup")
+            try:
+                yield
+            finally:
+                try:
+                    await self.tasks.drain(self.shutdown_timeout)
+                    await _run_all(shutdowns, "shutdown")
+                finally:
+                    await self.state.aclose()
+
+        return lifespan
+
+    def describe(self) -> str:
+        kind = "Workflow" if not self.agent_target else type(self.target).__name__
+        name = getattr(self.target, "name", None) or kind
+        channels = ", ".join(f"{c.name}@{c.path or '/'}" for c in self.channels) or "<none>"
+        state = self.state_location or "memory"
+        return f"AgentFrameworkHost: target={name} ({kind}) state={state} channels=[{channels}]"
+
+    async def reset_session(self, isolation_key: str) -> str:
+        """The next turn for `isolation_key` starts a fresh session; returns its id.
+
+        The old session stays stored under its old id (and, for workflows, so do its checkpoints).
+        """
+        return await self.sessions.reset(isolation_key)
+
+    def serve(self, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, **config: Any) -> None:
+        """Serve with Hypercorn (the `[serve]` extra); blocks until stopped."""
+        from ._serve import serve
+
+        serve(self, host_name=host, port=port, workers=workers, **config)
+
+
+async def _readiness(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    if not routes:
+        return []
+    if not path:
+        return list(routes)
+    path = "/" + path.strip("/")
+    exact: list[BaseRoute] = []
+    for route in routes:
+        if isinstance(route, Route) and route.path == "/":
+            exact.append(Route(path, route.endpoint, methods=route.methods, name=route.name, include_in_schema=route.include_in_schema))
+        elif isinstance(route, WebSocketRoute) and route.path == "/":
+            exact.append(WebSocketRoute(path, route.endpoint, name=route.name))
+    return [*exact, Mount(path, routes=list(routes))]
+
+
+async def _run_all(callbacks: list[Any], phase: str) -> None:
+    """Run every callback; log each failure and raise the first once all have run."""
+    failures: list[Exception] = []
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception as error:
+            logger.exception("%s callback %r failed", phase, callback)
+            failures.append(error)
+    if failures:
+        if len(failures) > 1:
+            logger.error("%d %s callbacks failed", len(failures), phase)
+        raise failures[0]

@@ -1,0 +1,73 @@
+"""`host.serve()`: Hypercorn in this process, or in N forked worker processes sharing one socket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._host import AgentFrameworkHost
+
+logger = logging.getLogger("agent_framework.hosting")
+
+
+def _config(host: str, port: int, **options: Any) -> Any:
+    try:
+        from hypercorn.config import Config
+    except ImportError as error:
+        raise RuntimeError(
+            "host.serve() requires Hypercorn: pip install 'agent-framework-hosting[serve]'"
+        ) from error
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    for name, value in options.items():
+        if not hasattr(config, name):
+            raise TypeError(f"unknown Hypercorn setting {name!r}")
+        setattr(config, name, value)
+    return config
+
+
+def _worker(host: AgentFrameworkHost, config: Any, sockets: Any) -> None:
+    from hypercorn.asyncio.run import worker_serve
+    from hypercorn.utils import wrap_app
+
+    asyncio.run(worker_serve(wrap_app(host.app, config.wsgi_max_body_size, None), config, sockets=sockets))
+
+
+def serve(host: AgentFrameworkHost, *, host_name: str = "127.0.0.1", port: int = 8000, workers: int = 1, **options: Any) -> None:
+    config = _config(host_name, port, **options)
+    app = host.app
+    logger.info("serving on http://%s:%s with %d worker(s)", host_name, port, workers)
+    if workers <= 1:
+        from hypercorn.asyncio import serve as hypercorn_serve
+
+        asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+        return
+    if sys.platform == "win32":
+        raise RuntimeError("workers > 1 needs fork(); run one process per worker instead")
+    if host.state_location is None:
+        logger.warning("%d workers with in-memory state: each worker keeps its own sessions; use a redis:// state_dir", workers)
+    sockets = config.create_sockets()
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_worker, args=(host, config, sockets), daemon=False) for _ in range(workers)]
+    for process in processes:
+        process.start()
+
+    def forward(signum: int, frame: Any) -> None:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,176 @@
+"""`HostedStream`: a streamed turn that persists and releases its session however it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+from agent_framework import AgentResponseUpdate
+
+from ._hooks import maybe_await
+from ._telemetry import TurnTrace
+from ._types import HostedRunResult
+
+STOP_GRACE_SECONDS = 5.0
+_END = object()
+
+
+class StreamAbandoned(Exception):
+    """The consumer stopped reading before the stream finished."""
+
+
+class HostedStream:
+    """Async-iterable over `AgentResponseUpdate`s, with `get_final_response()`.
+
+    The target's stream runs in one pump task (so its context variables and
+    spans stay consistent) and hands updates over one at a time: nothing is
+    buffered ahead of the consumer. The run holds its session until the stream
+    is consumed, `get_final_response()` returns, or `aclose()` is called; a
+    consumer that is cancelled (a disconnecting client) stops the run after the
+    step in flight, and what the turn produced so far is persisted.
+    """
+
+    def __init__(
+        self,
+        updates: AsyncIterator[AgentResponseUpdate],
+        *,
+        final: Callable[[], Awaitable[Any]],
+        close: Callable[[BaseException | None], Awaitable[None]],
+        finish: Callable[[Any, BaseException | None], Awaitable[HostedRunResult[Any]]],
+        trace: TurnTrace,
+        update_hook: Any = None,
+    ) -> None:
+        self._updates = updates
+        self._final = final
+        self._close = close
+        self._finish_turn = finish
+        self._trace = trace
+        self._update_hook = update_hook
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        self._stop = False
+        self._pump: asyncio.Task[Any] | None = None
+        self._iterated = False
+        self._done = False
+        self._result: HostedRunResult[Any] | None = None
+
+    @property
+    def result(self) -> HostedRunResult[Any] | None:
+        """The hooked final result, once the stream has finished."""
+        return self._result
+
+    @property
+    def session(self) -> Any:
+        return None if self._result is None else self._result.session
+
+    def _start(self) -> asyncio.Task[Any]:
+        if self._pump is None:
+            token = self._trace.attach()
+            try:
+                self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+            finally:
+                self._trace.detach(token)
+        return self._pump
+
+    async def _run_pump(self) -> Any:
+        finished = False
+        try:
+            async for update in self._updates:
+                if self._stop:
+                    break
+                await self._queue.put(update)
+                if self._stop:
+                    break
+            else:
+                finished = True
+            if not finished:
+                await self._close(None)
+                return None
+            return await self._final()
+        finally:
+            if not self._stop:
+                await self._queue.put(_END)
+
+    def __aiter__(self) -> AsyncIterator[AgentResponseUpdate]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[AgentResponseUpdate]:
+        if self._iterated or self._done:
+            raise RuntimeError("a HostedStream can be iterated only once")
+        self._iterated = True
+        self._start()
+        try:
+            while True:
+                update = await self._queue.get()
+                if update is _END:
+                    break
+                if self._update_hook is not None:
+                    update = await maybe_await(self._update_hook(update))
+                    if update is None:
+                        continue
+                yield update
+        except BaseException as error:
+            with anyio.CancelScope(shield=True):
+                await self._abandon(error)
+            raise
+        await self.get_final_response()
+
+    async def get_final_response(self) -> Any:
+        """Finish the run (draining what is left) and return the target's final result."""
+        if self._result is not None:
+            return self._result.result
+        if self._done:
+            raise RuntimeError("the stream was closed before it finished")
+        pump = self._start()
+        try:
+            while not pump.done():
+                if await self._queue.get() is _END:
+                    break
+            final = await asyncio.shield(pump)
+        except asyncio.CancelledError as error:
+            with anyio.CancelScope(shield=True):
+                await self._abandon(error)
+            raise
+        except BaseException as error:
+            self._done = True
+            with anyio.CancelScope(shield=True):
+                await self._finish_turn(None, error)
+            raise
+        self._done = True
+        self._result = await self._finish_turn(final, None)
+        return self._result.result
+
+    async def _abandon(self, error: BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._stop = True
+        reason = error if isinstance(error, Exception) else StreamAbandoned()
+        try:
+            await self._stop_pump()
+        finally:
+            await self._finish_turn(None, reason)
+
+    async def _stop_pump(self) -> None:
+        pump = self._pump
+        if pump is None:
+            await self._close(None)
+            return
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._queue.get_nowait()
+        await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
+        if not pump.done():
+            pump.cancel()
+            await asyncio.wait({pump})
+        if not pump.cancelled():
+            pump.exception()
+
+    async def aclose(self) -> None:
+        """Stop the run early: keep what it produced so far and release the session."""
+        with anyio.CancelScope(shield=True):
+            await self._abandon(StreamAbandoned())
+
+    def __await__(self) -> Any:
+        return self.get_final_response().__await__()

@@ -1,0 +1,171 @@
+"""The channel-neutral envelope and the protocol every channel implements."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypedDict, TypeVar, runtime_checkable
+
+from starlette.routing import BaseRoute
+
+if TYPE_CHECKING:
+    from agent_framework import AgentResponseUpdate
+
+    from ._context import ChannelContext
+
+TResult = TypeVar("TResult")
+SessionMode = Literal["auto", "disabled"]
+SESSION_MODES: tuple[str, ...] = ("auto", "disabled")
+
+
+class ChannelSession:
+    """A channel's hint that requests sharing `isolation_key` share one conversation."""
+
+    __slots__ = ("isolation_key",)
+
+    def __init__(self, isolation_key: str | None = None) -> None:
+        self.isolation_key = isolation_key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChannelSession) and other.isolation_key == self.isolation_key
+
+    def __hash__(self) -> int:
+        return hash(self.isolation_key)
+
+    def __repr__(self) -> str:
+        return f"ChannelSession(isolation_key={self.isolation_key!r})"
+
+
+class ChannelIdentity:
+    """Who sent a request, as the platform names them."""
+
+    __slots__ = ("attributes", "channel", "native_id")
+
+    def __init__(self, channel: str, native_id: str, attributes: Mapping[str, Any] | None = None) -> None:
+        self.channel = channel
+        self.native_id = native_id
+        self.attributes: Mapping[str, Any] = dict(attributes or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "native_id": self.native_id, "attributes": dict(self.attributes)}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ChannelIdentity)
+            and (other.channel, other.native_id, dict(other.attributes))
+            == (self.channel, self.native_id, dict(self.attributes))
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.channel, self.native_id))
+
+    def __repr__(self) -> str:
+        return f"ChannelIdentity(channel={self.channel!r}, native_id={self.native_id!r})"
+
+
+@dataclass
+class ChannelRequest:
+    """One inbound turn, parsed out of a platform payload."""
+
+    channel: str
+    operation: str
+    input: Any
+    session: ChannelSession | None = None
+    options: Mapping[str, Any] | None = None
+    session_mode: str = "auto"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    stream: bool = False
+    identity: ChannelIdentity | None = None
+
+    def __post_init__(self) -> None:
+        if self.session_mode not in SESSION_MODES:
+            raise ValueError(f"session_mode must be one of {SESSION_MODES}, got {self.session_mode!r}")
+
+    @property
+    def isolation_key(self) -> str | None:
+        """The key the host binds a session to, or None when the turn is stateless."""
+        if self.session_mode == "disabled" or self.session is None:
+            return None
+        return self.session.isolation_key or None
+
+
+@dataclass(frozen=True)
+class ChannelCommandContext:
+    """What a command handler gets: the request that invoked it and a way to answer."""
+
+    request: ChannelRequest
+    reply: Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChannelCommand:
+    """A named command a channel surfaces natively (Telegram `/name`, Discord slash command)."""
+
+    name: str
+    description: str
+    handle: Callable[[ChannelCommandContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ChannelContribution:
+    """Routes, commands and lifecycle callbacks a channel adds to the host."""
+
+    routes: Sequence[BaseRoute] = ()
+    commands: Sequence[ChannelCommand] = ()
+    on_startup: Sequence[Callable[[], Awaitable[None]]] = ()
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+_UNSET: Any = object()
+
+
+class HostedRunResult(Generic[TResult]):
+    """The target's full-fidelity result and the session it ran in."""
+
+    __slots__ = ("result", "session")
+
+    def __init__(self, result: TResult, *, session: Any = None) -> None:
+        self.result = result
+        self.session = session
+
+    def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
+        return HostedRunResult(
+            self.result if result is _UNSET else result,
+            session=self.session if session is _UNSET else session,
+        )
+
+    @property
+    def text(self) -> str:
+        """The result's text, for agents and workflows alike."""
+        from ._workflow import result_text
+
+        return result_text(self.result)
+
+    def __repr__(self) -> str:
+        return f"HostedRunResult(result={self.result!r}, session={self.session!r})"
+
+
+class HostStatePaths(TypedDict, total=False):
+    """Per-component locations for `state_dir`."""
+
+    sessions: str | os.PathLike[str]
+    checkpoints: str | os.PathLike[str]
+
+
+ChannelRunHook = Callable[..., "Awaitable[ChannelRequest] | ChannelRequest"]
+ChannelResponseHook = Callable[..., "Awaitable[HostedRunResult[Any]] | HostedRunResult[Any]"]
+ChannelStreamUpdateHook = Callable[
+    ["AgentResponseUpdate"], "AgentResponseUpdate | None | Awaitable[AgentResponseUpdate | None]"
+]
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """A transport: parses its platform's payloads and renders results back."""
+
+    name: str
+    path: str
+
+    def contribute(self, context: ChannelContext) -> ChannelContribution: ...

@@ -1,0 +1,68 @@
+"""Small request helpers shared by channels: capped bodies, JSON parsing, secret checks."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class BadRequest(Exception):
+    """The client sent something the channel cannot accept; maps to a 4xx answer."""
+
+    def __init__(self, message: str, *, status_code: int = 400, code: str = "invalid_request", param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.param = param
+
+
+async def read_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing (413) anything over `max_bytes` without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise BadRequest(f"body exceeds {max_bytes} bytes", status_code=413, code="body_too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise BadRequest(f"body exceeds {max_bytes} bytes", status_code=413, code="body_too_large")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body is not valid JSON", code="invalid_json") from None
+
+
+async def read_json_object(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:
+    payload = parse_json(await read_body(request, max_bytes))
+    if not isinstance(payload, dict):
+        raise BadRequest("body must be a JSON object", code="invalid_json")
+    return payload
+
+
+def json_error(status_code: int, message: str, code: str, **headers: str) -> JSONResponse:
+    """Foundry's error shape: ``{"error": {"code", "message"}}``."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code, headers=headers or None)
+
+
+def secrets_equal(given: str | None, expected: str) -> bool:
+    """Compare a presented secret in constant time."""
+    if given is None:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -1,0 +1,64 @@
+"""Calling platform APIs: retry 429 after the time they ask, 5xx and network errors with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger("agent_framework.hosting")
+RetryAfter = Callable[[httpx.Response], "float | None"]
+MAX_RETRY_AFTER = 300.0
+
+
+def header_retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a `Retry-After` header, when it holds a number."""
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def send_with_retry(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    attempts: int = 4,
+    retry_after: RetryAfter = header_retry_after,
+    base_delay: float = 0.5,
+    max_delay: float = 30.0,
+    describe: str = "request",
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send a request, retrying a bounded number of times; returns the last response.
+
+    `describe` names the call in logs; it must not contain secrets (URLs may).
+    Raises the last `httpx.TransportError` when every attempt failed to connect.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            response = await client.request(method, url, **kwargs)
+        except httpx.TransportError as error:
+            if attempt == attempts:
+                raise
+            delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+            logger.warning("%s failed (%s); retrying in %.2fs", describe, type(error).__name__, delay)
+            await asyncio.sleep(delay)
+            continue
+        if response.status_code != 429 and response.status_code < 500:
+            return response
+        if attempt == attempts:
+            return response
+        if response.status_code == 429:
+            delay = min(MAX_RETRY_AFTER, retry_after(response) or base_delay * 2 ** (attempt - 1))
+        else:
+            delay = min(max_delay, base_delay * 2 ** (attempt - 1))
+        logger.warning("%s answered %s; retrying in %.2fs", describe, response.status_code, delay)
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")

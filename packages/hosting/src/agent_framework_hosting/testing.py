@@ -1,0 +1,174 @@
+"""Test support: a deterministic offline chat client and a real server on a free loopback port.
+
+`OfflineChatClient` answers from the conversation it is given, so a test can see
+whether history reached the model::
+
+    agent = Agent(client=OfflineChatClient(), name="echo")
+    # first turn "hi" -> "echo 1: hi"; second turn "again" -> "echo 2: again"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from agent_framework import (
+    BaseChatClient,
+    ChatResponse,
+    ChatResponseUpdate,
+    Content,
+    FunctionInvocationLayer,
+    Message,
+)
+
+Reply = Callable[[Sequence[Message]], str]
+FAIL_MARKER = "[fail]"
+
+
+def echo_reply(messages: Sequence[Message]) -> str:
+    """``echo <n>: <last user text>``, where n counts the user messages the model saw."""
+    users = [m for m in messages if m.role == "user"]
+    last = users[-1].text if users else ""
+    return f"echo {len(users)}: {last}"
+
+
+def words(text: str) -> list[str]:
+    """Split text into chunks that concatenate back to exactly `text`."""
+    parts = text.split(" ")
+    return [part + " " for part in parts[:-1]] + [parts[-1]] if parts else [text]
+
+
+class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
+    """A chat client that needs no network: replies are computed from the messages.
+
+    `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
+    streamed chunk; a user message containing ``[fail]`` makes the call raise,
+    mid-stream when streaming. `calls` records the messages of every call.
+    """
+
+    def __init__(self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reply = reply
+        self.chunk_delay = chunk_delay
+        self.calls: list[list[Message]] = []
+
+    def _answer(self, messages: Sequence[Message]) -> str:
+        self.calls.append(list(messages))
+        return self.reply(messages)
+
+    @staticmethod
+    def _fails(messages: Sequence[Message]) -> bool:
+        users = [m for m in messages if m.role == "user"]
+        return bool(users) and FAIL_MARKER in users[-1].text
+
+    @staticmethod
+    def _usage(messages: Sequence[Message], text: str) -> dict[str, int]:
+        prompt = sum(len(m.text.split()) for m in messages)
+        completion = len(text.split())
+        return {"input_token_count": prompt, "output_token_count": completion, "total_token_count": prompt + completion}
+
+    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
+        if stream:
+            return self._build_response_stream(self._stream(messages))
+
+        async def respond() -> ChatResponse:
+            if self._fails(messages):
+                raise RuntimeError("offline model failure requested")
+            text = self._answer(messages)
+            return ChatResponse(
+                messages=[Message(role="assistant", contents=[text])],
+                usage_details=self._usage(messages, text),  # type: ignore[arg-type]
+                finish_reason="stop",
+            )
+
+        return respond()
+
+    async def _stream(self, messages: Sequence[Message]) -> AsyncIterator[ChatResponseUpdate]:
+        text = self._answer(messages)
+        chunks = words(text)
+        for index, chunk in enumerate(chunks):
+            if self.chunk_delay:
+                await asyncio.sleep(self.chunk_delay)
+            if index == len(chunks) // 2 and self._fails(messages):
+                raise RuntimeError("offline model failure requested")
+            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(chunk)])
+        yield ChatResponseUpdate(
+            role="assistant",
+            contents=[Content.from_usage(self._usage(messages, text))],  # type: ignore[arg-type]
+            finish_reason="stop",
+        )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+    """Block until something accepts connections on `port`, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on {host}:{port} within {timeout}s")
+
+
+@contextmanager
+def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) -> Iterator[str]:
+    """Serve an ASGI app with Hypercorn on 127.0.0.1 in a background thread; yields its base URL.
+
+    Startup and shutdown are bounded by `timeout`; the lifespan runs as in production.
+    """
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    port = port or free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 2.0
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+        except BaseException as error:
+            failure.append(error)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=run, name=f"server-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not failure and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        if failure:
+            thread.join(timeout)
+            raise RuntimeError(f"server on port {port} failed to start") from failure[0]
+        raise TimeoutError(f"server on port {port} did not start within {timeout}s")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"server on port {port} did not stop within {timeout}s")

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create .venv and install every package of this repository (editable) with its extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+specs=("-e" "packages/hosting[serve,redis,openai,test]")
+for pyproject in packages/*/pyproject.toml; do
+    dir=$(dirname "$pyproject")
+    [ "$dir" = "packages/hosting" ] && continue
+    if grep -q '^test = ' "$pyproject"; then
+        specs+=("-e" "$dir[test]")
+    else
+        specs+=("-e" "$dir")
+    fi
+done
+.venv/bin/python -m pip install --quiet "${specs[@]}"
