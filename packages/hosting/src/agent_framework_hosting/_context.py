@@ -185,7 +185,9 @@ class ChannelContext:
             response = await self.target.run(stamp_input(request), **self._run_kwargs(request, session))
         return HostedRunResult(response, session=session)
 
-    def _invoke_stream(self, request: ChannelRequest, session: Any) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+    def _invoke_stream(
+        self, request: ChannelRequest, session: Any
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
         host = self._host
         if host.workflows is not None:
             return self._workflow_stream(request)
@@ -232,7 +234,11 @@ class ChannelContext:
         return await self._host.reset_session(isolation_key)
 
     def reset_command(
-        self, *, name: str = "reset", description: str = "Start a new conversation", reply: str = "Started a new conversation."
+        self,
+        *,
+        name: str = "reset",
+        description: str = "Start a new conversation",
+        reply: str = "Started a new conversation.",
     ) -> ChannelCommand:
         """A ready `ChannelCommand` that resets the invoking user's session."""
 

@@ -23,7 +23,7 @@ from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution
-from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, as_workflow_factory
+from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
 
 logger = logging.getLogger("agent_framework.hosting")
 
@@ -49,7 +49,9 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     if isinstance(state_dir, Mapping):
         unknown = sorted(set(state_dir) - set(STATE_COMPONENTS))
         if unknown:
-            raise ValueError(f"state_dir has unknown component key(s) {unknown}; known components: {list(STATE_COMPONENTS)}")
+            raise ValueError(
+                f"state_dir has unknown component key(s) {unknown}; known components: {list(STATE_COMPONENTS)}"
+            )
         parts: dict[str, Any] = {}
         for name in STATE_COMPONENTS:
             value = state_dir.get(name)
@@ -61,7 +63,9 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
             sessions = Path(sessions)
         checkpoints = Path(parts["checkpoints"]) if parts["checkpoints"] is not None else None
         return sessions, checkpoints, "checkpoints" in state_dir
-    raise TypeError(f"state_dir must be a path, a HostStatePaths mapping or a StateStore, got {type(state_dir).__name__}")
+    raise TypeError(
+        f"state_dir must be a path, a HostStatePaths mapping or a StateStore, got {type(state_dir).__name__}"
+    )
 
 
 def open_state_store(location: Any, *, max_entries: int) -> StateStore:
@@ -116,7 +120,7 @@ class AgentFrameworkHost:
         self.debug = debug
         self.turn_wait = turn_wait
         self.shutdown_timeout = shutdown_timeout
-        factory = as_workflow_factory(target)
+        target, factory = resolve_target(target)
         self.target: Any = target
         self.agent_target = factory is None and not isinstance(target, Workflow)
         sessions_location, checkpoints_path, checkpoints_named = _state_locations(state_dir)
@@ -189,7 +193,9 @@ class AgentFrameworkHost:
             shutdowns.extend(contribution.on_shutdown)
             self.commands[channel.name] = list(contribution.commands)
         middleware = [Middleware(FoundryIsolationMiddleware)] if foundry_hosted() else []
-        return Starlette(debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns))
+        return Starlette(
+            debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns)
+        )
 
     def _lifespan(self, startups: list[Any], shutdowns: list[Any]) -> Any:
         @asynccontextmanager
@@ -244,7 +250,15 @@ def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     exact: list[BaseRoute] = []
     for route in routes:
         if isinstance(route, Route) and route.path == "/":
-            exact.append(Route(path, route.endpoint, methods=route.methods, name=route.name, include_in_schema=route.include_in_schema))
+            exact.append(
+                Route(
+                    path,
+                    route.endpoint,
+                    methods=route.methods,
+                    name=route.name,
+                    include_in_schema=route.include_in_schema,
+                )
+            )
         elif isinstance(route, WebSocketRoute) and route.path == "/":
             exact.append(WebSocketRoute(path, route.endpoint, name=route.name))
     return [*exact, Mount(path, routes=list(routes))]

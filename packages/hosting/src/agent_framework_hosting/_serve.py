@@ -20,9 +20,7 @@ def _config(host: str, port: int, **options: Any) -> Any:
     try:
         from hypercorn.config import Config
     except ImportError as error:
-        raise RuntimeError(
-            "host.serve() requires Hypercorn: pip install 'agent-framework-hosting[serve]'"
-        ) from error
+        raise RuntimeError("host.serve() requires Hypercorn: pip install 'agent-framework-hosting[serve]'") from error
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
@@ -40,7 +38,9 @@ def _worker(host: AgentFrameworkHost, config: Any, sockets: Any) -> None:
     asyncio.run(worker_serve(wrap_app(host.app, config.wsgi_max_body_size, None), config, sockets=sockets))
 
 
-def serve(host: AgentFrameworkHost, *, host_name: str = "127.0.0.1", port: int = 8000, workers: int = 1, **options: Any) -> None:
+def serve(
+    host: AgentFrameworkHost, *, host_name: str = "127.0.0.1", port: int = 8000, workers: int = 1, **options: Any
+) -> None:
     config = _config(host_name, port, **options)
     app = host.app
     logger.info("serving on http://%s:%s with %d worker(s)", host_name, port, workers)
@@ -52,7 +52,9 @@ def serve(host: AgentFrameworkHost, *, host_name: str = "127.0.0.1", port: int =
     if sys.platform == "win32":
         raise RuntimeError("workers > 1 needs fork(); run one process per worker instead")
     if host.state_location is None:
-        logger.warning("%d workers with in-memory state: each worker keeps its own sessions; use a redis:// state_dir", workers)
+        logger.warning(
+            "%d workers with in-memory state: each worker keeps its own sessions; use a redis:// state_dir", workers
+        )
     sockets = config.create_sockets()
     context = multiprocessing.get_context("fork")
     processes = [context.Process(target=_worker, args=(host, config, sockets), daemon=False) for _ in range(workers)]

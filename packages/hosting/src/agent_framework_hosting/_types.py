@@ -51,10 +51,10 @@ class ChannelIdentity:
         return {"channel": self.channel, "native_id": self.native_id, "attributes": dict(self.attributes)}
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, ChannelIdentity)
-            and (other.channel, other.native_id, dict(other.attributes))
-            == (self.channel, self.native_id, dict(self.attributes))
+        return isinstance(other, ChannelIdentity) and (other.channel, other.native_id, dict(other.attributes)) == (
+            self.channel,
+            self.native_id,
+            dict(self.attributes),
         )
 
     def __hash__(self) -> int:

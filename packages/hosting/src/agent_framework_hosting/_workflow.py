@@ -26,14 +26,24 @@ CheckpointFactory = Callable[[str], CheckpointStorage]
 MAX_LIVE_WORKFLOWS = 1000
 
 
-def as_workflow_factory(target: Any) -> WorkflowFactory | None:
-    """Return a builder for workflow targets given as a `WorkflowBuilder` or factory, else None."""
-    if isinstance(target, Workflow):
-        return None
+def resolve_target(target: Any) -> tuple[Any, WorkflowFactory | None]:
+    """Split a host target into (the agent or workflow, a per-conversation workflow factory or None).
+
+    Accepts an agent, a `Workflow`, a `WorkflowBuilder`, or a zero-argument factory returning either.
+    """
+    if isinstance(target, Workflow) or callable(getattr(target, "run", None)):
+        return target, None
     build = getattr(target, "build", None)
-    if callable(build) and not callable(getattr(target, "run", None)):
-        return build  # type: ignore[no-any-return]
-    return None
+    if callable(build):
+        return target, build
+    if callable(target):
+        made = target()
+        if isinstance(made, Workflow):
+            return target, target
+        if callable(getattr(made, "run", None)):
+            return made, None
+        raise TypeError(f"the target factory returned {type(made).__name__}, not an agent or a Workflow")
+    raise TypeError(f"target must be an agent, a Workflow, a WorkflowBuilder or a factory, got {type(target).__name__}")
 
 
 def _data_text(data: Any) -> str:
@@ -166,7 +176,11 @@ class WorkflowRunner:
         if latest is not None:
             pending = list(latest.pending_request_info_events or {})
             if pending:
-                return workflow, base, [{"checkpoint_id": latest.checkpoint_id, "responses": dict.fromkeys(pending, message)}]
+                return (
+                    workflow,
+                    base,
+                    [{"checkpoint_id": latest.checkpoint_id, "responses": dict.fromkeys(pending, message)}],
+                )
             if fresh:
                 calls.append({"checkpoint_id": latest.checkpoint_id, "restore": True})
         elif storage is None and scope is not None and self._pending.get(scope):

@@ -15,7 +15,9 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 class BadRequest(Exception):
     """The client sent something the channel cannot accept; maps to a 4xx answer."""
 
-    def __init__(self, message: str, *, status_code: int = 400, code: str = "invalid_request", param: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int = 400, code: str = "invalid_request", param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status_code = status_code

@@ -172,3 +172,56 @@ def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) 
         thread.join(timeout)
         if thread.is_alive():
             raise TimeoutError(f"server on port {port} did not stop within {timeout}s")
+
+
+class JsonChannel:
+    """A minimal channel for tests and benchmarks.
+
+    ``POST {path}`` with ``{"text": str, "key": str | null, "stream": bool}`` answers
+    ``{"text": ...}``, or with ``stream`` the answer's chunks as plain text.
+    """
+
+    def __init__(self, *, name: str = "json", path: str = "/json") -> None:
+        self.name = name
+        self.path = path
+
+    def contribute(self, context: Any) -> Any:
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, Response, StreamingResponse
+        from starlette.routing import Route
+
+        from ._errors import HostingError
+        from ._types import ChannelContribution, ChannelRequest, ChannelSession
+        from .http import BadRequest, read_json_object
+
+        async def post(request: Request) -> Response:
+            try:
+                body = await read_json_object(request)
+                text, key = body.get("text"), body.get("key")
+                if not isinstance(text, str) or (key is not None and not isinstance(key, str)):
+                    raise BadRequest("text must be a string and key a string or null")
+            except BadRequest as error:
+                return JSONResponse({"error": error.message}, status_code=error.status_code)
+            channel_request = ChannelRequest(
+                channel=self.name,
+                operation="message",
+                input=text,
+                session=ChannelSession(key),
+                stream=bool(body.get("stream")),
+            )
+            try:
+                if not channel_request.stream:
+                    result = await context.run(channel_request)
+                    return JSONResponse({"text": result.text})
+                stream = await context.run_stream(channel_request)
+            except HostingError as error:
+                return JSONResponse({"error": str(error)}, status_code=error.status_code)
+
+            async def chunks() -> AsyncIterator[str]:
+                async for update in stream:
+                    if update.text:
+                        yield update.text
+
+            return StreamingResponse(chunks(), media_type="text/plain")
+
+        return ChannelContribution(routes=[Route("/", post, methods=["POST"])])

@@ -24,7 +24,7 @@ def split_text(text: str, limit: int) -> list[str]:
         chunk = rest[:cut].rstrip()
         if chunk:
             chunks.append(chunk)
-        rest = rest[cut:].lstrip("\n") if rest[cut:cut + 1] == "\n" else rest[cut:]
+        rest = rest[cut:].lstrip("\n") if rest[cut : cut + 1] == "\n" else rest[cut:]
     if rest.strip() or not chunks:
         chunks.append(rest)
     return chunks

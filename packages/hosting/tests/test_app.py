@@ -1,0 +1,165 @@
+"""The Starlette app: readiness, mounting channel routes, lifespan callbacks, serving."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from agent_framework import Agent
+from agent_framework_hosting import AgentFrameworkHost, Channel, ChannelContext, ChannelContribution
+from agent_framework_hosting.testing import JsonChannel, OfflineChatClient, running_server
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+
+class RouteChannel:
+    def __init__(self, name: str, path: str, *, startup=(), shutdown=()) -> None:
+        self.name = name
+        self.path = path
+        self.startup = startup
+        self.shutdown = shutdown
+        self.contexts: list[ChannelContext] = []
+
+    def contribute(self, context: ChannelContext) -> ChannelContribution:
+        self.contexts.append(context)
+
+        async def root(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(f"{self.name} root {request.method}")
+
+        async def item(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(f"{self.name} item {request.path_params['id']}")
+
+        return ChannelContribution(
+            routes=[Route("/", root, methods=["GET", "POST"]), Route("/items/{id}", item)],
+            on_startup=self.startup,
+            on_shutdown=self.shutdown,
+        )
+
+
+def test_readiness_answers_ok(agent: Agent) -> None:
+    with TestClient(AgentFrameworkHost(agent, channels=[]).app) as client:
+        response = client.get("/readiness")
+    assert (response.status_code, response.text) == (200, "ok")
+
+
+def test_post_to_exactly_the_channel_path_reaches_its_root_route_without_a_redirect(agent: Agent) -> None:
+    host = AgentFrameworkHost(agent, channels=[RouteChannel("a", "/alpha")])
+    with TestClient(host.app) as client:
+        exact = client.post("/alpha", follow_redirects=False)
+        slash = client.post("/alpha/", follow_redirects=False)
+        item = client.get("/alpha/items/7")
+    assert (exact.status_code, exact.text) == (200, "a root POST")
+    assert (slash.status_code, slash.text) == (200, "a root POST")
+    assert item.text == "a item 7"
+
+
+def test_a_channel_with_an_empty_path_mounts_at_the_root(agent: Agent) -> None:
+    host = AgentFrameworkHost(agent, channels=[RouteChannel("r", "")])
+    with TestClient(host.app) as client:
+        assert client.get("/").text == "r root GET"
+        assert client.get("/items/x").text == "r item x"
+        assert client.get("/readiness").text == "ok", "a root channel must not shadow readiness"
+
+
+def test_app_is_built_once_and_each_channel_contributes_once(agent: Agent) -> None:
+    channel = RouteChannel("a", "/a")
+    host = AgentFrameworkHost(agent, channels=[channel])
+    assert host.app is host.app
+    assert len(channel.contexts) == 1 and channel.contexts[0].target is agent
+
+
+def test_duplicate_channel_names_or_paths_are_refused(agent: Agent) -> None:
+    with pytest.raises(ValueError, match="named"):
+        AgentFrameworkHost(agent, channels=[RouteChannel("a", "/a"), RouteChannel("a", "/b")])
+    with pytest.raises(ValueError, match="mounted"):
+        AgentFrameworkHost(agent, channels=[RouteChannel("a", "/a"), RouteChannel("b", "/a")])
+    with pytest.raises(TypeError, match="not a Channel"):
+        AgentFrameworkHost(agent, channels=[object()])  # type: ignore[list-item]
+
+
+def test_every_startup_callback_runs_and_the_first_failure_stops_the_server(agent: Agent, caplog) -> None:
+    calls: list[str] = []
+
+    async def ok() -> None:
+        calls.append("ok")
+
+    async def boom() -> None:
+        calls.append("boom")
+        raise RuntimeError("first")
+
+    async def boom2() -> None:
+        calls.append("boom2")
+        raise ValueError("second")
+
+    host = AgentFrameworkHost(
+        agent, channels=[RouteChannel("a", "/a", startup=(boom, ok)), RouteChannel("b", "/b", startup=(boom2,))]
+    )
+    with pytest.raises(RuntimeError, match="first"), caplog.at_level(logging.ERROR):
+        with TestClient(host.app):
+            pass
+    assert calls == ["boom", "ok", "boom2"]
+    assert "2 startup callbacks failed" in caplog.text
+
+
+def test_every_shutdown_callback_runs_even_when_one_fails(agent: Agent) -> None:
+    calls: list[str] = []
+
+    async def fail() -> None:
+        calls.append("fail")
+        raise RuntimeError("shutdown failed")
+
+    async def ok() -> None:
+        calls.append("ok")
+
+    host = AgentFrameworkHost(agent, channels=[RouteChannel("a", "/a", shutdown=(fail, ok))])
+    with pytest.raises(RuntimeError, match="shutdown failed"):
+        with TestClient(host.app):
+            assert calls == []
+    assert calls == ["fail", "ok"]
+
+
+def test_seed_quickstart_runs_with_the_offline_client() -> None:
+    agent = OfflineChatClient().as_agent(name="Assistant")
+    channels: list[Channel] = [JsonChannel()]
+    host = AgentFrameworkHost(target=agent, channels=channels)
+    with TestClient(host.app) as client:
+        assert client.post("/json", json={"text": "hi", "key": "u"}).json() == {"text": "echo 1: hi"}
+        assert client.post("/json", json={"text": "again", "key": "u"}).json() == {"text": "echo 2: again"}
+
+
+def test_the_app_serves_under_hypercorn_on_a_real_socket(agent: Agent) -> None:
+    host = AgentFrameworkHost(agent, channels=[JsonChannel()])
+    with running_server(host.app) as url:
+        assert httpx.get(f"{url}/readiness").text == "ok"
+        with httpx.stream(
+            "POST", f"{url}/json", json={"text": "one two three", "key": "k", "stream": True}
+        ) as response:
+            chunks = list(response.iter_text())
+        assert "".join(chunks) == "echo 1: one two three"
+        assert httpx.post(f"{url}/json", json={"text": "x", "key": "k"}).json() == {"text": "echo 2: x"}
+
+
+def test_bad_input_to_the_minimal_channel_is_a_4xx(agent: Agent) -> None:
+    with TestClient(AgentFrameworkHost(agent, channels=[JsonChannel()]).app) as client:
+        assert client.post("/json", content=b"{not json").status_code == 400
+        assert client.post("/json", json=["a"]).status_code == 400
+        assert client.post("/json", json={"text": 3}).status_code == 400
+        assert client.post("/json", content=b"x" * (1024 * 1024 + 1)).status_code == 413
+
+
+def test_serve_without_hypercorn_names_the_extra(agent: Agent, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_hypercorn(name, *args, **kwargs):
+        if name.startswith("hypercorn"):
+            raise ImportError("no hypercorn")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_hypercorn)
+    with pytest.raises(RuntimeError, match=r"agent-framework-hosting\[serve\]"):
+        AgentFrameworkHost(agent, channels=[]).serve(port=1)

@@ -1,0 +1,159 @@
+"""Sessions per isolation key: continuity, isolation, reset, persistence and one turn at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import pytest
+from agent_framework import Agent, Message
+from agent_framework_hosting import AgentFrameworkHost, ChannelIdentity, SessionBusyError
+from agent_framework_hosting.testing import OfflineChatClient
+
+from .conftest import turn
+
+
+def history(session: object) -> list[str]:
+    return [m.text for m in session.state["in_memory"]["messages"]]  # type: ignore[attr-defined]
+
+
+async def test_requests_with_the_same_key_share_one_conversation(make_host) -> None:
+    host = make_host()
+    assert (await host.context.run(turn("hi", "alice"))).text == "echo 1: hi"
+    assert (await host.context.run(turn("again", "alice"))).text == "echo 2: again"
+    assert (await host.context.run(turn("hello", "bob"))).text == "echo 1: hello"
+
+
+async def test_without_a_key_every_turn_starts_over(make_host) -> None:
+    host = make_host()
+    assert (await host.context.run(turn("one"))).text == "echo 1: one"
+    result = await host.context.run(turn("two"))
+    assert result.text == "echo 1: two" and result.session is None
+
+
+async def test_disabled_session_mode_ignores_the_key(make_host) -> None:
+    host = make_host()
+    await host.context.run(turn("one", "k"))
+    assert (await host.context.run(turn("two", "k", session_mode="disabled"))).text == "echo 1: two"
+    assert (await host.context.run(turn("three", "k"))).text == "echo 2: three"
+
+
+async def test_reset_starts_fresh_and_keeps_the_old_history(make_host) -> None:
+    host = make_host()
+    first = await host.context.run(turn("one", "k"))
+    old_id = first.session.session_id
+    new_id = await host.reset_session("k")
+    assert re.fullmatch(r"k#[0-9a-f]{8}", new_id)
+    after = await host.context.run(turn("two", "k"))
+    assert after.text == "echo 1: two" and after.session.session_id == new_id
+    assert history(await host.state.get("sessions", old_id)) == ["one", "echo 1: one"]
+
+
+async def test_history_survives_a_restart_with_state_dir(agent: Agent, tmp_path: Path) -> None:
+    first = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await first.context.run(turn("my name is Ada", "k"))
+    await first.state.aclose()
+    second = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    result = await second.context.run(turn("who am I?", "k"))
+    assert result.text == "echo 2: who am I?"
+    assert history(result.session) == ["my name is Ada", "echo 1: my name is Ada", "who am I?", "echo 2: who am I?"]
+    assert (tmp_path / "sessions").is_dir()
+
+
+async def test_reset_survives_a_restart(agent: Agent, tmp_path: Path) -> None:
+    first = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await first.context.run(turn("one", "k"))
+    await first.reset_session("k")
+    second = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    assert (await second.context.run(turn("two", "k"))).text == "echo 1: two"
+
+
+async def test_session_files_are_plain_json_written_atomically(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await host.context.run(turn("one", "user:1/../x"))
+    files = list((tmp_path / "sessions" / "sessions").iterdir())
+    assert len(files) == 1 and not files[0].name.startswith(".")
+    record = json.loads(files[0].read_text())
+    assert record["key"] == "user:1/../x" and record["value"]["session_id"] == "user:1/../x"
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+async def test_memory_mode_keeps_a_bounded_number_of_sessions(agent: Agent) -> None:
+    host = AgentFrameworkHost(agent, channels=[], max_sessions=3)
+    for index in range(10):
+        await host.context.run(turn("x", f"user-{index}"))
+    assert len(host.state._spaces["sessions"]) == 3  # type: ignore[attr-defined]
+    assert (await host.context.run(turn("y", "user-9"))).text == "echo 2: y"
+    assert (await host.context.run(turn("y", "user-0"))).text == "echo 1: y"
+
+
+async def test_concurrent_turns_on_one_key_run_one_after_another(make_host) -> None:
+    host = make_host()
+    results = await asyncio.gather(*(host.context.run(turn(f"m{i}", "same")) for i in range(20)))
+    numbers = sorted(int(r.text.split(":")[0].removeprefix("echo ")) for r in results)
+    assert numbers == list(range(1, 21))
+    final = await host.state.get("sessions", "same")
+    assert len(history(final)) == 40
+
+
+async def test_concurrent_streamed_turns_on_one_key_are_serialized(agent: Agent) -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(chunk_delay=0.001), name="echo"), channels=[])
+
+    async def streamed(i: int) -> str:
+        stream = await host.context.run_stream(turn(f"m{i}", "same"))
+        return "".join([u.text async for u in stream])
+
+    texts = await asyncio.gather(*(streamed(i) for i in range(10)))
+    assert sorted(int(t.split(":")[0].removeprefix("echo ")) for t in texts) == list(range(1, 11))
+
+
+async def test_different_keys_run_in_parallel() -> None:
+    client = OfflineChatClient(chunk_delay=0.2)
+    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[])
+
+    async def streamed(key: str) -> None:
+        stream = await host.context.run_stream(turn("a b", key))
+        async for _ in stream:
+            pass
+
+    started = asyncio.get_running_loop().time()
+    await asyncio.gather(*(streamed(f"k{i}") for i in range(5)))
+    elapsed = asyncio.get_running_loop().time() - started
+    assert elapsed < 5 * 0.4, f"five independent turns took {elapsed:.2f}s: they did not overlap"
+
+
+async def test_a_turn_waits_at_most_turn_wait_for_the_previous_one() -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(chunk_delay=0.5), name="echo"), channels=[], turn_wait=0.1)
+    stream = await host.context.run_stream(turn("a b c", "k"))
+    with pytest.raises(SessionBusyError) as raised:
+        await host.context.run(turn("next", "k"))
+    assert raised.value.status_code == 409
+    await stream.aclose()
+    assert (await host.context.run(turn("next", "k"))).text.startswith("echo 2")
+
+
+async def test_sender_identity_is_recorded_on_the_persisted_message(make_host) -> None:
+    host = make_host()
+    original = Message(role="user", contents=["hi"], additional_properties={"mine": 1})
+    identity = ChannelIdentity("telegram", "42", {"username": "ada"})
+    result = await host.context.run(turn([original], "k", identity=identity))  # type: ignore[arg-type]
+    stored = result.session.state["in_memory"]["messages"][0]
+    assert stored.additional_properties["hosting"] == {"channel": "test", "identity": identity.to_dict()}
+    assert stored.additional_properties["mine"] == 1
+    assert "hosting" not in original.additional_properties, "the caller's message must not be mutated"
+
+
+async def test_options_are_forwarded_to_the_agent(client: OfflineChatClient, agent: Agent, make_host) -> None:
+    seen: list[object] = []
+    client.reply = lambda messages: "ok"
+    original = client._inner_get_response
+
+    def spy(*, messages, stream, options, **kwargs):
+        seen.append(options.get("temperature"))
+        return original(messages=messages, stream=stream, options=options, **kwargs)
+
+    client._inner_get_response = spy  # type: ignore[method-assign]
+    await make_host().context.run(turn("x", options={"temperature": 0.25}))
+    assert seen == [0.25]

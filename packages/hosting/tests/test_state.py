@@ -1,0 +1,127 @@
+"""The state stores behind sessions, aliases, locks and idempotency keys."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from agent_framework_hosting import FileStateStore, MemoryStateStore, SessionBusyError, StateStore
+
+
+@pytest.fixture(params=["memory", "file"])
+def store(request, tmp_path: Path) -> StateStore:
+    return MemoryStateStore() if request.param == "memory" else FileStateStore(tmp_path)
+
+
+async def test_set_get_delete(store: StateStore) -> None:
+    assert await store.get("ns", "k") is None
+    await store.set("ns", "k", {"a": [1, 2]})
+    assert await store.get("ns", "k") == {"a": [1, 2]}
+    assert await store.get("other", "k") is None
+    assert await store.delete("ns", "k") is True
+    assert await store.delete("ns", "k") is False
+    assert await store.get("ns", "k") is None
+
+
+async def test_add_stores_only_when_absent(store: StateStore) -> None:
+    assert await store.add("ns", "k", 1) is True
+    assert await store.add("ns", "k", 2) is False
+    assert await store.get("ns", "k") == 1
+
+
+async def test_concurrent_adds_let_exactly_one_through(store: StateStore) -> None:
+    outcomes = await asyncio.gather(*(store.add("ns", "same", i) for i in range(20)))
+    assert outcomes.count(True) == 1
+
+
+async def test_entries_expire_after_their_ttl(store: StateStore) -> None:
+    await store.set("ns", "short", "v", ttl=0.05)
+    await store.set("ns", "long", "v", ttl=60)
+    await asyncio.sleep(0.1)
+    assert await store.get("ns", "short") is None
+    assert await store.get("ns", "long") == "v"
+    assert await store.add("ns", "short", "again") is True
+
+
+async def test_lock_serializes_holders_of_one_name_and_not_others(store: StateStore) -> None:
+    order: list[str] = []
+
+    async def hold(name: str, tag: str) -> None:
+        async with store.lock(name):
+            order.append(f"{tag}+")
+            await asyncio.sleep(0.02)
+            order.append(f"{tag}-")
+
+    await asyncio.gather(hold("a", "1"), hold("a", "2"))
+    assert order in (["1+", "1-", "2+", "2-"], ["2+", "2-", "1+", "1-"])
+    order.clear()
+    await asyncio.gather(hold("a", "1"), hold("b", "2"))
+    assert order[:2] == ["1+", "2+"]
+
+
+async def test_lock_wait_is_bounded(store: StateStore) -> None:
+    async with store.lock("busy"):
+        with pytest.raises(SessionBusyError):
+            async with store.lock("busy", wait=0.05):
+                pass
+    async with store.lock("busy", wait=0.05):
+        pass
+
+
+async def test_memory_store_evicts_the_least_recently_used() -> None:
+    store = MemoryStateStore(max_entries=2)
+    await store.set("ns", "a", 1)
+    await store.set("ns", "b", 2)
+    await store.get("ns", "a")
+    await store.set("ns", "c", 3)
+    assert (await store.get("ns", "a"), await store.get("ns", "b"), await store.get("ns", "c")) == (1, None, 3)
+    with pytest.raises(ValueError):
+        MemoryStateStore(max_entries=0)
+
+
+async def test_memory_store_locks_do_not_leak() -> None:
+    store = MemoryStateStore()
+    for index in range(100):
+        async with store.lock(f"k{index}"):
+            pass
+    assert len(store._locks) == 0  # type: ignore[attr-defined]
+
+
+async def test_file_store_survives_a_new_instance(tmp_path: Path) -> None:
+    await FileStateStore(tmp_path).set("sessions", "user/1", {"v": 1})
+    assert await FileStateStore(tmp_path).get("sessions", "user/1") == {"v": 1}
+
+
+def _write_forever(root: str) -> None:
+    store = FileStateStore(root)
+    big = {"blob": "x" * 200_000}
+    while True:
+        asyncio.run(store.set("ns", "k", big))
+
+
+async def test_a_writer_killed_mid_write_never_leaves_a_corrupt_value(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path)
+    await store.set("ns", "k", {"blob": "x" * 200_000})
+    for _ in range(5):
+        writer = multiprocessing.get_context("fork").Process(target=_write_forever, args=(str(tmp_path),))
+        writer.start()
+        await asyncio.sleep(0.15)
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join(5)
+        assert await store.get("ns", "k") == {"blob": "x" * 200_000}
+
+
+async def test_file_store_reads_a_damaged_file_as_absent(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path)
+    await store.set("ns", "k", 1)
+    next((tmp_path / "ns").iterdir()).write_text("{broken")
+    assert await store.get("ns", "k") is None
+
+
+async def test_empty_keys_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        await FileStateStore(tmp_path).set("ns", "", 1)
