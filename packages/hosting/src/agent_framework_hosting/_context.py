@@ -146,7 +146,9 @@ class ChannelContext:
             try:
                 yield session
             finally:
-                if session is not None:
+                if session is not None and host.state.keeps_objects:
+                    await host.sessions.save(session)
+                elif session is not None:
                     with anyio.CancelScope(shield=True):
                         await host.sessions.save(session)
 

@@ -59,10 +59,13 @@ class KeyedLocks:
             lock = asyncio.Lock()
         self._locks[name] = (lock, users + 1)
         try:
-            try:
-                await asyncio.wait_for(lock.acquire(), wait) if wait is not None else await lock.acquire()
-            except asyncio.TimeoutError:
-                raise SessionBusyError(f"{name!r} is busy with another turn") from None
+            if wait is None or not lock.locked():
+                await lock.acquire()
+            else:
+                try:
+                    await asyncio.wait_for(lock.acquire(), wait)
+                except asyncio.TimeoutError:
+                    raise SessionBusyError(f"{name!r} is busy with another turn") from None
             try:
                 yield
             finally:
