@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Create .venv and install every package of this repository (editable) with its extras.
 set -euo pipefail
+quiet_pip() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
+quiet_pip .venv/bin/python -m pip install --quiet --upgrade pip
 specs=("-e" "packages/hosting[serve,redis,openai,test]")
 for pyproject in packages/*/pyproject.toml; do
     dir=$(dirname "$pyproject")
@@ -17,4 +18,4 @@ for pyproject in packages/*/pyproject.toml; do
         specs+=("-e" "$dir")
     fi
 done
-.venv/bin/python -m pip install --quiet "${specs[@]}"
+quiet_pip .venv/bin/python -m pip install --quiet "${specs[@]}"
