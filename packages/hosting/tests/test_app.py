@@ -163,3 +163,32 @@ def test_serve_without_hypercorn_names_the_extra(agent: Agent, monkeypatch) -> N
     monkeypatch.setattr(builtins, "__import__", no_hypercorn)
     with pytest.raises(RuntimeError, match=r"agent-framework-hosting\[serve\]"):
         AgentFrameworkHost(agent, channels=[]).serve(port=1)
+
+
+def _isolation_app(agent: Agent):
+    from agent_framework_hosting import get_current_isolation_keys
+
+    class Probe:
+        name = "probe"
+        path = "/probe"
+
+        def contribute(self, context: ChannelContext) -> ChannelContribution:
+            async def show(request: Request) -> PlainTextResponse:
+                keys = get_current_isolation_keys()
+                return PlainTextResponse("none" if keys is None else f"{keys.user_key}|{keys.chat_key}")
+
+            return ChannelContribution(routes=[Route("/", show)])
+
+    return AgentFrameworkHost(agent, channels=[Probe()]).app
+
+
+def test_foundry_isolation_headers_are_read_only_inside_foundry(agent: Agent, monkeypatch) -> None:
+    headers = {"x-agent-user-isolation-key": "u1", "x-agent-chat-isolation-key": "c1"}
+    monkeypatch.delenv("FOUNDRY_HOSTING_ENVIRONMENT", raising=False)
+    with TestClient(_isolation_app(agent)) as client:
+        assert client.get("/probe", headers=headers).text == "none"
+    monkeypatch.setenv("FOUNDRY_HOSTING_ENVIRONMENT", "production")
+    with TestClient(_isolation_app(agent)) as client:
+        assert client.get("/probe", headers=headers).text == "u1|c1"
+        assert client.get("/probe", headers={"x-agent-chat-isolation-key": "c2"}).text == "None|c2"
+        assert client.get("/probe").text == "none"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -216,7 +216,7 @@ class ChannelContext:
         assert workflows is not None
         collected: list[AgentResponseUpdate] = []
 
-        async def updates() -> AsyncIterator[AgentResponseUpdate]:
+        async def updates() -> AsyncGenerator[AgentResponseUpdate, None]:
             async for update in workflows.stream(request.input, await self._scope(request)):
                 collected.append(update)
                 yield update
