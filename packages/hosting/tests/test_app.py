@@ -192,3 +192,33 @@ def test_foundry_isolation_headers_are_read_only_inside_foundry(agent: Agent, mo
         assert client.get("/probe", headers=headers).text == "u1|c1"
         assert client.get("/probe", headers={"x-agent-chat-isolation-key": "c2"}).text == "None|c2"
         assert client.get("/probe").text == "none"
+
+
+def test_root_routes_are_added_at_the_app_root(agent: Agent) -> None:
+    class WithAliases:
+        name = "aliases"
+        path = "/things"
+
+        def contribute(self, context: ChannelContext) -> ChannelContribution:
+            async def thing(request: Request) -> PlainTextResponse:
+                return PlainTextResponse(request.url.path)
+
+            return ChannelContribution(
+                routes=[Route("/", thing)], root_routes=[Route("/v1/things", thing), Route("/liveness", thing)]
+            )
+
+    class AlsoLiveness(RouteChannel):
+        def contribute(self, context: ChannelContext) -> ChannelContribution:
+            return ChannelContribution(root_routes=[Route("/liveness", lambda r: PlainTextResponse("second"))])
+
+    with TestClient(AgentFrameworkHost(agent, channels=[WithAliases(), AlsoLiveness("b", "/b")]).app) as client:
+        assert client.get("/things").text == "/things"
+        assert client.get("/v1/things").text == "/v1/things"
+        assert client.get("/liveness").text == "/liveness", "the first channel to serve /liveness keeps it"
+
+    class Clash(RouteChannel):
+        def contribute(self, context: ChannelContext) -> ChannelContribution:
+            return ChannelContribution(root_routes=[Route("/v1/things", lambda r: PlainTextResponse("clash"))])
+
+    with pytest.raises(ValueError, match="already served"):
+        AgentFrameworkHost(agent, channels=[WithAliases(), Clash("c", "/c")]).app

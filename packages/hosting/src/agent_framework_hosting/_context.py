@@ -59,6 +59,11 @@ class ChannelContext:
         return self._host.target
 
     @property
+    def is_workflow(self) -> bool:
+        """Whether the target is a workflow (input is handed over as is) rather than an agent."""
+        return self._host.workflows is not None
+
+    @property
     def state(self) -> StateStore:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state

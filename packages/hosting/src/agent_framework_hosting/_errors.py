@@ -8,6 +8,7 @@ class HostingError(Exception):
 
     status_code = 500
     code = "server_error"
+    public_message = "the server failed to handle the request"
 
 
 class SessionBusyError(HostingError):
@@ -15,6 +16,7 @@ class SessionBusyError(HostingError):
 
     status_code = 409
     code = "session_busy"
+    public_message = "the conversation is busy with another turn; retry shortly"
 
 
 class StateUnavailableError(HostingError):
@@ -22,3 +24,4 @@ class StateUnavailableError(HostingError):
 
     status_code = 503
     code = "state_unavailable"
+    public_message = "the host's state store is unavailable; retry shortly"

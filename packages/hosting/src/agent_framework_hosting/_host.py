@@ -189,6 +189,7 @@ class AgentFrameworkHost:
             if not isinstance(contribution, ChannelContribution):
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))
+            routes.extend(_unique_root_routes(routes, contribution.root_routes, channel.name))
             startups.extend(contribution.on_startup)
             shutdowns.extend(contribution.on_shutdown)
             self.commands[channel.name] = list(contribution.commands)
@@ -220,7 +221,7 @@ class AgentFrameworkHost:
         kind = "Workflow" if not self.agent_target else type(self.target).__name__
         name = getattr(self.target, "name", None) or kind
         channels = ", ".join(f"{c.name}@{c.path or '/'}" for c in self.channels) or "<none>"
-        state = self.state_location or "memory"
+        state = getattr(self.state, "location", None) or self.state_location or "memory"
         return f"AgentFrameworkHost: target={name} ({kind}) state={state} channels=[{channels}]"
 
     async def reset_session(self, isolation_key: str) -> str:
@@ -262,6 +263,16 @@ def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
         elif isinstance(route, WebSocketRoute) and route.path == "/":
             exact.append(WebSocketRoute(path, route.endpoint, name=route.name))
     return [*exact, Mount(path, routes=list(routes))]
+
+
+def _unique_root_routes(existing: list[BaseRoute], added: Sequence[BaseRoute], channel: str) -> list[BaseRoute]:
+    """Root routes a channel adds; a path another channel already serves at the root is refused."""
+    taken = {getattr(route, "path", None) for route in existing}
+    for route in added:
+        path = getattr(route, "path", None)
+        if path in taken and path != "/liveness":
+            raise ValueError(f"channel {channel!r} adds root route {path!r}, which is already served")
+    return [route for route in added if getattr(route, "path", None) not in taken]
 
 
 async def _run_all(callbacks: list[Any], phase: str) -> None:

@@ -110,12 +110,17 @@ class ChannelCommand:
 
 @dataclass(frozen=True)
 class ChannelContribution:
-    """Routes, commands and lifecycle callbacks a channel adds to the host."""
+    """Routes, commands and lifecycle callbacks a channel adds to the host.
+
+    `routes` are mounted under the channel's path; `root_routes` are added at the
+    app root as they are (for conventions such as `/v1/...` aliases or `/liveness`).
+    """
 
     routes: Sequence[BaseRoute] = ()
     commands: Sequence[ChannelCommand] = ()
     on_startup: Sequence[Callable[[], Awaitable[None]]] = ()
     on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()
+    root_routes: Sequence[BaseRoute] = ()
 
 
 _UNSET: Any = object()
