@@ -143,3 +143,13 @@ def test_checkpoint_location_on_an_agent_target_is_ignored_with_a_warning(agent,
     with caplog.at_level(logging.WARNING):
         host = AgentFrameworkHost(agent, channels=[], checkpoint_location=tmp_path)
     assert "not a workflow" in caplog.text and host.workflows is None
+
+
+async def test_a_factory_building_unnamed_workflows_is_warned_about(tmp_path: Path, caplog) -> None:
+    host = AgentFrameworkHost(
+        lambda: WorkflowBuilder(start_executor=Counter()).build(), channels=[], checkpoint_location=tmp_path
+    )
+    with caplog.at_level(logging.WARNING):
+        await host.context.run(turn("a", "k"))
+        await host.context.run(turn("b", "k"))
+    assert "give WorkflowBuilder a name=" in caplog.text

@@ -40,6 +40,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 logger = logging.getLogger("agent_framework.hosting")
 
+_REDIS_NAMES = ("LeaseLostError", "RedisLeader", "RedisStateStore")
+
+
+def __getattr__(name: str) -> object:
+    """Redis names load on first use, so the base install needs no redis package."""
+    if name in _REDIS_NAMES:
+        from . import _redis
+
+        return getattr(_redis, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
@@ -61,7 +72,10 @@ __all__ = [
     "HostedStream",
     "HostingError",
     "IsolationKeys",
+    "LeaseLostError",
     "MemoryStateStore",
+    "RedisLeader",
+    "RedisStateStore",
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",

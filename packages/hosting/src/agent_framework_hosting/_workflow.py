@@ -140,6 +140,8 @@ class WorkflowRunner:
         self._shared_lock = asyncio.Lock()
         self._live: OrderedDict[str, Workflow] = OrderedDict()
         self._pending: dict[str, list[str]] = {}
+        self._name: str | None = None
+        self._warned = False
 
     @property
     def name(self) -> str:
@@ -155,16 +157,32 @@ class WorkflowRunner:
             return self._shared, True
         assert self._factory is not None
         if storage is not None or scope is None:
-            return self._factory(), True
+            return self._built(), True
         workflow = self._live.get(scope)
         if workflow is None:
-            workflow = self._factory()
+            workflow = self._built()
             self._live[scope] = workflow
             while len(self._live) > MAX_LIVE_WORKFLOWS:
                 evicted, _ = self._live.popitem(last=False)
                 self._pending.pop(evicted, None)
         self._live.move_to_end(scope)
         return workflow, False
+
+    def _built(self) -> Workflow:
+        """A new workflow from the factory; warns once if its name changes between builds."""
+        assert self._factory is not None
+        workflow = self._factory()
+        if self._name is None:
+            self._name = workflow.name
+        elif workflow.name != self._name and not self._warned:
+            self._warned = True
+            logger.warning(
+                "the workflow factory builds workflows with changing names (%s, %s); give WorkflowBuilder a name= "
+                "so checkpoints can be found again",
+                self._name,
+                workflow.name,
+            )
+        return workflow
 
     async def _plan(self, scope: str | None, message: Any) -> tuple[Workflow, dict[str, Any], list[dict[str, Any]]]:
         """Pick the instance and the run calls (restore, then the turn) for one turn."""

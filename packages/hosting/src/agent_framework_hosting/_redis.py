@@ -1,0 +1,461 @@
+"""Redis-backed host state, so several host processes act as one.
+
+Values, leases (turn locks with fencing), idempotency keys, workflow
+checkpoints and leader leases, all under one key prefix. Every Redis failure
+surfaces as `StateUnavailableError` (503) within the socket timeouts; the client
+reconnects by itself once Redis is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import anyio
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from ._errors import SessionBusyError, StateUnavailableError
+from ._state import KeyedLocks
+
+if TYPE_CHECKING:
+    from ._redis_checkpoints import RedisCheckpointStorage
+
+logger = logging.getLogger("agent_framework.hosting")
+
+T = TypeVar("T")
+DEFAULT_PREFIX = "afh:"
+DEFAULT_LOCK_TTL = 20.0
+DEFAULT_LEADER_TTL = 15.0
+POLL_MIN = 0.005
+POLL_MAX = 0.1
+RELEASE_TIMEOUT = 5.0
+OWN_URL_OPTIONS = ("prefix", "lock_ttl", "checkpoint_ttl")
+UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
+
+ACQUIRE = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('incr', KEYS[2])
+end
+return 0
+"""
+RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+FENCED_SET = """
+for i = 2, #KEYS do
+  if redis.call('get', KEYS[i]) ~= ARGV[i + 1] then
+    return 0
+  end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('set', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
+class LeaseLostError(StateUnavailableError):
+    """A write was refused because the lease it was made under had expired and been taken over."""
+
+    code = "lease_lost"
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
+
+
+def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
+    """Take this store's settings out of `url`'s query; the rest stays for redis-py."""
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    own: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in OWN_URL_OPTIONS:
+            own[name] = value
+        else:
+            kept.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), own
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class RedisLease:
+    """A held lock: its fencing token, and whether it may have been lost."""
+
+    def __init__(self, store: RedisStateStore, key: str, token: str, fence: int, ttl: float, expires_at: float) -> None:
+        self.store = store
+        self.key = key
+        self.token = token
+        self.fence = fence
+        self.ttl = ttl
+        self.expires_at = expires_at
+        self.lost = False
+        self.released = False
+
+
+_HELD: ContextVar[tuple[RedisLease, ...]] = ContextVar("afh_redis_leases", default=())
+
+
+class _Scripts:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.acquire = client.register_script(ACQUIRE)
+        self.renew = client.register_script(RENEW)
+        self.release = client.register_script(RELEASE)
+        self.fenced_set = client.register_script(FENCED_SET)
+
+
+class RedisStateStore:
+    """The `StateStore` protocol on Redis, plus checkpoints and leader leases.
+
+    `lock()` is a lease renewed in the background while held, so a crashed
+    process frees its sessions after `lock_ttl` seconds. A `set()` made while
+    holding a lease only lands if the lease is still held (fencing), so a
+    process that stalled past its lease cannot overwrite a newer turn.
+    """
+
+    keeps_objects = False
+
+    def __init__(
+        self,
+        client: aioredis.Redis | Callable[[], aioredis.Redis],
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+        checkpoint_ttl: float | None = None,
+        allowed_checkpoint_types: Sequence[str] | None = None,
+        location: str = "redis",
+    ) -> None:
+        if lock_ttl <= 0:
+            raise ValueError("lock_ttl must be positive")
+        self.prefix = prefix
+        self.lock_ttl = lock_ttl
+        self.checkpoint_ttl = checkpoint_ttl
+        self.allowed_checkpoint_types = frozenset(allowed_checkpoint_types or ())
+        self.location = location
+        self._factory = client if not isinstance(client, aioredis.Redis) else None
+        self._redis: aioredis.Redis | None = client if isinstance(client, aioredis.Redis) else None
+        self._scripts_for: tuple[aioredis.Redis, _Scripts] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._local = KeyedLocks()
+        self._down = False
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+        checkpoint_ttl: float | None = None,
+        allowed_checkpoint_types: Sequence[str] | None = None,
+        **options: Any,
+    ) -> RedisStateStore:
+        """A store for `redis://`, `rediss://` or `unix://` URLs; `options` go to `redis.asyncio.Redis`.
+
+        The URL may carry this store's own settings as query parameters
+        (``?prefix=app:&lock_ttl=10&checkpoint_ttl=86400``); other parameters go
+        to redis-py and win over `options`. Defaults fail fast: 3 s socket
+        timeout, 1 s connect timeout, two quick reconnect attempts.
+        """
+        url, own = _split_own_options(url)
+        prefix = own.get("prefix", prefix)
+        lock_ttl = float(own.get("lock_ttl", lock_ttl))
+        checkpoint_ttl = float(own["checkpoint_ttl"]) if "checkpoint_ttl" in own else checkpoint_ttl
+        settings: dict[str, Any] = {
+            "socket_timeout": 3.0,
+            "socket_connect_timeout": 1.0,
+            "retry": Retry(ExponentialBackoff(cap=0.25, base=0.025), 2, (redis_errors.ConnectionError,)),
+            **options,
+        }
+        return cls(
+            lambda: aioredis.Redis.from_url(url, **settings),
+            prefix=prefix,
+            lock_ttl=lock_ttl,
+            checkpoint_ttl=checkpoint_ttl,
+            allowed_checkpoint_types=allowed_checkpoint_types,
+            location=redact_url(url),
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore({self.location!r}, prefix={self.prefix!r})"
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The Redis client of the running event loop (built lazily, once per loop when built from a URL)."""
+        loop = asyncio.get_running_loop()
+        if self._redis is None or (self._factory is not None and self._loop is not loop):
+            assert self._factory is not None
+            self._redis = self._factory()
+            self._loop = loop
+        return self._redis
+
+    def _scripts(self) -> _Scripts:
+        client = self.client
+        if self._scripts_for is None or self._scripts_for[0] is not client:
+            self._scripts_for = (client, _Scripts(client))
+        return self._scripts_for[1]
+
+    def key(self, namespace: str, key: str) -> str:
+        """The Redis key for `key` in `namespace`."""
+        if not key:
+            raise ValueError("state keys must be non-empty strings")
+        return f"{self.prefix}{quote(namespace, safe='')}:{key}"
+
+    def _internal(self, kind: str, name: str = "") -> str:
+        return f"{self.prefix}!{kind}:{name}" if name else f"{self.prefix}!{kind}"
+
+    async def guard(self, operation: Awaitable[T]) -> T:
+        """Await a Redis call, turning connection trouble into `StateUnavailableError` (logged once per outage)."""
+        try:
+            result = await operation
+        except UNAVAILABLE as error:
+            if not self._down:
+                logger.warning("state store %s is unavailable: %s", self.location, error)
+            self._down = True
+            raise StateUnavailableError("the state store is unavailable; retry shortly") from None
+        if self._down:
+            self._down = False
+            logger.warning("state store %s is reachable again", self.location)
+        return result
+
+    async def open(self) -> None:
+        """Check that Redis answers; the host starts either way and answers 503 until it does."""
+        try:
+            await self.guard(self.client.ping())
+        except StateUnavailableError:
+            logger.warning("state store %s is not reachable yet; requests get 503 until it is", self.location)
+
+    async def aclose(self) -> None:
+        """Close the client this store built; a client passed in stays open for its owner."""
+        if self._factory is None:
+            return
+        client, self._redis, self._scripts_for = self._redis, None, None
+        if client is None:
+            return
+        try:
+            close = getattr(client, "aclose", None) or client.close
+            await close()
+        except (RuntimeError, *UNAVAILABLE):
+            logger.debug("closing the Redis client failed", exc_info=True)
+
+    async def get(self, namespace: str, key: str) -> Any | None:
+        raw = await self.guard(self.client.get(self.key(namespace, key)))
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            logger.warning("ignoring a value that is not JSON at %s", self.key(namespace, key))
+            return None
+
+    async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+        target, data = self.key(namespace, key), _dumps(value)
+        leases = [lease for lease in _HELD.get() if lease.store is self and not lease.released]
+        if not leases:
+            await self.guard(self.client.set(target, data, px=None if ttl is None else _ms(ttl)))
+            return
+        keys = [target, *(lease.key for lease in leases)]
+        args: list[bytes | str | int] = [data, 0 if ttl is None else _ms(ttl), *(lease.token for lease in leases)]
+        if not await self.guard(self._scripts().fenced_set(keys=keys, args=args)):
+            for lease in leases:
+                lease.lost = True
+            raise LeaseLostError("the turn's lease expired and another process took over; the turn was not saved")
+
+    async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
+        px = None if ttl is None else _ms(ttl)
+        return bool(await self.guard(self.client.set(self.key(namespace, key), _dumps(value), nx=True, px=px)))
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        return bool(await self.guard(self.client.delete(self.key(namespace, key))))
+
+    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[RedisLease]:
+        """Hold `name` across every process sharing this Redis; yields the `RedisLease`.
+
+        Raises `SessionBusyError` after waiting `wait` seconds (None: no limit).
+        """
+        return self._hold(name, wait)
+
+    @asynccontextmanager
+    async def _hold(self, name: str, wait: float | None) -> AsyncIterator[RedisLease]:
+        deadline = None if wait is None else time.monotonic() + wait
+        async with self._local.hold(name, wait=wait):
+            lease = await self._acquire(self._internal("lock", name), self.lock_ttl, deadline, name)
+            renewal = asyncio.ensure_future(self._keep(lease))
+            _HELD.set((*_HELD.get(), lease))
+            try:
+                yield lease
+            finally:
+                lease.released = True
+                _HELD.set(tuple(held for held in _HELD.get() if held is not lease))
+                renewal.cancel()
+                with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
+                    await asyncio.gather(renewal, return_exceptions=True)
+                    await self._release(lease)
+
+    async def _try_acquire(self, key: str, ttl: float) -> RedisLease | None:
+        token = secrets.token_hex(16)
+        started = time.monotonic()
+        fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=[token, _ms(ttl)]))
+        return RedisLease(self, key, token, int(fence), ttl, started + ttl) if fence else None
+
+    async def _acquire(self, key: str, ttl: float, deadline: float | None, name: str) -> RedisLease:
+        delay = POLL_MIN
+        while True:
+            lease = await self._try_acquire(key, ttl)
+            if lease is not None:
+                return lease
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise SessionBusyError(f"{name!r} is busy with another turn")
+            pause = delay * (0.5 + random.random())
+            await asyncio.sleep(pause if deadline is None else min(pause, deadline - now))
+            delay = min(delay * 2, POLL_MAX)
+
+    async def _renew(self, lease: RedisLease) -> bool:
+        started = time.monotonic()
+        renewed = await self.guard(self._scripts().renew(keys=[lease.key], args=[lease.token, _ms(lease.ttl)]))
+        if renewed:
+            lease.expires_at = started + lease.ttl
+        return bool(renewed)
+
+    async def _keep(self, lease: RedisLease) -> None:
+        """Renew `lease` every third of its ttl until cancelled or lost."""
+        while True:
+            await asyncio.sleep(lease.ttl / 3)
+            try:
+                if await self._renew(lease):
+                    continue
+            except StateUnavailableError:
+                if time.monotonic() < lease.expires_at:
+                    continue
+            lease.lost = True
+            logger.warning("lost the lease %s; another process may take it over", lease.key)
+            return
+
+    async def _release(self, lease: RedisLease) -> None:
+        try:
+            await self.guard(self._scripts().release(keys=[lease.key], args=[lease.token]))
+        except StateUnavailableError:
+            logger.warning("could not release %s; it expires within %.0f s", lease.key, lease.ttl)
+
+    def leader(self, name: str, *, ttl: float = DEFAULT_LEADER_TTL) -> RedisLeader:
+        """A leader lease for `name`: one holder across processes; lapses `ttl` s after its holder stops renewing."""
+        return RedisLeader(self, self._internal("leader", name), ttl)
+
+    def checkpoint_storage(self, scope: str) -> RedisCheckpointStorage:
+        """Workflow checkpoints of one isolation scope."""
+        from ._redis_checkpoints import RedisCheckpointStorage
+
+        return RedisCheckpointStorage(self, scope)
+
+
+class RedisLeader:
+    """Leader election by lease: `acquire()` becomes or stays leader, `release()` steps down.
+
+    Call ``await leader.acquire()`` before each unit of leader-only work (it
+    renews when already leading); while leading, the lease is also renewed in
+    the background, so work may outlast `ttl`, yet a process that dies loses
+    leadership within `ttl` seconds. Redis trouble reads as "not leader".
+    ``async with store.leader(name) as leader:`` releases on exit.
+    """
+
+    def __init__(self, store: RedisStateStore, key: str, ttl: float) -> None:
+        if ttl <= 0:
+            raise ValueError("ttl must be positive")
+        self.store = store
+        self.key = key
+        self.ttl = ttl
+        self._lease: RedisLease | None = None
+        self._keeper: asyncio.Future[None] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this holder led at its last check and the lease has not lapsed since."""
+        lease = self._lease
+        return lease is not None and not lease.lost and time.monotonic() < lease.expires_at
+
+    @property
+    def fence(self) -> int | None:
+        """The fencing token of the current term (grows with every new leader), or None."""
+        return self._lease.fence if self._lease is not None else None
+
+    async def acquire(self) -> bool:
+        """Become leader, or renew when already leading; False when another process leads."""
+        try:
+            if self._lease is not None and await self.renew():
+                return True
+            lease = await self.store._try_acquire(self.key, self.ttl)
+        except StateUnavailableError:
+            return False
+        if lease is not None:
+            self._lease = lease
+            self._keeper = asyncio.ensure_future(self.store._keep(lease))
+        return lease is not None
+
+    async def renew(self) -> bool:
+        """Extend the current term; False (and no longer leader) when it lapsed."""
+        lease = self._lease
+        if lease is None:
+            return False
+        if not lease.lost and await self.store._renew(lease):
+            return True
+        self._lease = None
+        await self._stop_keeper()
+        return False
+
+    async def release(self) -> None:
+        """Step down so another process can lead at once."""
+        lease, self._lease = self._lease, None
+        await self._stop_keeper()
+        if lease is not None:
+            await self.store._release(lease)
+
+    async def _stop_keeper(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def __aenter__(self) -> RedisLeader:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
+            await self.release()
