@@ -106,3 +106,16 @@ async def test_connection_errors_are_retried_then_raised() -> None:
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await send_with_retry(client, "GET", f"http://127.0.0.1:{free_port()}/", attempts=2, base_delay=0.01)
+
+
+async def test_secrets_in_request_urls_are_redacted_from_http_client_logs(flaky_api, caplog) -> None:
+    import logging
+
+    from agent_framework_hosting.outbound import redact_in_http_logs
+
+    url, _, _ = flaky_api
+    redact_in_http_logs(r"/call\?token=[^&\s\"]+", "/call?token=<redacted>")
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        async with httpx.AsyncClient() as client:
+            await client.get(f"{url}/call?token=s3cret")
+    assert "s3cret" not in caplog.text and "token=<redacted>" in caplog.text

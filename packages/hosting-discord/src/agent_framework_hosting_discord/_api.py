@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from agent_framework_hosting.outbound import header_retry_after, send_with_retry
+from agent_framework_hosting.outbound import header_retry_after, redact_in_http_logs, send_with_retry
 
 logger = logging.getLogger("agent_framework.hosting.discord")
 
 DEFAULT_API_BASE_URL = "https://discord.com/api/v10"
 PROJECT_URL = "https://github.com/microsoft/agent-framework"
 INVALID_WEBHOOK_TOKEN = 50027
-_WEBHOOK_TOKEN = re.compile(r"(/webhooks/[^/\s]+/)[^/\s?\"']+")
-
-
-def redact(text: str) -> str:
-    """`text` with interaction tokens in webhook URLs replaced by `<token>`."""
-    return _WEBHOOK_TOKEN.sub(r"\1<token>", text)
-
-
-class RedactWebhookTokens(logging.Filter):
-    """Keeps interaction tokens (credentials for 15 minutes) out of httpx's request log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact(str(arg)) if isinstance(arg, (str, httpx.URL)) and "/webhooks/" in str(arg) else arg
-                for arg in record.args
-            )
-        if isinstance(record.msg, str) and "/webhooks/" in record.msg:
-            record.msg = redact(record.msg)
-        return True
-
-
-def install_log_redaction() -> None:
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(existing, RedactWebhookTokens) for existing in httpx_logger.filters):
-        httpx_logger.addFilter(RedactWebhookTokens())
+WEBHOOK_TOKEN_PATTERN = r"(/webhooks/[^/\s]+/)[^/\s?\"']+"
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -105,7 +79,7 @@ class DiscordApi:
         self.base_delay = base_delay
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        install_log_redaction()
+        redact_in_http_logs(WEBHOOK_TOKEN_PATTERN, r"\1<token>")
 
     @property
     def client(self) -> httpx.AsyncClient:

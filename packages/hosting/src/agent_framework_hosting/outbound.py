@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -62,3 +63,37 @@ async def send_with_retry(
         logger.warning("%s answered %s; retrying in %.2fs", describe, response.status_code, delay)
         await asyncio.sleep(delay)
     raise AssertionError("unreachable")
+
+
+class _RedactSecrets(logging.Filter):
+    """Rewrites secrets out of log records (httpx logs every request URL at INFO)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rules: dict[str, tuple[re.Pattern[str], str]] = {}
+
+    def _clean(self, text: str) -> str:
+        for pattern, replacement in self.rules.values():
+            text = pattern.sub(replacement, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = self._clean(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self._clean(str(arg)) if isinstance(arg, (str, httpx.URL)) else arg for arg in record.args
+            )
+        return True
+
+
+_redactor = _RedactSecrets()
+
+
+def redact_in_http_logs(pattern: str, replacement: str) -> None:
+    """Keep secrets that travel in URLs (bot tokens, webhook tokens) out of the HTTP client's log lines."""
+    _redactor.rules[pattern] = (re.compile(pattern), replacement)
+    for name in ("httpx", "httpcore"):
+        target = logging.getLogger(name)
+        if _redactor not in target.filters:
+            target.addFilter(_redactor)
