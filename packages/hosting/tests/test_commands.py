@@ -106,3 +106,20 @@ async def test_spawned_work_that_outlives_the_shutdown_timeout_is_cancelled(make
     await asyncio.sleep(0)
     await host.tasks.drain(timeout=0.05)
     assert cancelled.is_set()
+
+
+async def test_copy_session_forks_a_conversation(make_host) -> None:
+    host = make_host()
+    await host.context.run(turn("one", "origin"))
+    assert await host.context.copy_session("origin", "fork") is True
+    assert (await host.context.run(turn("two", "fork"))).text == "echo 2: two"
+    assert (await host.context.run(turn("two", "origin"))).text == "echo 2: two", "the fork must not change the origin"
+    assert await host.context.copy_session("nobody", "other") is False
+
+
+async def test_delete_session_forgets_the_conversation(make_host) -> None:
+    host = make_host()
+    await host.context.run(turn("one", "k"))
+    await host.context.delete_session("k")
+    assert (await host.context.run(turn("two", "k"))).text == "echo 1: two"
+    assert host.context.supports_sessions

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -240,6 +241,19 @@ class ChannelContext:
         """Start a fresh conversation for `isolation_key`; returns the new session id."""
         return await self._host.reset_session(isolation_key)
 
+    async def copy_session(self, source_key: str, target_key: str) -> bool:
+        """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none."""
+        return await self._host.sessions.copy(source_key, target_key)
+
+    async def delete_session(self, isolation_key: str) -> None:
+        """Forget the conversation `isolation_key` currently uses."""
+        await self._host.sessions.delete(isolation_key)
+
+    @property
+    def supports_sessions(self) -> bool:
+        """Whether the target keeps conversations in sessions (agents with `create_session`)."""
+        return self._host.agent_target and self._host.sessions.supported
+
     def reset_command(
         self,
         *,
@@ -274,6 +288,6 @@ class ChannelContext:
                     await self.state.delete(IDEMPOTENCY, f"{namespace}:{key}")
             raise
 
-    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> Awaitable[Any]:
+    def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Run `work` in the background; the host waits for it (bounded) at shutdown."""
         return self._host.tasks.spawn(work, name=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -44,6 +45,24 @@ class SessionManager:
     async def save(self, session: AgentSession) -> None:
         value: Any = session if self._store.keeps_objects else session.to_dict()
         await self._store.set(SESSIONS, session.session_id, value, ttl=self._ttl)
+
+    async def copy(self, source_key: str, target_key: str) -> bool:
+        """Give `target_key` a copy of the session `source_key` uses; False when the source has none."""
+        source_id, target_id = await self.session_id(source_key), await self.session_id(target_key)
+        stored = await self._store.get(SESSIONS, source_id)
+        if stored is None:
+            return False
+        if source_id == target_id:
+            return True
+        data = stored.to_dict() if isinstance(stored, AgentSession) else json.loads(json.dumps(stored))
+        data["session_id"] = target_id
+        value: Any = AgentSession.from_dict(data) if self._store.keeps_objects else data
+        await self._store.set(SESSIONS, target_id, value, ttl=self._ttl)
+        return True
+
+    async def delete(self, isolation_key: str) -> None:
+        """Forget the session `isolation_key` currently uses."""
+        await self._store.delete(SESSIONS, await self.session_id(isolation_key))
 
     async def reset(self, isolation_key: str) -> str:
         """Point `isolation_key` at a fresh session id; the old session stays stored."""

@@ -1,0 +1,109 @@
+"""Pure streaming: the Responses event sequence for one response, numbered from 0."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._ids import new_id
+from ._render import message_item, output_text_part
+
+
+class ResponseEvents:
+    """Builds the events of one streamed response with consistent ids and sequence numbers.
+
+    The assistant message is announced on its first text (`output_item.added`,
+    `content_part.added`), so the final output must use `message_id` and keep the
+    message first whenever `message_started` is true. Events refer to the dicts they
+    are given (no copies): treat a response dict as frozen once it is in an event.
+    """
+
+    def __init__(self, response_id: str) -> None:
+        self.response_id = response_id
+        self.message_id = new_id("msg")
+        self.message_started = False
+        self.text = ""
+        self._next = 0
+
+    def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"type": kind, "sequence_number": self._next, **fields}
+        self._next += 1
+        return event
+
+    def _lifecycle(self, kind: str, response: dict[str, Any]) -> dict[str, Any]:
+        return self._event(kind, response=response)
+
+    def created(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        events = [self._lifecycle("response.created", response)]
+        if response["status"] == "queued":
+            events.append(self._lifecycle("response.queued", response))
+        return events
+
+    def in_progress(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._lifecycle("response.in_progress", response)]
+
+    def _open_message(self) -> list[dict[str, Any]]:
+        self.message_started = True
+        return [
+            self._event(
+                "response.output_item.added", output_index=0, item=message_item(self.message_id, None, "in_progress")
+            ),
+            self._event(
+                "response.content_part.added",
+                item_id=self.message_id,
+                output_index=0,
+                content_index=0,
+                part=output_text_part(""),
+            ),
+        ]
+
+    def delta(self, text: str) -> list[dict[str, Any]]:
+        """Events for a chunk of assistant text (none for an empty chunk)."""
+        if not text:
+            return []
+        events = [] if self.message_started else self._open_message()
+        self.text += text
+        events.append(
+            self._event(
+                "response.output_text.delta",
+                item_id=self.message_id,
+                output_index=0,
+                content_index=0,
+                delta=text,
+                logprobs=[],
+            )
+        )
+        return events
+
+    def finished(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        """Close every output item of the final `response`, then `response.completed` (or `.incomplete`)."""
+        events: list[dict[str, Any]] = []
+        for index, item in enumerate(response["output"]):
+            if item["type"] == "message" and item["id"] == self.message_id:
+                events.extend(self._close_message(item, index))
+            elif item["type"] == "function_call":
+                events.extend(self._function_call(item, index))
+        kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+        events.append(self._lifecycle(kind, response))
+        return events
+
+    def _close_message(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        events = [] if self.message_started else self._open_message()
+        part = item["content"][0] if item["content"] else output_text_part("")
+        ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        events.append(self._event("response.output_text.done", **ids, text=part["text"], logprobs=[]))
+        events.append(self._event("response.content_part.done", **ids, part=part))
+        events.append(self._event("response.output_item.done", output_index=index, item=item))
+        return events
+
+    def _function_call(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        opened = {**item, "arguments": "", "status": "in_progress"}
+        ids = {"item_id": item["id"], "output_index": index}
+        return [
+            self._event("response.output_item.added", output_index=index, item=opened),
+            self._event("response.function_call_arguments.delta", **ids, delta=item["arguments"]),
+            self._event("response.function_call_arguments.done", **ids, name=item["name"], arguments=item["arguments"]),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
+
+    def failed(self, response: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._lifecycle("response.failed", response)]

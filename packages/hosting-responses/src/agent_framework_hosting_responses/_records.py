@@ -1,0 +1,75 @@
+"""The channel's records in the host's state store: responses, event logs, conversations.
+
+Every value is plain JSON; sessions stay the host's (forks go through `context.copy_session`).
+A memory store keeps values by reference, so values are copied on the way in and out: a record changes only when it is written back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent_framework_hosting import ChannelContext
+
+RESPONSES = "responses"
+EVENTS = "response_events"
+CONVERSATIONS = "conversations"
+
+
+def response_key(response_id: str) -> str:
+    """The isolation key a response's turn runs under; its session is that response's snapshot."""
+    return f"response:{response_id}"
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def _copy(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+class Records:
+    """Typed access to the channel's namespaces of a `StateStore`."""
+
+    def __init__(self, context: ChannelContext, *, ttl: float | None = None) -> None:
+        self.context = context
+        self.state = context.state
+        self.ttl = ttl
+
+    async def _get(self, namespace: str, key: str) -> Any:
+        value = await self.state.get(namespace, key)
+        return _copy(value) if value is not None and self.state.keeps_objects else value
+
+    async def _set(self, namespace: str, key: str, value: Any) -> None:
+        await self.state.set(namespace, key, _copy(value) if self.state.keeps_objects else value, ttl=self.ttl)
+
+    async def response(self, response_id: str) -> dict[str, Any] | None:
+        return await self._get(RESPONSES, response_id)  # type: ignore[no-any-return]
+
+    async def save_response(self, record: dict[str, Any]) -> None:
+        await self._set(RESPONSES, record["response"]["id"], record)
+
+    async def delete_response(self, response_id: str) -> None:
+        await self.state.delete(RESPONSES, response_id)
+        await self.state.delete(EVENTS, response_id)
+        await self.context.delete_session(response_key(response_id))
+
+    async def events(self, response_id: str) -> list[dict[str, Any]]:
+        return await self._get(EVENTS, response_id) or []
+
+    async def save_events(self, response_id: str, events: list[dict[str, Any]]) -> None:
+        await self._set(EVENTS, response_id, events)
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        return await self._get(CONVERSATIONS, conversation_id)  # type: ignore[no-any-return]
+
+    async def save_conversation(self, record: dict[str, Any]) -> None:
+        await self._set(CONVERSATIONS, record["conversation"]["id"], record)
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        await self.state.delete(CONVERSATIONS, conversation_id)
+        await self.context.delete_session(conversation_key(conversation_id))
+
+    def lock(self, name: str) -> Any:
+        return self.state.lock(f"responses:{name}")

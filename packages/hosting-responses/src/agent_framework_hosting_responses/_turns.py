@@ -1,0 +1,378 @@
+"""Running create requests: which session a turn continues, the three ways to run it, and the records it leaves.
+
+Sessions: a stored response's turn runs under the isolation key ``response:<id>``
+(or its conversation's key, or the trusted chat isolation key), and afterwards its
+session is kept under the session id ``response:<id>`` as that response's snapshot.
+Continuing from response R seeds the new response's own key with a copy of R's
+snapshot, so chains and forks alike see exactly R's context.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from agent_framework import Message
+from agent_framework_hosting import (
+    ChannelContext,
+    ChannelIdentity,
+    ChannelRequest,
+    ChannelSession,
+    HostedRunResult,
+    HostedStream,
+    HostingError,
+    get_current_isolation_keys,
+)
+from starlette.responses import JSONResponse, Response
+
+from ._background import BackgroundRunner
+from ._errors import ApiError, not_found
+from ._events import ResponseEvents
+from ._ids import new_id
+from ._parse import CreateParams, parse_input
+from ._records import Records, conversation_key, response_key
+from ._render import (
+    FAILED_MESSAGE,
+    TERMINAL_STATUSES,
+    completion_status,
+    failure,
+    message_item,
+    output_items,
+    pending_calls,
+    response_object,
+    usage_object,
+)
+from ._sse import EventStreamResponse, sse_frame
+
+logger = logging.getLogger("agent_framework.hosting.responses")
+
+
+@dataclass
+class Turn:
+    """One create request on its way through the agent."""
+
+    response_id: str
+    params: CreateParams
+    body: dict[str, Any]
+    created_at: int
+    model: str
+    key: str | None = None
+    conversation_id: str | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    pending_messages: list[Message] = field(default_factory=list)
+    seeded: bool = False
+    used_key: str | None = None
+
+    @property
+    def run_key(self) -> str | None:
+        """The isolation key the turn ran under (a run hook may have chosen another)."""
+        return self.used_key or self.key
+
+
+class TurnRunner:
+    """Runs turns for a `ResponsesChannel` and keeps their records."""
+
+    def __init__(
+        self,
+        context: ChannelContext,
+        records: Records,
+        *,
+        channel_name: str,
+        forwarded: Collection[str],
+        run_hook: Any = None,
+        response_hook: Any = None,
+        stream_update_hook: Any = None,
+        replay_timeout: float = 600.0,
+    ) -> None:
+        self.context = context
+        self.records = records
+        self.channel_name = channel_name
+        self.forwarded = tuple(forwarded)
+        self.run_hook = run_hook
+        self.response_hook = response_hook
+        self.stream_update_hook = stream_update_hook
+        self.background = BackgroundRunner(self, replay_timeout=replay_timeout)
+
+    @property
+    def sessions_supported(self) -> bool:
+        """Whether the target keeps sessions the channel can snapshot (agents do; workflows do not)."""
+        return self.context.supports_sessions
+
+    # -- planning -------------------------------------------------------------------------------
+
+    async def prepare(
+        self, params: CreateParams, body: dict[str, Any], *, model: str, mint: Callable[[str | None], str]
+    ) -> Turn:
+        """Check what the request refers to and choose the session its turn runs in."""
+        previous = None
+        if params.previous_response_id:
+            previous = await self.records.response(params.previous_response_id)
+            if previous is None:
+                raise not_found("response", params.previous_response_id, param="previous_response_id")
+            if previous["response"]["status"] not in TERMINAL_STATUSES:
+                raise ApiError(
+                    f"Previous response '{params.previous_response_id}' is still in progress.",
+                    param="previous_response_id",
+                )
+        turn = Turn(
+            response_id=mint(params.previous_response_id),
+            params=params,
+            body=body,
+            created_at=int(time.time()),
+            model=model,
+            conversation_id=params.conversation_id,
+        )
+        if params.conversation_id:
+            await self._take_pending(turn)
+            turn.key = conversation_key(params.conversation_id)
+        elif previous is not None:
+            await self._continue_from(turn, previous)
+        else:
+            keys = get_current_isolation_keys()
+            if keys is not None and keys.chat_key:
+                turn.key = keys.chat_key
+            elif params.store:
+                turn.key = response_key(turn.response_id)
+        return turn
+
+    async def _continue_from(self, turn: Turn, previous: dict[str, Any]) -> None:
+        previous_id = previous["response"]["id"]
+        if not self.sessions_supported:
+            turn.key = previous.get("key")
+            return
+        turn.key = response_key(turn.response_id)
+        if not previous.get("snapshot") or not await self.context.copy_session(response_key(previous_id), turn.key):
+            raise ApiError(
+                f"The context of previous response '{previous_id}' is no longer stored.",
+                status_code=404,
+                param="previous_response_id",
+                code="not_found",
+            )
+        turn.seeded = True
+
+    async def _take_pending(self, turn: Turn) -> None:
+        """Claim the items added to the conversation since its last turn; they precede this turn's input."""
+        conversation_id = turn.params.conversation_id
+        assert conversation_id is not None
+        async with self.records.lock(f"conversation:{conversation_id}"):
+            record = await self.records.conversation(conversation_id)
+            if record is None:
+                raise not_found("conversation", conversation_id, param="conversation")
+            pending = record.get("pending") or []
+            if pending:
+                record["pending"] = []
+                await self.records.save_conversation(record)
+        turn.pending = pending
+        turn.pending_messages = parse_input(pending)[0] if pending else []
+
+    # -- running --------------------------------------------------------------------------------
+
+    async def run(self, turn: Turn) -> Response:
+        if turn.params.background:
+            return await self.background.start(turn)
+        if turn.params.stream:
+            return await self._stream(turn)
+        return await self._plain(turn)
+
+    def _request(self, turn: Turn, *, stream: bool) -> ChannelRequest:
+        params = turn.params
+        attributes: dict[str, Any] = {"response_id": turn.response_id}
+        if params.previous_response_id:
+            attributes["previous_response_id"] = params.previous_response_id
+        native_id = params.identity
+        return ChannelRequest(
+            channel=self.channel_name,
+            operation="message.create",
+            input=[*turn.pending_messages, *params.messages],
+            session=ChannelSession(turn.key) if turn.key else None,
+            options=params.options(self.forwarded) or None,
+            metadata=dict(params.metadata),
+            attributes=attributes,
+            stream=stream,
+            identity=ChannelIdentity(self.channel_name, native_id) if native_id else None,
+        )
+
+    def _hook(self, turn: Turn) -> Callable[..., Any]:
+        """The user's response hook, noting which isolation key the turn really ran under."""
+        user_hook = self.response_hook
+
+        async def hook(result: HostedRunResult[Any], *, request: ChannelRequest, channel_name: str) -> Any:
+            turn.used_key = request.isolation_key
+            if user_hook is None:
+                return result
+            hooked = user_hook(result, request=request, channel_name=channel_name)
+            return await hooked if inspect.isawaitable(hooked) else hooked
+
+        return hook
+
+    async def open_stream(self, turn: Turn) -> HostedStream:
+        return await self.context.run_stream(
+            self._request(turn, stream=True),
+            run_hook=self.run_hook,
+            protocol_request=turn.body,
+            stream_update_hook=self.stream_update_hook,
+            response_hook=self._hook(turn),
+            channel_name=self.channel_name,
+        )
+
+    async def _plain(self, turn: Turn) -> Response:
+        try:
+            hosted = await self.context.run(
+                self._request(turn, stream=False),
+                run_hook=self.run_hook,
+                protocol_request=turn.body,
+                response_hook=self._hook(turn),
+                channel_name=self.channel_name,
+            )
+        except HostingError:
+            await self.abort(turn)
+            raise
+        except Exception:
+            logger.exception("responses: the agent failed on %s", turn.response_id)
+            await self.finish(turn, self.response(turn, "failed", error=failure()))
+            raise ApiError(FAILED_MESSAGE, status_code=500, code="server_error", retry=False) from None
+        except BaseException:
+            await self.abort(turn)
+            raise
+        response = self.completed(turn, hosted, message_id=new_id("msg"))
+        await self.finish(turn, response)
+        return JSONResponse(response)
+
+    async def _stream(self, turn: Turn) -> Response:
+        try:
+            stream = await self.open_stream(turn)
+        except HostingError:
+            await self.abort(turn)
+            raise
+        except Exception:
+            logger.exception("responses: the agent failed on %s", turn.response_id)
+            await self.finish(turn, self.response(turn, "failed", error=failure()))
+            raise ApiError(FAILED_MESSAGE, status_code=500, code="server_error", retry=False) from None
+        events = ResponseEvents(turn.response_id)
+        return EventStreamResponse(self._stream_body(turn, stream, events), on_close=stream.aclose)
+
+    async def _stream_body(self, turn: Turn, stream: HostedStream, events: ResponseEvents) -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            started = self.response(turn, "in_progress")
+            for event in [*events.created(started), *events.in_progress(started)]:
+                yield sse_frame(event)
+            try:
+                async for update in stream:
+                    for event in events.delta(update.text):
+                        yield sse_frame(event)
+                response = self.completed(turn, stream.result, events=events)
+                closing = events.finished(response)
+            except Exception:
+                logger.exception("responses: the agent failed on %s", turn.response_id)
+                response = self.partial(turn, events, "failed", error=failure())
+                closing = events.failed(response)
+            with anyio.CancelScope(shield=True):
+                await self.safe_finish(turn, response)
+            finished = True
+            for event in closing:
+                yield sse_frame(event)
+        finally:
+            if not finished:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                    await self.safe_finish(turn, self.partial(turn, events, "incomplete"))
+
+    # -- results and records --------------------------------------------------------------------
+
+    def response(self, turn: Turn, status: str, **fields: Any) -> dict[str, Any]:
+        return response_object(
+            response_id=turn.response_id,
+            created_at=turn.created_at,
+            status=status,
+            model=turn.model,
+            params=turn.params,
+            forwarded=self.forwarded,
+            conversation_id=turn.conversation_id,
+            **fields,
+        )
+
+    def completed(
+        self,
+        turn: Turn,
+        hosted: HostedRunResult[Any] | None,
+        *,
+        events: ResponseEvents | None = None,
+        message_id: str | None = None,
+    ) -> dict[str, Any]:
+        result = hosted.result if hosted is not None else None
+        text = (hosted.text if hosted is not None else "") or (events.text if events is not None else "")
+        status, incomplete = completion_status(result)
+        output = output_items(
+            text,
+            pending_calls(result),
+            message_id=events.message_id if events is not None else (message_id or new_id("msg")),
+            message_started=events.message_started if events is not None else False,
+            status="completed" if status == "completed" else "incomplete",
+        )
+        usage = usage_object(getattr(result, "usage_details", None))
+        return self.response(
+            turn, status, output=output, usage=usage, incomplete_details=incomplete, completed_at=int(time.time())
+        )
+
+    def partial(self, turn: Turn, events: ResponseEvents, status: str, **fields: Any) -> dict[str, Any]:
+        output = [message_item(events.message_id, events.text, "incomplete")] if events.message_started else []
+        return self.response(turn, status, output=output, **fields)
+
+    def record(self, turn: Turn, response: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
+        return {"response": response, "key": turn.run_key, "snapshot": snapshot, "input_items": turn.params.items}
+
+    async def finish(self, turn: Turn, response: dict[str, Any]) -> None:
+        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items."""
+        snapshot = False
+        own_key = response_key(turn.response_id)
+        if self.sessions_supported and turn.run_key is not None:
+            if turn.params.store:
+                snapshot = await self.context.copy_session(turn.run_key, own_key)
+            elif turn.seeded:
+                await self.context.delete_session(own_key)
+        if turn.conversation_id:
+            if response["status"] == "failed":
+                await self._restore_pending(turn)
+            else:
+                await self._append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
+        if turn.params.store:
+            await self.records.save_response(self.record(turn, response, snapshot=snapshot))
+
+    async def safe_finish(self, turn: Turn, response: dict[str, Any]) -> None:
+        try:
+            await self.finish(turn, response)
+        except Exception:
+            logger.exception("responses: could not store response %s", turn.response_id)
+
+    async def abort(self, turn: Turn) -> None:
+        """Undo a turn's preparations when it never ran."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._restore_pending(turn)
+                if turn.seeded:
+                    await self.context.delete_session(response_key(turn.response_id))
+            except Exception:
+                logger.exception("responses: could not undo the preparations of %s", turn.response_id)
+
+    async def _restore_pending(self, turn: Turn) -> None:
+        if not turn.pending or not turn.conversation_id:
+            return
+        async with self.records.lock(f"conversation:{turn.conversation_id}"):
+            record = await self.records.conversation(turn.conversation_id)
+            if record is not None:
+                record["pending"] = [*turn.pending, *(record.get("pending") or [])]
+                await self.records.save_conversation(record)
+        turn.pending = []
+
+    async def _append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
+        async with self.records.lock(f"conversation:{conversation_id}"):
+            record = await self.records.conversation(conversation_id)
+            if record is not None:
+                record["items"] = [*(record.get("items") or []), *items]
+                await self.records.save_conversation(record)

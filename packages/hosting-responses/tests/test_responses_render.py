@@ -1,0 +1,160 @@
+"""Rendering and the event sequence, without a server, checked against the SDK's own models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+from agent_framework import AgentResponse, Content, Message
+from agent_framework_hosting_responses._events import ResponseEvents
+from agent_framework_hosting_responses._parse import ListQuery, parse_create
+from agent_framework_hosting_responses._render import (
+    completion_status,
+    list_page,
+    output_items,
+    pending_calls,
+    response_object,
+    usage_object,
+)
+from openai.types.responses import Response, ResponseStreamEvent
+
+EVENTS = pydantic.TypeAdapter(ResponseStreamEvent)
+
+
+def make_response(status: str, **fields: Any) -> dict[str, Any]:
+    params = parse_create(
+        {"input": "hi", "metadata": {"k": "v"}, "temperature": 0.5, "tools": [{"type": "web_search"}]}
+    )
+    return response_object(
+        response_id="resp_1",
+        created_at=1,
+        status=status,
+        model="m",
+        params=params,
+        forwarded=("temperature",),
+        **fields,
+    )
+
+
+def test_response_object_validates_against_the_sdk_model_and_echoes_only_forwarded_settings() -> None:
+    body = make_response("completed", output=output_items("hello", [], message_id="msg_1"))
+    response = Response.model_validate(body)
+    assert response.output_text == "hello"
+    assert response.temperature == 0.5
+    assert response.tools == []
+    assert response.metadata == {"k": "v"}
+    assert isinstance(body["created_at"], int)
+
+
+def test_usage_maps_agent_framework_counts_and_is_null_without_them() -> None:
+    usage = usage_object({"input_token_count": 3, "output_token_count": 4, "cache_read_input_token_count": 1})
+    assert usage is not None
+    assert (usage["input_tokens"], usage["output_tokens"], usage["total_tokens"]) == (3, 4, 7)
+    assert usage["input_tokens_details"]["cached_tokens"] == 1
+    assert usage_object(None) is None and usage_object({}) is None
+
+
+def test_unanswered_function_calls_become_output_items_and_answered_ones_do_not() -> None:
+    result = AgentResponse(
+        messages=[
+            Message("assistant", [Content.from_function_call("c1", "lookup", arguments={"q": "x"})]),
+            Message("tool", [Content.from_function_result("c1", result="found")]),
+            Message("assistant", [Content.from_function_call("c2", "approve", arguments='{"ok": true}')]),
+        ]
+    )
+    calls = pending_calls(result)
+    assert [(c["call_id"], c["name"], c["arguments"]) for c in calls] == [("c2", "approve", '{"ok": true}')]
+    items = output_items("", calls, message_id="msg_1")
+    assert [item["type"] for item in items] == ["function_call"]
+
+
+def test_length_finish_reason_marks_the_response_incomplete() -> None:
+    assert completion_status(AgentResponse(messages=[], finish_reason="length")) == (
+        "incomplete",
+        {"reason": "max_output_tokens"},
+    )
+    assert completion_status(AgentResponse(messages=[], finish_reason="stop")) == ("completed", None)
+
+
+def test_event_sequence_numbers_from_zero_with_one_message_id() -> None:
+    events = ResponseEvents("resp_1")
+    sequence = [*events.created(make_response("in_progress")), *events.in_progress(make_response("in_progress"))]
+    sequence += events.delta("hel") + events.delta("") + events.delta("lo")
+    final = make_response(
+        "completed", output=output_items("hello", [], message_id=events.message_id, message_started=True)
+    )
+    sequence += events.finished(final)
+    assert [e["sequence_number"] for e in sequence] == list(range(len(sequence)))
+    assert [e["type"] for e in sequence] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    item_ids = {
+        e.get("item_id") or e.get("item", {}).get("id")
+        for e in sequence
+        if e["type"].startswith("response.output") or "part" in e["type"]
+    }
+    assert item_ids == {events.message_id}
+    for event in sequence:
+        EVENTS.validate_python(event)
+
+
+def test_text_arriving_only_at_the_end_still_opens_the_message_before_closing_it() -> None:
+    events = ResponseEvents("resp_1")
+    events.created(make_response("in_progress"))
+    final = make_response("completed", output=output_items("all at once", [], message_id=events.message_id))
+    kinds = [e["type"] for e in events.finished(final)]
+    assert kinds[:2] == ["response.output_item.added", "response.content_part.added"]
+    assert kinds[-1] == "response.completed"
+
+
+def test_function_call_items_stream_their_arguments_after_the_message() -> None:
+    events = ResponseEvents("resp_1")
+    events.created(make_response("in_progress"))
+    events.delta("calling")
+    call = {
+        "id": "fc_1",
+        "type": "function_call",
+        "call_id": "c1",
+        "name": "f",
+        "arguments": "{}",
+        "status": "completed",
+    }
+    final = make_response(
+        "completed", output=output_items("calling", [call], message_id=events.message_id, message_started=True)
+    )
+    closing = events.finished(final)
+    added = [e for e in closing if e["type"] == "response.output_item.added"]
+    assert added[0]["output_index"] == 1 and added[0]["item"]["id"] == "fc_1"
+    assert any(e["type"] == "response.function_call_arguments.done" and e["arguments"] == "{}" for e in closing)
+    for event in closing:
+        EVENTS.validate_python(event)
+
+
+def test_failed_event_carries_the_error_and_partial_output() -> None:
+    events = ResponseEvents("resp_1")
+    events.created(make_response("in_progress"))
+    events.delta("par")
+    failed = make_response("failed", error={"code": "server_error", "message": "boom"})
+    [event] = events.failed(failed)
+    parsed = EVENTS.validate_python(event)
+    assert parsed.type == "response.failed" and parsed.response.error.code == "server_error"
+
+
+def test_list_page_orders_paginates_and_reports_more() -> None:
+    items = [{"id": f"i{n}"} for n in range(5)]
+    first = list_page(items, ListQuery(limit=2, order="asc"))
+    assert first is not None and [i["id"] for i in first["data"]] == ["i0", "i1"] and first["has_more"]
+    rest = list_page(items, ListQuery(limit=10, order="asc", after="i1"))
+    assert rest is not None and [i["id"] for i in rest["data"]] == ["i2", "i3", "i4"] and not rest["has_more"]
+    newest = list_page(items, ListQuery(limit=1))
+    assert newest is not None and newest["data"] == [{"id": "i4"}] and newest["first_id"] == newest["last_id"] == "i4"
+    assert list_page(items, ListQuery(after="nope")) is None
