@@ -1,7 +1,8 @@
 """The channel's records in the host's state store: responses, event logs, conversations.
 
 Every value is plain JSON; sessions stay the host's (forks go through `context.copy_session`).
-A memory store keeps values by reference, so values are copied on the way in and out: a record changes only when it is written back.
+A memory store keeps values by reference, so values are copied on the way in and out:
+a record changes only when it is written back.
 """
 
 from __future__ import annotations

@@ -1,29 +1,167 @@
-"""`agent-framework-host`: serve an agent from the command line (minimal; grows with the demo)."""
+"""`agent-framework-host`: serve an agent, a workflow or a ready host from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._banner import Banner, describe_state
+from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._demo import DemoConfigurationError, demo_agent
+from ._host import AgentFrameworkHost
+from ._target import TargetError, load_target
+
+PROG = "agent-framework-host"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 1."""
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {number}")
+    return number
+
+
+def _port(value: str) -> int:
+    number = _positive(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {number}")
+    return number
+
+
+def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    environ = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog=PROG, description="Serve an Agent Framework agent or workflow over channels.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="serve TARGET (default: the built-in demo agent)",
+        description="Serve TARGET over every installed channel whose settings are in the environment.",
+    )
+    serve.add_argument(
+        "target",
+        nargs="?",
+        metavar="TARGET",
+        help="module:attribute naming an agent, a workflow, a zero-argument factory returning one, or an "
+        "AgentFrameworkHost (default: the demo agent)",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=environ.get("PORT") or "8000", help="port (default: $PORT or 8000)"
+    )
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes sharing the port (default: 1)")
+    serve.add_argument(
+        "--state-dir", default=None, help="where conversations are kept: a folder or a redis:// URL (default: memory)"
+    )
+    serve.add_argument(
+        "--channel",
+        action="append",
+        dest="channels",
+        metavar="NAME",
+        choices=[spec.name for spec in KNOWN_CHANNELS],
+        help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
+    )
+    serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    return parser
+
+
+@dataclass(frozen=True)
+class ServePlan:
+    host: AgentFrameworkHost
+    banner: Banner
+
+
+def _label(spec: str, kind: str, value: Any) -> str:
+    name = getattr(value, "name", None)
+    return f"{spec} ({kind} {name!r})" if isinstance(name, str) and name else f"{spec} ({kind})"
+
+
+def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
+    """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
+    try:
+        target = load_target(args.target, search_path=search_path) if args.target else None
+    except TargetError as error:
+        raise CliError(str(error)) from None
+    if target is not None and target.kind == "host":
+        if args.channels or args.state_dir:
+            raise CliError("TARGET is a ready AgentFrameworkHost: it has its own channels and state, so drop --channel/--state-dir")
+        host: AgentFrameworkHost = target.value
+        banner = Banner(
+            target=_label(args.target, "host serving", host.target),
+            model=None,
+            channels=host.channels,
+            skipped=(),
+            state=describe_state(host.state_location, args.workers),
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+        )
+        return ServePlan(host, banner)
+    if target is None:
+        try:
+            demo = demo_agent(environ)
+        except DemoConfigurationError as error:
+            raise CliError(str(error)) from None
+        served, model, label = demo.agent, demo.model, "the demo agent"
+    else:
+        served, model, label = target.value, None, _label(args.target, target.kind, target.value)
+    try:
+        selection = select_channels(environ, args.channels)
+    except ChannelSelectionError as error:
+        raise CliError(str(error)) from None
+    if not selection.channels:
+        reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
+        raise CliError(f"no channel can be served ({reasons})")
+    try:
+        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir)
+    except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
+        raise CliError(f"cannot build the host: {error}") from None
+    banner = Banner(
+        target=label,
+        model=model,
+        channels=selection.channels,
+        skipped=selection.skipped,
+        state=describe_state(args.state_dir, args.workers),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+    )
+    return ServePlan(host, banner)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="agent-framework-host")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve an agent")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--state-dir", default=None)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from agent_framework import Agent
-
-    from ._host import AgentFrameworkHost
-    from .testing import OfflineChatClient
-
-    agent = Agent(client=OfflineChatClient(), name="offline-demo")
-    host = AgentFrameworkHost(agent, channels=[], state_dir=args.state_dir)
-    print(f"serving {host.describe()} on http://{args.host}:{args.port}", file=sys.stderr)
-    host.serve(host=args.host, port=args.port)
+    environ = os.environ
+    args = build_parser(environ).parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        plan = plan_serve(args, environ, search_path=os.getcwd())
+    except CliError as error:
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    print(plan.banner.render(environ), flush=True)
+    try:
+        plan.host.serve(
+            host=args.host, port=args.port, workers=args.workers, errorlog=logging.getLogger("hypercorn.error")
+        )
+    except KeyboardInterrupt:
+        return 0
+    except OSError as error:
+        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {_one_line(error)}", file=sys.stderr)
+        return 1
     return 0
