@@ -69,6 +69,12 @@ class ChannelContext:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
 
+    async def prepare(
+        self, request: ChannelRequest, *, run_hook: Any = None, protocol_request: Any = None
+    ) -> ChannelRequest:
+        """Apply a run hook to a request the channel handles itself (a command), as `run` would."""
+        return await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+
     async def run(
         self,
         request: ChannelRequest,

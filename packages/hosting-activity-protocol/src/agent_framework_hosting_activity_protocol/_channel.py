@@ -1,0 +1,469 @@
+"""`ActivityProtocolChannel`: Azure Bot Service (Teams, Web Chat, Direct Line) over the Activity Protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+from agent_framework_hosting import (
+    ChannelCommand,
+    ChannelCommandContext,
+    ChannelContext,
+    ChannelContribution,
+    ChannelRequest,
+    HostedRunResult,
+    HostingError,
+)
+from agent_framework_hosting.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    BadRequest,
+    bearer_token,
+    json_error,
+    read_json_object,
+)
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ._auth import (
+    BOT_FRAMEWORK_METADATA_URL,
+    BOT_FRAMEWORK_TENANT,
+    Authenticator,
+    default_issuers,
+    entra_metadata_url,
+)
+from ._connector import Connector, DeliveryError
+from ._credentials import ClientCredentials, TokenProvider
+from ._credentials import token_endpoint as default_token_endpoint
+from ._jwt import TokenRejected
+from ._keys import KeysUnavailable, OpenIdKeys
+from ._parse import InboundActivity, command_name, members_to_welcome, read_activity, to_channel_request
+from ._render import message_activities, response_attachments, typing_activity
+from ._teams import TeamsStream
+from ._urls import DEFAULT_SERVICE_URL_HOSTS, normalize_hosts, service_url_allowed
+
+logger = logging.getLogger("agent_framework.hosting.activity")
+
+InvokeHandler = Callable[[Mapping[str, Any]], Awaitable["tuple[int, Any] | None"]]
+ERROR_REPLY = "Sorry, something went wrong while answering. Please try again."
+TYPING_INTERVAL_SECONDS = 3.0
+TYPING_STOP_GRACE_SECONDS = 5.0
+DEFAULT_MAX_MESSAGE_LENGTH = 12000
+TEAMS = "msteams"
+
+
+class ActivityProtocolChannel:
+    """Serves the agent to Azure Bot Service channels (Teams, Web Chat, Direct Line).
+
+    With `app_id` every request must carry a Bot Connector JWT, checked in
+    full; without it the channel accepts anonymous callers (local development
+    only) and warns at startup. Replies are posted to the activity's
+    `serviceUrl`, which must be on `service_url_allowed_hosts`.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/activity/messages",
+        app_id: str | None = None,
+        app_password: str | None = None,
+        tenant_id: str | None = None,
+        token_provider: TokenProvider | None = None,
+        commands: Sequence[ChannelCommand] = (),
+        run_hook: Any = None,
+        response_hook: Any = None,
+        stream_update_hook: Any = None,
+        send_typing_action: bool = True,
+        stream: bool = True,
+        stream_edit_min_interval: float = 1.0,
+        stream_informative_text: str | None = "Working on it…",
+        service_url_allowed_hosts: Sequence[str] = DEFAULT_SERVICE_URL_HOSTS,
+        openid_metadata_url: str = BOT_FRAMEWORK_METADATA_URL,
+        entra_openid_metadata_url: str | None = None,
+        allowed_issuers: Sequence[str] | None = None,
+        token_endpoint: str | None = None,
+        welcome_message: str | None = None,
+        invoke_handler: InvokeHandler | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_message_length: int = DEFAULT_MAX_MESSAGE_LENGTH,
+        http_client: httpx.AsyncClient | None = None,
+        name: str = "activity",
+    ) -> None:
+        if app_password and token_provider is not None:
+            raise ValueError("pass either app_password or token_provider, not both")
+        if app_password and not app_id:
+            raise ValueError("app_password needs app_id")
+        if app_id and not app_password and token_provider is None:
+            raise ValueError("app_id needs app_password or token_provider to send replies")
+        if stream_edit_min_interval < 0 or max_message_length < 1:
+            raise ValueError("stream_edit_min_interval must be >= 0 and max_message_length >= 1")
+        self.name = name
+        self.path = path
+        self.app_id = app_id or None
+        self.tenant_id = tenant_id or BOT_FRAMEWORK_TENANT
+        self.commands = tuple(commands)
+        self.run_hook = run_hook
+        self.response_hook = response_hook
+        self.stream_update_hook = stream_update_hook
+        self.send_typing_action = send_typing_action
+        self.stream = stream
+        self.stream_edit_min_interval = stream_edit_min_interval
+        self.stream_informative_text = stream_informative_text
+        self.service_url_allowed_hosts = normalize_hosts(service_url_allowed_hosts)
+        self.welcome_message = welcome_message
+        self.invoke_handler = invoke_handler
+        self.max_body_bytes = max_body_bytes
+        self.max_message_length = max_message_length
+        self._client = http_client
+        self._owns_client = http_client is None
+        self.token_endpoint = token_endpoint or default_token_endpoint(self.tenant_id)
+        if app_id and app_password:
+            token_provider = ClientCredentials(
+                app_id=app_id, app_password=app_password, endpoint=self.token_endpoint, client=self._http
+            )
+        self._connector = Connector(
+            client=self._http, token_provider=token_provider, allowed_hosts=self.service_url_allowed_hosts
+        )
+        self._authenticator: Authenticator | None = None
+        if self.app_id:
+            self._authenticator = Authenticator(
+                app_id=self.app_id,
+                issuers=allowed_issuers if allowed_issuers is not None else default_issuers(tenant_id),
+                bot_framework_keys=OpenIdKeys(openid_metadata_url),
+                entra_keys=OpenIdKeys(entra_openid_metadata_url or entra_metadata_url(self.tenant_id)),
+            )
+        self._context: ChannelContext | None = None
+        self._all_commands: dict[str, ChannelCommand] = {}
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=30.0)
+        return self._client
+
+    def contribute(self, context: ChannelContext) -> ChannelContribution:
+        self._context = context
+        commands = list(self.commands)
+        if not any(command.name.lower() == "reset" for command in commands):
+            commands.append(context.reset_command())
+        self._all_commands = {command.name.lower(): command for command in commands}
+        return ChannelContribution(
+            routes=[Route("/", self._handle, methods=["POST"])],
+            commands=commands,
+            on_startup=[self._startup],
+            on_shutdown=[self._shutdown],
+        )
+
+    async def _startup(self) -> None:
+        self._http()
+        if self._authenticator is None:
+            logger.warning(
+                "activity channel %r runs WITHOUT authentication (no app_id): any caller can post activities. "
+                "Use this only for local development with the Bot Framework Emulator or Agents Playground.",
+                self.path,
+            )
+        else:
+            logger.info("activity channel %r validates Bot Connector tokens for app %s", self.path, self.app_id)
+
+    async def _shutdown(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    async def _handle(self, request: Request) -> Response:
+        try:
+            token = bearer_token(request)
+            if self._authenticator is not None and token is None:
+                return _unauthorized("missing bearer token", request)
+            payload = await read_json_object(request, self.max_body_bytes)
+            if self._authenticator is not None:
+                assert token is not None
+                service_url, channel_id = payload.get("serviceUrl"), payload.get("channelId")
+                await self._authenticator.authenticate(
+                    self._http(),
+                    token,
+                    channel_id=channel_id if isinstance(channel_id, str) else None,
+                    service_url=service_url if isinstance(service_url, str) else None,
+                )
+            activity = read_activity(payload)
+            if not service_url_allowed(activity.service_url, self.service_url_allowed_hosts):
+                logger.warning("refused activity with serviceUrl %r (not on the allow-list)", activity.service_url)
+                return json_error(400, "serviceUrl is not allowed", "service_url_not_allowed")
+            return await self._dispatch(activity)
+        except BadRequest as error:
+            return json_error(error.status_code, error.message, error.code)
+        except TokenRejected as reason:
+            return _unauthorized(str(reason), request)
+        except KeysUnavailable as error:
+            logger.error("cannot validate activity tokens: %s", error)
+            return json_error(503, "signing keys are unavailable", "keys_unavailable")
+        except HostingError as error:
+            return json_error(error.status_code, str(error) or error.code, error.code)
+
+    async def _dispatch(self, activity: InboundActivity) -> Response:
+        if activity.type == "invoke":
+            return await self._invoke(activity)
+        if activity.type == "message":
+            return await self._message(activity)
+        if activity.type == "conversationUpdate" and self.welcome_message:
+            return await self._welcome(activity)
+        return _accepted()
+
+    async def _invoke(self, activity: InboundActivity) -> Response:
+        """Invoke activities are answered in the HTTP response: the handler's status and body, else 501."""
+        if self.invoke_handler is None:
+            return json_error(501, "this bot does not handle invoke activities", "invoke_not_implemented")
+        try:
+            answer = await self.invoke_handler(activity.raw)
+        except Exception:
+            logger.exception("invoke handler failed in conversation %s", activity.conversation_id)
+            return json_error(500, "the invoke handler failed", "invoke_failed")
+        if answer is None:
+            return json_error(501, "this bot does not handle this invoke activity", "invoke_not_implemented")
+        status, body = answer
+        return Response(status_code=status) if body is None else JSONResponse(body, status_code=status)
+
+    @contextlib.asynccontextmanager
+    async def _first_delivery(self, activity: InboundActivity) -> Any:
+        """False when this activity id was seen before (a redelivery)."""
+        if activity.id is None:
+            yield True
+            return
+        key = f"{activity.channel_id}:{activity.conversation_id}:{activity.id}"
+        async with self.context.once(self.name, key) as first:
+            yield first
+
+    @property
+    def context(self) -> ChannelContext:
+        if self._context is None:
+            raise RuntimeError("the channel is not attached to a host")
+        return self._context
+
+    async def _message(self, activity: InboundActivity) -> Response:
+        channel_request = to_channel_request(activity, channel=self.name, stream=self.stream)
+        if channel_request is None:
+            return _accepted()
+        async with self._first_delivery(activity) as first:
+            if not first:
+                logger.info(
+                    "ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id
+                )
+                return _accepted()
+            if activity.expect_replies:
+                replies = await self._answer(activity, channel_request)
+                return JSONResponse({"activities": replies})
+            self.context.spawn(self._deliver(activity, channel_request), name=f"activity-{activity.id}")
+        return _accepted()
+
+    async def _welcome(self, activity: InboundActivity) -> Response:
+        if not members_to_welcome(activity) or not self.welcome_message:
+            return _accepted()
+        replies = message_activities(activity, self.welcome_message, limit=self.max_message_length)
+        async with self._first_delivery(activity) as first:
+            if not first:
+                return _accepted()
+            if activity.expect_replies:
+                return JSONResponse({"activities": replies})
+            self.context.spawn(self._send_all(activity, replies), name=f"activity-welcome-{activity.id}")
+        return _accepted()
+
+    # -- turns ---------------------------------------------------------------------------------
+
+    def _command(self, request: ChannelRequest) -> ChannelCommand | None:
+        if not self._all_commands:
+            return None
+        message = request.input[0]
+        name = command_name(message.text)
+        return self._all_commands.get(name) if name else None
+
+    async def _answer(self, activity: InboundActivity, request: ChannelRequest) -> list[dict[str, Any]]:
+        """Run the turn and return its replies instead of posting them (`expectReplies`)."""
+        replies: list[dict[str, Any]] = []
+
+        async def collect(text: str) -> None:
+            replies.extend(message_activities(activity, text, limit=self.max_message_length))
+
+        command = self._command(request)
+        if command is not None:
+            await self._run_command(command, activity, request, collect)
+            return replies
+        try:
+            result = await self.context.run(
+                request,
+                run_hook=self.run_hook,
+                protocol_request=activity.raw,
+                response_hook=self.response_hook,
+                channel_name=self.name,
+            )
+        except Exception:
+            logger.exception("turn failed in conversation %s", activity.conversation_id)
+            await collect(ERROR_REPLY)
+            return replies
+        replies.extend(
+            message_activities(
+                activity, result.text, limit=self.max_message_length, attachments=response_attachments(result.result)
+            )
+        )
+        return replies
+
+    async def _deliver(self, activity: InboundActivity, request: ChannelRequest) -> None:
+        """Run the turn in the background and post its replies to the connector."""
+        try:
+            command = self._command(request)
+            if command is not None:
+
+                async def reply(text: str) -> None:
+                    await self._send_all(activity, message_activities(activity, text, limit=self.max_message_length))
+
+                await self._run_command(command, activity, request, reply)
+            elif request.stream and activity.channel_id == TEAMS and activity.conversation_type in (None, "personal"):
+                await self._stream_to_teams(activity, request)
+            else:
+                await self._run_and_reply(activity, request)
+        except DeliveryError as error:
+            logger.error(
+                "reply to activity %s in conversation %s is undeliverable: %s %s",
+                activity.id,
+                activity.conversation_id,
+                error,
+                error.detail,
+            )
+
+    async def _run_command(
+        self,
+        command: ChannelCommand,
+        activity: InboundActivity,
+        request: ChannelRequest,
+        reply: Callable[[str], Awaitable[None]],
+    ) -> None:
+        message = request.input[0]
+        request = dataclasses.replace(request, operation="command.invoke", input=message.text, stream=False)
+        try:
+            request = await self.context.prepare(request, run_hook=self.run_hook, protocol_request=activity.raw)
+            await command.handle(ChannelCommandContext(request=request, reply=reply))
+        except DeliveryError:
+            raise
+        except Exception:
+            logger.exception("command %r failed in conversation %s", command.name, activity.conversation_id)
+            await reply(ERROR_REPLY)
+
+    async def _run_and_reply(self, activity: InboundActivity, request: ChannelRequest) -> None:
+        typing = self._start_typing(activity)
+        try:
+            result: HostedRunResult[Any] = await self.context.run(
+                request,
+                run_hook=self.run_hook,
+                protocol_request=activity.raw,
+                response_hook=self.response_hook,
+                channel_name=self.name,
+            )
+            text, attachments = result.text, response_attachments(result.result)
+        except Exception:
+            logger.exception("turn failed in conversation %s", activity.conversation_id)
+            text, attachments = ERROR_REPLY, []
+        finally:
+            await _stop(typing)
+        await self._send_all(
+            activity, message_activities(activity, text, limit=self.max_message_length, attachments=attachments)
+        )
+
+    async def _stream_to_teams(self, activity: InboundActivity, request: ChannelRequest) -> None:
+        streamer = TeamsStream(
+            self._connector,
+            activity,
+            min_interval=self.stream_edit_min_interval,
+            limit=self.max_message_length,
+            informative_text=self.stream_informative_text,
+        )
+        typing = None if self.stream_informative_text else self._start_typing(activity)
+        attachments: list[dict[str, Any]] = []
+        try:
+            stream = await self.context.run_stream(
+                request,
+                run_hook=self.run_hook,
+                protocol_request=activity.raw,
+                stream_update_hook=self.stream_update_hook,
+                response_hook=self.response_hook,
+                channel_name=self.name,
+            )
+            try:
+                await streamer.start()
+            except BaseException:
+                await stream.aclose()
+                raise
+            async for update in stream:
+                if typing is not None and update.text:
+                    await _stop(typing)
+                    typing = None
+                streamer.add(update.text)
+            result = stream.result
+            text = (result.text if result is not None else "") or streamer.text
+            attachments = response_attachments(result.result) if result is not None else []
+        except Exception:
+            logger.exception("streamed turn failed in conversation %s", activity.conversation_id)
+            text = f"{streamer.text}\n\n{ERROR_REPLY}" if streamer.text else ERROR_REPLY
+        finally:
+            await _stop(typing)
+        await streamer.finish(text, attachments)
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    async def _send_all(self, activity: InboundActivity, replies: list[dict[str, Any]]) -> None:
+        for reply in replies:
+            await self._connector.send(activity, reply)
+
+    def _start_typing(self, activity: InboundActivity) -> _Typing | None:
+        if not self.send_typing_action:
+            return None
+        return _Typing(self._connector, activity)
+
+
+class _Typing:
+    """Sends a typing activity now and every few seconds until stopped; `stop()` waits for a send in flight."""
+
+    def __init__(self, connector: Connector, activity: InboundActivity) -> None:
+        self._connector = connector
+        self._activity = activity
+        self._stopped = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._connector.send(self._activity, typing_activity(self._activity), attempts=1)
+            except DeliveryError as error:
+                logger.debug("typing activity in conversation %s failed: %s", self._activity.conversation_id, error)
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), TYPING_INTERVAL_SECONDS)
+            if self._stopped.is_set():
+                return
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        await asyncio.wait({self._task}, timeout=TYPING_STOP_GRACE_SECONDS)
+        if not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+async def _stop(typing: _Typing | None) -> None:
+    if typing is not None:
+        await typing.stop()
+
+
+def _accepted() -> Response:
+    return Response(status_code=202)
+
+
+def _unauthorized(reason: str, request: Request) -> Response:
+    client = request.client.host if request.client else "unknown"
+    logger.warning("rejected activity from %s: %s", client, reason)
+    return json_error(401, "unauthorized", "unauthorized")

@@ -1,0 +1,141 @@
+"""The Teams streaming protocol for one turn: informative update, streaming chunks, final message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from agent_framework_hosting.streaming import EditThrottle
+from agent_framework_hosting.text import split_text
+
+from ._connector import Connector, DeliveryError
+from ._parse import InboundActivity
+from ._render import chunk_messages, final_stream_message, informative_update, streaming_update
+
+logger = logging.getLogger("agent_framework.hosting.activity")
+
+EMPTY_REPLY = "(no response)"
+STREAM_STOPPED = (400, 403)
+
+
+class TeamsStream:
+    """Streams one answer into a Teams chat, falling back to plain messages when Teams refuses.
+
+    Chunks go out from a sender task, at most one per `min_interval`, each
+    carrying all text so far, so a slow connector never holds up the agent.
+    """
+
+    def __init__(
+        self,
+        connector: Connector,
+        inbound: InboundActivity,
+        *,
+        min_interval: float,
+        limit: int,
+        informative_text: str | None,
+    ) -> None:
+        self._connector = connector
+        self._inbound = inbound
+        self._throttle = EditThrottle(min_interval)
+        self._limit = limit
+        self._informative_text = informative_text
+        self._stream_id: str | None = None
+        self._sequence = 0
+        self._streaming = True
+        self._changed = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+
+    @property
+    def text(self) -> str:
+        return self._throttle.text
+
+    @property
+    def streaming(self) -> bool:
+        """False once Teams refused the stream (the answer then goes out as plain messages)."""
+        return self._streaming
+
+    async def start(self) -> None:
+        if self._informative_text:
+            self._sequence = 1
+            await self._post(informative_update(self._inbound, self._informative_text))
+        if self._streaming:
+            self._sender = asyncio.get_running_loop().create_task(self._send_chunks())
+
+    def add(self, text: str) -> None:
+        if text:
+            self._throttle.add(text)
+            self._changed.set()
+
+    async def _send_chunks(self) -> None:
+        last = float("-inf")
+        while self._streaming and not self._closing.is_set():
+            await self._changed.wait()
+            self._changed.clear()
+            delay = self._throttle.min_interval - (time.monotonic() - last)
+            if delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
+            if self._closing.is_set() or not self._throttle.due():
+                continue
+            text = self._throttle.text
+            if len(text) > self._limit:
+                return
+            self._sequence += 1
+            await self._post(streaming_update(self._inbound, text, stream_id=self._stream_id, sequence=self._sequence))
+            self._throttle.mark_sent(text)
+            last = time.monotonic()
+
+    async def _post(self, activity: dict[str, Any]) -> None:
+        try:
+            answer = await self._connector.send(self._inbound, activity)
+        except DeliveryError as error:
+            if error.status_code in STREAM_STOPPED:
+                self._streaming = False
+                logger.info(
+                    "Teams stopped the stream in conversation %s (%s: %s); sending a plain message",
+                    self._inbound.conversation_id,
+                    error.status_code,
+                    error.detail,
+                )
+            else:
+                logger.warning("stream update in conversation %s failed: %s", self._inbound.conversation_id, error)
+            return
+        if self._stream_id is None:
+            stream_id = answer.get("id")
+            if isinstance(stream_id, str) and stream_id:
+                self._stream_id = stream_id
+            else:
+                self._streaming = False
+
+    async def finish(self, text: str, attachments: list[dict[str, Any]] | None = None) -> None:
+        """End the stream with the whole answer (or send it as plain messages); raises `DeliveryError`."""
+        self._closing.set()
+        self._changed.set()
+        if self._sender is not None:
+            await self._sender
+        chunks = split_text(text, self._limit) if text else []
+        if self._streaming and self._stream_id is not None:
+            first = chunks[0] if chunks else EMPTY_REPLY
+            final = final_stream_message(
+                self._inbound,
+                first,
+                stream_id=self._stream_id,
+                attachments=attachments if len(chunks) <= 1 else None,
+            )
+            try:
+                await self._connector.send(self._inbound, final)
+            except DeliveryError as error:
+                if error.status_code not in STREAM_STOPPED:
+                    raise
+                logger.info("Teams refused the final stream message (%s); sending a plain message", error.status_code)
+            else:
+                rest = chunk_messages(self._inbound, chunks[1:], attachments) if len(chunks) > 1 else []
+                for activity in rest:
+                    await self._connector.send(self._inbound, activity)
+                return
+        for activity in chunk_messages(self._inbound, chunks, attachments):
+            await self._connector.send(self._inbound, activity)
