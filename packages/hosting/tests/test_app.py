@@ -221,4 +221,4 @@ def test_root_routes_are_added_at_the_app_root(agent: Agent) -> None:
             return ChannelContribution(root_routes=[Route("/v1/things", lambda r: PlainTextResponse("clash"))])
 
     with pytest.raises(ValueError, match="already served"):
-        AgentFrameworkHost(agent, channels=[WithAliases(), Clash("c", "/c")]).app
+        _ = AgentFrameworkHost(agent, channels=[WithAliases(), Clash("c", "/c")]).app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -88,38 +89,37 @@ def _label(spec: str, kind: str, value: Any) -> str:
     return f"{spec} ({kind} {name!r})" if isinstance(name, str) and name else f"{spec} ({kind})"
 
 
+def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
+    if args.channels or args.state_dir:
+        raise CliError(
+            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
+        )
+    banner = Banner(
+        target=_label(args.target, "host serving", host.target),
+        model=None,
+        channels=host.channels,
+        skipped=(),
+        state=describe_state(host.state_location, args.workers),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+    )
+    return ServePlan(host, banner)
+
+
 def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
     """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
     try:
         target = load_target(args.target, search_path=search_path) if args.target else None
-    except TargetError as error:
-        raise CliError(str(error)) from None
-    if target is not None and target.kind == "host":
-        if args.channels or args.state_dir:
-            raise CliError("TARGET is a ready AgentFrameworkHost: it has its own channels and state, so drop --channel/--state-dir")
-        host: AgentFrameworkHost = target.value
-        banner = Banner(
-            target=_label(args.target, "host serving", host.target),
-            model=None,
-            channels=host.channels,
-            skipped=(),
-            state=describe_state(host.state_location, args.workers),
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-        )
-        return ServePlan(host, banner)
-    if target is None:
-        try:
+        if target is not None and target.kind == "host":
+            return _ready_host_plan(args, target.value)
+        if target is None:
             demo = demo_agent(environ)
-        except DemoConfigurationError as error:
-            raise CliError(str(error)) from None
-        served, model, label = demo.agent, demo.model, "the demo agent"
-    else:
-        served, model, label = target.value, None, _label(args.target, target.kind, target.value)
-    try:
+            served, model, label = demo.agent, demo.model, "the demo agent"
+        else:
+            served, model, label = target.value, None, _label(args.target, target.kind, target.value)
         selection = select_channels(environ, args.channels)
-    except ChannelSelectionError as error:
+    except (TargetError, DemoConfigurationError, ChannelSelectionError) as error:
         raise CliError(str(error)) from None
     if not selection.channels:
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
@@ -145,14 +145,27 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split())
 
 
+def check_listenable(host: str, port: int) -> None:
+    """Raise OSError now when `host:port` cannot be bound, instead of from inside the server's startup."""
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
     args = build_parser(environ).parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())
+        check_listenable(args.host, args.port)
     except CliError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {_one_line(error)}", file=sys.stderr)
         return 1
     print(plan.banner.render(environ), flush=True)
     try:
@@ -160,8 +173,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host, port=args.port, workers=args.workers, errorlog=logging.getLogger("hypercorn.error")
         )
     except KeyboardInterrupt:
-        return 0
-    except OSError as error:
-        print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {_one_line(error)}", file=sys.stderr)
-        return 1
+        pass
     return 0

@@ -1,0 +1,169 @@
+"""The web chat in a real headless Chromium, talking to a real host over the Responses channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from agent_framework import Agent
+from agent_framework_hosting import AgentFrameworkHost
+from agent_framework_hosting._demo import demo_agent
+from agent_framework_hosting.testing import OfflineChatClient, running_server
+from agent_framework_hosting_responses import ResponsesChannel
+from agent_framework_hosting_webchat import WebChatChannel
+
+WAIT_MS = 15_000
+RECORD_SNAPSHOTS = """
+window.__snapshots = [];
+new MutationObserver(() => {
+  document.querySelectorAll(".message.assistant").forEach((element, index) => {
+    const seen = (window.__snapshots[index] = window.__snapshots[index] || []);
+    if (seen[seen.length - 1] !== element.textContent) seen.push(element.textContent);
+  });
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+def serve(*channels: Any, agent: Any) -> Iterator[str]:
+    host = AgentFrameworkHost(agent, channels=list(channels))
+    with running_server(host.app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def demo_url() -> Iterator[str]:
+    yield from serve(ResponsesChannel(), WebChatChannel(), agent=demo_agent({}, word_delay=0.03).agent)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    context.add_init_script(RECORD_SNAPSHOTS)
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    yield opened
+    context.close()
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#input", text)
+    page.press("#input", "Enter")
+
+
+def answers(page: Any, count: int) -> list[str]:
+    """Wait until `count` answers are complete; return the text of every answer."""
+    page.wait_for_function(
+        "n => document.querySelectorAll('.message.assistant[data-state=done]').length >= n", arg=count, timeout=WAIT_MS
+    )
+    return page.locator(".message.assistant").all_inner_texts()
+
+
+def snapshots(page: Any, index: int) -> list[str]:
+    return page.evaluate("i => window.__snapshots[i] || []", index)
+
+
+def test_two_messages_stream_and_the_second_answer_knows_the_first(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    send(page, "Hi, my name is Ada")
+    first = answers(page, 1)[0]
+    send(page, "what is my name?")
+    second = answers(page, 2)[1]
+    assert first.startswith("Nice to meet you, Ada!")
+    assert second == "Your name is Ada. You told me earlier in this conversation, and I keep our session."
+    for index, final in ((0, first), (1, second)):
+        seen = snapshots(page, index)
+        partial = [text for text in seen if text and text != final]
+        assert len(partial) >= 5, f"answer {index} did not stream: {seen}"
+        assert all(final.startswith(text) for text in partial)
+    assert page.locator(".message.user").all_inner_texts() == ["Hi, my name is Ada", "what is my name?"]
+    assert page.locator(".message.error").count() == 0
+
+
+def test_the_conversation_survives_a_reload(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    send(page, "my name is Grace")
+    answers(page, 1)
+    page.reload()
+    assert page.locator(".message").all_inner_texts()[0] == "my name is Grace"
+    assert page.locator(".message.assistant").count() == 1
+    stored = page.evaluate("Object.values(localStorage).map(JSON.parse)[0]")
+    assert stored["previousResponseId"].startswith("resp_")
+    send(page, "what is my name?")
+    assert answers(page, 2)[1].startswith("Your name is Grace.")
+
+
+def test_new_chat_starts_over(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    send(page, "my name is Linus")
+    answers(page, 1)
+    page.click("#new-chat")
+    assert page.locator(".message").count() == 0
+    send(page, "what is my name?")
+    assert answers(page, 1) == ["You haven't told me your name yet. Say 'my name is ...' and ask me again later."]
+    page.reload()
+    assert page.locator(".message").count() == 2
+
+
+def test_tool_answers_reach_the_page(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    send(page, "what is 12 * 7?")
+    assert answers(page, 1) == ["12 * 7 = 84 (worked out by the calculate tool)."]
+
+
+def test_an_agent_failure_is_shown_in_the_page_and_the_chat_goes_on(page: Any) -> None:
+    agent = Agent(client=OfflineChatClient(chunk_delay=0.02), name="echo")
+    for url in serve(ResponsesChannel(), WebChatChannel(), agent=agent):
+        page.goto(url + "/")
+        send(page, "hello")
+        assert answers(page, 1) == ["echo 1: hello"]
+        send(page, "please [fail] in the middle of this answer")
+        error = page.locator(".message.error")
+        error.wait_for()
+        assert error.inner_text().strip()
+        send(page, "and now?")
+        assert answers(page, 2)[-1] == "echo 2: and now?"
+
+
+def test_stop_ends_an_answer_early_and_the_chat_goes_on(page: Any) -> None:
+    agent = Agent(client=OfflineChatClient(chunk_delay=0.2), name="echo")
+    for url in serve(ResponsesChannel(), WebChatChannel(), agent=agent):
+        page.goto(url + "/")
+        send(page, "a long question that takes a while to answer word by word")
+        page.wait_for_function("() => (document.querySelector('.message.assistant') || {}).textContent")
+        assert page.inner_text("#send") == "Stop"
+        page.click("#send")
+        page.wait_for_selector(".message.assistant[data-state=stopped]")
+        assert page.inner_text("#send") == "Send"
+        assert page.locator(".message.error").count() == 0
+        send(page, "next message")
+        assert answers(page, 1)[-1].endswith(": next message")
+
+
+def test_a_conversation_the_host_forgot_is_reported_and_restarted(page: Any, demo_url: str) -> None:
+    page.goto(demo_url + "/")
+    page.evaluate(
+        """url => localStorage.setItem("agent-framework-webchat:" + url,
+             JSON.stringify({previousResponseId: "resp_forgotten", messages: [{role: "user", text: "old"}]}))""",
+        demo_url + "/responses",
+    )
+    page.reload()
+    send(page, "hello again")
+    page.locator(".message.error").wait_for()
+    assert "no longer knows this conversation" in page.locator(".message.error").inner_text()
+    send(page, "what is my name?")
+    assert answers(page, 1)[-1].startswith("You haven't told me your name yet.")
+
+
+def test_a_host_with_an_api_key_asks_for_it_once(page: Any) -> None:
+    agent = Agent(client=OfflineChatClient(), name="echo")
+    for url in serve(ResponsesChannel(api_key="sk-page-key"), WebChatChannel(), agent=agent):
+        page.goto(url + "/")
+        send(page, "hello")
+        page.locator("#auth").wait_for(state="visible")
+        assert "needs an API key" in page.locator(".message.error").inner_text()
+        page.fill("#api-key", "sk-page-key")
+        page.click("#auth button")
+        assert page.locator("#auth").is_hidden()
+        send(page, "hello with a key")
+        assert answers(page, 1) == ["echo 1: hello with a key"]

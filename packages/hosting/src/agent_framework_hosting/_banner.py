@@ -1,0 +1,97 @@
+"""The command line's startup banner: what is served where, what was skipped and why, how to try it."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ._channels_from_env import SkippedChannel
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+_NOTES: dict[str, str] = {
+    "ResponsesChannel": "OpenAI Responses API; also at {base}/v1/responses",
+    "InvocationsChannel": 'POST {{"message": "...", "session_id": "..."}}',
+    "DiscordChannel": "set this as the Interactions Endpoint URL",
+    "ActivityProtocolChannel": "set this as the Azure Bot messaging endpoint",
+    "WebChatChannel": "open it in a browser",
+}
+
+
+def base_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _telegram_note(channel: Any) -> str:
+    return f"webhook: Telegram posts to {getattr(channel, 'webhook_url', None) or 'this path'}"
+
+
+def channel_path(channel: Any) -> str:
+    """Where a channel answers; a channel mounted at the root may name its own path (`responses_path`)."""
+    own = getattr(channel, "responses_path", None)
+    return (own if isinstance(own, str) and own else getattr(channel, "path", "")) or "/"
+
+
+def channel_line(channel: Any, base: str) -> str:
+    kind = type(channel).__name__
+    name = str(getattr(channel, "name", kind))
+    if getattr(channel, "transport", None) == "polling":
+        return f"  {name:<18} long polling (no public URL needed)"
+    note = _telegram_note(channel) if kind == "TelegramChannel" else _NOTES.get(kind, "").format(base=base)
+    line = f"  {name:<18} {base}{channel_path(channel)}"
+    return f"{line}  ({note})" if note else line
+
+
+def curl_line(channels: Sequence[Any], base: str, environ: Mapping[str, str]) -> str:
+    by_kind = {type(c).__name__: c for c in channels}
+    responses, invocations = by_kind.get("ResponsesChannel"), by_kind.get("InvocationsChannel")
+    if responses is not None:
+        auth = ' -H "Authorization: Bearer $RESPONSES_API_KEY"' if environ.get("RESPONSES_API_KEY") else ""
+        body = shlex.quote('{"input": "Hello! What can you do?", "stream": true}')
+        return f"curl -N {base}{channel_path(responses)}{auth} -H 'Content-Type: application/json' -d {body}"
+    if invocations is not None:
+        body = shlex.quote('{"message": "Hello! What can you do?"}')
+        return f"curl {base}{channel_path(invocations)} -H 'Content-Type: application/json' -d {body}"
+    return f"curl {base}/readiness"
+
+
+def describe_state(state_location: Any, workers: int) -> str:
+    if state_location is None:
+        note = "conversations are lost on restart; --state-dir keeps them"
+        if workers > 1:
+            note = "each worker keeps its own; use --state-dir redis://... with several workers"
+        return f"memory ({note})"
+    return str(state_location)
+
+
+@dataclass(frozen=True)
+class Banner:
+    target: str
+    model: str | None
+    channels: Sequence[Any]
+    skipped: Sequence[SkippedChannel]
+    state: str
+    host: str
+    port: int
+    workers: int
+
+    def render(self, environ: Mapping[str, str]) -> str:
+        base = base_url(self.host, self.port)
+        lines = [f"agent-framework-host: serving {self.target}"]
+        if self.model:
+            lines.append(f"  model: {self.model}")
+        lines.append("channels:")
+        lines.extend(channel_line(channel, base) for channel in self.channels)
+        if self.skipped:
+            lines.append("skipped:")
+            lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
+        lines.append(f"state: {self.state}")
+        if self.workers > 1:
+            lines.append(f"workers: {self.workers}")
+        lines.append("try it:")
+        lines.append(f"  {curl_line(self.channels, base, environ)}")
+        return "\n".join(lines)
