@@ -111,10 +111,10 @@ async def test_connection_errors_are_retried_then_raised() -> None:
 async def test_secrets_in_request_urls_are_redacted_from_http_client_logs(flaky_api, caplog) -> None:
     import logging
 
-    from agent_framework_hosting.outbound import redact_in_http_logs
+    from agent_framework_hosting.outbound import redact_in_logs
 
     url, _, _ = flaky_api
-    redact_in_http_logs(r"/call\?token=[^&\s\"]+", "/call?token=<redacted>")
+    redact_in_logs(r"/call\?token=[^&\s\"]+", "/call?token=<redacted>")
     with caplog.at_level(logging.INFO, logger="httpx"):
         async with httpx.AsyncClient() as client:
             await client.get(f"{url}/call?token=s3cret")

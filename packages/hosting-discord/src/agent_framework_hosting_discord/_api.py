@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from agent_framework_hosting.outbound import header_retry_after, redact_in_http_logs, send_with_retry
+from agent_framework_hosting.outbound import header_retry_after, redact_in_logs, send_with_retry
 
 logger = logging.getLogger("agent_framework.hosting.discord")
 
@@ -79,7 +79,7 @@ class DiscordApi:
         self.base_delay = base_delay
         self._timeout = timeout
         self._client: httpx.AsyncClient | None = None
-        redact_in_http_logs(WEBHOOK_TOKEN_PATTERN, r"\1<token>")
+        redact_in_logs(WEBHOOK_TOKEN_PATTERN, r"\1<token>")
 
     @property
     def client(self) -> httpx.AsyncClient:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -57,7 +57,8 @@ async def send_with_retry(
         if attempt == attempts:
             return response
         if response.status_code == 429:
-            delay = min(MAX_RETRY_AFTER, retry_after(response) or base_delay * 2 ** (attempt - 1))
+            asked = retry_after(response)
+            delay = min(MAX_RETRY_AFTER, base_delay * 2 ** (attempt - 1) if asked is None else max(0.0, asked))
         else:
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
         logger.warning("%s answered %s; retrying in %.2fs", describe, response.status_code, delay)
@@ -66,34 +67,47 @@ async def send_with_retry(
 
 
 class _RedactSecrets(logging.Filter):
-    """Rewrites secrets out of log records (httpx logs every request URL at INFO)."""
+    """Rewrites secrets out of log records: message, arguments and formatted traceback."""
 
     def __init__(self) -> None:
         super().__init__()
         self.rules: dict[str, tuple[re.Pattern[str], str]] = {}
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
         for pattern, replacement in self.rules.values():
             text = pattern.sub(replacement, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._clean(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._clean(str(arg)) if isinstance(arg, (str, httpx.URL)) else arg for arg in record.args
-            )
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        cleaned = self.clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.clean(record.exc_text)
         return True
 
 
 _redactor = _RedactSecrets()
+HTTP_LOGGERS = ("httpx", "httpcore")
 
 
-def redact_in_http_logs(pattern: str, replacement: str) -> None:
-    """Keep secrets that travel in URLs (bot tokens, webhook tokens) out of the HTTP client's log lines."""
+def redact_in_logs(pattern: str, replacement: str, *, loggers: Sequence[str] = HTTP_LOGGERS) -> None:
+    """Keep a secret that travels in URLs (a bot token, a webhook token) out of these loggers' records.
+
+    The HTTP client logs every request URL at INFO, hence the default.
+    """
     _redactor.rules[pattern] = (re.compile(pattern), replacement)
-    for name in ("httpx", "httpcore"):
+    for name in loggers:
         target = logging.getLogger(name)
         if _redactor not in target.filters:
             target.addFilter(_redactor)
+
+
+def forget_redaction(pattern: str) -> None:
+    _redactor.rules.pop(pattern, None)
