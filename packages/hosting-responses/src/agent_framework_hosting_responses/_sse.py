@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -16,6 +16,11 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 def sse_frame(event: dict[str, Any]) -> bytes:
     """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line."""
     return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+def sse_frames(events: Sequence[dict[str, Any]]) -> bytes:
+    """Events that are ready together, framed as one chunk (one write to the client)."""
+    return b"".join(sse_frame(event) for event in events)
 
 
 async def frames(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

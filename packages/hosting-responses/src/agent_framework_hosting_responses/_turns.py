@@ -47,7 +47,7 @@ from ._render import (
     response_object,
     usage_object,
 )
-from ._sse import EventStreamResponse, sse_frame
+from ._sse import EventStreamResponse, sse_frames
 
 logger = logging.getLogger("agent_framework.hosting.responses")
 
@@ -260,12 +260,12 @@ class TurnRunner:
         finished = False
         try:
             started = self.response(turn, "in_progress")
-            for event in [*events.created(started), *events.in_progress(started)]:
-                yield sse_frame(event)
+            yield sse_frames([*events.created(started), *events.in_progress(started)])
             try:
                 async for update in stream:
-                    for event in events.delta(update.text):
-                        yield sse_frame(event)
+                    step = events.delta(update.text)
+                    if step:
+                        yield sse_frames(step)
                 response = self.completed(turn, stream.result, events=events)
                 closing = events.finished(response)
             except Exception:
@@ -275,8 +275,7 @@ class TurnRunner:
             with anyio.CancelScope(shield=True):
                 await self.safe_finish(turn, response)
             finished = True
-            for event in closing:
-                yield sse_frame(event)
+            yield sse_frames(closing)
         finally:
             if not finished:
                 with anyio.CancelScope(shield=True):
