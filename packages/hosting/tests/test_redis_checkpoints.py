@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from agent_framework import Executor, WorkflowBuilder, WorkflowCheckpoint, WorkflowContext, handler
@@ -15,7 +14,7 @@ from agent_framework_hosting.testing import JsonChannel
 from starlette.testclient import TestClient
 
 sys.path.insert(0, os.path.dirname(__file__))
-from redis_server import RedisServer, redis_server_binary, state_url  # noqa: E402
+from redis_server import RedisServer, state_url  # noqa: E402
 
 
 class Opaque:
@@ -23,19 +22,6 @@ class Opaque:
 
     def __init__(self, value: int) -> None:
         self.value = value
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
-
-
-@pytest.fixture
-async def store(redis: RedisServer) -> AsyncIterator[RedisStateStore]:
-    store = RedisStateStore.from_url(state_url(redis))
-    yield store
-    await store.aclose()
 
 
 def checkpoint(minute: int, workflow: str = "wf", **state: object) -> WorkflowCheckpoint:

@@ -19,15 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(__file__))
-from redis_server import HostProcess, RedisServer, host_processes, redis_server_binary, state_url  # noqa: E402
+from redis_server import HostProcess, RedisServer, host_processes, state_url  # noqa: E402
 
 ECHO = re.compile(r"^echo (\d+): (.*)$")
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -7,19 +7,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from agent_framework_hosting import LeaseLostError, RedisStateStore, SessionBusyError
 
 sys.path.insert(0, os.path.dirname(__file__))
-from redis_server import HERE, RedisServer, redis_server_binary, state_url  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
+from redis_server import HERE, RedisServer, state_url  # noqa: E402
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,19 +17,6 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, os.path.dirname(__file__))
 from redis_server import RedisServer, build_host, redis_server_binary, state_url  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    with RedisServer(redis_server_binary()) as server:
-        yield server
-
-
-@pytest.fixture
-async def store(redis: RedisServer) -> AsyncIterator[RedisStateStore]:
-    store = RedisStateStore.from_url(state_url(redis))
-    yield store
-    await store.aclose()
 
 
 async def test_values_round_trip_as_json(store: RedisStateStore) -> None:

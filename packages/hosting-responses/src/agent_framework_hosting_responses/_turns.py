@@ -233,15 +233,19 @@ class TurnRunner:
             await self.abort(turn)
             raise
         except Exception:
-            logger.exception("responses: the agent failed on %s", turn.response_id)
-            await self.finish(turn, self.response(turn, "failed", error=failure()))
-            raise ApiError(FAILED_MESSAGE, status_code=500, code="server_error", retry=False) from None
+            raise await self._failed(turn) from None
         except BaseException:
             await self.abort(turn)
             raise
         response = self.completed(turn, hosted, message_id=new_id("msg"))
         await self.finish(turn, response)
         return JSONResponse(response)
+
+    async def _failed(self, turn: Turn) -> ApiError:
+        """Record the turn as failed (the cause goes to the log only) and make the client's 500."""
+        logger.exception("responses: the agent failed on %s", turn.response_id)
+        await self.finish(turn, self.response(turn, "failed", error=failure()))
+        return ApiError(FAILED_MESSAGE, status_code=500, code="server_error", retry=False)
 
     async def _stream(self, turn: Turn) -> Response:
         try:
@@ -250,9 +254,7 @@ class TurnRunner:
             await self.abort(turn)
             raise
         except Exception:
-            logger.exception("responses: the agent failed on %s", turn.response_id)
-            await self.finish(turn, self.response(turn, "failed", error=failure()))
-            raise ApiError(FAILED_MESSAGE, status_code=500, code="server_error", retry=False) from None
+            raise await self._failed(turn) from None
         events = ResponseEvents(turn.response_id)
         return EventStreamResponse(self._stream_body(turn, stream, events), on_close=stream.aclose)
 
