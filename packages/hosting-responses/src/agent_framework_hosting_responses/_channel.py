@@ -43,11 +43,9 @@ def _normalize(path: str) -> str:
 class ResponsesChannel:
     """Serves the OpenAI Responses API so the official SDK (``OpenAI(base_url=<host>)``) can talk to the agent.
 
-    Routes are absolute: with the default ``path="/responses"`` the channel answers
-    ``/responses`` and ``/conversations`` at the root and again under ``/v1`` (the
-    ``base_url`` most users copy); ``path="/api/responses"`` gives ``/api/...`` and
-    ``/api/v1/...``. The host mounts the channel at its root, so ``channel.path`` is
-    ``""`` and ``channel.responses_path`` is the configured path.
+    With the default ``path="/responses"`` the channel answers ``/responses`` and, at
+    the host root, ``/conversations``, and both again under ``/v1`` (the ``base_url``
+    most users copy); ``path="/api/responses"`` gives ``/api/...`` and ``/api/v1/...``.
 
     `forward_options` names the request fields passed to the agent as chat options
     (see `OPTION_NAMES`); other settings are validated, echoed where the API echoes
@@ -77,8 +75,7 @@ class ResponsesChannel:
             raise ValueError(f"forward_options has unknown field(s) {unknown}; known: {sorted(OPTION_NAMES)}")
         if api_key is not None and not api_key:
             raise ValueError("api_key must be a non-empty string or None")
-        self.responses_path = _normalize(path)
-        self.path = ""
+        self.path = _normalize(path)
         self._run_hook = run_hook
         self.response_hook = response_hook
         self._stream_update_hook = stream_update_hook
@@ -96,7 +93,7 @@ class ResponsesChannel:
 
     def route_prefixes(self) -> list[tuple[str, str]]:
         """(responses path, API root) pairs served: the configured one, then the ``/v1`` alias."""
-        path = self.responses_path
+        path = self.path
         if not path.endswith("/responses"):
             return [(path, path)]
         root = path[: -len("/responses")]
@@ -117,35 +114,44 @@ class ResponsesChannel:
             replay_timeout=self.replay_timeout,
         )
         self._default_model = self.model or getattr(context.target, "name", None) or "agent"
-        return ChannelContribution(routes=self._routes())
+        return ChannelContribution(routes=self._response_routes(""), root_routes=self._root_routes())
 
-    def _routes(self) -> list[BaseRoute]:
+    def _root_routes(self) -> list[BaseRoute]:
+        """Conversations beside each responses path, and the ``/v1`` alias of the responses routes."""
         routes: list[BaseRoute] = []
         for responses, root in self.route_prefixes():
-            conversations = f"{root}/conversations"
-            routes += [
-                Route(conversations, self._endpoint(self._create_conversation), methods=["POST"]),
-                Route(
-                    f"{conversations}/{{conversation_id}}",
-                    self._endpoint(self._conversation),
-                    methods=["GET", "POST", "DELETE"],
-                ),
-                Route(
-                    f"{conversations}/{{conversation_id}}/items",
-                    self._endpoint(self._conversation_items),
-                    methods=["GET", "POST"],
-                ),
-                Route(
-                    f"{conversations}/{{conversation_id}}/items/{{item_id}}",
-                    self._endpoint(self._conversation_item),
-                    methods=["GET"],
-                ),
-                Route(responses or "/", self._endpoint(self._create), methods=["POST"]),
-                Route(f"{responses}/{{response_id}}", self._endpoint(self._response), methods=["GET", "DELETE"]),
-                Route(f"{responses}/{{response_id}}/cancel", self._endpoint(self._cancel), methods=["POST"]),
-                Route(f"{responses}/{{response_id}}/input_items", self._endpoint(self._input_items), methods=["GET"]),
-            ]
+            routes += self._conversation_routes(f"{root}/conversations")
+            if responses != self.path:
+                routes += self._response_routes(responses)
         return routes
+
+    def _response_routes(self, prefix: str) -> list[BaseRoute]:
+        return [
+            Route(prefix or "/", self._endpoint(self._create), methods=["POST"]),
+            Route(f"{prefix}/{{response_id}}", self._endpoint(self._response), methods=["GET", "DELETE"]),
+            Route(f"{prefix}/{{response_id}}/cancel", self._endpoint(self._cancel), methods=["POST"]),
+            Route(f"{prefix}/{{response_id}}/input_items", self._endpoint(self._input_items), methods=["GET"]),
+        ]
+
+    def _conversation_routes(self, conversations: str) -> list[BaseRoute]:
+        return [
+            Route(conversations, self._endpoint(self._create_conversation), methods=["POST"]),
+            Route(
+                f"{conversations}/{{conversation_id}}",
+                self._endpoint(self._conversation),
+                methods=["GET", "POST", "DELETE"],
+            ),
+            Route(
+                f"{conversations}/{{conversation_id}}/items",
+                self._endpoint(self._conversation_items),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                f"{conversations}/{{conversation_id}}/items/{{item_id}}",
+                self._endpoint(self._conversation_item),
+                methods=["GET"],
+            ),
+        ]
 
     @property
     def runner(self) -> TurnRunner:

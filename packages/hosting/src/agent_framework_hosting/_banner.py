@@ -31,9 +31,8 @@ def _telegram_note(channel: Any) -> str:
 
 
 def channel_path(channel: Any) -> str:
-    """Where a channel answers; a channel mounted at the root may name its own path (`responses_path`)."""
-    own = getattr(channel, "responses_path", None)
-    return (own if isinstance(own, str) and own else getattr(channel, "path", "")) or "/"
+    """Where a channel answers."""
+    return getattr(channel, "path", "") or "/"
 
 
 def channel_line(channel: Any, base: str) -> str:
