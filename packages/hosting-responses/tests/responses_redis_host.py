@@ -11,64 +11,18 @@ import argparse
 import asyncio
 import os
 import signal
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
-from agent_framework_hosting.testing import free_port, wait_for_port
+from agent_framework_hosting.testing import server_processes
 
 HERE = os.path.abspath(__file__)
 
 
-class HostProcess:
-    """This script as a subprocess in its own process group, on a free port."""
-
-    def __init__(self, state: str, *, chunk_delay: float = 0.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="afh-responses-", suffix=".log", delete=False)
-        command = [sys.executable, HERE, "--port", str(self.port), "--state", state, "--chunk-delay", str(chunk_delay)]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def wait_ready(self, timeout: float = 45.0) -> None:
-        try:
-            wait_for_port(self.port, timeout=timeout)
-        except TimeoutError:
-            raise RuntimeError(f"host process did not start:\n{self.output()}") from None
-
-    def output(self) -> str:
-        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self.log.close()
-        os.unlink(self.log.name)
-
-
-@contextmanager
-def host_processes(state: str, count: int, **options: float) -> Iterator[list[HostProcess]]:
+def host_processes(state: str, count: int, *, chunk_delay: float = 0.0) -> Any:
     """`count` hosts sharing `state`, started in parallel; all stopped on exit."""
-    started: list[HostProcess] = []
-    try:
-        for _ in range(count):
-            started.append(HostProcess(state, **options))
-        for process in started:
-            process.wait_ready()
-        yield started
-    finally:
-        for process in started:
-            process.stop()
+    command = [sys.executable, HERE, "--port", "{port}", "--state", state, "--chunk-delay", str(chunk_delay)]
+    return server_processes([command] * count, name="responses")
 
 
 def _serve(port: int, state: str, chunk_delay: float) -> None:

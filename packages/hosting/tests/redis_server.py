@@ -12,16 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -34,7 +27,16 @@ from agent_framework_hosting import (
     HostingError,
 )
 from agent_framework_hosting.http import BadRequest, read_json_object
-from agent_framework_hosting.testing import JsonChannel, OfflineChatClient, free_port, wait_for_port
+from agent_framework_hosting.testing import (  # noqa: F401  (RedisServer and redis_server_binary are re-exported)
+    JsonChannel,
+    OfflineChatClient,
+    RedisServer,
+    ServerProcess,
+    free_port,
+    redis_server_binary,
+    server_processes,
+    wait_for_port,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -42,133 +44,30 @@ from starlette.routing import Route
 HERE = os.path.abspath(__file__)
 
 
-def redis_server_binary() -> str:
-    """The `redis-server` executable; tests fail on CI without it and skip elsewhere."""
-    import pytest
-
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    message = "redis-server is not installed (Debian: apt-get install redis-server)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _pong(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(64).startswith((b"+PONG", b"-NOAUTH"))
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A throwaway `redis-server` on a loopback port, without persistence."""
-
-    def __init__(self, binary: str | None = None, port: int | None = None, *, password: str | None = None) -> None:
-        self.binary = binary or shutil.which("redis-server") or "redis-server"
-        self.port = port or free_port()
-        self.password = password
-        self.process: subprocess.Popen[bytes] | None = None
-        self._dir = tempfile.mkdtemp(prefix="afh-redis-")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> None:
-        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                   "--dir", self._dir, "--loglevel", "warning"]
-        if self.password:
-            command += ["--requirepass", self.password]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while not _pong(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGCONT)
-        process.kill()
-        process.wait(timeout=10)
-
-    def pause(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-
 def state_url(server: RedisServer, *, lock_ttl: float = 2.0, prefix: str | None = None) -> str:
     """A `redis://` state location with a fresh key prefix, so tests sharing a server never meet."""
     return f"{server.url}?prefix={prefix or 't' + uuid.uuid4().hex[:10] + ':'}&lock_ttl={lock_ttl}"
 
 
-class HostProcess:
-    """A host (`redis_server.py host`) in its own process group on a free port."""
+def _host_command(state: str, chunk_delay: float, turn_wait: float) -> list[str]:
+    return [sys.executable, HERE, "host", "--port", "{port}", "--state", state,
+            "--chunk-delay", str(chunk_delay), "--turn-wait", str(turn_wait)]  # fmt: skip
+
+
+class HostProcess(ServerProcess):
+    """A host (`redis_server.py host`) in its own process group on a free port, ready when constructed."""
 
     def __init__(self, state: str, *, chunk_delay: float = 0.0, turn_wait: float = 60.0) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="afh-host-", suffix=".log", delete=False)
-        command = [sys.executable, HERE, "host", "--port", str(self.port), "--state", state,
-                   "--chunk-delay", str(chunk_delay), "--turn-wait", str(turn_wait)]
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        super().__init__(_host_command(state, chunk_delay, turn_wait), name="host")
         try:
-            wait_for_port(self.port, timeout=30)
-        except TimeoutError:
+            self.wait_ready(timeout=30)
+        except RuntimeError:
             self.stop()
-            raise RuntimeError(f"host process did not start:\n{self.output()}") from None
-
-    def output(self) -> str:
-        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
-            return handle.read()
-
-    def signal(self, signum: int) -> None:
-        os.killpg(self.process.pid, signum)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.signal(signal.SIGCONT)
-                self.signal(signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                self.process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-        self.log.close()
-        os.unlink(self.log.name)
+            raise
 
 
-@contextmanager
-def host_processes(state: str, count: int, **options: Any) -> Iterator[list[HostProcess]]:
-    started: list[HostProcess] = []
-    try:
-        for _ in range(count):
-            started.append(HostProcess(state, **options))
-        yield started
-    finally:
-        for process in started:
-            process.stop()
+def host_processes(state: str, count: int, *, chunk_delay: float = 0.0, turn_wait: float = 60.0) -> Any:
+    return server_processes([_host_command(state, chunk_delay, turn_wait)] * count, name="host")
 
 
 class WebhookChannel:
@@ -207,8 +106,9 @@ class WebhookChannel:
 
 def build_host(state: Any, *, chunk_delay: float = 0.0, turn_wait: float = 60.0, **options: Any) -> AgentFrameworkHost:
     agent = Agent(client=OfflineChatClient(chunk_delay=chunk_delay), name="echo")
-    return AgentFrameworkHost(agent, channels=[JsonChannel(), WebhookChannel()], state_dir=state, turn_wait=turn_wait,
-                              **options)
+    return AgentFrameworkHost(
+        agent, channels=[JsonChannel(), WebhookChannel()], state_dir=state, turn_wait=turn_wait, **options
+    )
 
 
 def _serve_host(args: argparse.Namespace) -> None:

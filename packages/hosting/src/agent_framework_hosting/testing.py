@@ -1,4 +1,4 @@
-"""Test support: a deterministic offline chat client and a real server on a free loopback port.
+"""Test support: a deterministic offline chat client, a real server on a free loopback port, and a real Redis.
 
 `OfflineChatClient` answers from the conversation it is given, so a test can see
 whether history reached the model::
@@ -10,7 +10,12 @@ whether history reached the model::
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -225,3 +230,156 @@ class JsonChannel:
             return StreamingResponse(chunks(), media_type="text/plain")
 
         return ChannelContribution(routes=[Route("/", post, methods=["POST"])])
+
+
+def redis_server_binary() -> str:
+    """The `redis-server` executable; a test calling this fails on CI (``CI=true``) without it and skips elsewhere."""
+    import pytest
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    message = "redis-server is not installed (Debian: apt-get install redis-server)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _pong(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A throwaway `redis-server` on a loopback port, without persistence::
+
+    with RedisServer(redis_server_binary()) as redis:
+        host = AgentFrameworkHost(agent, channels=[...], state_dir=redis.url)
+    """
+
+    def __init__(self, binary: str | None = None, port: int | None = None, *, password: str | None = None) -> None:
+        self.binary = binary or shutil.which("redis-server") or "redis-server"
+        self.port = port or free_port()
+        self.password = password
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.mkdtemp(prefix="afh-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the server and wait (bounded) until it answers PING."""
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                   "--dir", self._dir, "--loglevel", "warning"]  # fmt: skip
+        if self.password:
+            command += ["--requirepass", self.password]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not _pong(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not answer PING on port {self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGCONT)
+        process.kill()
+        process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open but nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class ServerProcess:
+    """A server command in its own process group on a free port, its output kept in a log file.
+
+    ``{port}`` in `command` is replaced by the port. `wait_ready()` waits (bounded) for the
+    port to accept connections; `stop()` sends SIGTERM, then SIGKILL, to the whole group.
+    """
+
+    def __init__(self, command: Sequence[str], *, name: str = "server") -> None:
+        import subprocess
+        import tempfile
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix=f"afh-{name}-", suffix=".log", delete=False)
+        argv = [part.replace("{port}", str(self.port)) for part in command]
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 45.0) -> None:
+        try:
+            wait_for_port(self.port, timeout=timeout)
+        except TimeoutError:
+            raise RuntimeError(f"server process did not start:\n{self.output()}") from None
+
+    def output(self) -> str:
+        with open(self.log.name, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def signal(self, signum: int) -> None:
+        import os
+
+        os.killpg(self.process.pid, signum)
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: no shutdown hook runs, no lease is released."""
+        try:
+            self.signal(9)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        import os
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            try:
+                self.signal(signal.SIGCONT)
+                self.signal(signal.SIGTERM)
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            except ProcessLookupError:
+                pass
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+@contextmanager
+def server_processes(commands: Sequence[Sequence[str]], *, name: str = "server") -> Iterator[list[ServerProcess]]:
+    """Start every command at once, wait until all serve, and stop them all on exit."""
+    started: list[ServerProcess] = []
+    try:
+        for command in commands:
+            started.append(ServerProcess(command, name=name))
+        for process in started:
+            process.wait_ready()
+        yield started
+    finally:
+        for process in started:
+            process.stop()
