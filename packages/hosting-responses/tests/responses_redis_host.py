@@ -8,9 +8,7 @@ Run as a script, it is the process the multi-process tests start::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
 import sys
 from typing import Any
 
@@ -28,24 +26,11 @@ def host_processes(state: str, count: int, *, chunk_delay: float = 0.0) -> Any:
 def _serve(port: int, state: str, chunk_delay: float) -> None:
     from agent_framework import Agent
     from agent_framework_hosting import AgentFrameworkHost
-    from agent_framework_hosting.testing import OfflineChatClient
+    from agent_framework_hosting.testing import OfflineChatClient, serve_until_terminated
     from agent_framework_hosting_responses import ResponsesChannel
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
 
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 1.0
     agent = Agent(client=OfflineChatClient(chunk_delay=chunk_delay), name="echo")
-    host = AgentFrameworkHost(agent, channels=[ResponsesChannel()], state_dir=state)
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(host.app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-    asyncio.run(main())
+    serve_until_terminated(AgentFrameworkHost(agent, channels=[ResponsesChannel()], state_dir=state).app, port)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ Run as a script, it is the process the multi-process tests start::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import signal
 import sys
 import threading
 import time
@@ -85,16 +83,10 @@ def bot_processes(state: str, api_bases: list[str], **options: str) -> Any:
 def _serve(args: argparse.Namespace) -> None:
     from agent_framework import Agent
     from agent_framework_hosting import AgentFrameworkHost
-    from agent_framework_hosting.testing import OfflineChatClient
+    from agent_framework_hosting.testing import OfflineChatClient, serve_until_terminated
     from agent_framework_hosting_telegram import TelegramChannel
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
     from telegram_fake import TOKEN
 
-    config = Config()
-    config.bind = [f"127.0.0.1:{args.port}"]
-    config.accesslog = None
-    config.graceful_timeout = 1.0
     channel = TelegramChannel(
         TOKEN,
         api_base=args.api_base,
@@ -106,13 +98,7 @@ def _serve(args: argparse.Namespace) -> None:
         shutdown_timeout=2.0,
     )
     host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[channel], state_dir=args.state)
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(host.app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-    asyncio.run(main())
+    serve_until_terminated(host.app, args.port)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import uuid
 from typing import Any
@@ -34,6 +33,7 @@ from agent_framework_hosting.testing import (  # noqa: F401  (RedisServer and re
     ServerProcess,
     free_port,
     redis_server_binary,
+    serve_until_terminated,
     server_processes,
     wait_for_port,
 )
@@ -112,22 +112,9 @@ def build_host(state: Any, *, chunk_delay: float = 0.0, turn_wait: float = 60.0,
 
 
 def _serve_host(args: argparse.Namespace) -> None:
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    config = Config()
-    config.bind = [f"127.0.0.1:{args.port}"]
-    config.accesslog = None
-    config.graceful_timeout = 1.0
-    host = build_host(args.state, chunk_delay=args.chunk_delay, turn_wait=args.turn_wait)
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(host.app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-
-    asyncio.run(main())
+    serve_until_terminated(
+        build_host(args.state, chunk_delay=args.chunk_delay, turn_wait=args.turn_wait).app, args.port
+    )
 
 
 def _hold_lock(args: argparse.Namespace) -> None:

@@ -383,3 +383,23 @@ def server_processes(commands: Sequence[Sequence[str]], *, name: str = "server")
     finally:
         for process in started:
             process.stop()
+
+
+def serve_until_terminated(app: Any, port: int) -> None:
+    """Serve `app` with Hypercorn on 127.0.0.1:`port` until SIGTERM (the body of a `ServerProcess` script)."""
+    import signal
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 1.0
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+    asyncio.run(main())
