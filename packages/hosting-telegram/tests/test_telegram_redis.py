@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from agent_framework_hosting._redis import DEFAULT_LEADER_TTL
 from agent_framework_hosting.testing import RedisServer, redis_server_binary, running_server
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -22,6 +21,8 @@ from telegram_redis_hosts import HostProcess, Tagged, bot_processes  # noqa: E40
 
 SECRET = "shared_webhook-secret"
 PREFIXES = ("p1", "p2")
+
+LEADER_TTL = 3.0
 
 
 @dataclass
@@ -50,7 +51,8 @@ def platform(redis: RedisServer) -> Iterator[Platform]:
     tagged = Tagged(api.app, PREFIXES)
     with running_server(tagged) as url:
         api.url = url
-        yield Platform(api, tagged, url, f"{redis.url}?prefix=tg{uuid.uuid4().hex[:8]}:&lock_ttl=3")
+        state = f"{redis.url}?prefix=tg{uuid.uuid4().hex[:8]}:&lock_ttl=3&leader_ttl={LEADER_TTL}"
+        yield Platform(api, tagged, url, state)
 
 
 async def post_to_both(urls: list[str], update: dict[str, object]) -> list[httpx.Response]:
@@ -126,11 +128,11 @@ async def test_killing_the_polling_leader_hands_polling_to_the_other_process(pla
         leader.kill()
         api.push_update(message_update(2, "again", chat_id=42))
         await eventually(
-            lambda: len(api.sent_texts(42)) >= 2, timeout=DEFAULT_LEADER_TTL + 15, message="the survivor's answer"
+            lambda: len(api.sent_texts(42)) >= 2, timeout=LEADER_TTL + 15, message="the survivor's answer"
         )
         takeover = [request for request in tagged.of("getUpdates") if request.source == survivor_source]
         assert takeover and takeover[0].started > killed_at, "the standby process polled while the leader lived"
-        assert takeover[0].started - killed_at < DEFAULT_LEADER_TTL + 3
+        assert takeover[0].started - killed_at < LEADER_TTL + 3
         assert {request.source for request in tagged.of("getUpdates") if request.started > killed_at + 0.5} == {
             survivor_source
         }

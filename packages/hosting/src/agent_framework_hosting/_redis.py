@@ -41,7 +41,7 @@ DEFAULT_LEADER_TTL = 15.0
 POLL_MIN = 0.005
 POLL_MAX = 0.1
 RELEASE_TIMEOUT = 5.0
-OWN_URL_OPTIONS = ("prefix", "lock_ttl", "checkpoint_ttl")
+OWN_URL_OPTIONS = ("prefix", "lock_ttl", "leader_ttl", "checkpoint_ttl")
 UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
 
 ACQUIRE = """
@@ -158,14 +158,16 @@ class RedisStateStore:
         *,
         prefix: str = DEFAULT_PREFIX,
         lock_ttl: float = DEFAULT_LOCK_TTL,
+        leader_ttl: float = DEFAULT_LEADER_TTL,
         checkpoint_ttl: float | None = None,
         allowed_checkpoint_types: Sequence[str] | None = None,
         location: str = "redis",
     ) -> None:
-        if lock_ttl <= 0:
-            raise ValueError("lock_ttl must be positive")
+        if lock_ttl <= 0 or leader_ttl <= 0:
+            raise ValueError("lock_ttl and leader_ttl must be positive")
         self.prefix = prefix
         self.lock_ttl = lock_ttl
+        self.leader_ttl = leader_ttl
         self.checkpoint_ttl = checkpoint_ttl
         self.allowed_checkpoint_types = frozenset(allowed_checkpoint_types or ())
         self.location = location
@@ -183,6 +185,7 @@ class RedisStateStore:
         *,
         prefix: str = DEFAULT_PREFIX,
         lock_ttl: float = DEFAULT_LOCK_TTL,
+        leader_ttl: float = DEFAULT_LEADER_TTL,
         checkpoint_ttl: float | None = None,
         allowed_checkpoint_types: Sequence[str] | None = None,
         **options: Any,
@@ -190,13 +193,14 @@ class RedisStateStore:
         """A store for `redis://`, `rediss://` or `unix://` URLs; `options` go to `redis.asyncio.Redis`.
 
         The URL may carry this store's own settings as query parameters
-        (``?prefix=app:&lock_ttl=10&checkpoint_ttl=86400``); other parameters go
+        (``?prefix=app:&lock_ttl=10&leader_ttl=5&checkpoint_ttl=86400``); other parameters go
         to redis-py and win over `options`. Defaults fail fast: 3 s socket
         timeout, 1 s connect timeout, two quick reconnect attempts.
         """
         url, own = _split_own_options(url)
         prefix = own.get("prefix", prefix)
         lock_ttl = float(own.get("lock_ttl", lock_ttl))
+        leader_ttl = float(own.get("leader_ttl", leader_ttl))
         checkpoint_ttl = float(own["checkpoint_ttl"]) if "checkpoint_ttl" in own else checkpoint_ttl
         settings: dict[str, Any] = {
             "socket_timeout": 3.0,
@@ -208,6 +212,7 @@ class RedisStateStore:
             lambda: aioredis.Redis.from_url(url, **settings),
             prefix=prefix,
             lock_ttl=lock_ttl,
+            leader_ttl=leader_ttl,
             checkpoint_ttl=checkpoint_ttl,
             allowed_checkpoint_types=allowed_checkpoint_types,
             location=redact_url(url),
@@ -375,9 +380,9 @@ class RedisStateStore:
         except StateUnavailableError:
             logger.warning("could not release %s; it expires within %.0f s", lease.key, lease.ttl)
 
-    def leader(self, name: str, *, ttl: float = DEFAULT_LEADER_TTL) -> RedisLeader:
+    def leader(self, name: str, *, ttl: float | None = None) -> RedisLeader:
         """A leader lease for `name`: one holder across processes; lapses `ttl` s after its holder stops renewing."""
-        return RedisLeader(self, self._internal("leader", name), ttl)
+        return RedisLeader(self, self._internal("leader", name), self.leader_ttl if ttl is None else ttl)
 
     def checkpoint_storage(self, scope: str) -> RedisCheckpointStorage:
         """Workflow checkpoints of one isolation scope."""
