@@ -84,7 +84,7 @@ class ChannelContext:
         response_hook: Any = None,
         channel_name: str | None = None,
     ) -> HostedRunResult[Any]:
-        prepared = await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+        prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
         try:
@@ -113,7 +113,7 @@ class ChannelContext:
         response_hook: Any = None,
         channel_name: str | None = None,
     ) -> HostedStream:
-        prepared = await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+        prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
         trace = TurnTrace(prepared, stream=True)
         held = AsyncExitStack()
         try:
