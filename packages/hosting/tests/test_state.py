@@ -125,3 +125,16 @@ async def test_file_store_reads_a_damaged_file_as_absent(tmp_path: Path) -> None
 async def test_empty_keys_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         await FileStateStore(tmp_path).set("ns", "", 1)
+
+
+async def test_file_store_sweeps_expired_records_so_short_lived_folders_stay_bounded(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path, sweep_interval=0)
+    for index in range(20):
+        await store.add("idempotency", f"old-{index}", True, ttl=0.01)
+    await store.set("idempotency", "keep", True)
+    await asyncio.sleep(0.05)
+    await store.add("idempotency", "fresh", True, ttl=60)
+    await store.aclose()
+    names = sorted(p.name for p in (tmp_path / "idempotency").iterdir())
+    assert names == ["fresh.json", "keep.json"]
+    assert await store.sweep("idempotency") == 0

@@ -150,15 +150,20 @@ class FileStateStore:
     """State in JSON files under `root`, one folder per namespace, written atomically.
 
     A write goes to a temporary sibling and is moved into place, so a crash
-    mid-write leaves the previous value intact. Locks are process-local: point
-    several processes at a Redis store instead of one folder.
+    mid-write leaves the previous value intact. Records written with a TTL are
+    swept from their folder at most every `sweep_interval` seconds, so folders of
+    short-lived records (idempotency keys) stay bounded. Locks are process-local:
+    point several processes at a Redis store instead of one folder.
     """
 
     keeps_objects = False
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, sweep_interval: float = 3600.0) -> None:
         self.root = Path(root)
+        self.sweep_interval = sweep_interval
         self._locks = KeyedLocks()
+        self._swept: dict[str, float] = {}
+        self._sweeping: set[asyncio.Task[int]] = set()
 
     def _path(self, namespace: str, key: str) -> Path:
         if not key:
@@ -172,6 +177,8 @@ class FileStateStore:
         except FileNotFoundError:
             return None
         except ValueError:
+            return None
+        if not isinstance(record, dict):
             return None
         expires = record.get("expires_at")
         if expires is not None and expires <= time.time():
@@ -221,10 +228,36 @@ class FileStateStore:
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
         data = self._encode(key, value, ttl)
         await asyncio.to_thread(self._write, self._path(namespace, key), data)
+        self._maybe_sweep(namespace, ttl)
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         data = self._encode(key, value, ttl)
-        return await asyncio.to_thread(self._create, self._path(namespace, key), data)
+        created = await asyncio.to_thread(self._create, self._path(namespace, key), data)
+        self._maybe_sweep(namespace, ttl)
+        return created
+
+    def _maybe_sweep(self, namespace: str, ttl: float | None) -> None:
+        now = time.monotonic()
+        if ttl is None or now - self._swept.get(namespace, float("-inf")) < self.sweep_interval:
+            return
+        self._swept[namespace] = now
+        task = asyncio.get_running_loop().create_task(self.sweep(namespace))
+        self._sweeping.add(task)
+        task.add_done_callback(self._sweeping.discard)
+
+    async def sweep(self, namespace: str) -> int:
+        """Delete the namespace's expired records; returns how many went."""
+        folder = self.root / quote(namespace, safe="")
+
+        def _sweep() -> int:
+            removed = 0
+            for path in folder.glob("*.json"):
+                before = path.exists()
+                if self._read(path) is None and before and not path.exists():
+                    removed += 1
+            return removed
+
+        return await asyncio.to_thread(_sweep)
 
     async def delete(self, namespace: str, key: str) -> bool:
         path = self._path(namespace, key)
@@ -242,4 +275,5 @@ class FileStateStore:
         return self._locks.hold(name, wait=wait)
 
     async def aclose(self) -> None:
-        return None
+        if self._sweeping:
+            await asyncio.wait(set(self._sweeping), timeout=5)
