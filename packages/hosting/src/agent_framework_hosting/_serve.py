@@ -35,7 +35,8 @@ def _worker(host: AgentFrameworkHost, config: Any, sockets: Any) -> None:
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.utils import wrap_app
 
-    asyncio.run(worker_serve(wrap_app(host.app, config.wsgi_max_body_size, None), config, sockets=sockets))
+    app = wrap_app(host.app, config.wsgi_max_body_size, None)  # type: ignore[arg-type]
+    asyncio.run(worker_serve(app, config, sockets=sockets))
 
 
 def serve(

@@ -39,7 +39,7 @@ class StateStore(Protocol):
 
     async def delete(self, namespace: str, key: str) -> bool: ...
 
-    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[None]:
+    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[Any]:
         """Hold `name` exclusively; raise `SessionBusyError` after waiting `wait` seconds."""
         ...
 
