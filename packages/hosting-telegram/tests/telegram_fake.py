@@ -97,6 +97,13 @@ def telegram_parse_html(text: str) -> str:
     return "".join(visible)
 
 
+_DRAFT_FIELDS = {"chat_id", "message_thread_id", "draft_id", "text", "parse_mode", "entities"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
@@ -130,6 +137,8 @@ class FakeBotApi:
         self.files: dict[str, bytes] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.offsets: list[int | None] = []
+        self.drafts: dict[tuple[int, int], list[str]] = {}  # (chat, draft_id) -> visible text of each update
+        self.refuse_drafts: int | None = None  # an HTTP status: answer every sendMessageDraft with it
         self._ids = itertools.count(1000)
         self.app = Starlette(
             routes=[
@@ -286,6 +295,33 @@ class FakeBotApi:
         return JSONResponse(
             {"ok": True, "result": {"message_id": key[1], "date": 0, "chat": {"id": key[0], "type": "private"}}}
         )
+
+    async def _api_sendMessageDraft(self, payload: dict[str, Any]) -> Response:
+        if self.refuse_drafts is not None:
+            description = {404: "Not Found", 403: "Forbidden: bot was blocked by the user"}.get(
+                self.refuse_drafts, "Bad Request: method not available"
+            )
+            return self._error(description, self.refuse_drafts)
+        unknown = set(payload) - _DRAFT_FIELDS
+        if unknown:
+            return self._error(f"Bad Request: unexpected parameters {sorted(unknown)}")
+        chat_id, draft_id = payload.get("chat_id"), payload.get("draft_id")
+        if not _is_int(chat_id) or chat_id <= 0:  # type: ignore[operator]
+            return self._error("Bad Request: drafts can be sent only to private chats")
+        if not _is_int(draft_id) or draft_id == 0:
+            return self._error("Bad Request: draft_id must be a non-zero integer")
+        if "parse_mode" in payload and payload["parse_mode"] not in ("HTML", "MarkdownV2", "Markdown"):
+            return self._error("Bad Request: unsupported parse_mode")
+        thread = payload.get("message_thread_id")
+        if thread is not None and not _is_int(thread):
+            return self._error("Bad Request: message_thread_id must be an integer")
+        try:
+            visible = self._visible(payload)
+        except ValueError as error:
+            return self._error(str(error))
+        with self._lock:
+            self.drafts.setdefault((chat_id, draft_id), []).append(visible)  # type: ignore[arg-type]
+        return JSONResponse({"ok": True, "result": True})
 
     async def _api_deleteMessage(self, payload: dict[str, Any]) -> Response:
         with self._lock:

@@ -127,9 +127,7 @@ async def test_killing_the_polling_leader_hands_polling_to_the_other_process(pla
         killed_at = time.monotonic()
         leader.kill()
         api.push_update(message_update(2, "again", chat_id=42))
-        await eventually(
-            lambda: len(api.sent_texts(42)) >= 2, timeout=LEADER_TTL + 15, message="the survivor's answer"
-        )
+        await eventually(lambda: len(api.sent_texts(42)) >= 2, timeout=LEADER_TTL + 15, message="the survivor's answer")
         takeover = [request for request in tagged.of("getUpdates") if request.source == survivor_source]
         assert takeover and takeover[0].started > killed_at, "the standby process polled while the leader lived"
         assert takeover[0].started - killed_at < LEADER_TTL + 3

@@ -82,6 +82,6 @@ async def test_every_call_the_channel_makes_is_a_valid_bot_api_call(fake: FakeBo
         await eventually(lambda: len(fake.of("getUpdates")) >= 2, message="polling")
     methods = {call.method for call in fake.calls}
     assert {"setWebhook", "setMyCommands", "getMe", "getFile", "sendMessage", "editMessageText", "getUpdates",
-            "deleteWebhook", "sendChatAction", "answerCallbackQuery"} <= methods  # fmt: skip
+            "deleteWebhook", "sendMessageDraft", "sendChatAction", "answerCallbackQuery"} <= methods  # fmt: skip
     for call in fake.calls:
         check_call(call.method, call.payload)

@@ -1,4 +1,4 @@
-"""Streaming answers: one message, throttled edits, a complete formatted final edit."""
+"""Streaming by editing (groups, or `stream_drafts=False`): one message, throttled edits, a formatted final edit."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def post(bot, update: object) -> None:  # type: ignore[no-untyped-def]
 async def test_stream_sends_once_then_edits_no_faster_than_the_interval_and_ends_formatted(fake: FakeBotApi) -> None:
     answer = "**Answer**: " + " ".join(f"w{i}" for i in range(40))
     client = OfflineChatClient(reply=lambda messages: answer, chunk_delay=0.03)
-    with streaming_bot(fake, client, stream_edit_min_interval=0.25) as bot:
+    with streaming_bot(fake, client, stream_edit_min_interval=0.25, stream_drafts=False) as bot:
         await post(bot, message_update(1, "go"))
         await eventually(
             lambda: fake.current(42) and fake.current(42)[0]["visible"] == answer.replace("**", ""),
@@ -54,7 +54,7 @@ async def test_final_edit_is_formatted_even_when_interim_edits_failed_formatting
     answer = "plain start then **bold end**"
     client = OfflineChatClient(reply=lambda messages: answer, chunk_delay=0.02)
     fake.fail("editMessageText", "entities", times=2)  # the first interim edit and its plain-text resend
-    with streaming_bot(fake, client, stream_edit_min_interval=0.05) as bot:
+    with streaming_bot(fake, client, stream_edit_min_interval=0.05, stream_drafts=False) as bot:
         await post(bot, message_update(1, "go"))
 
         def formatted() -> bool:
@@ -74,7 +74,7 @@ async def test_message_not_modified_answers_are_ignored(fake: FakeBotApi) -> Non
     answer = " ".join(f"t{i}" for i in range(12))
     client = OfflineChatClient(reply=lambda messages: answer, chunk_delay=0.03)
     fake.fail("editMessageText", "not_modified", times=2)
-    with streaming_bot(fake, client, stream_edit_min_interval=0.05) as bot:
+    with streaming_bot(fake, client, stream_edit_min_interval=0.05, stream_drafts=False) as bot:
         await post(bot, message_update(1, "go"))
         await eventually(lambda: fake.current(42) and fake.current(42)[0]["visible"] == answer, message="final text")
         await asyncio.sleep(0.2)
@@ -93,7 +93,7 @@ async def test_a_long_streamed_answer_ends_split_across_messages(fake: FakeBotAp
     words = [f"word{i:04d}" for i in range(1300)]  # ~11.7k characters
     answer = " ".join(words)
     client = OfflineChatClient(reply=lambda messages: answer)
-    with streaming_bot(fake, client, stream_edit_min_interval=0.05) as bot:
+    with streaming_bot(fake, client, stream_edit_min_interval=0.05, stream_drafts=False) as bot:
         await post(bot, message_update(1, "go"))
         expected = shown_in_three(answer)
         await eventually(
@@ -150,6 +150,10 @@ async def test_stream_update_hook_and_response_hook_shape_what_users_see(fake: F
             lambda: fake.current(42) and fake.current(42)[0]["visible"] == "[redacted]", message="redacted"
         )
         await asyncio.sleep(0.2)
-    shown = [call.payload["text"] for call in fake.calls if call.method in ("sendMessage", "editMessageText")]
+    shown = [
+        call.payload["text"]
+        for call in fake.calls
+        if call.method in ("sendMessage", "sendMessageDraft", "editMessageText")
+    ]
     assert shown and not any("secret" in text for text in shown)
     assert [m["visible"] for m in fake.current(42)] == ["[redacted]"]

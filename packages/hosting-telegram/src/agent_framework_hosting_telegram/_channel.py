@@ -45,7 +45,7 @@ from ._parse import (
     update_id_of,
 )
 from ._polling import AlwaysLeader, Poller, PollingLease
-from ._reply import Formatter, LiveReply, Outbox, image_uris, typing
+from ._reply import DraftReply, Formatter, LiveReply, Outbox, image_uris, typing
 
 logger = logging.getLogger("agent_framework.hosting.telegram")
 
@@ -103,6 +103,7 @@ class TelegramChannel:
         polling_timeout: int = 30,
         stream: bool = True,
         stream_edit_min_interval: float = 0.4,
+        stream_drafts: bool = True,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         render: Callable[[str], str] | None = None,
         greeting: str = DEFAULT_GREETING,
@@ -140,6 +141,7 @@ class TelegramChannel:
         self.polling_timeout = polling_timeout
         self.stream = stream
         self.stream_edit_min_interval = stream_edit_min_interval
+        self.stream_drafts = stream_drafts
         self.max_body_bytes = max_body_bytes
         self.greeting = greeting
         self.typing_interval = typing_interval
@@ -421,7 +423,11 @@ class TelegramChannel:
             response_hook=self.response_hook,
             channel_name=self.name,
         )
-        live = LiveReply(self._outbox, target, min_interval=self.stream_edit_min_interval)
+        live: DraftReply | LiveReply
+        if self.stream_drafts and target.private and not self._outbox.drafts_refused:
+            live = DraftReply(self._outbox, target, min_interval=self.stream_edit_min_interval)
+        else:
+            live = LiveReply(self._outbox, target, min_interval=self.stream_edit_min_interval)
         async for update in stream:
             if update.text:
                 live.add(update.text)

@@ -1,10 +1,12 @@
-"""Sending answers: formatted chunks, plain-text fallback, streamed edits, the typing indicator."""
+"""Sending answers: formatted chunks, plain-text fallback, streamed drafts and edits, the typing indicator."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -70,6 +72,12 @@ class Outbox:
     def __init__(self, api: BotApi, formatter: Formatter) -> None:
         self.api = api
         self.formatter = formatter
+        self.drafts_refused = False
+        self._draft_ids = itertools.count(secrets.randbelow(2**30) + 1)
+
+    def next_draft_id(self) -> int:
+        """A non-zero draft id, unique per turn in this process (random start, so unlikely to repeat a restart's)."""
+        return next(self._draft_ids)
 
     async def send(self, target: ReplyTarget, chunk: Chunk, *, reply: bool = False, attempts: int = 4) -> int | None:
         """Send one chunk; returns the new message's id."""
@@ -96,6 +104,16 @@ class Outbox:
         except TelegramApiError as error:
             if not error.not_modified:
                 raise
+
+    async def draft(self, target: ReplyTarget, draft_id: int, chunk: Chunk, *, attempts: int = 1) -> None:
+        """Show `chunk` as the animated draft `draft_id` (``sendMessageDraft``, private chats only)."""
+        base = {**address(target), "draft_id": draft_id}
+        try:
+            await self.api.call("sendMessageDraft", {**base, **_text_payload(chunk, False)}, attempts=attempts)
+        except TelegramApiError as error:
+            if not (error.bad_entities and chunk.parse_mode):
+                raise
+            await self.api.call("sendMessageDraft", {**base, **_text_payload(chunk, True)}, attempts=attempts)
 
     async def deliver(self, target: ReplyTarget, text: str, *, reply: bool = True) -> bool:
         """Send a whole answer as one or more messages; a failure is logged with the chat id."""
@@ -211,6 +229,75 @@ class LiveReply:
                     raise TelegramApiError("sendMessage", "answer had no message_id")
                 self.message_ids.append(message_id)
                 self._shown.append(chunk)
+
+
+class DraftReply:
+    """One streamed answer in a private chat: a draft animated at most every `min_interval`, then real messages.
+
+    If Telegram refuses ``sendMessageDraft`` (any 4xx but 429), the turn goes on
+    as a `LiveReply`; unless the refusal is about this chat (403), the outbox
+    offers no more drafts until restart.
+    """
+
+    def __init__(self, outbox: Outbox, target: ReplyTarget, *, min_interval: float) -> None:
+        self.outbox = outbox
+        self.target = target
+        self.draft_id = outbox.next_draft_id()
+        self.throttle = EditThrottle(min_interval)
+        self.fallback: LiveReply | None = None
+        self._hold_until = 0.0
+
+    @property
+    def message_ids(self) -> list[int]:
+        return self.fallback.message_ids if self.fallback is not None else []
+
+    def add(self, text: str) -> None:
+        self.throttle.add(text)
+        if self.fallback is not None:
+            self.fallback.add(text)
+
+    async def refresh(self) -> None:
+        """Show the text so far in the draft (its last message-sized part), when an update is due."""
+        if self.fallback is not None:
+            await self.fallback.refresh()
+            return
+        if not self.throttle.due() or time.monotonic() < self._hold_until:
+            return
+        text = self.throttle.text
+        self.throttle.mark_sent(text)
+        chunks = [chunk for chunk in self.outbox.formatter.chunks(text) if chunk.plain.strip()]
+        if not chunks:
+            return
+        try:
+            await self.outbox.draft(self.target, self.draft_id, chunks[-1])
+        except TelegramApiError as error:
+            if error.error_code == 429:
+                self._hold_until = time.monotonic() + (error.retry_after or 0.0)
+            elif error.error_code is not None and 400 <= error.error_code < 500:
+                await self._fall_back(error)
+            else:
+                logger.debug("telegram: draft update for chat %s failed: %s", self.target.chat_id, error.description)
+
+    async def _fall_back(self, error: TelegramApiError) -> None:
+        if error.error_code == 403:
+            logger.info("telegram: chat %s refused a draft (%s); editing for this turn", self.target.chat_id, error)
+        else:
+            logger.warning(
+                "telegram: sendMessageDraft was refused (%s); streaming by editing messages until restart", error
+            )
+            self.outbox.drafts_refused = True
+        self.fallback = LiveReply(self.outbox, self.target, min_interval=self.throttle.min_interval)
+        self.fallback.add(self.throttle.text)
+        await self.fallback.refresh()
+
+    async def finish(self, text: str) -> bool:
+        """Send the complete answer as real messages (split when long); the draft gives way to them."""
+        if self.fallback is not None:
+            return await self.fallback.finish(text)
+        wait = self._hold_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return await self.outbox.deliver(self.target, text)
 
 
 @contextlib.asynccontextmanager
