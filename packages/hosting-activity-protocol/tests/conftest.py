@@ -16,7 +16,7 @@ import jwt
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
-from agent_framework_hosting.testing import OfflineChatClient, running_server
+from agent_framework_hosting.testing import OfflineChatClient, running_server, wait_until
 from agent_framework_hosting_activity_protocol import ActivityProtocolChannel
 from cryptography.hazmat.primitives.asymmetric import rsa
 from microsoft_agents.activity import Activity, ChannelAccount, ConversationAccount, Entity
@@ -146,14 +146,7 @@ class FakeBotFramework:
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "condition") -> Any:
-    """Poll until `predicate()` is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {message}")
+    return wait_until(predicate, timeout=timeout, message=message)
 
 
 @pytest.fixture(name="wait_for")

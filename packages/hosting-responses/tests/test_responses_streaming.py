@@ -8,20 +8,10 @@ from typing import Any
 
 import httpx
 from agent_framework import AgentResponseUpdate, Content
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import OfflineChatClient, wait_until
 from agent_framework_hosting_responses import ResponsesChannel
 
 LIFECYCLE = ("response.created", "response.in_progress", "response.completed", "response.failed")
-
-
-def wait_for(condition: Any, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_raw_stream_emits_the_full_sequence_with_consistent_ids(serve: Any) -> None:
@@ -132,7 +122,7 @@ def test_a_client_that_disconnects_stops_the_run_and_keeps_the_partial_turn(serv
                 break
     assert response_id is not None
     stopped_at = time.monotonic()
-    stored = wait_for(lambda: _retrieve_or_none(served, response_id), timeout=5)
+    stored = wait_until(lambda: _retrieve_or_none(served, response_id), timeout=5)
     assert time.monotonic() - stopped_at < 5, "the run stopped long before its 8 s answer would have finished"
     assert stored.status == "incomplete"
     partial = stored.output[0].content[0].text

@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -417,15 +417,3 @@ def serve_bot(
     host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[channel], **(host_kwargs or {}))
     with running_server(host.app) as url:
         yield Bot(url, channel, host, client, fake)
-
-
-async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0, message: str = "condition") -> Any:
-    """Wait (bounded) until `predicate()` is truthy; return its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}: {predicate()!r}")
-        await asyncio.sleep(0.02)

@@ -8,11 +8,11 @@ import sys
 
 import httpx
 import pytest
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import OfflineChatClient, eventually
 from agent_framework_hosting_telegram import html_to_text, markdown_to_html, split_html
 
 sys.path.insert(0, os.path.dirname(__file__))
-from telegram_fake import FakeBotApi, eventually, message_update, serve_bot  # noqa: E402
+from telegram_fake import FakeBotApi, message_update, serve_bot  # noqa: E402
 
 WEBHOOK_URL = "https://bot.example.com/hook"
 

@@ -8,10 +8,10 @@ import sys
 import time
 
 import httpx
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import OfflineChatClient, eventually
 
 sys.path.insert(0, os.path.dirname(__file__))
-from telegram_fake import FakeBotApi, eventually, message_update, serve_bot  # noqa: E402
+from telegram_fake import FakeBotApi, message_update, serve_bot  # noqa: E402
 
 
 async def test_polling_deletes_the_webhook_then_answers_updates(fake: FakeBotApi) -> None:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from agent_framework_hosting.testing import RedisServer, redis_server_binary, running_server
+from agent_framework_hosting.testing import RedisServer, eventually, redis_server_binary, running_server
 
 sys.path.insert(0, os.path.dirname(__file__))
-from telegram_fake import SECRET_HEADER, FakeBotApi, eventually, message_update  # noqa: E402
+from telegram_fake import SECRET_HEADER, FakeBotApi, message_update  # noqa: E402
 from telegram_redis_hosts import HostProcess, Tagged, bot_processes  # noqa: E402
 
 SECRET = "shared_webhook-secret"

@@ -8,11 +8,11 @@ from typing import Any
 
 import aiogram.methods
 import httpx
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import OfflineChatClient, eventually
 from aiogram.types import Update
 
 sys.path.insert(0, os.path.dirname(__file__))
-from telegram_fake import FakeBotApi, eventually, message_update, serve_bot  # noqa: E402
+from telegram_fake import FakeBotApi, message_update, serve_bot  # noqa: E402
 
 PHOTO = [
     {"file_id": "small", "file_unique_id": "s1", "width": 90, "height": 90},

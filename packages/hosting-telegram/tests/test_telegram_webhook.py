@@ -12,12 +12,12 @@ import sys
 import httpx
 import pytest
 from agent_framework_hosting import ChannelCommand, ChannelCommandContext
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import OfflineChatClient, eventually
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.dirname(__file__))
-from telegram_fake import TOKEN, FakeBotApi, eventually, message_update, serve_bot, telegram_parse_html  # noqa: E402
+from telegram_fake import TOKEN, FakeBotApi, message_update, serve_bot, telegram_parse_html  # noqa: E402
 
 WEBHOOK_URL = "https://bot.example.com/telegram/webhook"
 

@@ -131,8 +131,9 @@ def test_once_claims_survive_across_hosts_and_a_failed_body_releases_its_claim(r
 
 
 def test_open_state_store_reads_store_settings_from_the_url(redis: RedisServer) -> None:
-    store = open_state_store(f"{redis.url}?prefix=app1:&lock_ttl=7.5&checkpoint_ttl=60&socket_timeout=2",
-                             max_entries=10)
+    store = open_state_store(
+        f"{redis.url}?prefix=app1:&lock_ttl=7.5&checkpoint_ttl=60&socket_timeout=2", max_entries=10
+    )
     assert isinstance(store, RedisStateStore)
     assert (store.prefix, store.lock_ttl, store.checkpoint_ttl) == ("app1:", 7.5, 60.0)
 

@@ -51,6 +51,7 @@ def __getattr__(name: str) -> object:
         return getattr(_redis, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",

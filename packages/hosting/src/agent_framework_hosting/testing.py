@@ -403,3 +403,27 @@ def serve_until_terminated(app: Any, port: int) -> None:
         await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
 
     asyncio.run(main())
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, message: str = "condition") -> Any:
+    """Poll `predicate()` until it is truthy and return its value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        time.sleep(0.02)
+
+
+async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0, message: str = "condition") -> Any:
+    """`wait_until` for async tests: poll without blocking the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        await asyncio.sleep(0.02)
