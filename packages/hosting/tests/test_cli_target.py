@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from agent_framework import Workflow
 from agent_framework_hosting import AgentFrameworkHost, ChannelRequest, ChannelSession
-from agent_framework_hosting._target import TargetError, WorkflowFactory, load_target
+from agent_framework_hosting._target import TargetError, load_target
+from agent_framework_hosting._workflow import FirstThenBuild
 from agent_framework_hosting.testing import JsonChannel
 
 TARGETS = textwrap.dedent(
@@ -117,7 +118,7 @@ def test_a_workflow_builder_is_served_as_it_is(targets: Callable[[str], str]) ->
 
 async def test_a_workflow_factory_gives_each_conversation_its_own_workflow(targets: Callable[[str], str]) -> None:
     target = load(targets("build_workflow"))
-    assert isinstance(target.value, WorkflowFactory)
+    assert isinstance(target.value, FirstThenBuild)
     host = AgentFrameworkHost(target.value, channels=[JsonChannel()])
     first = await host.context.run(ask("hi", "a"))
     again = await host.context.run(ask("again", "a"))

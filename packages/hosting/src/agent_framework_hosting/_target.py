@@ -12,6 +12,7 @@ from typing import Any, Literal
 from agent_framework import Workflow
 
 from ._host import AgentFrameworkHost
+from ._workflow import FirstThenBuild
 
 TargetKind = Literal["host", "agent", "workflow"]
 EXPECTED = "an agent, a workflow, a zero-argument factory returning one, or an AgentFrameworkHost"
@@ -26,24 +27,6 @@ class Target:
     kind: TargetKind
     value: Any
     """The host, the agent, or the workflow (a `Workflow`, or a builder the host calls per conversation)."""
-
-
-class WorkflowFactory:
-    """A zero-argument function returning workflows, in the shape the host builds one per conversation from."""
-
-    def __init__(self, factory: Any, first: Workflow) -> None:
-        self._factory = factory
-        self._first: Workflow | None = first
-        self.name = first.name
-
-    def build(self) -> Workflow:
-        if self._first is not None:
-            first, self._first = self._first, None
-            return first
-        workflow = self._factory()
-        if not isinstance(workflow, Workflow):
-            raise TypeError(f"the workflow factory returned {type(workflow).__name__}, not a Workflow")
-        return workflow
 
 
 def _classify(value: Any) -> TargetKind | None:
@@ -99,7 +82,7 @@ def resolve_target(value: Any, spec: str) -> Target:
     if kind is None:
         raise TargetError(f"{spec}() returned {_describe(made)}; expected {EXPECTED}")
     if kind == "workflow" and isinstance(made, Workflow):
-        return Target(kind, WorkflowFactory(value, made))
+        return Target(kind, FirstThenBuild(value, made))
     return Target(kind, made)
 
 

@@ -26,6 +26,24 @@ CheckpointFactory = Callable[[str], CheckpointStorage]
 MAX_LIVE_WORKFLOWS = 1000
 
 
+class FirstThenBuild:
+    """A zero-argument workflow factory as a builder: hands out the probe workflow first, then new ones."""
+
+    def __init__(self, factory: Callable[[], Any], first: Workflow) -> None:
+        self._factory = factory
+        self._first: Workflow | None = first
+        self.name = first.name
+
+    def build(self) -> Workflow:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        workflow = self._factory()
+        if not isinstance(workflow, Workflow):
+            raise TypeError(f"the workflow factory returned {type(workflow).__name__}, not a Workflow")
+        return workflow
+
+
 def resolve_target(target: Any) -> tuple[Any, WorkflowFactory | None]:
     """Split a host target into (the agent or workflow, a per-conversation workflow factory or None).
 
@@ -39,7 +57,7 @@ def resolve_target(target: Any) -> tuple[Any, WorkflowFactory | None]:
     if callable(target):
         made = target()
         if isinstance(made, Workflow):
-            return target, target
+            return target, FirstThenBuild(target, made).build
         if callable(getattr(made, "run", None)):
             return made, None
         raise TypeError(f"the target factory returned {type(made).__name__}, not an agent or a Workflow")
