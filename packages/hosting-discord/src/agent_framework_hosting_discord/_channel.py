@@ -14,6 +14,9 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostingError,
     SessionBusyError,
 )
@@ -102,9 +105,9 @@ class DiscordChannel:
         agent_command_option: str = "prompt",
         register_commands: bool = True,
         commands: Sequence[ChannelCommand] | None = None,
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         streaming: bool = False,
         isolation_key_factory: DiscordIsolationKeyFactory | None = None,
         edit_interval: float = 1.0,
@@ -312,13 +315,7 @@ class DiscordChannel:
             if self.streaming:
                 text = await self._stream_answer(request, payload, reply)
             else:
-                result = await self.context.run(
-                    request,
-                    run_hook=self.run_hook,
-                    protocol_request=payload,
-                    response_hook=self.response_hook,
-                    channel_name=self.name,
-                )
+                result = await self.context.run(request, protocol_request=payload)
                 text = result.text
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
@@ -331,14 +328,7 @@ class DiscordChannel:
         await reply.send(text)
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
-        stream = await self.context.run_stream(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=payload,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        stream = await self.context.run_stream(request, protocol_request=payload)
         editor = StreamEditor(reply.preview, self.edit_interval)
         try:
             async for update in stream:

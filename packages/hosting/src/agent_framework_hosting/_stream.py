@@ -12,7 +12,7 @@ from agent_framework import AgentResponseUpdate
 
 from ._hooks import maybe_await
 from ._telemetry import TurnTrace
-from ._types import HostedRunResult
+from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
 _END = object()
@@ -41,8 +41,11 @@ class HostedStream:
         close: Callable[[BaseException | None], Awaitable[None]],
         finish: Callable[[Any, BaseException | None], Awaitable[HostedRunResult[Any]]],
         trace: TurnTrace,
-        update_hook: Any = None,
+        update_hook: ChannelStreamUpdateHook | None = None,
+        request: ChannelRequest | None = None,
     ) -> None:
+        #: The request that runs (after the run hook; its session key is the one used).
+        self.request = request
         self._updates = updates
         self._final = final
         self._close = close
