@@ -18,7 +18,7 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     HostingError,
-    SessionBusyError,
+    chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from starlette.background import BackgroundTask
@@ -55,8 +55,6 @@ RESET_COMMAND = "reset"
 RESET_DESCRIPTION = "Start a new conversation"
 COMMAND_INPUT_OPTION = "input"
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
-BUSY_MESSAGE = "I'm still answering your previous message; please try again in a moment."
-UNAVAILABLE_MESSAGE = "I can't reach my conversation store right now; please try again shortly."
 FAILURE_MESSAGE = "Sorry, something went wrong while answering."
 COMMAND_FAILURE_MESSAGE = "Sorry, that command failed."
 UNSUPPORTED_INTERACTION = "This app only answers slash commands; buttons, menus and forms are not supported."
@@ -319,7 +317,7 @@ class DiscordChannel:
                 text = result.text
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: the agent run failed", interaction.id)
@@ -359,7 +357,7 @@ class DiscordChannel:
             await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             logger.warning("interaction %s: /%s could not run: %s", interaction.id, command.name, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: /%s failed", interaction.id, command.name)

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import ApiError, not_found
+from ._errors import BUSY_MESSAGE, ApiError, not_found
 from ._ids import default_response_id, new_id
 from ._parse import (
     DEFAULT_FORWARDED_OPTIONS,
@@ -319,7 +319,7 @@ class ResponsesChannel:
 
 def _hosting_message(error: HostingError) -> str:
     if error.status_code == 409:
-        return "The conversation is busy with another response; retry later."
+        return BUSY_MESSAGE
     if error.status_code == 503:
         return "The server's state store is unavailable; retry later."
     return "The server failed to handle the request."

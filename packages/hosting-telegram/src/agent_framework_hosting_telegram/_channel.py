@@ -16,6 +16,7 @@ from typing import Any, Literal
 import httpx
 from agent_framework import Content
 from agent_framework_hosting import (
+    BUSY_REPLY,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -58,7 +59,6 @@ DEDUPE_TTL = 48 * 3600.0
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
-BUSY = "I am still working on your previous message. Please try again in a moment."
 IMAGE_FAILED = "Sorry, I could not load that image."
 UNSUPPORTED = {
     "edited_message": "I can't follow edited messages. Please send your correction as a new message.",
@@ -397,7 +397,7 @@ class TelegramChannel:
                 else:
                     await self._single_turn(request, target, protocol_request)
         except SessionBusyError:
-            await self._outbox.notice(target, BUSY)
+            await self._outbox.notice(target, BUSY_REPLY)
         except Exception:
             logger.exception("telegram: the agent failed to answer chat %s", target.chat_id)
             await self._outbox.notice(target, APOLOGY)

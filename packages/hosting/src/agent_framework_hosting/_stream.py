@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 from agent_framework import AgentResponseUpdate
 
+from ._errors import HostingError
 from ._hooks import maybe_await
 from ._telemetry import TurnTrace
 from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
@@ -18,8 +19,12 @@ STOP_GRACE_SECONDS = 5.0
 _END = object()
 
 
-class StreamAbandoned(Exception):
+class StreamAbandoned(HostingError):
     """The consumer stopped reading before the stream finished."""
+
+    status_code = 499
+    code = "client_closed_request"
+    public_message = "the client stopped reading the answer"
 
 
 class HostedStream:
