@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._banner import Banner, describe_state
-from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
 from ._demo import DemoConfigurationError, demo_agent
 from ._errors import ConfigurationError
 from ._host import AgentFrameworkHost
 from ._target import TargetError, load_target
+from .plugins import ChannelSelectionError, Discovered, discover, select_channels
 
 PROG = "agent-framework-host"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -43,8 +43,11 @@ def _port(value: str) -> int:
     return number
 
 
-def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    environ: Mapping[str, str] | None = None, discovered: Discovered | None = None
+) -> argparse.ArgumentParser:
     environ = os.environ if environ is None else environ
+    discovered = discover() if discovered is None else discovered
     parser = argparse.ArgumentParser(prog=PROG, description="Serve an Agent Framework agent or workflow over channels.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
@@ -72,7 +75,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         action="append",
         dest="channels",
         metavar="NAME",
-        choices=[spec.name for spec in KNOWN_CHANNELS],
+        choices=discovered.names,
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
@@ -90,7 +93,7 @@ def _label(spec: str, kind: str, value: Any) -> str:
     return f"{spec} ({kind} {name!r})" if isinstance(name, str) and name else f"{spec} ({kind})"
 
 
-def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
+def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost, discovered: Discovered) -> ServePlan:
     if args.channels or args.state_dir:
         raise CliError(
             "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
@@ -104,22 +107,30 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
         host=args.host,
         port=args.port,
         workers=args.workers,
+        plugins=discovered.plugins,
     )
     return ServePlan(host, banner)
 
 
-def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
-    """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
+def plan_serve(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    *,
+    search_path: str | None = None,
+    discovered: Discovered | None = None,
+) -> ServePlan:
+    """Everything `serve` does before it listens: load TARGET, pick the installed channels, build the host."""
+    discovered = discover() if discovered is None else discovered
     try:
         target = load_target(args.target, search_path=search_path) if args.target else None
         if target is not None and target.kind == "host":
-            return _ready_host_plan(args, target.value)
+            return _ready_host_plan(args, target.value, discovered)
         if target is None:
             demo = demo_agent(environ)
             served, model, label = demo.agent, demo.model, "the demo agent"
         else:
             served, model, label = target.value, None, _label(args.target, target.kind, target.value)
-        selection = select_channels(environ, args.channels)
+        selection = select_channels(environ, args.channels, plugins=discovered.plugins, broken=discovered.broken)
     except (TargetError, DemoConfigurationError, ChannelSelectionError) as error:
         raise CliError(str(error)) from None
     if not selection.channels:
@@ -138,6 +149,7 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         host=args.host,
         port=args.port,
         workers=args.workers,
+        plugins=discovered.plugins,
     )
     return ServePlan(host, banner)
 
@@ -157,10 +169,11 @@ def check_listenable(host: str, port: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
-    args = build_parser(environ).parse_args(argv)
+    discovered = discover()
+    args = build_parser(environ, discovered).parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        plan = plan_serve(args, environ, search_path=os.getcwd())
+        plan = plan_serve(args, environ, search_path=os.getcwd(), discovered=discovered)
         check_listenable(args.host, args.port)
     except CliError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
