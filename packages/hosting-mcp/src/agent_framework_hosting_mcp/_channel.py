@@ -119,7 +119,7 @@ class MCPChannel:
         try:
             key = isolation_key(conversation, headers.get(MCP_SESSION_ID_HEADER))
         except InvalidConversation as error:
-            raise ToolError(str(error)) from None
+            raise ToolError(error.message) from None
         arguments = {"message": message, "conversation": conversation}
         request = ChannelRequest(
             channel=self.name,
@@ -131,12 +131,7 @@ class MCPChannel:
         )
         try:
             stream = await self._context.run_stream(
-                request,
-                run_hook=self.run_hook,
-                protocol_request={"name": self.tool_name, "arguments": arguments},
-                stream_update_hook=self.stream_update_hook,
-                response_hook=self.response_hook,
-                channel_name=self.name,
+                request, protocol_request={"name": self.tool_name, "arguments": arguments}
             )
             sent = 0
             async for update in stream:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from agent_framework_hosting.http import BadRequest
+
 MAX_CONVERSATION_LENGTH = 256
 
 
-class InvalidConversation(ValueError):
+class InvalidConversation(BadRequest):
     """The `conversation` argument cannot name a conversation."""
 
 
