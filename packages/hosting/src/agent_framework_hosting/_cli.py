@@ -103,7 +103,7 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost, discove
         model=None,
         channels=host.channels,
         skipped=(),
-        state=describe_state(host.state_location, args.workers),
+        state=describe_state(host.state_location, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -145,13 +145,17 @@ def plan_serve(
         model=model,
         channels=selection.channels,
         skipped=selection.skipped,
-        state=describe_state(args.state_dir, args.workers),
+        state=describe_state(args.state_dir, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
         plugins=discovered.plugins,
     )
     return ServePlan(host, banner)
+
+
+def _memory_cap(host: AgentFrameworkHost) -> int | None:
+    return getattr(host.state, "max_entries", None)
 
 
 def _one_line(error: BaseException) -> str:
