@@ -6,7 +6,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from agent_framework import Agent
