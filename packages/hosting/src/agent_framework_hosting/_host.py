@@ -26,6 +26,7 @@ from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
+from ._workflow_input import channel_input_kind, unfed_types
 
 logger = logging.getLogger("agent_framework.hosting")
 
@@ -135,6 +136,7 @@ class AgentFrameworkHost:
         self.workflows: WorkflowRunner | None = None
         if not self.agent_target:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
+            self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
@@ -151,6 +153,19 @@ class AgentFrameworkHost:
                 raise ValueError(f"two channels are mounted at {channel.path!r}")
             names.add(channel.name)
             paths.add(channel.path)
+
+    def _check_workflow_inputs(self, workflows: WorkflowRunner) -> None:
+        """Refuse, in one line, a channel that can feed the workflow's start executor nothing it takes."""
+        start = workflows.sample().get_start_executor()
+        for channel in self.channels:
+            kind = channel_input_kind(channel)
+            types = unfed_types(start, kind)
+            if types is not None:
+                sends = "text" if kind == "text" else "JSON values"
+                raise ValueError(
+                    f"channel {channel.name!r} sends {sends}, but the workflow's start executor {start.id!r} "
+                    f"takes {types}; give the workflow a start executor that takes str, Message or list[Message]"
+                )
 
     def _checkpoints(self, location: Any, derived: Any, named: bool) -> CheckpointFactory | None:
         """One checkpoint storage per scope: a folder each, a scoped shared storage, or the state store's own."""
