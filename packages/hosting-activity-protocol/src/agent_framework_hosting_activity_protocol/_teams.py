@@ -97,12 +97,12 @@ class TeamsStream:
         try:
             answer = await self._connector.send(self._inbound, activity)
         except DeliveryError as error:
-            if stream_refused(error.status_code):
+            if stream_refused(error.platform_status):
                 self._streaming = False
                 logger.info(
                     "Teams stopped the stream in conversation %s (%s: %s); sending a plain message",
                     self._inbound.conversation_id,
-                    error.status_code,
+                    error.platform_status,
                     error.detail,
                 )
             else:
@@ -133,9 +133,11 @@ class TeamsStream:
             try:
                 await self._connector.send(self._inbound, final)
             except DeliveryError as error:
-                if not stream_refused(error.status_code):
+                if not stream_refused(error.platform_status):
                     raise
-                logger.info("Teams refused the final stream message (%s); sending a plain message", error.status_code)
+                logger.info(
+                    "Teams refused the final stream message (%s); sending a plain message", error.platform_status
+                )
             else:
                 rest = chunk_messages(self._inbound, chunks[1:], attachments) if len(chunks) > 1 else []
                 for activity in rest:
