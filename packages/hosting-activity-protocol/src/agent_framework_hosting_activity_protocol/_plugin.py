@@ -18,4 +18,5 @@ PLUGIN = ChannelPlugin(
     order=50,
     paths="`/activity/messages`",
     note="set this as the Azure Bot messaging endpoint",
+    anonymous="BOT_ANONYMOUS",
 )

@@ -28,6 +28,7 @@ from typing import Any
 from ._errors import ConfigurationError
 
 ENTRY_POINT_GROUP = "agent_framework_hosting.channels"
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,27 @@ class ChannelPlugin:
     example: str | Callable[[str, Mapping[str, str]], str] = ""
     factory: Callable[..., Any] | None = None
     distribution: str = ""
+    anonymous: str | None = None
+    """A variable that, set to a true value, serves the channel without its required credentials (emulators)."""
+
+    def is_anonymous(self, environ: Mapping[str, str]) -> bool:
+        if self.anonymous is None:
+            return False
+        return environ.get(self.anonymous, "").strip().lower() in TRUE_VALUES
 
     def missing(self, environ: Mapping[str, str]) -> list[str]:
         """The required variables that are absent or blank."""
+        if self.is_anonymous(environ):
+            return []
         return [s.variable for s in self.settings if s.required and not environ.get(s.variable, "").strip()]
 
     def arguments(self, environ: Mapping[str, str]) -> dict[str, str]:
         """Constructor arguments from the variables that are set (blank ones are ignored)."""
         values: dict[str, str] = {}
+        anonymous = self.is_anonymous(environ)
         for setting in self.settings:
+            if anonymous and setting.required:
+                continue
             value = environ.get(setting.variable, "").strip()
             if value:
                 values[setting.argument] = value
@@ -80,6 +93,10 @@ class ChannelPlugin:
 
     def from_settings(self, environ: Mapping[str, str]) -> Any:
         """Build the channel from the environment; `ChannelUnavailable` says why it cannot be."""
+        if self.is_anonymous(environ):
+            credentials = [s.variable for s in self.settings if s.required and environ.get(s.variable, "").strip()]
+            if credentials:
+                raise ChannelUnavailable(f"has both {self.anonymous} and {' and '.join(credentials)} set; choose one")
         missing = self.missing(environ)
         if missing:
             raise ChannelUnavailable("needs " + " and ".join(missing))
