@@ -17,6 +17,7 @@ import httpx
 from agent_framework import Content
 from agent_framework_hosting import (
     BUSY_REPLY,
+    BackgroundTasks,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -34,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._api import BotApi, TelegramApiError
-from ._chats import ChatQueues, TaskSet
+from ._chats import ChatQueues
 from ._parse import (
     CallbackQuery,
     CommandMessage,
@@ -164,7 +165,7 @@ class TelegramChannel:
         self._outbox = Outbox(self._api, Formatter(parse_mode, render))
         self._context: ChannelContext | None = None
         self._commands: dict[str, ChannelCommand] = {}
-        self._tasks = TaskSet()
+        self._tasks = BackgroundTasks()
         self._queues: ChatQueues | None = None
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None

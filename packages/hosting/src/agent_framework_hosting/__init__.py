@@ -28,6 +28,7 @@ from ._isolation import (
 )
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._stream import HostedStream
+from ._tasks import BackgroundTasks
 from ._types import (
     Channel,
     ChannelCommand,
@@ -73,6 +74,7 @@ __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",
+    "BackgroundTasks",
     "Channel",
     "ChannelCommand",
     "ChannelCommandContext",
