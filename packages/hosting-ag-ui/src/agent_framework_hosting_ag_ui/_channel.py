@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import anyio
 from ag_ui.core import BaseEvent, RunAgentInput, StateSnapshotEvent
@@ -149,7 +150,7 @@ class AGUIChannel:
         yield self._encode(renderer.finished())
 
     async def _turn(
-        self, run: RunAgentInput, messages: list, ids: list[str], record: ThreadRecord, renderer: EventRenderer
+        self, run: RunAgentInput, messages: list[Any], ids: list[str], record: ThreadRecord, renderer: EventRenderer
     ) -> AsyncIterator[bytes]:
         assert self._context is not None and self._threads is not None
         tools = front_end_tools(run.tools)

@@ -83,7 +83,7 @@ def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) 
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))
         except BaseException as error:
             failure.append(error)
         finally:
@@ -335,7 +335,7 @@ def serve_until_terminated(app: Any, port: int) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop.wait)
 
     asyncio.run(main())
 
