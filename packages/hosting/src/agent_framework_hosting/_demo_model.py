@@ -252,8 +252,6 @@ class DemoChatClient(OfflineChatClient):
     `word_delay` is the pause before each streamed word.
     """
 
-    fail_marker = None
-
     def __init__(self, *, word_delay: float = DEFAULT_WORD_DELAY, **kwargs: Any) -> None:
         super().__init__(chunk_delay=word_delay, **kwargs)
 
@@ -261,7 +259,7 @@ class DemoChatClient(OfflineChatClient):
     def word_delay(self) -> float:
         return self.chunk_delay
 
-    def step(self, messages: Sequence[Message], options: Any) -> Content:
+    def plan(self, messages: Sequence[Message], options: Any) -> Content:
         pending = _pending_tool_result(messages)
         if pending is not None:
             return Content.from_text(word_tool_result(*pending))

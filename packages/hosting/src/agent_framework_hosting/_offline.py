@@ -41,10 +41,8 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
     `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
     streamed chunk; a user message containing ``[fail]`` makes the call raise,
     mid-stream when streaming. `calls` records the messages of every call.
-    Subclasses may override `step` to answer with a function call instead.
+    A subclass may override `plan` to choose each output itself (text or a function call).
     """
-
-    fail_marker: str | None = FAIL_MARKER
 
     def __init__(self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,14 +50,18 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
         self.chunk_delay = chunk_delay
         self.calls: list[list[Message]] = []
 
-    def step(self, messages: Sequence[Message], options: Any) -> Content:
-        """The model's next output: text (streamed word by word) or a function call."""
-        self.calls.append(list(messages))
-        return Content.from_text(self.reply(messages))
+    def plan(self, messages: Sequence[Message], options: Any) -> Content | None:
+        """The next output, or None to answer `reply(messages)` (recorded in `calls`, failing on ``[fail]``)."""
+        return None
 
-    def _fails(self, messages: Sequence[Message]) -> bool:
+    def _answer(self, messages: Sequence[Message]) -> str:
+        self.calls.append(list(messages))
+        return self.reply(messages)
+
+    @staticmethod
+    def _fails(messages: Sequence[Message]) -> bool:
         users = [m for m in messages if m.role == "user"]
-        return self.fail_marker is not None and bool(users) and self.fail_marker in users[-1].text
+        return bool(users) and FAIL_MARKER in users[-1].text
 
     @staticmethod
     def _usage(messages: Sequence[Message], text: str) -> dict[str, int]:
@@ -68,33 +70,34 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
         return {"input_token_count": prompt, "output_token_count": completion, "total_token_count": prompt + completion}
 
     def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
+        step = self.plan(messages, options)
         if stream:
-            return self._build_response_stream(self._stream(messages, options))
+            return self._build_response_stream(self._stream(messages) if step is None else self._stream(messages, step))
 
         async def respond() -> ChatResponse:
-            if self._fails(messages):
+            if step is None and self._fails(messages):
                 raise RuntimeError("offline model failure requested")
-            step = self.step(messages, options)
-            text = step.text or ""
+            output = Content.from_text(self._answer(messages)) if step is None else step
             return ChatResponse(
-                messages=[Message(role="assistant", contents=[step])],
-                usage_details=self._usage(messages, text),  # type: ignore[arg-type]
-                finish_reason="tool_calls" if step.type == "function_call" else "stop",
+                messages=[Message(role="assistant", contents=[output])],
+                usage_details=self._usage(messages, output.text or ""),  # type: ignore[arg-type]
+                finish_reason="tool_calls" if output.type == "function_call" else "stop",
             )
 
         return respond()
 
-    async def _stream(self, messages: Sequence[Message], options: Any) -> AsyncIterator[ChatResponseUpdate]:
-        step = self.step(messages, options)
-        if step.type == "function_call":
+    async def _stream(
+        self, messages: Sequence[Message], step: Content | None = None
+    ) -> AsyncIterator[ChatResponseUpdate]:
+        if step is not None and step.type == "function_call":
             yield ChatResponseUpdate(role="assistant", contents=[step], finish_reason="tool_calls")
             return
-        text = step.text or ""
+        text = self._answer(messages) if step is None else step.text or ""
         chunks = words(text)
         for index, chunk in enumerate(chunks):
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
-            if index == len(chunks) // 2 and self._fails(messages):
+            if step is None and index == len(chunks) // 2 and self._fails(messages):
                 raise RuntimeError("offline model failure requested")
             yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(chunk)])
         yield ChatResponseUpdate(
