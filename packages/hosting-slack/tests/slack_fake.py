@@ -114,7 +114,8 @@ class FakeSlack:
             return [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
 
     def texts(self, channel: str, thread_ts: str | None) -> list[str]:
-        return [m.text for m in self.thread(channel, thread_ts)]
+        """The finished messages' texts (a native stream counts once it was stopped)."""
+        return [m.text for m in self.thread(channel, thread_ts) if not m.streamed or m.stopped]
 
     def add_file(self, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
         """Host a private file; returns its ``files[]`` entry as Slack puts it in a message event."""

@@ -16,6 +16,7 @@ PACKAGES = [
     "agent_framework_hosting_discord",
     "agent_framework_hosting_invocations",
     "agent_framework_hosting_responses",
+    "agent_framework_hosting_slack",
     "agent_framework_hosting_telegram",
     "agent_framework_hosting_webchat",
 ]

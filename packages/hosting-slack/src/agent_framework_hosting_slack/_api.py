@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from agent_framework_hosting import PlatformError
 from agent_framework_hosting.outbound import forget_redaction, redact_in_logs, send_with_retry
 
 logger = logging.getLogger("agent_framework.hosting.slack")
@@ -28,7 +29,7 @@ REDACTED_LOGGERS = (
 )
 
 
-class SlackApiError(Exception):
+class SlackApiError(PlatformError):
     """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached."""
 
     def __init__(self, method: str, error: str, *, status_code: int | None = None) -> None:

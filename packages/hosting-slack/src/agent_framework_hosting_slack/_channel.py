@@ -20,6 +20,7 @@ from agent_framework_hosting import (
     HostingError,
     SessionBusyError,
     StateUnavailableError,
+    chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from agent_framework_hosting.queues import ConversationQueues
@@ -58,8 +59,6 @@ TITLED = "slack-titled"
 DEDUPE_TTL = 24 * 3600.0
 THREAD_TTL = 30 * 24 * 3600.0
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
-BUSY = "I am still working on your previous message. Please try again in a moment."
-UNAVAILABLE = "I can't reach my conversation store right now; please try again shortly."
 UNREADABLE = "Sorry, I can only read text and images."
 IMAGE_FAILED = "Sorry, I could not load that image."
 CHANNEL_RESET = "In a channel every thread is its own conversation: mention me with `/reset` inside the thread."
@@ -144,8 +143,9 @@ class SlackChannel:
         self.bot_user_id: str | None = None
         self.team_id: str | None = None
         self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
-        self._secrets = Secrets({"slack-bot-token": bot_token, "slack-app-token": app_token,
-                                 "slack-signing-secret": signing_secret})  # fmt: skip
+        self._secrets = Secrets(
+            {"slack-bot-token": bot_token, "slack-app-token": app_token, "slack-signing-secret": signing_secret}
+        )
         self._api = SlackApi(bot_token, api_base, client=http_client)
         self._outbox = Outbox(self._api, Formatter(render))
         self._socket = SocketModeRunner(app_token, api_base, self._envelope) if app_token else None
@@ -404,27 +404,47 @@ class SlackChannel:
         )
         if assistant:
             await self._assistant_turn_begins(place, event.text)
-        request = to_request(place, event.text, images=images, stream=self.stream, channel=self.name,
-                             metadata={"ts": event.ts, "event_id": event.event_id})  # fmt: skip
+        request = to_request(
+            place,
+            event.text,
+            images=images,
+            stream=self.stream,
+            channel=self.name,
+            metadata={"ts": event.ts, "event_id": event.event_id},
+        )
         answered = await self._turn(request, place, event)
         if assistant and not answered:
-            await self._quietly("assistant.threads.setStatus", {"channel_id": place.channel,
-                                "thread_ts": place.thread_ts, "status": ""})  # fmt: skip
+            await self._quietly(
+                "assistant.threads.setStatus", {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": ""}
+            )
 
     async def _assistant_turn_begins(self, place: Place, text: str) -> None:
         options = self.assistant
         if options.thinking_status:
-            await self._quietly("assistant.threads.setStatus", {"channel_id": place.channel,
-                                "thread_ts": place.thread_ts, "status": options.thinking_status})  # fmt: skip
-        if options.set_titles and text and await self.context.state.add(TITLED, place.thread_key or "", True,
-                                                                         ttl=self.thread_ttl):  # fmt: skip
+            await self._quietly(
+                "assistant.threads.setStatus",
+                {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": options.thinking_status},
+            )
+        if (
+            options.set_titles
+            and text
+            and await self.context.state.add(TITLED, place.thread_key or "", True, ttl=self.thread_ttl)
+        ):
             title = " ".join(text.split())
-            await self._quietly("assistant.threads.setTitle", {"channel_id": place.channel,
-                                "thread_ts": place.thread_ts, "title": title[:80]})  # fmt: skip
+            await self._quietly(
+                "assistant.threads.setTitle",
+                {"channel_id": place.channel, "thread_ts": place.thread_ts, "title": title[:80]},
+            )
 
     async def _block_action(self, action: BlockAction) -> None:
-        request = to_request(action.place, action.value, operation=ACTION_OPERATION, stream=self.stream,
-                             channel=self.name, metadata={"action_id": action.action_id})  # fmt: skip
+        request = to_request(
+            action.place,
+            action.value,
+            operation=ACTION_OPERATION,
+            stream=self.stream,
+            channel=self.name,
+            metadata={"action_id": action.action_id},
+        )
         if not action.place.dm and action.place.thread_key is not None:
             await self.context.state.set(THREADS, action.place.thread_key, True, ttl=self.thread_ttl)
         await self._turn(request, action.place, action)
@@ -436,8 +456,9 @@ class SlackChannel:
                 if self._api.can_respond_to(slash.response_url):
                     await self._api.respond(slash.response_url or "", payload)
                 else:
-                    await self._api.call("chat.postEphemeral", {"channel": place.channel, "user": place.user,
-                                                                "text": text})  # fmt: skip
+                    await self._api.call(
+                        "chat.postEphemeral", {"channel": place.channel, "user": place.user, "text": text}
+                    )
             except SlackApiError as error:
                 logger.error("slack: could not answer /%s in %s: %s", slash.command, place.channel, error)
                 return False
@@ -458,7 +479,7 @@ class SlackChannel:
         try:
             await command.handle(ChannelCommandContext(request=request, reply=functools.partial(reply, place)))
         except HostingError as error:
-            await reply(place, BUSY if isinstance(error, SessionBusyError) else UNAVAILABLE)
+            await reply(place, chat_reply(error))
         except Exception:
             logger.exception("slack: command /%s failed in %s", command.name, place.conversation_key)
             await reply(place, APOLOGY)
@@ -470,27 +491,17 @@ class SlackChannel:
         try:
             if self.stream:
                 return await self._streamed_turn(request, place, protocol_request)
-            result = await self.context.run(request, run_hook=self.run_hook, protocol_request=protocol_request,
-                                            response_hook=self.response_hook, channel_name=self.name)  # fmt: skip
+            result = await self.context.run(request, protocol_request=protocol_request)
             return await self._outbox.deliver(place, result.text)
-        except SessionBusyError:
-            return await self._outbox.notice(place, BUSY)
-        except HostingError as error:
+        except (SessionBusyError, StateUnavailableError) as error:
             logger.warning("slack: a turn in %s could not run: %s", place.conversation_key, error.code)
-            return await self._outbox.notice(place, UNAVAILABLE)
+            return await self._outbox.notice(place, chat_reply(error))
         except Exception:
             logger.exception("slack: the agent failed to answer in %s", place.conversation_key)
             return await self._outbox.notice(place, APOLOGY)
 
     async def _streamed_turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        stream = await self.context.run_stream(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=protocol_request,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        stream = await self.context.run_stream(request, protocol_request=protocol_request)
         native: NativeStream | None = None
         if self.native_streaming and not self.native_refused and place.thread_ts is not None:
             native = NativeStream(self._api, place, min_interval=self.stream_interval)
@@ -505,8 +516,9 @@ class SlackChannel:
             try:
                 await native.refresh()
             except StreamRefused as refusal:
-                logger.warning("slack: chat.startStream was refused (%s); posting and editing until restart",
-                               refusal.error.error)  # fmt: skip
+                logger.warning(
+                    "slack: chat.startStream was refused (%s); posting and editing until restart", refusal.error
+                )
                 self.native_refused = True
                 native = None
         final = stream.result
@@ -516,7 +528,7 @@ class SlackChannel:
                 await native.finish(text)
                 return True
             except StreamRefused as refusal:
-                logger.warning("slack: chat.startStream was refused (%s); posting until restart", refusal.error.error)
+                logger.warning("slack: chat.startStream was refused (%s); posting until restart", refusal.error)
                 self.native_refused = True
             except SlackApiError as error:
                 logger.error("slack: could not stream the answer in %s: %s", place.conversation_key, error)

@@ -84,12 +84,11 @@ def _open_fence(text: str) -> bool:
     return text.count(FENCE) % 2 == 1
 
 
-class StreamRefused(Exception):
+class StreamRefused(SlackApiError):
     """Slack refused ``chat.startStream`` for a reason other than load: stream this answer another way."""
 
     def __init__(self, error: SlackApiError) -> None:
-        super().__init__(str(error))
-        self.error = error
+        super().__init__(error.method, error.error, status_code=error.status_code)
 
 
 class NativeStream:

@@ -7,6 +7,8 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 
+from agent_framework_hosting import Unauthorized
+
 SIGNATURE_HEADER = "x-slack-signature"
 TIMESTAMP_HEADER = "x-slack-request-timestamp"
 VERSION = "v0"
@@ -14,8 +16,10 @@ DEFAULT_MAX_AGE = 300.0
 _MAX_TIMESTAMP_DIGITS = 12
 
 
-class InvalidSignature(Exception):
+class InvalidSignature(Unauthorized):
     """The request is not provably from Slack, or is too old to trust."""
+
+    code = "invalid_signature"
 
 
 def signature_for(signing_secret: str, timestamp: str, body: bytes) -> str:
