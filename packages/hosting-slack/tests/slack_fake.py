@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from agent_framework_hosting.testing import running_server
 from slack_sdk.signature import SignatureVerifier
@@ -155,8 +156,7 @@ class FakeSlack:
         if request.headers.get("content-type", "").startswith("application/json"):
             body = json.loads(raw) if raw else {}
         else:
-            form = await request.form()
-            body = {key: value for key, value in form.items() if isinstance(value, str)}
+            body = {key: values[0] for key, values in parse_qs(raw.decode(), keep_blank_values=True).items()}
         self._record(Call(method, body, {k.lower(): v for k, v in request.headers.items()}, time.monotonic()))
         if method in self.delays:
             await asyncio.sleep(self.delays[method])

@@ -487,7 +487,7 @@ class SlackChannel:
     # running the agent
 
     async def _turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        """Run one turn and answer in `place`; returns whether an answer was delivered."""
+        """Run one turn and answer in `place`; returns whether the agent's answer was delivered."""
         try:
             if self.stream:
                 return await self._streamed_turn(request, place, protocol_request)
@@ -495,10 +495,12 @@ class SlackChannel:
             return await self._outbox.deliver(place, result.text)
         except (SessionBusyError, StateUnavailableError) as error:
             logger.warning("slack: a turn in %s could not run: %s", place.conversation_key, error.code)
-            return await self._outbox.notice(place, chat_reply(error))
+            await self._outbox.notice(place, chat_reply(error))
+            return False
         except Exception:
             logger.exception("slack: the agent failed to answer in %s", place.conversation_key)
-            return await self._outbox.notice(place, APOLOGY)
+            await self._outbox.notice(place, APOLOGY)
+            return False
 
     async def _streamed_turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
         stream = await self.context.run_stream(request, protocol_request=protocol_request)

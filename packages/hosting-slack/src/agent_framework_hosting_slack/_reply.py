@@ -136,6 +136,8 @@ class NativeStream:
             return
         try:
             await self._flush(attempts=1)
+        except StreamRefused:
+            raise
         except SlackApiError as error:
             if error.rate_limited:
                 self._hold_until = time.monotonic() + 1.0

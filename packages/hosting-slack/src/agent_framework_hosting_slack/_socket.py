@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,13 +19,22 @@ EnvelopeHandler = Callable[[str, Any, int, str | None], Awaitable["dict[str, Any
 class SocketModeRunner:
     """Connects with the app-level token, hands each envelope to `handler`, and acknowledges it by envelope id."""
 
-    def __init__(self, app_token: str, api_base: str, handler: EnvelopeHandler, *, ping_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        app_token: str,
+        api_base: str,
+        handler: EnvelopeHandler,
+        *,
+        ping_interval: float = 10.0,
+        connect_timeout: float = 30.0,
+    ) -> None:
         if not app_token.startswith("xapp-"):
             raise ValueError("app_token must be an app-level token (xapp-...) with the connections:write scope")
         self._app_token = app_token
         self._api_base = api_base.rstrip("/") + "/"
         self._handler = handler
         self._ping_interval = ping_interval
+        self.connect_timeout = connect_timeout
         self._client: Any = None
 
     @property
@@ -41,7 +51,7 @@ class SocketModeRunner:
         client.socket_mode_request_listeners.append(self._on_request)
         self._client = client
         try:
-            await client.connect()
+            await asyncio.wait_for(client.connect(), self.connect_timeout)
         except BaseException:
             await self.stop()
             raise
