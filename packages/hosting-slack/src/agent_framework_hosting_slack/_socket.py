@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._api import SDK_LOGGER
+from ._api import SDK_LOGGER, SlackApiError
 
 logger = logging.getLogger("agent_framework.hosting.slack")
 
@@ -51,11 +51,26 @@ class SocketModeRunner:
         client.socket_mode_request_listeners.append(self._on_request)
         self._client = client
         try:
+            # Open the first connection URL here, so a refused app token fails startup instead of retrying forever.
+            client.wss_uri = await self._open_url(web)
             await asyncio.wait_for(client.connect(), self.connect_timeout)
         except BaseException:
             await self.stop()
             raise
         logger.info("slack: connected in Socket Mode")
+
+    async def _open_url(self, web: Any) -> str:
+        from slack_sdk.errors import SlackApiError as SdkError
+
+        try:
+            answer = await web.apps_connections_open(app_token=self._app_token)
+        except SdkError as error:
+            code = error.response.get("error") if hasattr(error.response, "get") else None
+            raise SlackApiError("apps.connections.open", str(code or "request_failed")) from None
+        url = answer.get("url")
+        if not isinstance(url, str):
+            raise SlackApiError("apps.connections.open", "no url in the answer")
+        return url
 
     async def stop(self) -> None:
         client, self._client = self._client, None
