@@ -50,6 +50,15 @@ class StampingClient(OfflineChatClient):
             file.write(f"{stamp!r}\n")
 
 
+class StalledClient(OfflineChatClient):
+    """A model that never answers: turns started after an acknowledgement wait, costing no CPU."""
+
+    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        return asyncio.Event().wait()
+
+
 def make_agent() -> Agent:
     """The offline echo agent; it keeps no record of its calls, so a long run does not grow."""
     client = StampingClient() if os.environ.get(STAMPS_ENV) else OfflineChatClient()
@@ -80,6 +89,12 @@ def bare_app(state_dir: str | None) -> Starlette:
         response = await agent.run(body["input"])
         return JSONResponse({"id": "r", "object": "response", "output_text": response.text})
 
+    async def invocations(request: Request) -> Response:
+        body = await request.json()
+        key = body.get("session_id")
+        response = await agent.run(body["message"], session=sessions.setdefault(key, agent.create_session()))
+        return JSONResponse({"response": response.text, "session_id": key})
+
     async def keyed(request: Request) -> Response:
         body = await request.json()
         key = body.get("key")
@@ -103,8 +118,94 @@ def bare_app(state_dir: str | None) -> Starlette:
             Route("/static", static, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
             Route("/json", keyed, methods=["POST"]),
+            Route("/invocations", invocations, methods=["POST"]),
         ]
     )
+
+
+TELEGRAM_TOKEN = "123456:bench-token"
+TELEGRAM_SECRET = "bench-secret"
+
+
+def telegram_api_app(state_dir: str | None) -> Starlette:
+    """A fake Telegram Bot API answering every method as Telegram would when it succeeds."""
+    sent = 0
+
+    async def method(request: Request) -> Response:
+        nonlocal sent
+        await request.body()
+        name = request.path_params["method"]
+        if name == "getMe":
+            result: Any = {"id": 123456, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
+        elif name in ("sendMessage", "editMessageText"):
+            sent += 1
+            result = {"message_id": sent, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "ok"}
+        else:
+            result = True
+        return JSONResponse({"ok": True, "result": result})
+
+    return Starlette(routes=[Route("/bot{token}/{method}", method, methods=["POST"])])
+
+
+def _bot_api() -> str:
+    return os.environ["BENCH_TELEGRAM_API"]
+
+
+def bare_telegram_app(state_dir: str | None) -> Starlette:
+    """The webhook baseline: check the secret, parse, answer 200; updates wait in their chat's queue.
+
+    As in the channel, a chat's first update starts a turn (of the stalled agent) and later ones queue.
+    """
+    import asyncio
+
+    agent = Agent(client=StalledClient(), name="bench")
+    queues: dict[int, list[dict[str, Any]]] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(chat: int) -> None:
+        while queues[chat]:
+            await agent.run(queues[chat].pop(0)["message"]["text"])
+        del queues[chat]
+
+    async def webhook(request: Request) -> Response:
+        if request.headers.get("x-telegram-bot-api-secret-token") != TELEGRAM_SECRET:
+            return JSONResponse({"ok": False}, status_code=401)
+        update = await request.json()
+        chat = update["message"]["chat"]["id"]
+        if chat in queues:
+            queues[chat].append(update)
+        else:
+            queues[chat] = [update]
+            task = asyncio.get_running_loop().create_task(answer(chat))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/telegram/webhook", webhook, methods=["POST"])])
+
+
+def telegram_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_telegram import TelegramChannel
+
+    channel = TelegramChannel(
+        TELEGRAM_TOKEN,
+        api_base=_bot_api(),
+        webhook_url="https://bench.example/telegram/webhook",
+        secret_token=TELEGRAM_SECRET,
+        register_native_commands=False,
+        send_typing_action=False,
+        stream=False,
+    )
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
+
+
+def invocations_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_invocations import InvocationsChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[InvocationsChannel()], state_dir=state_dir).app
 
 
 def responses_app(state_dir: str | None) -> Any:
@@ -121,7 +222,15 @@ def host_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(make_agent(), channels=[JsonChannel()], state_dir=state_dir).app
 
 
-APPS: dict[str, Callable[[str | None], Any]] = {"bare": bare_app, "responses": responses_app, "host": host_app}
+APPS: dict[str, Callable[[str | None], Any]] = {
+    "bare": bare_app,
+    "bare-telegram": bare_telegram_app,
+    "host": host_app,
+    "invocations": invocations_app,
+    "responses": responses_app,
+    "telegram": telegram_app,
+    "telegram-api": telegram_api_app,
+}
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = os.path.join(HERE, "_servers.py")
@@ -38,6 +39,31 @@ end
 function request()
   index = index % #requests + 1
   return requests[index]
+end
+"""
+
+# Sends one request template with "{n}" replaced by a counter, so every request is new (an update id),
+# and "{chat}" by the counter modulo 64, so 64 conversations take turns.
+COUNTER_LUA = """
+local path, headers, body = nil, {}, ""
+local counter = 0
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  path = file:read("*l")
+  for line in file:lines() do
+    if line == "" then break end
+    local name, value = string.match(line, "^([^:]+): (.*)$")
+    headers[name] = value
+  end
+  body = file:read("*a")
+  file:close()
+  counter = tonumber(args[2])
+end
+function request()
+  counter = counter + 1
+  local text = string.gsub(body, "{n}", string.format("%.0f", counter))
+  text = string.gsub(text, "{chat}", string.format("%.0f", counter % 64 + 1))
+  return wrk.format("POST", path, headers, text)
 end
 """
 
@@ -62,13 +88,31 @@ def raw_request(path: str, body: bytes, headers: dict[str, str] | None = None) -
 
 
 @dataclass
+class Template:
+    """A request whose body's "{n}" becomes a new number in every request `wrk` sends ("{chat}": 1 to 64)."""
+
+    path: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def script_input(self) -> bytes:
+        headers = {"Content-Type": "application/json", **self.headers}
+        lines = [self.path, *(f"{name}: {value}" for name, value in headers.items()), ""]
+        return ("\n".join(lines) + "\n" + self.body).encode()
+
+
+Requests = Union[Sequence[bytes], Template]  # noqa: UP007 - a runtime alias on Python 3.10
+
+
+@dataclass
 class Target:
     """A server to load: `server` names an app in `_servers.py`; `requests` are replayed in a loop."""
 
     label: str
     server: str
-    requests: Sequence[bytes]
+    requests: Requests
     server_args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
     runs: list[dict[str, float]] = field(default_factory=list)
 
     def median(self, name: str) -> float:
@@ -129,20 +173,28 @@ def parse_wrk(output: str) -> dict[str, float]:
     return figures
 
 
-def wrk(port: int, requests: Sequence[bytes], *, seconds: float, connections: int) -> dict[str, float]:
-    """One `wrk` run pinned to the load core, replaying `requests` against 127.0.0.1:`port`."""
+def wrk(port: int, requests: Requests, *, seconds: float, connections: int) -> dict[str, float]:
+    """One `wrk` run pinned to the load core, sending `requests` to 127.0.0.1:`port`."""
     with tempfile.TemporaryDirectory() as folder:
-        script = os.path.join(folder, "replay.lua")
+        script = os.path.join(folder, "load.lua")
         data = os.path.join(folder, "requests.bin")
+        extra: list[str] = []
+        if isinstance(requests, Template):
+            lua, payload = COUNTER_LUA, requests.script_input()
+            extra.append(str(int(time.time()) * 1_000_000))  # a fresh range of numbers for every run
+        else:
+            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in requests)
         with open(script, "w") as file:
-            file.write(REPLAY_LUA)
+            file.write(lua)
         with open(data, "wb") as file:
-            file.write(b"".join(raw + b"\0\n" for raw in requests))
+            file.write(payload)
         command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
-        command += ["--timeout", "10s", "-s", script, f"http://127.0.0.1:{port}/", "--", data]
+        command += ["--timeout", "10s", "-s", script, f"http://127.0.0.1:{port}/", "--", data, *extra]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr}")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(done.stdout, file=sys.stderr)
     return parse_wrk(done.stdout)
 
 
@@ -151,7 +203,7 @@ def compare(
 ) -> Sequence[Target]:
     """Warm each target up (`warmup` s of load), then measure them in alternation `rounds` times."""
     with contextlib.ExitStack() as stack:
-        ports = [stack.enter_context(server_process(t.server, t.server_args)) for t in targets]
+        ports = [stack.enter_context(server_process(t.server, t.server_args, env=t.env)) for t in targets]
         for target, port in zip(targets, ports, strict=True):
             wrk(port, target.requests, seconds=warmup, connections=connections)
         for _ in range(rounds):
