@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._api import SlackApiError
 from ._channel import SlackAssistant, SlackChannel
+from ._manifest import app_manifest
 from ._mrkdwn import markdown_to_mrkdwn
 from ._parse import Place, unescape
 from ._verify import InvalidSignature, SignatureVerifier, signature_for
@@ -23,6 +24,7 @@ __all__ = [
     "SlackAssistant",
     "SlackChannel",
     "__version__",
+    "app_manifest",
     "markdown_to_mrkdwn",
     "signature_for",
     "unescape",
