@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,16 +302,16 @@ class SlackChannel:
             logger.info(
                 "slack: event %s delivered again (retry %d, reason %s)", event.event_id, retry_num, retry_reason
             )
-        claim = AsyncExitStack()
+        claim = self.context.once(EVENT_NAMESPACE, event.event_id, ttl=DEDUPE_TTL)
         try:
-            first = await claim.enter_async_context(self.context.once(EVENT_NAMESPACE, event.event_id, ttl=DEDUPE_TTL))
+            first = await claim.__aenter__()
         except HostingError:
             raise
         except Exception as error:
             logger.exception("slack: could not record event %s", event.event_id)
             raise StateUnavailableError(StateUnavailableError.public_message) from error
         if not first:
-            await claim.aclose()
+            await claim.__aexit__(None, None, None)
             logger.info("slack: event %s was already handled; not running it twice", event.event_id)
             return Accepted("duplicate")
         job: Callable[[], Awaitable[None]]
@@ -327,10 +327,16 @@ class SlackChannel:
         self._queues.submit(place.conversation_key, job)
 
     @staticmethod
-    async def _claimed(claim: AsyncExitStack, work: Callable[[], Awaitable[None]]) -> None:
-        # The claim is held until the work ends, so a failure that escapes it releases the event id.
-        async with claim:
+    async def _claimed(claim: AbstractAsyncContextManager[bool], work: Callable[[], Awaitable[None]]) -> None:
+        # The claim was entered when the event was accepted and is held until the work ends: it commits
+        # then, and a failure that escapes the work releases the event id so Slack's retry runs it.
+        try:
             await work()
+        except BaseException as error:
+            if not await claim.__aexit__(type(error), error, error.__traceback__):
+                raise
+        else:
+            await claim.__aexit__(None, None, None)
 
     def accept_slash_command(self, command: SlashCommand) -> dict[str, Any] | None:
         """Answer a slash command at once (when it is quick) or queue it; returns the immediate answer."""

@@ -6,6 +6,7 @@ cannot read becomes `Ignored`.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -143,18 +144,25 @@ def unescape(text: str) -> str:
             return f"{label} ({target})"
         return target
 
+    if "<" not in text and "&" not in text:
+        return text
     return html.unescape(_SPECIAL.sub(replace, text))
+
+
+@functools.lru_cache(maxsize=64)
+def _mention_of(user_id: str) -> re.Pattern[str]:
+    return re.compile(rf"[ \t]*<@{re.escape(user_id)}(?:\|[^>]*)?>[:,]?")
 
 
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """`text` without the bot's own ``<@BOT>`` mentions."""
-    if not bot_user_id:
+    if not bot_user_id or "<@" not in text:
         return text.strip()
-    return re.sub(rf"[ \t]*<@{re.escape(bot_user_id)}(?:\|[^>]*)?>[:,]?", "", text).strip()
+    return _mention_of(bot_user_id).sub("", text).strip()
 
 
 def mentions(text: str, user_id: str | None) -> bool:
-    return bool(user_id) and re.search(rf"<@{re.escape(user_id or '')}(?:\|[^>]*)?>", text) is not None
+    return bool(user_id) and "<@" in text and _mention_of(user_id or "").search(text) is not None
 
 
 def command_in(text: str) -> tuple[str, str] | None:
