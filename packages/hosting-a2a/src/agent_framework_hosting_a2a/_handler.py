@@ -226,7 +226,6 @@ class HostRequestHandler(RequestHandler):
             )
         run = self.runs.get(task.id)
         if run is not None and run.handle is not None:
-            run.cancel_requested = True
             run.handle.cancel()
             with anyio.move_on_after(CANCEL_WAIT):
                 await run.finished.wait()
