@@ -136,7 +136,7 @@ class AGUIChannel:
                     record.state = run.state
                 if record.state is not None:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
-                messages, ids = unseen_messages(run, record.seen)
+                messages, ids = unseen_messages(run, record.seen, record.approvals)
                 if not messages:
                     record.remember(ids)
                     await self._threads.save(run.thread_id, record)
@@ -183,4 +183,5 @@ class AGUIChannel:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
                 record.remember([*ids, *renderer.message_ids, *(f"call:{call}" for call in renderer.call_ids)])
+                record.approvals.update(renderer.approvals)
                 await self._threads.save(run.thread_id, record)
