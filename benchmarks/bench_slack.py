@@ -41,8 +41,9 @@ local w = {}
 local function sha256(message)
   local length = #message
   local bits = length * 8
-  message = message .. "\128" .. string.rep("\0", (55 - length) % 64) .. "\0\0\0\0"
-    .. string.char(band(rshift(bits, 24), 255), band(rshift(bits, 16), 255), band(rshift(bits, 8), 255), band(bits, 255))
+  local tail = string.char(band(rshift(bits, 24), 255), band(rshift(bits, 16), 255), band(rshift(bits, 8), 255),
+    band(bits, 255))
+  message = message .. "\128" .. string.rep("\0", (55 - length) % 64) .. "\0\0\0\0" .. tail
   local h0, h1, h2, h3 = 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a
   local h4, h5, h6, h7 = 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19
   for chunk = 1, #message, 64 do
@@ -59,7 +60,8 @@ local function sha256(message)
     end
     local a, b, c, d, e, f, g, h = h0, h1, h2, h3, h4, h5, h6, h7
     for i = 0, 63 do
-      local t1 = tobit(h + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + bxor(band(e, f), band(bnot(e), g)) + K[i + 1] + w[i])
+      local choice = bxor(band(e, f), band(bnot(e), g))
+      local t1 = tobit(h + bxor(ror(e, 6), ror(e, 11), ror(e, 25)) + choice + K[i + 1] + w[i])
       local t2 = tobit(bxor(ror(a, 2), ror(a, 13), ror(a, 22)) + bxor(band(a, b), band(a, c), band(b, c)))
       h, g, f, e, d, c, b, a = g, f, e, tobit(d + t1), c, b, a, tobit(t1 + t2)
     end
