@@ -133,3 +133,10 @@ def test_a_ready_host_refuses_channel_and_state_options(module: str, tmp_path: P
 def test_a_channel_asked_for_without_its_settings_is_a_cli_error() -> None:
     with pytest.raises(CliError, match="channel 'telegram' needs TELEGRAM_BOT_TOKEN"):
         plan("--channel", "telegram")
+
+
+def test_the_banner_never_prints_a_redis_password() -> None:
+    result = plan("--state-dir", "redis://:hunter2@127.0.0.1:6399/0")
+    text = banner(result)
+    assert "hunter2" not in text
+    assert "state: redis://:***@127.0.0.1:6399/0" in text

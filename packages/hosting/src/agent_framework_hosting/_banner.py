@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._channels_from_env import SkippedChannel
+from ._locations import redact_url
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _NOTES: dict[str, str] = {
@@ -64,7 +65,7 @@ def describe_state(state_location: Any, workers: int) -> str:
         if workers > 1:
             note = "each worker keeps its own; use --state-dir redis://... with several workers"
         return f"memory ({note})"
-    return str(state_location)
+    return redact_url(str(state_location))
 
 
 @dataclass(frozen=True)
