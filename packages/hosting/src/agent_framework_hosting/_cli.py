@@ -14,6 +14,7 @@ from typing import Any
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
 from ._demo import DemoConfigurationError, demo_agent
+from ._errors import ConfigurationError
 from ._host import AgentFrameworkHost
 from ._target import TargetError, load_target
 
@@ -21,7 +22,7 @@ PROG = "agent-framework-host"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-class CliError(Exception):
+class CliError(ConfigurationError):
     """A problem the user can fix; printed as one line, exit code 1."""
 
 

@@ -184,7 +184,7 @@ class AgentFrameworkHost:
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
         for channel in self.channels:
-            contribution = channel.contribute(self.context)
+            contribution = channel.contribute(self.context.for_channel(channel))
             if not isinstance(contribution, ChannelContribution):
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))
