@@ -10,15 +10,7 @@ import agent_framework_hosting
 import pytest
 from agent_framework_hosting import BUSY_REPLY, HostingError, SessionBusyError, StateUnavailableError, chat_reply
 
-PACKAGES = [
-    "agent_framework_hosting",
-    "agent_framework_hosting_activity_protocol",
-    "agent_framework_hosting_discord",
-    "agent_framework_hosting_invocations",
-    "agent_framework_hosting_responses",
-    "agent_framework_hosting_telegram",
-    "agent_framework_hosting_webchat",
-]
+PACKAGES = sorted(m.name for m in pkgutil.iter_modules() if m.name.startswith("agent_framework_hosting"))
 
 
 def _exception_classes() -> list[type[BaseException]]:

@@ -28,7 +28,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from ._card import CardOptions, build_card
-from ._handler import Hooks, HostRequestHandler
+from ._handler import HostRequestHandler
 from ._store import DEFAULT_TASK_TTL, TaskStore
 
 PARSE_ERROR = -32700
@@ -82,7 +82,9 @@ class A2AChannel:
         self.task_ttl = task_ttl
         self.max_body_bytes = max_body_bytes
         self.well_known = well_known
-        self.hooks = Hooks(run=run_hook, response=response_hook, stream_update=stream_update_hook)
+        self.run_hook = run_hook
+        self.response_hook = response_hook
+        self.stream_update_hook = stream_update_hook
         self._context: ChannelContext | None = None
         self._dispatcher: JsonRpcDispatcher | None = None
         self.handler: HostRequestHandler | None = None
@@ -94,7 +96,6 @@ class A2AChannel:
             TaskStore(context.state, ttl=self.task_ttl),
             channel=self.name,
             wait_seconds=self.wait_seconds,
-            hooks=self.hooks,
         )
         self._dispatcher = JsonRpcDispatcher(self.handler, enable_v0_3_compat=True)
         routes = [

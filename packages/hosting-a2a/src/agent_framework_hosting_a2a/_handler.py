@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
 
 import anyio
 from a2a.server.context import ServerCallContext
@@ -45,10 +44,7 @@ from agent_framework import Message as AgentMessage
 from agent_framework_hosting import (
     ChannelContext,
     ChannelRequest,
-    ChannelResponseHook,
-    ChannelRunHook,
     ChannelSession,
-    ChannelStreamUpdateHook,
     SessionBusyError,
 )
 
@@ -78,26 +74,14 @@ FAILED_TEXT = "The agent failed to answer; the server log has details."
 BUSY_TEXT = "The conversation is busy with another task; send the message again later."
 
 
-@dataclass(frozen=True)
-class Hooks:
-    """The host hooks a channel applies to its turns."""
-
-    run: ChannelRunHook | None = None
-    response: ChannelResponseHook | None = None
-    stream_update: ChannelStreamUpdateHook | None = None
-
-
 class HostRequestHandler(RequestHandler):
     """Implements the A2A methods; tasks live in `store`, runs in the host's background tasks."""
 
-    def __init__(
-        self, context: ChannelContext, store: TaskStore, *, channel: str, wait_seconds: float, hooks: Hooks
-    ) -> None:
+    def __init__(self, context: ChannelContext, store: TaskStore, *, channel: str, wait_seconds: float) -> None:
         self.context = context
         self.store = store
         self.channel = channel
         self.wait_seconds = wait_seconds
-        self.hooks = hooks
         self.runs = LiveTasks()
 
     # -- messages ---------------------------------------------------------------------------------------------
@@ -169,14 +153,7 @@ class HostRequestHandler(RequestHandler):
         streamed = False
         stream = None
         try:
-            stream = await self.context.run_stream(
-                request,
-                run_hook=self.hooks.run,
-                protocol_request=params,
-                stream_update_hook=self.hooks.stream_update,
-                response_hook=self.hooks.response,
-                channel_name=self.channel,
-            )
+            stream = await self.context.run_stream(request, protocol_request=params)
             if await self._cancelled_elsewhere(task.id):
                 raise asyncio.CancelledError
             task.status.CopyFrom(status(TaskState.TASK_STATE_WORKING))
