@@ -100,7 +100,7 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
         model=None,
         channels=host.channels,
         skipped=(),
-        state=describe_state(host.state_location, args.workers),
+        state=describe_state(host.state_location, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -134,12 +134,16 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         model=model,
         channels=selection.channels,
         skipped=selection.skipped,
-        state=describe_state(args.state_dir, args.workers),
+        state=describe_state(args.state_dir, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
     )
     return ServePlan(host, banner)
+
+
+def _memory_cap(host: AgentFrameworkHost) -> int | None:
+    return getattr(host.state, "max_entries", None)
 
 
 def _one_line(error: BaseException) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from agent_framework import AgentResponseUpdate, Content, Message
 
+from ._claims import CLAIMS
 from ._hooks import apply_response_hook, apply_run_hook
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ._host import AgentFrameworkHost
     from ._state import StateStore
 
-IDEMPOTENCY = "idempotency"
+IDEMPOTENCY = CLAIMS
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
 
 
@@ -331,16 +332,23 @@ class ChannelContext:
     async def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> AsyncIterator[bool]:
         """Claim `key` in `namespace` (a platform delivery id); yields False for a repeat.
 
-        A claim whose body raises is released, so the platform's retry can run it.
+        The delivery counts as handled (for `ttl` seconds) only when the body
+        finishes; a body that raises releases the claim, and a claim whose
+        process died lapses, so the platform's retry runs it.
         """
-        claimed = await self.state.add(IDEMPOTENCY, f"{namespace}:{key}", True, ttl=ttl)
+        name = f"{namespace}:{key}"
+        claims = self._host.claims
+        token = await claims.take(name)
         try:
-            yield claimed
+            yield token is not None
         except BaseException:
-            if claimed:
+            if token is not None:
                 with anyio.CancelScope(shield=True):
-                    await self.state.delete(IDEMPOTENCY, f"{namespace}:{key}")
+                    await claims.release(name, token)
             raise
+        if token is not None:
+            with anyio.CancelScope(shield=True):
+                await claims.commit(name, token, ttl=ttl)
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Run `work` in the background; the host waits for it (bounded) at shutdown."""

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._locations import check_writable_folder, is_remote_location
@@ -125,6 +126,7 @@ class AgentFrameworkHost:
         self.state_location = sessions_location
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
+        self.claims = Claims(self.state)
         self.tasks = BackgroundTasks()
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None
