@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv and install every package of this repository (editable) with its extras.
-# Skips pip when no pyproject.toml (nor this script) changed since the last install; one setup at a time (flock).
+# pip is skipped when no pyproject.toml (nor this script) changed since the last install; one setup at a time (flock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -13,32 +13,44 @@ if ! flock -n 9; then
     flock 9
 fi
 
+install_python_packages() {
+    if [ ! -x .venv/bin/python ]; then
+        say "creating .venv"
+        "$PYTHON" -m venv .venv
+    fi
+    say "upgrading pip"
+    quiet_pip .venv/bin/python -m pip install --quiet --upgrade pip
+    local specs=("-e" "packages/hosting[serve,redis,openai,otlp,test]") names=("hosting") pyproject dir
+    for pyproject in packages/*/pyproject.toml; do
+        dir=$(dirname "$pyproject")
+        [ "$dir" = "packages/hosting" ] && continue
+        names+=("${dir#packages/}")
+        if grep -q '^test = ' "$pyproject"; then
+            specs+=("-e" "$dir[test]")
+        else
+            specs+=("-e" "$dir")
+        fi
+    done
+    say "installing ${#names[@]} packages (${names[*]}); the first run takes a few minutes"
+    quiet_pip .venv/bin/python -m pip install --quiet "${specs[@]}"
+}
+
 stamp=.venv/.setup-stamp
 fingerprint=$(cat scripts/setup.sh packages/*/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
-    say ".venv is up to date"
-    exit 0
+    say "Python packages are up to date"
+else
+    rm -f "$stamp"
+    install_python_packages
+    echo "$fingerprint" > "$stamp"
 fi
-rm -f "$stamp"
-if [ ! -x .venv/bin/python ]; then
-    say "creating .venv"
-    "$PYTHON" -m venv .venv
-fi
-say "upgrading pip"
-quiet_pip .venv/bin/python -m pip install --quiet --upgrade pip
-specs=("-e" "packages/hosting[serve,redis,openai,otlp,test]")
-names=("hosting")
-for pyproject in packages/*/pyproject.toml; do
-    dir=$(dirname "$pyproject")
-    [ "$dir" = "packages/hosting" ] && continue
-    names+=("${dir#packages/}")
-    if grep -q '^test = ' "$pyproject"; then
-        specs+=("-e" "$dir[test]")
-    else
-        specs+=("-e" "$dir")
+# Test peers from npm (packages/*/tests/peer): installed from their lock file, again only when it changed.
+for lock in packages/*/tests/peer/package-lock.json; do
+    [ -f "$lock" ] || continue
+    peer=$(dirname "$lock")
+    if command -v npm >/dev/null 2>&1 && [ ! "$peer/node_modules/.package-lock.json" -nt "$lock" ]; then
+        say "installing the npm test peer in $peer"
+        (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     fi
 done
-say "installing ${#names[@]} packages (${names[*]}); the first run takes a minute"
-quiet_pip .venv/bin/python -m pip install --quiet "${specs[@]}"
-echo "$fingerprint" > "$stamp"
-say "done"
+say "ready"

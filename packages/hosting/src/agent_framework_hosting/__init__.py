@@ -42,6 +42,7 @@ from ._types import (
     HostedRunResult,
     HostStatePaths,
 )
+from ._workflow_input import WorkflowInputError
 
 try:
     __version__ = version("agent-framework-hosting")
@@ -96,6 +97,7 @@ __all__ = [
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",
     "logger",
