@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._locations import redact_url
 from .plugins import ChannelPlugin, SkippedChannel, plugin_for
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
@@ -64,7 +65,7 @@ def describe_state(state_location: Any, workers: int, *, max_sessions: int | Non
             note = "each worker keeps its own; use --state-dir redis://... with several workers"
         cap = f", the {max_sessions} most recent conversations" if max_sessions is not None else ""
         return f"memory{cap} ({note})"
-    return str(state_location)
+    return redact_url(str(state_location))
 
 
 @dataclass(frozen=True)
