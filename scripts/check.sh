@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff --version
 .venv/bin/ruff check .
-.venv/bin/ruff format --check .
+.venv/bin/ruff format --check --exclude '*.md' .
 .venv/bin/mypy --version
 .venv/bin/mypy --strict packages/*/src
