@@ -175,6 +175,8 @@ class ChannelContext:
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
             try:
+                # Shielded: the session is saved and the turn lock released even when the consumer
+                # (a disconnecting client) is being cancelled.
                 with anyio.CancelScope(shield=True):
                     await held.aclose()
             finally:
@@ -207,6 +209,8 @@ class ChannelContext:
             try:
                 yield session
             finally:
+                # Saved inside the lock, so the next turn on this key reads this one's history. A store that
+                # keeps the live object needs no I/O; one that writes is shielded so a cancelled turn saves too.
                 if session is not None and host.state.keeps_objects:
                     await host.sessions.save(session)
                 elif session is not None:

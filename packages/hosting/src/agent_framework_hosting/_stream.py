@@ -57,6 +57,7 @@ class HostedStream:
         self._finish_turn = finish
         self._trace = trace
         self._update_hook = update_hook
+        # One slot: the pump waits for the consumer to take each update, so nothing is buffered ahead.
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
         self._stop = False
         self._pump: asyncio.Task[Any] | None = None
@@ -89,7 +90,7 @@ class HostedStream:
                 if self._stop:
                     break
                 await self._queue.put(update)
-                if self._stop:
+                if self._stop:  # the consumer left while we waited to hand this update over
                     break
             else:
                 finished = True
@@ -166,6 +167,8 @@ class HostedStream:
         if pump is None:
             await self._close(None)
             return
+        # Free the slot so a pump blocked in put() wakes, sees _stop and closes the run itself (in its
+        # own task, where the target's context lives); only a pump that does not stop in time is cancelled.
         with contextlib.suppress(asyncio.QueueEmpty):
             self._queue.get_nowait()
         await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
