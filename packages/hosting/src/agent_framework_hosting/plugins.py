@@ -67,6 +67,8 @@ class ChannelPlugin:
     distribution: str = ""
     anonymous: str | None = None
     """A variable that, set to a true value, serves the channel without its required credentials (emulators)."""
+    one_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of variables of which at least one must be set (Slack: the signing secret and/or the app token)."""
 
     def is_anonymous(self, environ: Mapping[str, str]) -> bool:
         if self.anonymous is None:
@@ -77,7 +79,11 @@ class ChannelPlugin:
         """The required variables that are absent or blank."""
         if self.is_anonymous(environ):
             return []
-        return [s.variable for s in self.settings if s.required and not environ.get(s.variable, "").strip()]
+        missing = [s.variable for s in self.settings if s.required and not environ.get(s.variable, "").strip()]
+        for group in self.one_of:
+            if not any(environ.get(variable, "").strip() for variable in group):
+                missing.append(" or ".join(group))
+        return missing
 
     def arguments(self, environ: Mapping[str, str]) -> dict[str, str]:
         """Constructor arguments from the variables that are set (blank ones are ignored)."""
@@ -239,7 +245,14 @@ def channels_table(plugins: Iterable[ChannelPlugin]) -> str:
     """The README's channel table (Markdown): package, environment (bold = required) and paths."""
     lines = ["| channel | package | environment (bold = required) | path |", "|---|---|---|---|"]
     for plugin in plugins:
-        variables = [f"**`{s.variable}`**" if s.required else f"`{s.variable}`" for s in plugin.settings]
+        grouped = {variable: group for group in plugin.one_of for variable in group}
+        variables: list[str] = []
+        for s in plugin.settings:
+            group = grouped.get(s.variable)
+            if group is None:
+                variables.append(f"**`{s.variable}`**" if s.required else f"`{s.variable}`")
+            elif s.variable == group[0]:
+                variables.append(" and/or ".join(f"`{v}`" for v in group))
         environment = ", ".join(variables) or "—"
         if plugin.needs:
             environment += f" (needs the {' and '.join(plugin.needs)} channel)"
