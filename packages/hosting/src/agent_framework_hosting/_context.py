@@ -9,11 +9,11 @@ from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from agent_framework import AgentResponseUpdate, Content, Message
+from agent_framework import AgentResponseUpdate, AgentSession, Content, Message
 
 from ._claims import CLAIMS
 from ._hooks import apply_response_hook, apply_run_hook
-from ._stream import HostedStream
+from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
     Channel,
@@ -126,7 +126,7 @@ class ChannelContext:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
 
-    async def prepare(self, request: ChannelRequest, *, protocol_request: Any = None) -> ChannelRequest:
+    async def prepare(self, request: ChannelRequest, *, protocol_request: object = None) -> ChannelRequest:
         """Apply the run hook to a request the channel handles itself (a command), as `run` would."""
         return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
 
@@ -137,7 +137,7 @@ class ChannelContext:
         hooked.request = prepared
         return hooked
 
-    async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
+    async def run(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         trace = TurnTrace(prepared, stream=False)
@@ -156,7 +156,7 @@ class ChannelContext:
             trace.end(error)
         return await self._respond(result, prepared)
 
-    async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
+    async def run_stream(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         trace = TurnTrace(prepared, stream=True)
@@ -197,7 +197,7 @@ class ChannelContext:
         )
 
     @asynccontextmanager
-    async def _turn(self, request: ChannelRequest) -> AsyncIterator[Any]:
+    async def _turn(self, request: ChannelRequest) -> AsyncIterator[AgentSession | None]:
         """Hold the isolation key's turn lock; load the session first and save it last."""
         key = request.isolation_key
         if key is None:
@@ -217,7 +217,7 @@ class ChannelContext:
                     with anyio.CancelScope(shield=True):
                         await host.sessions.save(session)
 
-    def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
+    def _run_kwargs(self, request: ChannelRequest, session: AgentSession | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if session is not None:
             kwargs["session"] = session
@@ -243,7 +243,7 @@ class ChannelContext:
         key = request.isolation_key
         return None if key is None else await self._host.sessions.session_id(key)
 
-    async def _invoke(self, request: ChannelRequest, session: Any) -> HostedRunResult[Any]:
+    async def _invoke(self, request: ChannelRequest, session: AgentSession | None) -> HostedRunResult[Any]:
         host = self._host
         if host.workflows is not None:
             result = await host.workflows.run(request.input, await self._scope(request))
@@ -253,8 +253,8 @@ class ChannelContext:
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
-        self, request: ChannelRequest, session: Any
-    ) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+        self, request: ChannelRequest, session: AgentSession | None
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], FinalResult, CloseRun]:
         host = self._host
         if host.workflows is not None:
             return self._workflow_stream(request)
@@ -276,7 +276,9 @@ class ChannelContext:
 
         return iterator, final, close
 
-    def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+    def _workflow_stream(
+        self, request: ChannelRequest
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], FinalResult, CloseRun]:
         workflows = self._host.workflows
         assert workflows is not None
         collected: list[AgentResponseUpdate] = []

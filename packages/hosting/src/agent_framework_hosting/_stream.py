@@ -16,6 +16,10 @@ from ._telemetry import TurnTrace
 from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
+FinalResult = Callable[[], Awaitable[Any]]
+"""Awaits the target's final result once its updates are consumed."""
+CloseRun = Callable[[BaseException | None], Awaitable[None]]
+"""Stops the target's run early (the error that stopped it, if any)."""
 _END = object()
 
 
@@ -42,8 +46,8 @@ class HostedStream:
         self,
         updates: AsyncIterator[AgentResponseUpdate],
         *,
-        final: Callable[[], Awaitable[Any]],
-        close: Callable[[BaseException | None], Awaitable[None]],
+        final: FinalResult,
+        close: CloseRun,
         finish: Callable[[Any, BaseException | None], Awaitable[HostedRunResult[Any]]],
         trace: TurnTrace,
         update_hook: ChannelStreamUpdateHook | None = None,
