@@ -247,13 +247,16 @@ class ChannelContext:
         """Start a fresh conversation for `isolation_key`; returns the new session id."""
         return await self._host.reset_session(isolation_key)
 
-    async def copy_session(self, source_key: str, target_key: str) -> bool:
-        """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none."""
-        return await self._host.sessions.copy(source_key, target_key)
+    async def copy_session(self, source_key: str, target_key: str, *, ttl: float | None = None) -> bool:
+        """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none.
 
-    async def delete_session(self, isolation_key: str) -> None:
-        """Forget the conversation `isolation_key` currently uses."""
-        await self._host.sessions.delete(isolation_key)
+        The copy shares the stored messages of its source; `ttl` overrides the host's session ttl for it.
+        """
+        return await self._host.sessions.copy(source_key, target_key, ttl=ttl)
+
+    async def delete_session(self, isolation_key: str, *, purge: bool = False) -> None:
+        """Forget the conversation `isolation_key` currently uses (`purge`: erase its stored messages too)."""
+        await self._host.sessions.delete(isolation_key, purge=purge)
 
     @property
     def supports_sessions(self) -> bool:
