@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 quiet_pip .venv/bin/python -m pip install --quiet --upgrade pip
-specs=("-e" "packages/hosting[serve,redis,openai,test]")
+specs=("-e" "packages/hosting[serve,redis,postgres,openai,test]")
 for pyproject in packages/*/pyproject.toml; do
     dir=$(dirname "$pyproject")
     [ "$dir" = "packages/hosting" ] && continue

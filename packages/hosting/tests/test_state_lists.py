@@ -12,12 +12,20 @@ import pytest
 from agent_framework_hosting import FileStateStore, MemoryStateStore, StateStore
 
 
-@pytest.fixture(params=["memory", "file", "redis"])
+@pytest.fixture(params=["memory", "file", "redis", "postgres"])
 async def any_store(request: Any, tmp_path: Path) -> AsyncIterator[StateStore]:
     if request.param == "memory":
         yield MemoryStateStore()
     elif request.param == "file":
         yield FileStateStore(tmp_path)
+    elif request.param == "postgres":
+        from agent_framework_hosting import PostgresStateStore
+
+        from .conftest import postgres_url
+
+        store = PostgresStateStore.from_url(postgres_url(request.getfixturevalue("postgres")))
+        yield store
+        await store.aclose()
     else:
         from agent_framework_hosting import RedisStateStore
 

@@ -6,7 +6,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from ._context import ChannelContext
-from ._errors import HostingError, SessionBusyError, StateUnavailableError
+from ._errors import HostingError, LeaseLostError, SessionBusyError, StateUnavailableError
 from ._host import AgentFrameworkHost
 from ._isolation import (
     ISOLATION_HEADER_CHAT,
@@ -40,15 +40,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 logger = logging.getLogger("agent_framework.hosting")
 
-_REDIS_NAMES = ("LeaseLostError", "RedisLeader", "RedisStateStore")
+_REDIS_NAMES = ("RedisLeader", "RedisStateStore")
+_POSTGRES_NAMES = ("PostgresStateStore",)
 
 
 def __getattr__(name: str) -> object:
-    """Redis names load on first use, so the base install needs no redis package."""
+    """Redis and PostgreSQL names load on first use, so the base install needs neither driver."""
     if name in _REDIS_NAMES:
         from . import _redis
 
         return getattr(_redis, name)
+    if name in _POSTGRES_NAMES:
+        from . import _postgres
+
+        return getattr(_postgres, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -75,6 +80,7 @@ __all__ = [
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",
+    "PostgresStateStore",
     "RedisLeader",
     "RedisStateStore",
     "SessionBusyError",

@@ -25,3 +25,9 @@ class StateUnavailableError(HostingError):
     status_code = 503
     code = "state_unavailable"
     public_message = "the host's state store is unavailable; retry shortly"
+
+
+class LeaseLostError(StateUnavailableError):
+    """A write was refused because the lease it was made under had expired and been taken over."""
+
+    code = "lease_lost"

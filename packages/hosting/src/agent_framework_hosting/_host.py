@@ -33,8 +33,16 @@ DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def _scheme(value: Any) -> str | None:
+    return value.split("://", 1)[0] if isinstance(value, str) and "://" in value else None
+
+
 def _is_remote_location(value: Any) -> bool:
-    return isinstance(value, str) and value.split("://", 1)[0] in ("redis", "rediss", "unix")
+    return _scheme(value) in (*REDIS_SCHEMES, *POSTGRES_SCHEMES)
 
 
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
@@ -74,6 +82,15 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
         return MemoryStateStore(max_entries=max_entries)
     if isinstance(location, StateStore):
         return location
+    if _scheme(location) in POSTGRES_SCHEMES:
+        try:
+            from ._postgres import PostgresStateStore
+        except ImportError as error:
+            raise ImportError(
+                "a postgresql:// state location needs the [postgres] extra: "
+                "pip install 'agent-framework-hosting[postgres]'"
+            ) from error
+        return PostgresStateStore.from_url(location)
     if _is_remote_location(location):
         try:
             from ._redis import RedisStateStore

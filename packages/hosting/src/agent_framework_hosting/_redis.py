@@ -26,8 +26,9 @@ from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._errors import SessionBusyError, StateUnavailableError
+from ._errors import LeaseLostError, SessionBusyError, StateUnavailableError
 from ._state import KeyedLocks
+from ._urls import redact_url
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
@@ -98,24 +99,6 @@ else
 end
 return 1
 """
-
-
-class LeaseLostError(StateUnavailableError):
-    """A write was refused because the lease it was made under had expired and been taken over."""
-
-    code = "lease_lost"
-
-
-def redact_url(url: str) -> str:
-    """`url` without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
