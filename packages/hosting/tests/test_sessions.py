@@ -77,7 +77,7 @@ async def test_session_files_are_plain_json_written_atomically(agent: Agent, tmp
     assert len(files) == 1 and not files[0].name.startswith(".")
     record = json.loads(files[0].read_text())
     assert record["key"] == "user:1/../x" and record["value"]["session"]["session_id"] == "user:1/../x"
-    (log,) = (tmp_path / "sessions" / "history").iterdir()
+    (log,) = (tmp_path / "sessions" / "history").glob("*.jsonl")
     header, *lines = [line for line in log.read_text().splitlines()]
     assert header.startswith("#")  # when the list expires (0: never)
     lines = [json.loads(line) for line in lines]
@@ -89,7 +89,7 @@ async def test_a_turn_appends_only_its_new_messages(agent: Agent, tmp_path: Path
     host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
     for text in ("one", "two", "three"):
         await host.context.run(turn(text, "k"))
-    (log,) = (tmp_path / "sessions" / "history").iterdir()
+    (log,) = (tmp_path / "sessions" / "history").glob("*.jsonl")
     session_file = next((tmp_path / "sessions" / "sessions").iterdir())
     assert len(log.read_text().splitlines()) == 1 + 6
     assert b"three" not in session_file.read_bytes()

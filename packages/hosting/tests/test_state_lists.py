@@ -96,4 +96,4 @@ async def test_the_folder_sweeper_removes_expired_lists(tmp_path: Path) -> None:
     await store.append("h", "kept", ["a"], at=0)
     time.sleep(0.1)
     assert await store.sweep("h") == 1
-    assert [p.suffix for p in (tmp_path / "h").iterdir()] == [".jsonl"]
+    assert [p.name for p in (tmp_path / "h").glob("*.jsonl")] == ["kept.jsonl"]

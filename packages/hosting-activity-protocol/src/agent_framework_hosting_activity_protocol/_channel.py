@@ -16,6 +16,9 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostedRunResult,
     HostingError,
 )
@@ -75,9 +78,9 @@ class ActivityProtocolChannel:
         tenant_id: str | None = None,
         token_provider: TokenProvider | None = None,
         commands: Sequence[ChannelCommand] = (),
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         send_typing_action: bool = True,
         stream: bool = True,
         stream_edit_min_interval: float = 1.0,
@@ -294,13 +297,7 @@ class ActivityProtocolChannel:
             await self._run_command(command, activity, request, collect)
             return replies
         try:
-            result = await self.context.run(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            result = await self.context.run(request, protocol_request=activity.raw)
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
             await collect(ERROR_REPLY)
@@ -345,7 +342,7 @@ class ActivityProtocolChannel:
         message = request.input[0]
         request = dataclasses.replace(request, operation="command.invoke", input=message.text, stream=False)
         try:
-            request = await self.context.prepare(request, run_hook=self.run_hook, protocol_request=activity.raw)
+            request = await self.context.prepare(request, protocol_request=activity.raw)
             await command.handle(ChannelCommandContext(request=request, reply=reply))
         except DeliveryError:
             raise
@@ -356,13 +353,7 @@ class ActivityProtocolChannel:
     async def _run_and_reply(self, activity: InboundActivity, request: ChannelRequest) -> None:
         typing = self._start_typing(activity)
         try:
-            result: HostedRunResult[Any] = await self.context.run(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            result: HostedRunResult[Any] = await self.context.run(request, protocol_request=activity.raw)
             text, attachments = result.text, response_attachments(result.result)
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
@@ -384,14 +375,7 @@ class ActivityProtocolChannel:
         typing = None if self.stream_informative_text else self._start_typing(activity)
         attachments: list[dict[str, Any]] = []
         try:
-            stream = await self.context.run_stream(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                stream_update_hook=self.stream_update_hook,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            stream = await self.context.run_stream(request, protocol_request=activity.raw)
             try:
                 await streamer.start()
             except BaseException:

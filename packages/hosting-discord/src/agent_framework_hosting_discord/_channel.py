@@ -14,8 +14,11 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostingError,
-    SessionBusyError,
+    chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from starlette.background import BackgroundTask
@@ -52,8 +55,6 @@ RESET_COMMAND = "reset"
 RESET_DESCRIPTION = "Start a new conversation"
 COMMAND_INPUT_OPTION = "input"
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
-BUSY_MESSAGE = "I'm still answering your previous message; please try again in a moment."
-UNAVAILABLE_MESSAGE = "I can't reach my conversation store right now; please try again shortly."
 FAILURE_MESSAGE = "Sorry, something went wrong while answering."
 COMMAND_FAILURE_MESSAGE = "Sorry, that command failed."
 UNSUPPORTED_INTERACTION = "This app only answers slash commands; buttons, menus and forms are not supported."
@@ -102,9 +103,9 @@ class DiscordChannel:
         agent_command_option: str = "prompt",
         register_commands: bool = True,
         commands: Sequence[ChannelCommand] | None = None,
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         streaming: bool = False,
         isolation_key_factory: DiscordIsolationKeyFactory | None = None,
         edit_interval: float = 1.0,
@@ -312,17 +313,11 @@ class DiscordChannel:
             if self.streaming:
                 text = await self._stream_answer(request, payload, reply)
             else:
-                result = await self.context.run(
-                    request,
-                    run_hook=self.run_hook,
-                    protocol_request=payload,
-                    response_hook=self.response_hook,
-                    channel_name=self.name,
-                )
+                result = await self.context.run(request, protocol_request=payload)
                 text = result.text
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: the agent run failed", interaction.id)
@@ -331,14 +326,7 @@ class DiscordChannel:
         await reply.send(text)
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
-        stream = await self.context.run_stream(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=payload,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        stream = await self.context.run_stream(request, protocol_request=payload)
         editor = StreamEditor(reply.preview, self.edit_interval)
         try:
             async for update in stream:
@@ -369,7 +357,7 @@ class DiscordChannel:
             await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             logger.warning("interaction %s: /%s could not run: %s", interaction.id, command.name, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: /%s failed", interaction.id, command.name)

@@ -8,13 +8,20 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from agent_framework_hosting import ChannelContext, ChannelContribution, HostingError
+from agent_framework_hosting import (
+    ChannelContext,
+    ChannelContribution,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
+    HostingError,
+)
 from agent_framework_hosting.http import BadRequest, bearer_token, parse_json, read_body, secrets_equal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import ApiError, not_found
+from ._errors import BUSY_MESSAGE, ApiError, not_found
 from ._ids import default_response_id, new_id
 from ._parse import (
     DEFAULT_FORWARDED_OPTIONS,
@@ -58,9 +65,9 @@ class ResponsesChannel:
         self,
         *,
         path: str = "/responses",
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         response_id_factory: Callable[[str | None], str] | None = None,
         api_key: str | None = None,
         forward_options: Collection[str] = DEFAULT_FORWARDED_OPTIONS,
@@ -76,9 +83,9 @@ class ResponsesChannel:
         if api_key is not None and not api_key:
             raise ValueError("api_key must be a non-empty string or None")
         self.path = _normalize(path)
-        self._run_hook = run_hook
+        self.run_hook = run_hook
         self.response_hook = response_hook
-        self._stream_update_hook = stream_update_hook
+        self.stream_update_hook = stream_update_hook
         self._response_id_factory = response_id_factory or default_response_id
         self._api_key = api_key
         self.forward_options = tuple(forward_options)
@@ -106,11 +113,7 @@ class ResponsesChannel:
         self._runner = TurnRunner(
             context,
             Records(context, ttl=self.store_ttl),
-            channel_name=self.name,
             forwarded=self.forward_options,
-            run_hook=self._run_hook,
-            response_hook=self.response_hook,
-            stream_update_hook=self._stream_update_hook,
             replay_timeout=self.replay_timeout,
         )
         self._default_model = self.model or getattr(context.target, "name", None) or "agent"
@@ -316,7 +319,7 @@ class ResponsesChannel:
 
 def _hosting_message(error: HostingError) -> str:
     if error.status_code == 409:
-        return "The conversation is busy with another response; retry later."
+        return BUSY_MESSAGE
     if error.status_code == 503:
         return "The server's state store is unavailable; retry later."
     return "The server failed to handle the request."

@@ -6,7 +6,18 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from ._context import ChannelContext
-from ._errors import HostingError, LeaseLostError, SessionBusyError, StateUnavailableError
+from ._errors import (
+    BUSY_REPLY,
+    UNAVAILABLE_REPLY,
+    ConfigurationError,
+    HostingError,
+    LeaseLostError,
+    PlatformError,
+    SessionBusyError,
+    StateUnavailableError,
+    Unauthorized,
+    chat_reply,
+)
 from ._host import AgentFrameworkHost
 from ._isolation import (
     ISOLATION_HEADER_CHAT,
@@ -58,6 +69,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BUSY_REPLY",
+    "UNAVAILABLE_REPLY",
+    "ConfigurationError",
+    "PlatformError",
+    "Unauthorized",
+    "chat_reply",
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",

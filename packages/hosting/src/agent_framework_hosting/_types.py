@@ -129,16 +129,19 @@ _UNSET: Any = object()
 class HostedRunResult(Generic[TResult]):
     """The target's full-fidelity result and the session it ran in."""
 
-    __slots__ = ("result", "session")
+    __slots__ = ("request", "result", "session")
 
-    def __init__(self, result: TResult, *, session: Any = None) -> None:
+    def __init__(self, result: TResult, *, session: Any = None, request: ChannelRequest | None = None) -> None:
         self.result = result
         self.session = session
+        #: The request the turn actually ran (after the run hook; its session key is the one used).
+        self.request = request
 
     def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
         return HostedRunResult(
             self.result if result is _UNSET else result,
             session=self.session if session is _UNSET else session,
+            request=self.request,
         )
 
     @property
@@ -168,7 +171,12 @@ ChannelStreamUpdateHook = Callable[
 
 @runtime_checkable
 class Channel(Protocol):
-    """A transport: parses its platform's payloads and renders results back."""
+    """A transport: parses its platform's payloads and renders results back.
+
+    A channel may also carry `run_hook`, `response_hook` and `stream_update_hook`
+    attributes; the host binds them, with the channel's name, into the context it
+    hands to `contribute`, so the channel's `context.run(request)` applies them.
+    """
 
     name: str
     path: str
