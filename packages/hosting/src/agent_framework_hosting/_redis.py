@@ -529,7 +529,7 @@ class RedisStateStore:
     async def _try_acquire(self, key: str, ttl: float) -> RedisLease | None:
         token = secrets.token_hex(16)
         started = time.monotonic()
-        args = [token, _ms(ttl), *self.orphans.tokens(key)]
+        args: list[str | int] = [token, _ms(ttl), *self.orphans.tokens(key)]
         try:
             fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=args))
         except StateUnavailableError:
