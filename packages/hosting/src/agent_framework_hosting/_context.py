@@ -122,6 +122,11 @@ class ChannelContext:
         return self._host.workflows is not None
 
     @property
+    def response_ttl(self) -> float | None:
+        """How long stored responses are kept (seconds; None: until deleted), the host's `response_ttl`."""
+        return self._host.response_ttl
+
+    @property
     def state(self) -> StateStore:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
@@ -202,16 +207,17 @@ class ChannelContext:
             yield None
             return
         host = self._host
+        ttl = request.session.ttl if request.session is not None else None
         async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
-            session = await host.sessions.load(key) if host.agent_target and host.sessions.supported else None
+            session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
             try:
                 yield session
             finally:
                 if session is not None and host.state.keeps_objects:
-                    await host.sessions.save(session)
+                    await host.sessions.save(session, ttl=ttl)
                 elif session is not None:
                     with anyio.CancelScope(shield=True):
-                        await host.sessions.save(session)
+                        await host.sessions.save(session, ttl=ttl)
 
     def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

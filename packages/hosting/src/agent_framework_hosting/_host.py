@@ -32,6 +32,7 @@ STATE_COMPONENTS = ("sessions", "checkpoints")
 DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+DEFAULT_RESPONSE_TTL = 30 * 24 * 3600.0  # what OpenAI keeps stored responses for
 
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -117,7 +118,8 @@ class AgentFrameworkHost:
     a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
     `turn_wait` bounds how long a turn waits for the previous turn of the same
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
-    background work.
+    background work. `session_ttl` (seconds; None: forever) is how long an idle
+    conversation is kept, `response_ttl` how long stored responses are (30 days).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class AgentFrameworkHost:
         state_dir: Any = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         session_ttl: float | None = None,
+        response_ttl: float | None = DEFAULT_RESPONSE_TTL,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
@@ -144,6 +147,8 @@ class AgentFrameworkHost:
         sessions_location, checkpoints_path, checkpoints_named = _state_locations(state_dir)
         self.state_location = sessions_location
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
+        self.session_ttl = session_ttl
+        self.response_ttl = response_ttl
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
         self.tasks = BackgroundTasks()

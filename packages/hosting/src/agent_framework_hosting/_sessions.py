@@ -102,13 +102,14 @@ class SessionManager:
         alias = await self._store.get(ALIASES, isolation_key)
         return alias if isinstance(alias, str) and alias else isolation_key
 
-    async def load(self, isolation_key: str) -> AgentSession:
+    async def load(self, isolation_key: str, *, ttl: float | None = None) -> AgentSession:
+        """The session `isolation_key` uses (a new one when none is stored); `ttl` overrides the session ttl."""
         session_id = await self.session_id(isolation_key)
         stored = await self._store.get(SESSIONS, session_id)
         if stored is None:
             session: AgentSession = self._target.create_session(session_id=session_id)
             if self._store.keeps_objects:
-                await self._store.set(SESSIONS, session_id, session, ttl=self.ttl)
+                await self._store.set(SESSIONS, session_id, session, ttl=self.ttl if ttl is None else ttl)
             else:
                 self._remember(_Live(session))
             return session
@@ -164,15 +165,18 @@ class SessionManager:
             messages.extend(Message.from_dict(item) for item in raw)
         return messages, complete
 
-    def _remember(self, entry: _Live) -> None:
-        self._live[entry.session.session_id] = entry
-        self._live.move_to_end(entry.session.session_id)
+    def _remember(self, entry: _Live, session_id: str | None = None) -> None:
+        session_id = session_id or entry.session.session_id
+        self._live[session_id] = entry
+        self._live.move_to_end(session_id)
         while len(self._live) > self._live_limit:
             self._live.popitem(last=False)
 
-    async def save(self, session: AgentSession) -> None:
+    async def save(self, session: AgentSession, *, ttl: float | None = None) -> None:
+        """Store the session's new messages and its record; `ttl` overrides the session ttl."""
+        ttl = self.ttl if ttl is None else ttl
         if self._store.keeps_objects:
-            await self._store.set(SESSIONS, session.session_id, session, ttl=self.ttl)
+            await self._store.set(SESSIONS, session.session_id, session, ttl=ttl)
             return
         live = self._live.get(session.session_id)
         if live is None or live.session is not session:
@@ -181,20 +185,25 @@ class SessionManager:
             entry = _Live(session)
             for source, messages in _message_lists(session):
                 entry.logs[source] = await self._append(
-                    session.session_id, messages, live.logs.get(source, []), live.loaded.get(source)
+                    session.session_id, messages, live.logs.get(source, []), live.loaded.get(source), ttl
                 )
                 entry.loaded[source] = messages
             with _messages_hidden(session):
                 data = session.to_dict()
             record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
-            await self._store.set(SESSIONS, session.session_id, record, ttl=self.ttl)
+            await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
         except BaseException:
             self._live.pop(session.session_id, None)
             raise
         self._remember(entry)
 
     async def _append(
-        self, session_id: str, messages: list[Message], segments: list[Segment], loaded: list[Message] | None
+        self,
+        session_id: str,
+        messages: list[Message],
+        segments: list[Segment],
+        loaded: list[Message] | None,
+        ttl: float | None,
     ) -> list[Segment]:
         """Store the messages past those already stored; returns the segments that now hold them all."""
         segments = [list(segment) for segment in segments]
@@ -209,20 +218,20 @@ class SessionManager:
             # The history was rewritten (compacted, say) or never stored here: it starts a new list.
             segments, count = [], 0
         for log, _, _ in segments[:-1]:
-            await self._store.touch(HISTORY, log, ttl=self.ttl)
+            await self._store.touch(HISTORY, log, ttl=ttl)
         added = [message.to_dict() for message in messages[count:]]
         if not added:
             if segments:
-                await self._store.touch(HISTORY, segments[-1][0], ttl=self.ttl)
+                await self._store.touch(HISTORY, segments[-1][0], ttl=ttl)
             return segments
         if segments:
             log, first, end = segments[-1]
-            if await self._store.append(HISTORY, log, added, at=end - first, ttl=self.ttl):
+            if await self._store.append(HISTORY, log, added, at=end - first, ttl=ttl):
                 segments[-1][2] = end + len(added)
                 return segments
         # Another session sharing this list appended first (a fork): continue in a list of our own.
         log = f"{session_id}~{uuid.uuid4().hex[:12]}"
-        if not await self._store.append(HISTORY, log, added, at=0, ttl=self.ttl):
+        if not await self._store.append(HISTORY, log, added, at=0, ttl=ttl):
             raise RuntimeError(f"history list {log!r} unexpectedly exists")
         segments.append([log, count, count + len(added)])
         return segments
@@ -260,6 +269,10 @@ class SessionManager:
             for log, _, _ in segments:
                 await self._store.touch(HISTORY, log, ttl=ttl)
         await self._store.set(SESSIONS, target_id, record, ttl=ttl)
+        origin = self._live.get(source_id)
+        if origin is not None and origin.logs == stored["logs"]:
+            # The copy's first turn then reads nothing this process already holds.
+            self._remember(_Live(origin.session, dict(origin.logs), dict(origin.loaded)), target_id)
         return True
 
     async def delete(self, isolation_key: str, *, purge: bool = False) -> bool:

@@ -514,7 +514,9 @@ class FileStateStore:
     async def append(
         self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
     ) -> bool:
-        return await asyncio.to_thread(self._append, self._list_path(namespace, key), items, at, ttl)
+        appended = await asyncio.to_thread(self._append, self._list_path(namespace, key), items, at, ttl)
+        self._maybe_sweep(namespace, ttl)
+        return appended
 
     async def items(self, namespace: str, key: str, start: int = 0, stop: int | None = None) -> list[Any]:
         return await asyncio.to_thread(self._slice, self._list_path(namespace, key), start, stop)
