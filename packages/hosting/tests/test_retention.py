@@ -121,7 +121,7 @@ async def test_sessions_list_show_and_delete_erase_one_users_data(durable: str) 
     host = AgentFrameworkHost(echo(), channels=[], state_dir=durable)
     for text in ("one", "two"):
         await host.context.run(turn(text, "alice"))
-    await host.reset_session("alice")
+    await host.reset_session_async("alice")
     await host.context.run(turn("after reset", "alice"))
     await host.context.run(turn("hi", "bob"))
     await host.state.aclose()
