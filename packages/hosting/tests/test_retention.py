@@ -47,21 +47,23 @@ def echo() -> Agent:
 
 
 async def test_an_idle_conversation_is_forgotten_after_the_session_ttl(location: Any) -> None:
-    host = AgentFrameworkHost(echo(), channels=[], state_dir=location, session_ttl=0.6)
-    await host.context.run(turn("one", "idle"))
-    await host.context.run(turn("two", "busy"))
-    assert (await host.context.run(turn("again", "idle"))).text == "echo 2: again"
-    await asyncio.sleep(0.4)
-    assert (await host.context.run(turn("still here", "busy"))).text == "echo 2: still here"  # a turn renews it
-    await asyncio.sleep(0.4)
-    fresh = AgentFrameworkHost(echo(), channels=[], state_dir=location, session_ttl=0.6) if location else host
-    assert (await fresh.context.run(turn("three", "busy"))).text == "echo 3: three"
-    await asyncio.sleep(0.7)
-    fresh = AgentFrameworkHost(echo(), channels=[], state_dir=location, session_ttl=0.6) if location else host
-    assert (await fresh.context.run(turn("back", "idle"))).text == "echo 1: back"
-    if location is not None:
-        await host.state.aclose()
-        await fresh.state.aclose()
+    def host() -> AgentFrameworkHost:
+        return AgentFrameworkHost(echo(), channels=[], state_dir=location, session_ttl=1.5)
+
+    first = host()
+    await first.context.run(turn("one", "idle"))
+    await first.context.run(turn("two", "busy"))
+    assert (await first.context.run(turn("again", "idle"))).text == "echo 2: again"
+    await asyncio.sleep(0.9)
+    assert (await first.context.run(turn("still here", "busy"))).text == "echo 2: still here"  # a turn renews it
+    await asyncio.sleep(0.9)
+    second = host() if location else first
+    assert (await second.context.run(turn("three", "busy"))).text == "echo 3: three"
+    await asyncio.sleep(1.7)
+    third = host() if location else first
+    assert (await third.context.run(turn("back", "idle"))).text == "echo 1: back"
+    for each in {first, second, third}:
+        await each.state.aclose()
 
 
 async def test_expired_messages_leave_the_store(durable_location: Any) -> None:
@@ -71,7 +73,7 @@ async def test_expired_messages_leave_the_store(durable_location: Any) -> None:
     record = await host.state.get(SESSIONS, result.session.session_id)
     (log, _, _), = record["logs"]["in_memory"]
     assert len(await host.state.items(HISTORY, log)) == 2
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(2.0)  # the record's ttl, and the list's grace beyond it (ttl * 1.1 + 1 s)
     assert await host.state.get(SESSIONS, result.session.session_id) is None
     assert await host.state.items(HISTORY, log) == []
     if isinstance(location, Path):

@@ -48,7 +48,7 @@ async def test_reset_starts_fresh_and_keeps_the_old_history(make_host) -> None:
     assert re.fullmatch(r"k#[0-9a-f]{8}", new_id)
     after = await host.context.run(turn("two", "k"))
     assert after.text == "echo 1: two" and after.session.session_id == new_id
-    assert history(await host.state.get("sessions", old_id)) == ["one", "echo 1: one"]
+    assert history(await host.sessions.stored(old_id)) == ["one", "echo 1: one"]
 
 
 async def test_history_survives_a_restart_with_state_dir(agent: Agent, tmp_path: Path) -> None:
@@ -132,7 +132,7 @@ async def test_concurrent_turns_on_one_key_run_one_after_another(make_host) -> N
     results = await asyncio.gather(*(host.context.run(turn(f"m{i}", "same")) for i in range(20)))
     numbers = sorted(int(r.text.split(":")[0].removeprefix("echo ")) for r in results)
     assert numbers == list(range(1, 21))
-    final = await host.state.get("sessions", "same")
+    final = await host.sessions.stored("same")
     assert len(history(final)) == 40
 
 

@@ -5,7 +5,8 @@ messages, plus where the messages are) and its messages in append-only lists:
 a turn appends only its new messages, and a copy (a fork) shares its source's
 lists, diverging into a list of its own at its first append. Each process keeps
 the sessions it used last live, so a turn reads only what other processes
-appended since.
+appended since. In memory, sessions stay live objects while warm and are frozen
+to JSON when idle (`ParkedSession`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from agent_framework import AgentSession, Message
 
+from ._parked import DEFAULT_WARM_SESSIONS, ParkedSession, WarmSessions
 from ._state import StateStore
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -65,6 +67,11 @@ def _messages_hidden(session: AgentSession) -> Iterator[None]:
             session.state[source]["messages"] = messages
 
 
+def _list_ttl(ttl: float | None) -> float | None:
+    """History lists outlive their session record a little, so a live record never points at expired messages."""
+    return None if ttl is None else ttl * 1.1 + 1.0
+
+
 def _end(segments: list[Segment]) -> int:
     return int(segments[-1][2]) if segments else 0
 
@@ -86,13 +93,20 @@ class SessionManager:
     """Maps isolation keys to session ids (through reset aliases) and sessions to the store."""
 
     def __init__(
-        self, target: Any, store: StateStore, *, ttl: float | None = None, live: int = DEFAULT_LIVE_SESSIONS
+        self,
+        target: Any,
+        store: StateStore,
+        *,
+        ttl: float | None = None,
+        live: int = DEFAULT_LIVE_SESSIONS,
+        warm: int = DEFAULT_WARM_SESSIONS,
     ) -> None:
         self._target = target
         self._store = store
         self.ttl = ttl
         self._live_limit = live
         self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._warm = WarmSessions(warm)
 
     @property
     def supported(self) -> bool:
@@ -109,19 +123,35 @@ class SessionManager:
         if stored is None:
             session: AgentSession = self._target.create_session(session_id=session_id)
             if self._store.keeps_objects:
-                await self._store.set(SESSIONS, session_id, session, ttl=self.ttl if ttl is None else ttl)
+                await self._park(session, self.ttl if ttl is None else ttl)
             else:
                 self._remember(_Live(session))
             return session
         if self._store.keeps_objects:
-            return stored  # type: ignore[no-any-return]
+            return self._unpark(session_id, stored)
         return await self._restore(session_id, stored, self._live.get(session_id))
+
+    def _unpark(self, session_id: str, stored: Any) -> AgentSession:
+        if not isinstance(stored, ParkedSession):
+            return stored  # type: ignore[no-any-return]
+        self._warm.touch(session_id, stored)
+        return stored.thaw()
+
+    async def _park(self, session: AgentSession, ttl: float | None) -> None:
+        """Keep a memory-mode session: live while warm, frozen to JSON once other sessions push it out."""
+        parked = self._warm.get(session.session_id)
+        if parked is None or not parked.holds(session):
+            parked = ParkedSession(session)
+        await self._store.set(SESSIONS, session.session_id, parked, ttl=ttl)
+        self._warm.touch(session.session_id, parked)
 
     async def stored(self, session_id: str) -> AgentSession | None:
         """The session stored under `session_id`, read afresh (no turn lock: for inspection)."""
         stored = await self._store.get(SESSIONS, session_id)
-        if stored is None or self._store.keeps_objects:
-            return stored  # type: ignore[no-any-return]
+        if stored is None:
+            return None
+        if self._store.keeps_objects:
+            return stored.thaw() if isinstance(stored, ParkedSession) else stored  # type: ignore[no-any-return]
         return await self._restore(session_id, stored, None, remember=False)
 
     async def _restore(
@@ -176,7 +206,7 @@ class SessionManager:
         """Store the session's new messages and its record; `ttl` overrides the session ttl."""
         ttl = self.ttl if ttl is None else ttl
         if self._store.keeps_objects:
-            await self._store.set(SESSIONS, session.session_id, session, ttl=ttl)
+            await self._park(session, ttl)
             return
         live = self._live.get(session.session_id)
         if live is None or live.session is not session:
@@ -218,20 +248,20 @@ class SessionManager:
             # The history was rewritten (compacted, say) or never stored here: it starts a new list.
             segments, count = [], 0
         for log, _, _ in segments[:-1]:
-            await self._store.touch(HISTORY, log, ttl=ttl)
+            await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
         added = [message.to_dict() for message in messages[count:]]
         if not added:
             if segments:
-                await self._store.touch(HISTORY, segments[-1][0], ttl=ttl)
+                await self._store.touch(HISTORY, segments[-1][0], ttl=_list_ttl(ttl))
             return segments
         if segments:
             log, first, end = segments[-1]
-            if await self._store.append(HISTORY, log, added, at=end - first, ttl=ttl):
+            if await self._store.append(HISTORY, log, added, at=end - first, ttl=_list_ttl(ttl)):
                 segments[-1][2] = end + len(added)
                 return segments
         # Another session sharing this list appended first (a fork): continue in a list of our own.
         log = f"{session_id}~{uuid.uuid4().hex[:12]}"
-        if not await self._store.append(HISTORY, log, added, at=0, ttl=ttl):
+        if not await self._store.append(HISTORY, log, added, at=0, ttl=_list_ttl(ttl)):
             raise RuntimeError(f"history list {log!r} unexpectedly exists")
         segments.append([log, count, count + len(added)])
         return segments
@@ -250,6 +280,9 @@ class SessionManager:
             return True
         ttl = self.ttl if ttl is None else ttl
         self._live.pop(target_id, None)
+        self._warm.drop(target_id)
+        if isinstance(stored, ParkedSession):
+            stored = stored.thaw()
         if isinstance(stored, AgentSession):
             with _messages_hidden(stored):
                 data = stored.to_dict()
@@ -257,7 +290,7 @@ class SessionManager:
             session = AgentSession.from_dict(data)
             for source, messages in _message_lists(stored):
                 session.state[source]["messages"] = list(messages)
-            await self._store.set(SESSIONS, target_id, session, ttl=ttl)
+            await self._park(session, ttl)
             return True
         if not is_record(stored):
             data = json.loads(json.dumps(stored))
@@ -267,7 +300,7 @@ class SessionManager:
         record = {**stored, "session": {**stored["session"], "session_id": target_id}}
         for segments in stored["logs"].values():
             for log, _, _ in segments:
-                await self._store.touch(HISTORY, log, ttl=ttl)
+                await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
         await self._store.set(SESSIONS, target_id, record, ttl=ttl)
         origin = self._live.get(source_id)
         if origin is not None and origin.logs == stored["logs"]:
@@ -282,6 +315,7 @@ class SessionManager:
         """
         session_id = await self.session_id(isolation_key)
         self._live.pop(session_id, None)
+        self._warm.drop(session_id)
         stored = await self._store.get(SESSIONS, session_id) if purge else None
         deleted = await self._store.delete(SESSIONS, session_id)
         if stored is not None and is_record(stored):
