@@ -23,8 +23,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
+from ._locations import redact_url
 from ._postgres_schema import MIGRATIONS, SCHEMA_NAME
-from ._urls import redact_url
 
 if TYPE_CHECKING:
     from ._postgres_checkpoints import PostgresCheckpointStorage

@@ -27,8 +27,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from ._errors import LeaseLostError, SessionBusyError, StateUnavailableError
+from ._locations import redact_url
 from ._state import KeyedLocks
-from ._urls import redact_url
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
