@@ -5,8 +5,15 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
-from ._errors import HostingError, SessionBusyError, StateUnavailableError
+from ._errors import (
+    ConversationBusyError,
+    HostingError,
+    SessionBusyError,
+    StateUnavailableError,
+    TurnInterruptedError,
+)
 from ._host import AgentFrameworkHost
 from ._isolation import (
     ISOLATION_HEADER_CHAT,
@@ -67,6 +74,9 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "Concurrency",
+    "ConcurrencyPolicy",
+    "ConversationBusyError",
     "FileStateStore",
     "HostStatePaths",
     "HostedRunResult",
@@ -80,6 +90,7 @@ __all__ = [
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "TurnInterruptedError",
     "__version__",
     "get_current_isolation_keys",
     "logger",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from agent_framework import AgentResponseUpdate, Content, Message
 
+from ._concurrency import ConcurrencyPolicy
+from ._control import ToolGuard, TurnControl
+from ._errors import ConversationBusyError, SessionBusyError, TurnInterruptedError
+from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from ._state import StateStore
 
 IDEMPOTENCY = "idempotency"
+INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
 
 
@@ -88,10 +94,10 @@ class ChannelContext:
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
         try:
-            async with self._turn(prepared) as session:
+            async with self._turn(prepared) as (session, control):
                 token = trace.attach()
                 try:
-                    result = await self._invoke(prepared, session)
+                    result = await self._invoke_interruptible(prepared, session, control)
                 finally:
                     trace.detach(token)
         except BaseException as exc:
@@ -117,10 +123,11 @@ class ChannelContext:
         trace = TurnTrace(prepared, stream=True)
         held = AsyncExitStack()
         try:
-            session = await held.enter_async_context(self._turn(prepared))
+            session, control = await held.enter_async_context(self._turn(prepared))
+            start = history_length(self.target, session)
             token = trace.attach()
             try:
-                updates, final, close = self._invoke_stream(prepared, session)
+                inputs, updates, final, close = self._invoke_stream(prepared, session, control)
             finally:
                 trace.detach(token)
         except BaseException as exc:
@@ -131,6 +138,9 @@ class ChannelContext:
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
             try:
                 with anyio.CancelScope(shield=True):
+                    if control is not None and control.requested and stream.interrupted:
+                        partial = getattr(final_result, "messages", None) or ()
+                        mark_interrupted(self.target, session, inputs, start, partial)
                     await held.aclose()
             finally:
                 trace.end(error)
@@ -141,22 +151,31 @@ class ChannelContext:
                 response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
             )
 
-        return HostedStream(
+        stream = HostedStream(
             updates, final=final, close=close, finish=finish, trace=trace, update_hook=stream_update_hook
         )
+        if control is not None:
+            control.bind(stream.interrupt)
+        return stream
+
+    def policy(self, request: ChannelRequest) -> ConcurrencyPolicy:
+        """The concurrency policy for `request`: its channel's override, else the host's."""
+        return self._host.concurrency.for_channel(request.channel)
 
     @asynccontextmanager
-    async def _turn(self, request: ChannelRequest) -> AsyncIterator[Any]:
-        """Hold the isolation key's turn lock; load the session first and save it last."""
+    async def _turn(self, request: ChannelRequest) -> AsyncIterator[tuple[Any, TurnControl | None]]:
+        """Hold the isolation key's turn (by the concurrency policy); load the session first, save it last."""
         key = request.isolation_key
         if key is None:
-            yield None
+            yield None, None
             return
         host = self._host
-        async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
+        async with AsyncExitStack() as stack:
+            await self._hold(stack, key, self.policy(request))
+            control = await stack.enter_async_context(host.turns.running(key))
             session = await host.sessions.load(key) if host.agent_target and host.sessions.supported else None
             try:
-                yield session
+                yield session, control
             finally:
                 if session is not None and host.state.keeps_objects:
                     await host.sessions.save(session)
@@ -164,10 +183,58 @@ class ChannelContext:
                     with anyio.CancelScope(shield=True):
                         await host.sessions.save(session)
 
-    def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
+    async def _hold(self, stack: AsyncExitStack, key: str, policy: ConcurrencyPolicy) -> None:
+        """Take the key's turn lock: wait (queue, collect), refuse at once (reject), or interrupt the holder."""
+        state, wait, name = self._host.state, self._host.turn_wait, f"turn:{key}"
+        if policy == "reject":
+            try:
+                await stack.enter_async_context(state.lock(name, wait=0))
+            except SessionBusyError:
+                raise ConversationBusyError(f"{key!r}: {ConversationBusyError.public_message}") from None
+            return
+        if policy != "interrupt":
+            await stack.enter_async_context(state.lock(name, wait=wait))
+            return
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            # Signal whoever holds the turn now (it may change while we wait), then try the lock briefly.
+            await self._host.turns.interrupt(key)
+            try:
+                await stack.enter_async_context(state.lock(name, wait=INTERRUPT_POLL))
+                return
+            except SessionBusyError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    async def _invoke_interruptible(
+        self, request: ChannelRequest, session: Any, control: TurnControl | None
+    ) -> HostedRunResult[Any]:
+        """Run the turn in a task the turn's control can cancel; an interrupted turn stays in history."""
+        if control is None:
+            return await self._invoke(request, session, None, stamp_input(request))
+        inputs = stamp_input(request)
+        start = history_length(self.target, session)
+        task = asyncio.ensure_future(self._invoke(request, session, control, inputs))
+        control.bind(task.cancel)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        if task.cancelled():
+            if not control.requested:
+                raise asyncio.CancelledError
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted")
+        return task.result()
+
+    def _run_kwargs(self, request: ChannelRequest, session: Any, control: TurnControl | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if session is not None:
             kwargs["session"] = session
+        if control is not None and self._host.accepts_middleware:
+            kwargs["middleware"] = [ToolGuard(control)]
         if request.options:
             kwargs["options"] = dict(request.options)
         return kwargs
@@ -190,23 +257,26 @@ class ChannelContext:
         key = request.isolation_key
         return None if key is None else await self._host.sessions.session_id(key)
 
-    async def _invoke(self, request: ChannelRequest, session: Any) -> HostedRunResult[Any]:
+    async def _invoke(
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
+    ) -> HostedRunResult[Any]:
         host = self._host
         if host.workflows is not None:
             result = await host.workflows.run(request.input, await self._scope(request))
             return HostedRunResult(result)
         with self._bind_request_context(request):
-            response = await self.target.run(stamp_input(request), **self._run_kwargs(request, session))
+            response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
-        self, request: ChannelRequest, session: Any
-    ) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+        self, request: ChannelRequest, session: Any, control: TurnControl | None
+    ) -> tuple[list[Message], AsyncIterator[AgentResponseUpdate], Any, Any]:
         host = self._host
         if host.workflows is not None:
-            return self._workflow_stream(request)
+            return [], *self._workflow_stream(request)
+        inputs = stamp_input(request)
         binding = self._bind_request_context(request)
-        stream = self.target.run(stamp_input(request), stream=True, **self._run_kwargs(request, session))
+        stream = self.target.run(inputs, stream=True, **self._run_kwargs(request, session, control))
         iterator = stream.__aiter__()
 
         async def final() -> Any:
@@ -221,7 +291,7 @@ class ChannelContext:
             finally:
                 binding.close()
 
-        return iterator, final, close
+        return inputs, iterator, final, close
 
     def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
         workflows = self._host.workflows
@@ -276,6 +346,26 @@ class ChannelContext:
                 return
             await self.reset_session(key)
             await ctx.reply(reply)
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    async def stop(self, isolation_key: str) -> bool:
+        """Cancel the turn running for `isolation_key` (here or in another process); False when none runs."""
+        return await self._host.turns.interrupt(isolation_key)
+
+    def stop_command(
+        self,
+        *,
+        name: str = "stop",
+        description: str = "Stop the answer in progress",
+        stopped: str = "Stopped.",
+        idle: str = "Nothing to stop.",
+    ) -> ChannelCommand:
+        """A ready `ChannelCommand` that cancels the invoking conversation's running turn and says so."""
+
+        async def handle(ctx: ChannelCommandContext) -> None:
+            key = ctx.request.isolation_key
+            await ctx.reply(stopped if key is not None and await self.stop(key) else idle)
 
         return ChannelCommand(name=name, description=description, handle=handle)
 

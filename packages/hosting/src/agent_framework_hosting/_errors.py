@@ -25,3 +25,18 @@ class StateUnavailableError(HostingError):
     status_code = 503
     code = "state_unavailable"
     public_message = "the host's state store is unavailable; retry shortly"
+
+
+class ConversationBusyError(SessionBusyError):
+    """The `reject` policy refused a message that arrived while the conversation's turn was running."""
+
+    code = "conversation_busy"
+    public_message = "still working on your last message; send it again once the answer arrives"
+
+
+class TurnInterruptedError(HostingError):
+    """The turn was cancelled (`interrupt` policy or `/stop`); its partial answer is kept, marked interrupted."""
+
+    status_code = 409
+    code = "turn_interrupted"
+    public_message = "the turn was interrupted by a newer message or a stop request"

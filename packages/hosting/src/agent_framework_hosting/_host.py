@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -17,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
+from ._control import RunningTurns
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -99,7 +102,9 @@ class AgentFrameworkHost:
     a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
     `turn_wait` bounds how long a turn waits for the previous turn of the same
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
-    background work.
+    background work. `concurrency` chooses what a message does while its
+    conversation's turn runs: ``"queue"`` (default), ``"reject"``, ``"interrupt"``,
+    ``"collect"``, or a `Concurrency` with per-channel overrides.
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class AgentFrameworkHost:
         session_ttl: float | None = None,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        concurrency: ConcurrencySetting = None,
     ) -> None:
         self.channels = list(channels)
         self._check_channels()
@@ -128,6 +134,9 @@ class AgentFrameworkHost:
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.tasks = BackgroundTasks()
+        self.concurrency: Concurrency = resolve_concurrency(concurrency)
+        self.turns = RunningTurns(self.state)
+        self.accepts_middleware = self.agent_target and _accepts(getattr(target, "run", None), "middleware")
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None
         if not self.agent_target:
@@ -236,6 +245,13 @@ class AgentFrameworkHost:
         from ._serve import serve
 
         serve(self, host_name=host, port=port, workers=workers, **config)
+
+
+def _accepts(function: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 async def _readiness(request: Request) -> PlainTextResponse:
