@@ -167,3 +167,36 @@ def test_an_unknown_policy_is_refused_with_the_known_ones() -> None:
         AgentFrameworkHost(Agent(client=OfflineChatClient()), channels=[], concurrency="drop")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="channel 'x'"):
         Concurrency(channels={"x": "later"})  # type: ignore[dict-item]
+
+
+async def test_collect_merges_a_burst_of_messages_into_one_turn_that_answers_them_all() -> None:
+    with serve(Concurrency("collect", collect_window=0.6)) as (url, host):
+        async with httpx.AsyncClient(timeout=30) as client:
+            first = asyncio.ensure_future(say(client, url, "hi", "k"))
+            await asyncio.sleep(0.1)
+            rest_ = [asyncio.ensure_future(say(client, url, text, "k")) for text in ("I need", "a taxi")]
+            replies = [await first, *[await reply for reply in rest_]]
+            later = await say(client, url, "thanks", "k")
+        calls = host.target.client.calls
+    assert [reply.json()["text"] for reply in replies] == ["echo 3: a taxi"] * 3
+    assert len(calls) == 2, "one model call for the burst, one for the later message"
+    assert [m.text for m in calls[0] if m.role == "user"] == ["hi", "I need", "a taxi"]
+    assert later.json()["text"] == "echo 4: thanks"
+
+
+async def test_collect_gathers_messages_that_arrive_while_a_turn_runs_into_the_next_turn() -> None:
+    with serve(Concurrency("collect", collect_window=0.1), chunk_delay=0.15) as (url, host):
+        async with httpx.AsyncClient(timeout=30) as client:
+            body = {"text": LONG, "key": "k", "stream": True}
+            async with client.stream("POST", f"{url}/json", json=body) as stream:
+                chunks = stream.aiter_text()
+                head = await first_chunk(chunks)
+                during = [asyncio.ensure_future(say(client, url, text, "k")) for text in ("one", "two")]
+                await asyncio.sleep(0.4)
+                during.append(asyncio.ensure_future(say(client, url, "three", "k")))
+                tail = await rest(chunks)
+            replies = [await reply for reply in during]
+    assert head + tail == "echo 1: " + LONG
+    texts = {reply.json()["text"] for reply in replies}
+    assert len(texts) == 1 and texts.pop().startswith("echo 4: "), "one merged turn answered all three"
+    assert len(host.target.client.calls) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
@@ -12,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from agent_framework import AgentResponseUpdate, Content, Message
 
+from ._collect import Ticket
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
-from ._errors import ConversationBusyError, SessionBusyError, TurnInterruptedError
+from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
 from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._stream import HostedStream
@@ -25,6 +27,8 @@ from ._workflow import final_from_updates
 if TYPE_CHECKING:
     from ._host import AgentFrameworkHost
     from ._state import StateStore
+
+logger = logging.getLogger("agent_framework.hosting")
 
 IDEMPOTENCY = "idempotency"
 INTERRUPT_POLL = 0.1
@@ -91,13 +95,21 @@ class ChannelContext:
         channel_name: str | None = None,
     ) -> HostedRunResult[Any]:
         prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
+        ticket = await self._join(prepared)
+        if ticket is not None and not ticket.leader:
+            merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
+            return await apply_response_hook(
+                response_hook, merged, request=prepared, channel_name=channel_name or prepared.channel
+            )
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
+        result: HostedRunResult[Any] | None = None
         try:
             async with self._turn(prepared) as (session, control):
+                inputs = await self._inputs(prepared, ticket)
                 token = trace.attach()
                 try:
-                    result = await self._invoke_interruptible(prepared, session, control)
+                    result = await self._invoke_interruptible(prepared, session, control, inputs)
                 finally:
                     trace.detach(token)
         except BaseException as exc:
@@ -105,6 +117,7 @@ class ChannelContext:
             raise
         finally:
             trace.end(error)
+            await self._publish(ticket, None if result is None else result.result, error)
         return await apply_response_hook(
             response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
         )
@@ -120,19 +133,24 @@ class ChannelContext:
         channel_name: str | None = None,
     ) -> HostedStream:
         prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
+        ticket = await self._join(prepared)
+        if ticket is not None and not ticket.leader:
+            return self._follow(prepared, ticket, response_hook, channel_name)
         trace = TurnTrace(prepared, stream=True)
         held = AsyncExitStack()
         try:
             session, control = await held.enter_async_context(self._turn(prepared))
             start = history_length(self.target, session)
+            inputs = await self._inputs(prepared, ticket)
             token = trace.attach()
             try:
-                inputs, updates, final, close = self._invoke_stream(prepared, session, control)
+                updates, final, close = self._invoke_stream(prepared, session, control, inputs)
             finally:
                 trace.detach(token)
         except BaseException as exc:
             await held.aclose()
             trace.end(exc)
+            await self._publish(ticket, None, exc)
             raise
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
@@ -144,6 +162,8 @@ class ChannelContext:
                     await held.aclose()
             finally:
                 trace.end(error)
+                interrupted = TurnInterruptedError("interrupted") if stream.interrupted else None
+                await self._publish(ticket, final_result, error or interrupted)
             result = HostedRunResult(final_result, session=session)
             if error is not None:
                 return result
@@ -157,6 +177,67 @@ class ChannelContext:
         if control is not None:
             control.bind(stream.interrupt)
         return stream
+
+    def _collecting(self, request: ChannelRequest) -> bool:
+        host = self._host
+        return (
+            request.isolation_key is not None
+            and self.policy(request) == "collect"
+            and host.agent_target
+            and host.sessions.supported
+        )
+
+    async def _join(self, request: ChannelRequest) -> Ticket | None:
+        """Under `collect`: join the conversation's batch; a leader returns once its window has closed."""
+        if not self._collecting(request):
+            return None
+        assert request.isolation_key is not None
+        ticket = await self._host.collector.join(request.isolation_key, stamp_input(request))
+        if ticket.leader:
+            await self._host.collector.window_closed(ticket)
+        return ticket
+
+    async def _inputs(self, request: ChannelRequest, ticket: Ticket | None) -> list[Message]:
+        """The turn's messages: the request's own, or every message collected into the leader's batch."""
+        if ticket is None:
+            return stamp_input(request)
+        assert request.isolation_key is not None
+        return await self._host.collector.take(request.isolation_key, ticket)
+
+    async def _publish(self, ticket: Ticket | None, response: Any, error: BaseException | None) -> None:
+        if ticket is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._host.collector.publish(ticket, response, error)
+            except HostingError:
+                logger.warning("could not publish the answer of collected batch %s", ticket.batch)
+
+    def _follow(
+        self, request: ChannelRequest, ticket: Ticket, response_hook: Any, channel_name: str | None
+    ) -> HostedStream:
+        """A stream for a message merged into another request's turn: no updates, then the merged answer."""
+        collector = self._host.collector
+
+        async def nothing() -> AsyncGenerator[AgentResponseUpdate, None]:
+            return
+            yield
+
+        async def final() -> Any:
+            return await collector.result(ticket)
+
+        async def close(error: BaseException | None) -> None:
+            return None
+
+        async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
+            result = HostedRunResult(final_result, merged_into=ticket.batch)
+            if error is not None:
+                return result
+            return await apply_response_hook(
+                response_hook, result, request=request, channel_name=channel_name or request.channel
+            )
+
+        return HostedStream(nothing(), final=final, close=close, finish=finish, trace=TurnTrace(request, stream=True))
 
     def policy(self, request: ChannelRequest) -> ConcurrencyPolicy:
         """The concurrency policy for `request`: its channel's override, else the host's."""
@@ -207,12 +288,11 @@ class ChannelContext:
                     raise
 
     async def _invoke_interruptible(
-        self, request: ChannelRequest, session: Any, control: TurnControl | None
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
     ) -> HostedRunResult[Any]:
         """Run the turn in a task the turn's control can cancel; an interrupted turn stays in history."""
         if control is None:
-            return await self._invoke(request, session, None, stamp_input(request))
-        inputs = stamp_input(request)
+            return await self._invoke(request, session, None, inputs)
         start = history_length(self.target, session)
         task = asyncio.ensure_future(self._invoke(request, session, control, inputs))
         control.bind(task.cancel)
@@ -269,12 +349,11 @@ class ChannelContext:
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
-        self, request: ChannelRequest, session: Any, control: TurnControl | None
-    ) -> tuple[list[Message], AsyncIterator[AgentResponseUpdate], Any, Any]:
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
         host = self._host
         if host.workflows is not None:
-            return [], *self._workflow_stream(request)
-        inputs = stamp_input(request)
+            return self._workflow_stream(request)
         binding = self._bind_request_context(request)
         stream = self.target.run(inputs, stream=True, **self._run_kwargs(request, session, control))
         iterator = stream.__aiter__()
@@ -291,7 +370,7 @@ class ChannelContext:
             finally:
                 binding.close()
 
-        return inputs, iterator, final, close
+        return iterator, final, close
 
     def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
         workflows = self._host.workflows

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from ._collect import Collector
 from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
 from ._control import RunningTurns
@@ -136,6 +137,7 @@ class AgentFrameworkHost:
         self.tasks = BackgroundTasks()
         self.concurrency: Concurrency = resolve_concurrency(concurrency)
         self.turns = RunningTurns(self.state)
+        self.collector = Collector(self.state, window=self.concurrency.collect_window, wait=turn_wait)
         self.accepts_middleware = self.agent_target and _accepts(getattr(target, "run", None), "middleware")
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None

@@ -129,16 +129,19 @@ _UNSET: Any = object()
 class HostedRunResult(Generic[TResult]):
     """The target's full-fidelity result and the session it ran in."""
 
-    __slots__ = ("result", "session")
+    __slots__ = ("merged_into", "result", "session")
 
-    def __init__(self, result: TResult, *, session: Any = None) -> None:
+    def __init__(self, result: TResult, *, session: Any = None, merged_into: str | None = None) -> None:
         self.result = result
         self.session = session
+        self.merged_into = merged_into
+        """Set when this request's message was collected into a turn another request ran (and answers)."""
 
     def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
         return HostedRunResult(
             self.result if result is _UNSET else result,
             session=self.session if session is _UNSET else session,
+            merged_into=self.merged_into,
         )
 
     @property
