@@ -18,6 +18,8 @@ from agent_framework_hosting import (
     ChannelRequest,
     HostedRunResult,
     HostingError,
+    SessionBusyError,
+    TurnInterruptedError,
 )
 from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -51,6 +53,9 @@ logger = logging.getLogger("agent_framework.hosting.activity")
 
 InvokeHandler = Callable[[Mapping[str, Any]], Awaitable["tuple[int, Any] | None"]]
 ERROR_REPLY = "Sorry, something went wrong while answering. Please try again."
+BUSY_REPLY = "I am still working on your last message. Please send this again once I have answered."
+STOPPED_REPLY = "(stopped before answering)"
+MERGED_REPLY = "(answered together with your other messages)"
 TYPING_INTERVAL_SECONDS = 3.0
 TYPING_STOP_GRACE_SECONDS = 5.0
 DEFAULT_MAX_MESSAGE_LENGTH = 12000
@@ -150,6 +155,8 @@ class ActivityProtocolChannel:
         commands = list(self.commands)
         if not any(command.name.lower() == "reset" for command in commands):
             commands.append(context.reset_command())
+        if not any(command.name.lower() == "stop" for command in commands):
+            commands.append(context.stop_command())
         self._all_commands = {command.name.lower(): command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._handle, methods=["POST"])],
@@ -301,9 +308,16 @@ class ActivityProtocolChannel:
                 response_hook=self.response_hook,
                 channel_name=self.name,
             )
+        except TurnInterruptedError:
+            return replies
+        except SessionBusyError:
+            await collect(BUSY_REPLY)
+            return replies
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
             await collect(ERROR_REPLY)
+            return replies
+        if result.merged_into is not None:
             return replies
         replies.extend(
             message_activities(
@@ -355,8 +369,9 @@ class ActivityProtocolChannel:
 
     async def _run_and_reply(self, activity: InboundActivity, request: ChannelRequest) -> None:
         typing = self._start_typing(activity)
+        result: HostedRunResult[Any] | None = None
         try:
-            result: HostedRunResult[Any] = await self.context.run(
+            result = await self.context.run(
                 request,
                 run_hook=self.run_hook,
                 protocol_request=activity.raw,
@@ -364,11 +379,17 @@ class ActivityProtocolChannel:
                 channel_name=self.name,
             )
             text, attachments = result.text, response_attachments(result.result)
+        except TurnInterruptedError:
+            return
+        except SessionBusyError:
+            text, attachments = BUSY_REPLY, []
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
             text, attachments = ERROR_REPLY, []
         finally:
             await _stop(typing)
+        if result is not None and result.merged_into is not None:
+            return
         await self._send_all(
             activity, message_activities(activity, text, limit=self.max_message_length, attachments=attachments)
         )
@@ -405,6 +426,12 @@ class ActivityProtocolChannel:
             result = stream.result
             text = (result.text if result is not None else "") or streamer.text
             attachments = response_attachments(result.result) if result is not None else []
+            if result is not None and result.merged_into is not None:
+                text = MERGED_REPLY
+            elif not text and stream.interrupted:
+                text = STOPPED_REPLY
+        except SessionBusyError:
+            text = BUSY_REPLY
         except Exception:
             logger.exception("streamed turn failed in conversation %s", activity.conversation_id)
             text = f"{streamer.text}\n\n{ERROR_REPLY}" if streamer.text else ERROR_REPLY

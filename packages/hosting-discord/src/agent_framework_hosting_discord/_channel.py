@@ -16,6 +16,7 @@ from agent_framework_hosting import (
     ChannelRequest,
     HostingError,
     SessionBusyError,
+    TurnInterruptedError,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from starlette.background import BackgroundTask
@@ -50,6 +51,10 @@ DiscordIsolationKeyFactory = Callable[[Mapping[str, Any]], str]
 DEFAULT_PATH = "/discord/interactions"
 RESET_COMMAND = "reset"
 RESET_DESCRIPTION = "Start a new conversation"
+STOP_COMMAND = "stop"
+STOP_DESCRIPTION = "Stop the answer in progress"
+INTERRUPTED_MESSAGE = "(stopped before answering)"
+MERGED_MESSAGE = "(answered together with your other messages)"
 COMMAND_INPUT_OPTION = "input"
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
 BUSY_MESSAGE = "I'm still answering your previous message; please try again in a moment."
@@ -149,6 +154,7 @@ class DiscordChannel:
         self.api_base_url = api_base_url.rstrip("/")
         self.max_timestamp_skew = max_timestamp_skew
         self._builtin_reset = RESET_COMMAND not in seen
+        self._builtin_stop = STOP_COMMAND not in seen
         self._context: ChannelContext | None = None
         self._api: DiscordApi | None = None
         self._handlers: dict[str, ChannelCommand] = {}
@@ -167,6 +173,8 @@ class DiscordChannel:
         ]
         if self._builtin_reset:
             definitions.append(slash_command(RESET_COMMAND, RESET_DESCRIPTION))
+        if self._builtin_stop:
+            definitions.append(slash_command(STOP_COMMAND, STOP_DESCRIPTION))
         for command in self.user_commands:
             option = string_option(COMMAND_INPUT_OPTION, "Optional input for the command", required=False)
             definitions.append(slash_command(command.name, command.description, [option]))
@@ -187,6 +195,8 @@ class DiscordChannel:
         commands = list(self.user_commands)
         if self._builtin_reset:
             commands.insert(0, context.reset_command(name=RESET_COMMAND, description=RESET_DESCRIPTION))
+        if self._builtin_stop:
+            commands.insert(1 if self._builtin_reset else 0, context.stop_command(description=STOP_DESCRIPTION))
         self._handlers = {command.name: command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._endpoint, methods=["POST"])],
@@ -319,7 +329,10 @@ class DiscordChannel:
                     response_hook=self.response_hook,
                     channel_name=self.name,
                 )
-                text = result.text
+                text = MERGED_MESSAGE if result.merged_into is not None else result.text
+        except TurnInterruptedError:
+            await reply.send(INTERRUPTED_MESSAGE)
+            return
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
             await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
@@ -347,7 +360,10 @@ class DiscordChannel:
             await editor.close()
         if stream.result is None:
             await stream.get_final_response()
-        return stream.result.text if stream.result is not None else ""
+        if stream.result is not None and stream.result.merged_into is not None:
+            return MERGED_MESSAGE
+        text = stream.result.text if stream.result is not None else ""
+        return text or (INTERRUPTED_MESSAGE if stream.interrupted else "")
 
     async def _run_command(self, command: ChannelCommand, interaction: Interaction, key: str, received: float) -> None:
         reply = self._reply(interaction, received, ephemeral=True)

@@ -8,7 +8,13 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-from agent_framework_hosting import ChannelContext, ChannelContribution, HostingError
+from agent_framework_hosting import (
+    ChannelContext,
+    ChannelContribution,
+    ConversationBusyError,
+    HostingError,
+    TurnInterruptedError,
+)
 from agent_framework_hosting.http import BadRequest, bearer_token, parse_json, read_body, secrets_equal
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -315,6 +321,10 @@ class ResponsesChannel:
 
 
 def _hosting_message(error: HostingError) -> str:
+    if isinstance(error, ConversationBusyError):
+        return "The conversation is still working on your last message; send this again once it has answered."
+    if isinstance(error, TurnInterruptedError):
+        return "The response was interrupted by a newer message or a stop request."
     if error.status_code == 409:
         return "The conversation is busy with another response; retry later."
     if error.status_code == 503:

@@ -268,7 +268,10 @@ class TurnRunner:
                     step = events.delta(update.text)
                     if step:
                         yield sse_frames(step)
-                response = self.completed(turn, stream.result, events=events)
+                if stream.interrupted:
+                    response = self.partial(turn, events, "incomplete")
+                else:
+                    response = self.completed(turn, stream.result, events=events)
                 closing = events.finished(response)
             except Exception:
                 logger.exception("responses: the agent failed on %s", turn.response_id)

@@ -22,6 +22,7 @@ from agent_framework_hosting import (
     ChannelContribution,
     HostingError,
     SessionBusyError,
+    TurnInterruptedError,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
 from starlette.requests import Request
@@ -55,6 +56,7 @@ DEDUPE_TTL = 48 * 3600.0
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
+STOP_COMMAND = "stop"
 BUSY = "I am still working on your previous message. Please try again in a moment."
 IMAGE_FAILED = "Sorry, I could not load that image."
 UNSUPPORTED = {
@@ -198,7 +200,7 @@ class TelegramChannel:
         async def start(ctx: ChannelCommandContext) -> None:
             await ctx.reply(self.greeting)
 
-        return [ChannelCommand("start", "Say hello", start), context.reset_command()]
+        return [ChannelCommand("start", "Say hello", start), context.reset_command(), context.stop_command()]
 
     # lifecycle
 
@@ -300,7 +302,7 @@ class TelegramChannel:
             await claim.aclose()
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
-        self._queues.submit(chat_key(update), functools.partial(self._run_claimed, update, claim))
+        self._queues.submit(self._queue_key(update), functools.partial(self._run_claimed, update, claim))
         return JSONResponse({"ok": True})
 
     def _once(self, update_id: int) -> Any:
@@ -321,7 +323,17 @@ class TelegramChannel:
                 done()
 
         assert self._queues is not None
-        self._queues.submit(chat_key(update), job)
+        self._queues.submit(self._queue_key(update), job)
+
+    def _queue_key(self, update: dict[str, Any]) -> str | None:
+        """The chat's queue; None runs the update at once: `/stop`, and every update unless the policy is queue."""
+        assert self._context is not None
+        if self._context.channel_policy(self.name) != "queue":
+            return None
+        event = parse_update(update, bot_username=self.bot_username)
+        if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
+            return None
+        return chat_key(update)
 
     async def handle_update(self, update: dict[str, Any]) -> None:
         """Act on one update (already deduplicated): run the agent, a command, or answer briefly."""
@@ -393,6 +405,8 @@ class TelegramChannel:
                     await self._streamed_turn(request, target, protocol_request)
                 else:
                     await self._single_turn(request, target, protocol_request)
+        except TurnInterruptedError:
+            logger.info("telegram: the turn in chat %s was interrupted", target.chat_id)
         except SessionBusyError:
             await self._outbox.notice(target, BUSY)
         except Exception:
@@ -408,6 +422,8 @@ class TelegramChannel:
             response_hook=self.response_hook,
             channel_name=self.name,
         )
+        if result.merged_into is not None:
+            return
         images = image_uris(result.result)
         if result.text.strip() or not images:
             await self._outbox.deliver(target, result.text)
@@ -433,6 +449,8 @@ class TelegramChannel:
                 live.add(update.text)
                 await live.refresh()
         final = stream.result
+        if final is not None and final.merged_into is not None:
+            return
         text = final.text if final is not None else live.throttle.text
         images = image_uris(final.result) if final is not None else []
         if text.strip() or live.message_ids or not images:

@@ -243,6 +243,10 @@ class ChannelContext:
         """The concurrency policy for `request`: its channel's override, else the host's."""
         return self._host.concurrency.for_channel(request.channel)
 
+    def channel_policy(self, channel: str) -> ConcurrencyPolicy:
+        """The concurrency policy of `channel`; a channel that orders messages itself does so only for ``queue``."""
+        return self._host.concurrency.for_channel(channel)
+
     @asynccontextmanager
     async def _turn(self, request: ChannelRequest) -> AsyncIterator[tuple[Any, TurnControl | None]]:
         """Hold the isolation key's turn (by the concurrency policy); load the session first, save it last."""
