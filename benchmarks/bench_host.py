@@ -1,58 +1,53 @@
-"""Throughput of the host with a minimal channel against a bare Starlette route calling the same agent.
+"""The host with a minimal channel against a bare Starlette route calling the same agent, under `wrk`.
 
-    python benchmarks/bench_host.py [--duration 5] [--concurrency 16]
+    python benchmarks/bench_host.py [--seconds 10] [--warmup 10] [--rounds 2] [--connections 32]
 
-Each server runs in its own process; load comes from another process. Prints requests/s side by side.
+Both servers run under uvicorn pinned to core 0, `wrk` pinned to core 1 (see `_wrk.py`). The keyed
+scenarios cycle through 64 conversations, so turns of one conversation meet and queue as in real use.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _load import load_in_subprocess, server_process  # noqa: E402
+from _wrk import Target, check_headroom, compare, ensure_tools, raw_request, table  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "packages", "hosting", "src"))
-from agent_framework_hosting.testing import free_port  # noqa: E402
-
-APPS = os.path.join(os.path.dirname(__file__), "_apps.py")
-SCENARIOS = [
-    ("stateless", {"text": "hello there"}, False, None),
-    ("session per key", {"text": "hello there"}, False, "k"),
-    ("streamed, session per key", {"text": "hello there", "stream": True}, True, "k"),
-]
+KEYS = 64
 
 
-def measure(kind: str, body: dict, stream: bool, key_prefix: str | None, args: argparse.Namespace) -> dict:
-    port = free_port()
-    with server_process([sys.executable, APPS, kind, "--port", str(port)], port):
-        return load_in_subprocess(
-            f"http://127.0.0.1:{port}/json",
-            body,
-            concurrency=args.concurrency,
-            duration=args.duration,
-            stream=stream,
-            key_prefix=key_prefix,
-        )
+def requests(*, keyed: bool, stream: bool = False) -> list[bytes]:
+    bodies = [{"text": "hello there", "stream": stream, **({"key": f"k{n}"} if keyed else {})} for n in range(KEYS)]
+    return [raw_request("/json", json.dumps(body).encode()) for body in bodies]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
-    print(f"{'scenario':28} {'bare req/s':>11} {'host req/s':>11} {'ratio':>7} {'host p50 ms':>12} {'errors':>7}")
-    for name, body, stream, key_prefix in SCENARIOS:
-        bare = measure("bare", body, stream, key_prefix, args)
-        host = measure("host", body, stream, key_prefix, args)
-        ratio = host["rps"] / bare["rps"] if bare["rps"] else 0.0
-        print(
-            f"{name:28} {bare['rps']:>11.1f} {host['rps']:>11.1f} {ratio:>7.2f} {host['p50_ms']:>12.2f} "
-            f"{bare['errors'] + host['errors']:>7}"
-        )
+    ensure_tools()
+    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
+    static = Target("static route", "bare", [raw_request("/static", b"{}")])
+    compare([static], **settings)
+    rows = []
+    for name, keyed, stream in (
+        ("stateless", False, False),
+        ("a session per key", True, False),
+        ("streamed, a session per key", True, True),
+    ):
+        pair = [Target("bare", "bare", requests(keyed=keyed, stream=stream))]
+        pair.append(Target("host", "host", requests(keyed=keyed, stream=stream)))
+        compare(pair, **settings)
+        rows.append((name, *pair))
+    print(table(rows))
+    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
 
 
 if __name__ == "__main__":

@@ -1,131 +1,77 @@
-"""Throughput of the Responses channel against a bare Starlette route calling the same offline agent.
+"""The Responses channel against a bare Starlette route calling the same offline agent, under `wrk`.
 
-    python benchmarks/bench_responses.py [--duration 3] [--concurrency 16] [--rounds 2]
+    python benchmarks/bench_responses.py [--seconds 10] [--warmup 10] [--rounds 2] [--connections 32]
 
-Each server runs in its own process (Hypercorn on 127.0.0.1) and load comes from another process
-(`_load.py`); the two servers take turns, and each one's best run counts. Prints requests/s side by side
-with the channel/bare ratio. A full run takes about 55 s.
+Every server runs under uvicorn pinned to core 0; `wrk` runs pinned to core 1. Each server is warmed
+up first (stored responses accumulate, so the steady state is what counts), then the servers are
+measured in alternation and each one's median is reported. A static route checks that `wrk` is not
+the bottleneck. `--ttfb` also measures the time from the agent's first update to its first byte on
+the wire (see `_ttfb.py`).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-for package in ("hosting", "hosting-responses"):
-    sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _load import load_in_subprocess, server_process  # noqa: E402
-from agent_framework_hosting.testing import free_port  # noqa: E402
-
-SCENARIOS = [
-    ("non-streaming, stored", {"model": "m", "input": "hello there"}, False),
-    ("non-streaming, store=false", {"model": "m", "input": "hello there", "store": False}, False),
-    ("streaming, stored", {"model": "m", "input": "hello there", "stream": True}, True),
-]
+from _wrk import Target, check_headroom, compare, ensure_tools, raw_request, table  # noqa: E402
 
 
-def bare_app() -> Any:
-    """The baseline: one Starlette route that runs the agent and answers its text (SSE when streaming)."""
-    from agent_framework import Agent
-    from agent_framework_hosting.testing import OfflineChatClient
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response, StreamingResponse
-    from starlette.routing import Route
-
-    agent = Agent(client=OfflineChatClient(), name="bench")
-
-    async def create(request: Request) -> Response:
-        body = await request.json()
-        if body.get("stream"):
-            stream = agent.run(body["input"], stream=True)
-
-            async def events() -> Any:
-                async for update in stream:
-                    if update.text:
-                        yield f"event: delta\ndata: {json.dumps({'delta': update.text})}\n\n"
-                final = await stream.get_final_response()
-                yield f"event: completed\ndata: {json.dumps({'text': final.text})}\n\n"
-
-            return StreamingResponse(events(), media_type="text/event-stream")
-        response = await agent.run(body["input"])
-        return JSONResponse({"output_text": response.text})
-
-    return Starlette(routes=[Route("/v1/responses", create, methods=["POST"])])
+def body(**fields: object) -> bytes:
+    return json.dumps({"model": "m", "input": "hello there", **fields}).encode()
 
 
-def channel_app() -> Any:
-    from agent_framework import Agent
-    from agent_framework_hosting import AgentFrameworkHost
-    from agent_framework_hosting.testing import OfflineChatClient
-    from agent_framework_hosting_responses import ResponsesChannel
-
-    agent = Agent(client=OfflineChatClient(), name="bench")
-    return AgentFrameworkHost(agent, channels=[ResponsesChannel()]).app
-
-
-def serve(kind: str, port: int) -> None:
-    import asyncio
-    import logging
-
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
-
-    logging.getLogger("agent_framework.hosting").setLevel(logging.WARNING)
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.errorlog = None
-    app = bare_app() if kind == "bare" else channel_app()
-    asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
-
-
-def load(url: str, body: dict[str, Any], stream: bool, args: argparse.Namespace) -> dict[str, Any]:
-    """One load run against `url`, from another process."""
-    return load_in_subprocess(url, body, concurrency=args.concurrency, duration=args.duration, stream=stream)
+def scenarios() -> list[tuple[str, Target, Target]]:
+    bare = raw_request("/v1/responses", body())
+    bare_stream = raw_request("/v1/responses", body(stream=True))
+    return [
+        (
+            "non-streaming, stored (default)",
+            Target("bare", "bare", [bare]),
+            Target("responses", "responses", [raw_request("/v1/responses", body())]),
+        ),
+        (
+            "non-streaming, store: false",
+            Target("bare", "bare", [bare]),
+            Target("responses", "responses", [raw_request("/v1/responses", body(store=False))]),
+        ),
+        (
+            "streaming, full event sequence",
+            Target("bare, an SSE event per update", "bare", [bare_stream]),
+            Target("responses", "responses", [raw_request("/v1/responses", body(stream=True))]),
+        ),
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=3.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs per server; the best counts")
-    parser.add_argument("--serve", choices=["bare", "channel"], default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=10.0, help="each measured window")
+    parser.add_argument("--warmup", type=float, default=10.0, help="load before the first measured window")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--ttfb", action="store_true", help="also measure agent update -> first byte")
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.port)
-        return
-    print(f"concurrency {args.concurrency}, best of {args.rounds} x {args.duration:g} s per server and scenario")
-    header = f"{'scenario':28} {'bare req/s':>11} {'channel req/s':>14} {'ratio':>7}"
-    header += f" {'bare p50 ms':>12} {'channel p50 ms':>15} {'errors':>7}"
-    ports = {kind: free_port() for kind in ("bare", "channel")}
-    script = os.path.abspath(__file__)
-    with contextlib.ExitStack() as servers:
-        for kind, port in ports.items():
-            servers.enter_context(server_process([sys.executable, script, "--serve", kind, "--port", str(port)], port))
-        print(header)
-        for name, body, stream in SCENARIOS:
-            runs: dict[str, list[dict[str, Any]]] = {"bare": [], "channel": []}
-            for _ in range(args.rounds):
-                for kind, port in ports.items():
-                    runs[kind].append(load(f"http://127.0.0.1:{port}/v1/responses", body, stream, args))
-            bare = max(runs["bare"], key=lambda run: run["rps"])
-            channel = max(runs["channel"], key=lambda run: run["rps"])
-            errors = sum(run["errors"] for kind_runs in runs.values() for run in kind_runs)
-            ratio = channel["rps"] / bare["rps"] if bare["rps"] else 0.0
-            print(
-                f"{name:28} {bare['rps']:>11.1f} {channel['rps']:>14.1f} {ratio:>7.2f} {bare['p50_ms']:>12.2f} "
-                f"{channel['p50_ms']:>15.2f} {errors:>7}",
-                flush=True,
-            )
+    ensure_tools()
+    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
+    print(f"wrk -t1 -c{args.connections} on core 1, server on core 0; median of {args.rounds} x {args.seconds:g} s")
+    static = Target("static route", "bare", [raw_request("/static", b"{}")])
+    compare([static], **settings)
+    rows = []
+    for name, base, measured in scenarios():
+        compare([base, measured], **settings)
+        rows.append((name, base, measured))
+        print(table([rows[-1]]).splitlines()[-1], flush=True)
+    print()
+    print(table(rows))
+    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
+    if args.ttfb:
+        from _ttfb import report
+
+        print(report())
 
 
 if __name__ == "__main__":

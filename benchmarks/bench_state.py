@@ -41,8 +41,14 @@ def measure(state: str | None, processes: int, args: argparse.Namespace) -> dict
         per_host = max(1, args.concurrency // processes)
         with ThreadPoolExecutor(processes) as pool:
             runs = [
-                pool.submit(load_in_subprocess, f"http://127.0.0.1:{port}/json", {"text": "hello there"},
-                            concurrency=per_host, duration=args.duration, key_prefix=f"h{index}")
+                pool.submit(
+                    load_in_subprocess,
+                    f"http://127.0.0.1:{port}/json",
+                    {"text": "hello there"},
+                    concurrency=per_host,
+                    duration=args.duration,
+                    key_prefix=f"h{index}",
+                )
                 for index, port in enumerate(ports)
             ]
             figures = [run.result() for run in runs]
@@ -60,6 +66,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="afh-bench-") as folder:
+
         def redis_state() -> str:
             return f"{redis.url}?prefix=bench{uuid.uuid4().hex[:8]}:"
 
@@ -73,8 +80,11 @@ def main() -> None:
         print(f"{'state':24} {'hosts':>5} {'turns/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for name, state, processes in scenarios:
             result = measure(state, processes, args)
-            print(f"{name:24} {processes:>5} {result['rps']:>9.1f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "
-                  f"{result['errors']:>7}", flush=True)
+            print(
+                f"{name:24} {processes:>5} {result['rps']:>9.1f} {result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} "
+                f"{result['errors']:>7}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,10 @@ def test_without_target_the_demo_is_served_on_every_settingless_channel() -> Non
     assert "  invocations        http://127.0.0.1:8000/invocations" in text
     assert "  webchat            http://127.0.0.1:8000/  (open it in a browser)" in text
     assert "  telegram           needs TELEGRAM_BOT_TOKEN" in text
-    assert "state: memory (conversations are lost on restart; --state-dir keeps them)" in text
+    assert (
+        "state: memory, the 1000 most recent conversations (conversations are lost on restart; --state-dir keeps them)"
+        in text
+    )
     assert "curl -N http://127.0.0.1:8000/responses -H 'Content-Type: application/json' -d" in text
 
 

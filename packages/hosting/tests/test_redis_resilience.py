@@ -10,6 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 from agent_framework_hosting import RedisStateStore, StateUnavailableError
+from agent_framework_hosting.testing import running_server
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -123,3 +128,81 @@ def test_the_host_starts_while_redis_is_down_and_serves_once_it_is_up(redis: Red
         assert client.post("/json", json={"text": "one", "key": "k"}).status_code == 503
         redis.start()
         assert client.post("/json", json={"text": "two", "key": "k"}).json() == {"text": "echo 1: two"}
+
+
+def _stall(redis: RedisServer, started: float, seconds: float = 3.0) -> None:
+    time.sleep(max(0.0, started + seconds - time.monotonic()))
+    redis.resume()
+
+
+def test_a_turn_after_a_redis_stall_waits_no_longer_than_about_a_second(redis: RedisServer) -> None:
+    # the lock request that timed out on the client during the stall is run by Redis when it resumes;
+    # with a 20 s lease it would hold the conversation until it expired
+    host = build_host(state_url(redis, lock_ttl=20.0) + "&socket_timeout=1")
+    with TestClient(host.app) as client:
+        assert client.post("/json", json={"text": "one", "key": "k"}).json() == {"text": "echo 1: one"}
+        redis.pause()
+        started = time.monotonic()
+        try:
+            assert client.post("/json", json={"text": "two", "key": "k"}).status_code == 503
+        finally:
+            _stall(redis, started)
+        started = time.monotonic()
+        assert client.post("/json", json={"text": "three", "key": "k"}).json() == {"text": "echo 2: three"}
+        assert time.monotonic() - started < 1.5
+
+
+async def test_a_lock_redis_took_late_is_released_for_other_processes(redis: RedisServer) -> None:
+    url = state_url(redis, lock_ttl=20.0) + "&socket_timeout=1"
+    stalled, other = RedisStateStore.from_url(url), RedisStateStore.from_url(url)
+    try:
+        for store in (stalled, other):  # connected, and the lock script loaded
+            async with store.lock("turn:warm-up"):
+                pass
+        redis.pause()
+        started = time.monotonic()
+        try:
+            with pytest.raises(StateUnavailableError):
+                async with stalled.lock("turn:k"):
+                    pass
+        finally:
+            await asyncio.to_thread(_stall, redis, started)
+        started = time.monotonic()
+        async with other.lock("turn:k", wait=10):
+            assert time.monotonic() - started < 1.5
+    finally:
+        await stalled.aclose()
+        await other.aclose()
+
+
+def _collector() -> tuple[Starlette, list[dict[str, object]]]:
+    replies: list[dict[str, object]] = []
+
+    async def send(request: Request) -> JSONResponse:
+        replies.append(await request.json())
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/send", send, methods=["POST"])]), replies
+
+
+@pytest.mark.parametrize("redelivered_to", ["same host", "other host"])
+def test_an_update_redelivered_after_a_redis_stall_runs_the_agent(redis: RedisServer, redelivered_to: str) -> None:
+    url = state_url(redis, lock_ttl=20.0) + "&socket_timeout=1"
+    platform, replies = _collector()
+    with running_server(platform) as platform_url, TestClient(build_host(url).app) as first:
+        with TestClient(build_host(url).app) as second:
+            body = {"update_id": "u1", "text": "hello", "key": "k", "reply_url": f"{platform_url}/send"}
+            assert first.post("/json", json={"text": "warm-up", "key": "w"}).status_code == 200
+            assert first.post("/hook", json={**body, "update_id": "u0"}).json() == {"duplicate": False}
+            redis.pause()
+            started = time.monotonic()
+            try:
+                assert first.post("/hook", json=body).status_code == 503
+            finally:
+                _stall(redis, started)
+            retry = first if redelivered_to == "same host" else second
+            time.sleep(0 if redelivered_to == "same host" else 1.5)
+            assert retry.post("/hook", json=body).json() == {"duplicate": False}
+            assert retry.post("/hook", json=body).json() == {"duplicate": True}
+    assert [reply["update_id"] for reply in replies] == ["u0", "u1"]
+    assert replies[1]["text"] == "echo 2: hello"

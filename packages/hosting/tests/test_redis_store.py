@@ -182,3 +182,16 @@ def test_reset_starts_a_fresh_session_for_every_host_sharing_redis(redis: RedisS
         one.portal.call(first.reset_session, "k")
         assert two.post("/json", json={"text": "c", "key": "k"}).json() == {"text": "echo 1: c"}
         assert one.post("/json", json={"text": "d", "key": "k"}).json() == {"text": "echo 2: d"}
+
+
+async def test_compare_and_set_and_delete_match_fields_on_redis(store: RedisStateStore) -> None:
+    await store.set("claims", "a", {"owner": "t1", "status": "claimed"}, ttl=60)
+    assert not await store.replace("claims", "a", {"status": "done"}, match={"owner": "t2"})
+    assert not await store.replace("claims", "missing", {"status": "done"}, match={"owner": "t1"})
+    assert await store.replace("claims", "a", {"status": "done", "owner": "t1"}, match={"owner": "t1"})
+    assert await store.get("claims", "a") == {"status": "done", "owner": "t1"}
+    assert 0 < await store.client.pttl(store.key("claims", "a")) <= 60_000
+    assert not await store.discard("claims", "a", match={"status": "claimed"})
+    assert await store.keys("claims") == ["a"]
+    assert await store.discard("claims", "a", match={"owner": "t1", "status": "done"})
+    assert await store.keys("claims") == []

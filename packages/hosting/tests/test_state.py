@@ -138,3 +138,27 @@ async def test_file_store_sweeps_expired_records_so_short_lived_folders_stay_bou
     names = sorted(p.name for p in (tmp_path / "idempotency").iterdir())
     assert names == ["fresh.json", "keep.json"]
     assert await store.sweep("idempotency") == 0
+
+
+async def test_memory_state_warns_once_in_a_while_when_it_starts_forgetting(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStateStore(max_entries=2)
+    for index in range(2):
+        await store.set("sessions", f"k{index}", index)
+    assert "memory state is full" not in caplog.text
+    for index in range(2, 6):
+        await store.set("sessions", f"k{index}", index)
+    assert caplog.text.count("memory state is full") == 1
+    assert "cap 2" in caplog.text and store.evicted == 4
+
+
+async def test_compare_and_set_and_delete_match_fields(tmp_path: Path) -> None:
+    for store in (MemoryStateStore(), FileStateStore(tmp_path)):
+        await store.set("claims", "a", {"owner": "t1", "status": "claimed"})
+        assert not await store.replace("claims", "a", {"status": "done"}, match={"owner": "t2"})
+        assert not await store.replace("claims", "missing", {"status": "done"}, match={"owner": "t1"})
+        assert await store.replace("claims", "a", {"status": "done", "owner": "t1"}, match={"owner": "t1"})
+        assert await store.get("claims", "a") == {"status": "done", "owner": "t1"}
+        assert not await store.discard("claims", "a", match={"status": "claimed"})
+        assert await store.keys("claims") == ["a"]
+        assert await store.discard("claims", "a", match={"owner": "t1", "status": "done"})
+        assert await store.keys("claims") == []

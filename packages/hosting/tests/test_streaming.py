@@ -83,9 +83,9 @@ async def test_stream_update_hook_can_rewrite_and_drop_updates(make_host) -> Non
         update.contents[0].text = update.text.upper() if update.text else update.contents[0].text
         return update
 
-    dropped = await host.context.run_stream(turn("a b", "k1"), stream_update_hook=shout)
+    dropped = await host.context.bind("test", stream_update_hook=shout).run_stream(turn("a b", "k1"))
     assert "".join([u.text async for u in dropped]) == "1: a b"
-    rewritten = await host.context.run_stream(turn("a b", "k2"), stream_update_hook=upper)
+    rewritten = await host.context.bind("test", stream_update_hook=upper).run_stream(turn("a b", "k2"))
     assert "".join([u.text async for u in rewritten]) == "ECHO 1: A B"
 
 
@@ -97,7 +97,7 @@ async def test_response_hook_sees_the_session_when_streaming(make_host) -> None:
         seen.update(session=result.session, channel=channel_name, text=result.result.text)
         return result.replace(result="redacted")
 
-    stream = await host.context.run_stream(turn("x", "k"), response_hook=hook, channel_name="mine")
+    stream = await host.context.bind("mine", response_hook=hook).run_stream(turn("x", "k"))
     async for _ in stream:
         pass
     assert await stream.get_final_response() == "redacted"

@@ -11,11 +11,15 @@ from typing import Any
 
 import httpx
 from agent_framework_hosting import (
+    BUSY_REPLY,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostedRunResult,
     HostingError,
     SessionBusyError,
@@ -53,7 +57,6 @@ logger = logging.getLogger("agent_framework.hosting.activity")
 
 InvokeHandler = Callable[[Mapping[str, Any]], Awaitable["tuple[int, Any] | None"]]
 ERROR_REPLY = "Sorry, something went wrong while answering. Please try again."
-BUSY_REPLY = "I am still working on your last message. Please send this again once I have answered."
 STOPPED_REPLY = "(stopped before answering)"
 MERGED_REPLY = "(answered together with your other messages)"
 TYPING_INTERVAL_SECONDS = 3.0
@@ -80,9 +83,9 @@ class ActivityProtocolChannel:
         tenant_id: str | None = None,
         token_provider: TokenProvider | None = None,
         commands: Sequence[ChannelCommand] = (),
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         send_typing_action: bool = True,
         stream: bool = True,
         stream_edit_min_interval: float = 1.0,
@@ -301,13 +304,7 @@ class ActivityProtocolChannel:
             await self._run_command(command, activity, request, collect)
             return replies
         try:
-            result = await self.context.run(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            result = await self.context.run(request, protocol_request=activity.raw)
         except TurnInterruptedError:
             return replies
         except SessionBusyError:
@@ -359,7 +356,7 @@ class ActivityProtocolChannel:
         message = request.input[0]
         request = dataclasses.replace(request, operation="command.invoke", input=message.text, stream=False)
         try:
-            request = await self.context.prepare(request, run_hook=self.run_hook, protocol_request=activity.raw)
+            request = await self.context.prepare(request, protocol_request=activity.raw)
             await command.handle(ChannelCommandContext(request=request, reply=reply))
         except DeliveryError:
             raise
@@ -371,13 +368,7 @@ class ActivityProtocolChannel:
         typing = self._start_typing(activity)
         result: HostedRunResult[Any] | None = None
         try:
-            result = await self.context.run(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            result = await self.context.run(request, protocol_request=activity.raw)
             text, attachments = result.text, response_attachments(result.result)
         except TurnInterruptedError:
             return
@@ -405,14 +396,7 @@ class ActivityProtocolChannel:
         typing = None if self.stream_informative_text else self._start_typing(activity)
         attachments: list[dict[str, Any]] = []
         try:
-            stream = await self.context.run_stream(
-                request,
-                run_hook=self.run_hook,
-                protocol_request=activity.raw,
-                stream_update_hook=self.stream_update_hook,
-                response_hook=self.response_hook,
-                channel_name=self.name,
-            )
+            stream = await self.context.run_stream(request, protocol_request=activity.raw)
             try:
                 await streamer.start()
             except BaseException:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from agent_framework_hosting import PlatformError
 from agent_framework_hosting.outbound import send_with_retry
 
 from ._credentials import ClientCredentials, TokenProvider, TokenUnavailable
@@ -13,12 +14,12 @@ from ._parse import InboundActivity
 from ._urls import activities_url, service_url_allowed
 
 
-class DeliveryError(Exception):
-    """The connector did not accept an activity; `status_code` is None when no HTTP answer came back."""
+class DeliveryError(PlatformError):
+    """The connector did not accept an activity; `platform_status` is None when no HTTP answer came back."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, detail: str = "") -> None:
+    def __init__(self, message: str, *, platform_status: int | None = None, detail: str = "") -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.platform_status = platform_status
         self.detail = detail
 
 
@@ -61,7 +62,7 @@ class Connector:
         if not 200 <= response.status_code < 300:
             raise DeliveryError(
                 f"connector answered {response.status_code}",
-                status_code=response.status_code,
+                platform_status=response.status_code,
                 detail=response.text[:300],
             )
         try:

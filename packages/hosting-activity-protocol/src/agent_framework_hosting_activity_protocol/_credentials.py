@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+from agent_framework_hosting import PlatformError
 from agent_framework_hosting.outbound import send_with_retry
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -14,7 +15,7 @@ BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
 REFRESH_MARGIN_SECONDS = 300.0
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(PlatformError):
     """The token service refused or could not be reached."""
 
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from agent_framework_hosting import Unauthorized
 
 ALGORITHM = "RS256"
 CLOCK_SKEW_SECONDS = 300.0
 BOT_FRAMEWORK_ISSUER = "https://api.botframework.com"
 
 
-class TokenRejected(Exception):
+class TokenRejected(Unauthorized):
     """The bearer token failed a check; the message names the check, never the token."""
 
 

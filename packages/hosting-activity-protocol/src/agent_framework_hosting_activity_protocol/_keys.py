@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+from agent_framework_hosting import PlatformError
 
 from ._jwt import SigningKey, parse_jwks
 
@@ -17,8 +18,12 @@ KEYS_TTL_SECONDS = 24 * 3600.0
 UNKNOWN_KID_REFRESH_SECONDS = 60.0
 
 
-class KeysUnavailable(Exception):
+class KeysUnavailable(PlatformError):
     """The OpenID metadata or its JWKS could not be fetched and no keys are cached."""
+
+    status_code = 503
+    code = "keys_unavailable"
+    public_message = "signing keys are unavailable"
 
 
 class OpenIdKeys:

@@ -93,12 +93,12 @@ class TeamsStream:
         try:
             answer = await self._connector.send(self._inbound, activity)
         except DeliveryError as error:
-            if error.status_code in STREAM_STOPPED:
+            if error.platform_status in STREAM_STOPPED:
                 self._streaming = False
                 logger.info(
                     "Teams stopped the stream in conversation %s (%s: %s); sending a plain message",
                     self._inbound.conversation_id,
-                    error.status_code,
+                    error.platform_status,
                     error.detail,
                 )
             else:
@@ -129,9 +129,11 @@ class TeamsStream:
             try:
                 await self._connector.send(self._inbound, final)
             except DeliveryError as error:
-                if error.status_code not in STREAM_STOPPED:
+                if error.platform_status not in STREAM_STOPPED:
                     raise
-                logger.info("Teams refused the final stream message (%s); sending a plain message", error.status_code)
+                logger.info(
+                    "Teams refused the final stream message (%s); sending a plain message", error.platform_status
+                )
             else:
                 rest = chunk_messages(self._inbound, chunks[1:], attachments) if len(chunks) > 1 else []
                 for activity in rest:

@@ -14,9 +14,12 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostingError,
-    SessionBusyError,
     TurnInterruptedError,
+    chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from starlette.background import BackgroundTask
@@ -57,8 +60,6 @@ INTERRUPTED_MESSAGE = "(stopped before answering)"
 MERGED_MESSAGE = "(answered together with your other messages)"
 COMMAND_INPUT_OPTION = "input"
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
-BUSY_MESSAGE = "I'm still answering your previous message; please try again in a moment."
-UNAVAILABLE_MESSAGE = "I can't reach my conversation store right now; please try again shortly."
 FAILURE_MESSAGE = "Sorry, something went wrong while answering."
 COMMAND_FAILURE_MESSAGE = "Sorry, that command failed."
 UNSUPPORTED_INTERACTION = "This app only answers slash commands; buttons, menus and forms are not supported."
@@ -107,9 +108,9 @@ class DiscordChannel:
         agent_command_option: str = "prompt",
         register_commands: bool = True,
         commands: Sequence[ChannelCommand] | None = None,
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         streaming: bool = False,
         isolation_key_factory: DiscordIsolationKeyFactory | None = None,
         edit_interval: float = 1.0,
@@ -322,20 +323,14 @@ class DiscordChannel:
             if self.streaming:
                 text = await self._stream_answer(request, payload, reply)
             else:
-                result = await self.context.run(
-                    request,
-                    run_hook=self.run_hook,
-                    protocol_request=payload,
-                    response_hook=self.response_hook,
-                    channel_name=self.name,
-                )
+                result = await self.context.run(request, protocol_request=payload)
                 text = MERGED_MESSAGE if result.merged_into is not None else result.text
         except TurnInterruptedError:
             await reply.send(INTERRUPTED_MESSAGE)
             return
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: the agent run failed", interaction.id)
@@ -344,14 +339,7 @@ class DiscordChannel:
         await reply.send(text)
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
-        stream = await self.context.run_stream(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=payload,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        stream = await self.context.run_stream(request, protocol_request=payload)
         editor = StreamEditor(reply.preview, self.edit_interval)
         try:
             async for update in stream:
@@ -385,7 +373,7 @@ class DiscordChannel:
             await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             logger.warning("interaction %s: /%s could not run: %s", interaction.id, command.name, error.code)
-            await reply.send(BUSY_MESSAGE if isinstance(error, SessionBusyError) else UNAVAILABLE_MESSAGE)
+            await reply.send(chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: /%s failed", interaction.id, command.name)

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 
+from agent_framework_hosting import Unauthorized
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
@@ -18,8 +19,10 @@ _PUBLIC_KEY = re.compile(r"[0-9a-fA-F]{64}")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
-class InvalidSignature(Exception):
+class InvalidSignature(Unauthorized):
     """The request is not provably from Discord (or is too old to trust)."""
+
+    code = "invalid_signature"
 
 
 def load_public_key(hex_key: str) -> VerifyKey:

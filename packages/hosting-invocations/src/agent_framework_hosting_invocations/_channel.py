@@ -122,10 +122,7 @@ class InvocationsChannel:
         try:
             result = await self._context.run(
                 to_channel_request(invocation, channel=self.name),
-                run_hook=self.run_hook,
                 protocol_request=payload,
-                response_hook=self.response_hook,
-                channel_name=self.name,
             )
             body = answer_body(result.text, invocation.session_id)
         except Exception as error:
@@ -139,11 +136,7 @@ class InvocationsChannel:
         try:
             stream = await self._context.run_stream(
                 to_channel_request(invocation, channel=self.name),
-                run_hook=self.run_hook,
                 protocol_request=payload,
-                stream_update_hook=self.stream_update_hook,
-                response_hook=self.response_hook,
-                channel_name=self.name,
             )
         except Exception as error:
             status, code, message = self._failure(error, invocation)

@@ -17,7 +17,7 @@ import anyio
 from agent_framework_hosting import HostedStream, HostingError, SessionBusyError
 from starlette.responses import JSONResponse, Response
 
-from ._errors import ApiError
+from ._errors import BUSY_MESSAGE, ApiError
 from ._events import ResponseEvents
 from ._render import FAILED_MESSAGE, TERMINAL_STATUSES, failure
 from ._runs import LiveRun, LiveRuns
@@ -31,7 +31,6 @@ logger = logging.getLogger("agent_framework.hosting.responses")
 PERSIST_INTERVAL = 0.25
 POLL_INTERVAL = 0.2
 CANCEL_WAIT = 10.0
-BUSY_MESSAGE = "The conversation is busy with another response; retry later."
 
 
 class BackgroundRunner:

@@ -11,6 +11,9 @@ from typing import Any
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     ConversationBusyError,
     HostingError,
     TurnInterruptedError,
@@ -20,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ._errors import ApiError, not_found
+from ._errors import BUSY_MESSAGE, ApiError, not_found
 from ._ids import default_response_id, new_id
 from ._parse import (
     DEFAULT_FORWARDED_OPTIONS,
@@ -64,9 +67,9 @@ class ResponsesChannel:
         self,
         *,
         path: str = "/responses",
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         response_id_factory: Callable[[str | None], str] | None = None,
         api_key: str | None = None,
         forward_options: Collection[str] = DEFAULT_FORWARDED_OPTIONS,
@@ -82,9 +85,9 @@ class ResponsesChannel:
         if api_key is not None and not api_key:
             raise ValueError("api_key must be a non-empty string or None")
         self.path = _normalize(path)
-        self._run_hook = run_hook
+        self.run_hook = run_hook
         self.response_hook = response_hook
-        self._stream_update_hook = stream_update_hook
+        self.stream_update_hook = stream_update_hook
         self._response_id_factory = response_id_factory or default_response_id
         self._api_key = api_key
         self.forward_options = tuple(forward_options)
@@ -112,11 +115,7 @@ class ResponsesChannel:
         self._runner = TurnRunner(
             context,
             Records(context, ttl=self.store_ttl),
-            channel_name=self.name,
             forwarded=self.forward_options,
-            run_hook=self._run_hook,
-            response_hook=self.response_hook,
-            stream_update_hook=self._stream_update_hook,
             replay_timeout=self.replay_timeout,
         )
         self._default_model = self.model or getattr(context.target, "name", None) or "agent"
@@ -326,7 +325,7 @@ def _hosting_message(error: HostingError) -> str:
     if isinstance(error, TurnInterruptedError):
         return "The response was interrupted by a newer message or a stop request."
     if error.status_code == 409:
-        return "The conversation is busy with another response; retry later."
+        return BUSY_MESSAGE
     if error.status_code == 503:
         return "The server's state store is unavailable; retry later."
     return "The server failed to handle the request."

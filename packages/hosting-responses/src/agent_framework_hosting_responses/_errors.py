@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from agent_framework_hosting import HostingError
 from starlette.responses import JSONResponse
 
+BUSY_MESSAGE = "The conversation is busy with another response; retry later."
 
-class ApiError(Exception):
+
+class ApiError(HostingError):
     """A request the channel refuses, answered in OpenAI's error shape."""
 
     def __init__(
@@ -20,14 +23,16 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.public_message = message
         self.status_code = status_code
         self.param = param
-        self.code = code
         self.type = type or ("server_error" if status_code >= 500 else "invalid_request_error")
+        self.api_code = code
+        self.code = code or self.type
         self.retry = retry
 
     def body(self) -> dict[str, object]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.api_code}}
 
     def response(self) -> JSONResponse:
         headers: dict[str, str] = {}

@@ -9,7 +9,6 @@ snapshot, so chains and forks alike see exactly R's context.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection
@@ -66,12 +65,13 @@ class Turn:
     pending: list[dict[str, Any]] = field(default_factory=list)
     pending_messages: list[Message] = field(default_factory=list)
     seeded: bool = False
-    used_key: str | None = None
+    ran: ChannelRequest | None = None
 
     @property
     def run_key(self) -> str | None:
         """The isolation key the turn ran under (a run hook may have chosen another)."""
-        return self.used_key or self.key
+        used = self.ran.isolation_key if self.ran is not None else None
+        return used or self.key
 
 
 class TurnRunner:
@@ -82,20 +82,13 @@ class TurnRunner:
         context: ChannelContext,
         records: Records,
         *,
-        channel_name: str,
         forwarded: Collection[str],
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
         replay_timeout: float = 600.0,
     ) -> None:
         self.context = context
         self.records = records
-        self.channel_name = channel_name
+        self.channel_name = context.channel_name or "responses"
         self.forwarded = tuple(forwarded)
-        self.run_hook = run_hook
-        self.response_hook = response_hook
-        self.stream_update_hook = stream_update_hook
         self.background = BackgroundRunner(self, replay_timeout=replay_timeout)
 
     @property
@@ -197,38 +190,15 @@ class TurnRunner:
             identity=ChannelIdentity(self.channel_name, native_id) if native_id else None,
         )
 
-    def _hook(self, turn: Turn) -> Callable[..., Any]:
-        """The user's response hook, noting which isolation key the turn really ran under."""
-        user_hook = self.response_hook
-
-        async def hook(result: HostedRunResult[Any], *, request: ChannelRequest, channel_name: str) -> Any:
-            turn.used_key = request.isolation_key
-            if user_hook is None:
-                return result
-            hooked = user_hook(result, request=request, channel_name=channel_name)
-            return await hooked if inspect.isawaitable(hooked) else hooked
-
-        return hook
-
     async def open_stream(self, turn: Turn) -> HostedStream:
-        return await self.context.run_stream(
-            self._request(turn, stream=True),
-            run_hook=self.run_hook,
-            protocol_request=turn.body,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self._hook(turn),
-            channel_name=self.channel_name,
-        )
+        stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
+        turn.ran = stream.request
+        return stream
 
     async def _plain(self, turn: Turn) -> Response:
         try:
-            hosted = await self.context.run(
-                self._request(turn, stream=False),
-                run_hook=self.run_hook,
-                protocol_request=turn.body,
-                response_hook=self._hook(turn),
-                channel_name=self.channel_name,
-            )
+            hosted = await self.context.run(self._request(turn, stream=False), protocol_request=turn.body)
+            turn.ran = hosted.request
         except HostingError:
             await self.abort(turn)
             raise

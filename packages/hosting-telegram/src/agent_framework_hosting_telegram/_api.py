@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+from agent_framework_hosting import PlatformError
 from agent_framework_hosting.outbound import forget_redaction, redact_in_logs, send_with_retry
 
 logger = logging.getLogger("agent_framework.hosting.telegram")
@@ -14,7 +15,7 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 REDACTED = "<bot-token>"
 
 
-class TelegramApiError(Exception):
+class TelegramApiError(PlatformError):
     """The Bot API refused a call (``ok: false``) or could not be reached."""
 
     def __init__(

@@ -16,10 +16,14 @@ from typing import Any, Literal
 import httpx
 from agent_framework import Content
 from agent_framework_hosting import (
+    BUSY_REPLY,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     HostingError,
     SessionBusyError,
     TurnInterruptedError,
@@ -57,7 +61,6 @@ PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
 STOP_COMMAND = "stop"
-BUSY = "I am still working on your previous message. Please try again in a moment."
 IMAGE_FAILED = "Sorry, I could not load that image."
 UNSUPPORTED = {
     "edited_message": "I can't follow edited messages. Please send your correction as a new message.",
@@ -92,9 +95,9 @@ class TelegramChannel:
         path: str = "/telegram/webhook",
         commands: Sequence[ChannelCommand] = (),
         register_native_commands: bool = True,
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         api_base: str = "https://api.telegram.org",
         webhook_url: str | None = None,
         secret_token: str | None = None,
@@ -408,20 +411,14 @@ class TelegramChannel:
         except TurnInterruptedError:
             logger.info("telegram: the turn in chat %s was interrupted", target.chat_id)
         except SessionBusyError:
-            await self._outbox.notice(target, BUSY)
+            await self._outbox.notice(target, BUSY_REPLY)
         except Exception:
             logger.exception("telegram: the agent failed to answer chat %s", target.chat_id)
             await self._outbox.notice(target, APOLOGY)
 
     async def _single_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
-        result = await self._context.run(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=protocol_request,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        result = await self._context.run(request, protocol_request=protocol_request)
         if result.merged_into is not None:
             return
         images = image_uris(result.result)
@@ -431,14 +428,7 @@ class TelegramChannel:
 
     async def _streamed_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
-        stream = await self._context.run_stream(
-            request,
-            run_hook=self.run_hook,
-            protocol_request=protocol_request,
-            stream_update_hook=self.stream_update_hook,
-            response_hook=self.response_hook,
-            channel_name=self.name,
-        )
+        stream = await self._context.run_stream(request, protocol_request=protocol_request)
         live: DraftReply | LiveReply
         if self.stream_drafts and target.private and not self._outbox.drafts_refused:
             live = DraftReply(self._outbox, target, min_interval=self.stream_edit_min_interval)

@@ -8,11 +8,17 @@ from importlib.metadata import PackageNotFoundError, version
 from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
 from ._errors import (
+    BUSY_REPLY,
+    UNAVAILABLE_REPLY,
+    ConfigurationError,
     ConversationBusyError,
     HostingError,
+    PlatformError,
     SessionBusyError,
     StateUnavailableError,
     TurnInterruptedError,
+    Unauthorized,
+    chat_reply,
 )
 from ._host import AgentFrameworkHost
 from ._isolation import (
@@ -60,6 +66,12 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "BUSY_REPLY",
+    "UNAVAILABLE_REPLY",
+    "ConfigurationError",
+    "PlatformError",
+    "Unauthorized",
+    "chat_reply",
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",

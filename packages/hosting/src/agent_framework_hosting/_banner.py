@@ -58,12 +58,13 @@ def curl_line(channels: Sequence[Any], base: str, environ: Mapping[str, str]) ->
     return f"curl {base}/readiness"
 
 
-def describe_state(state_location: Any, workers: int) -> str:
+def describe_state(state_location: Any, workers: int, *, max_sessions: int | None = None) -> str:
     if state_location is None:
         note = "conversations are lost on restart; --state-dir keeps them"
         if workers > 1:
             note = "each worker keeps its own; use --state-dir redis://... with several workers"
-        return f"memory ({note})"
+        cap = f", the {max_sessions} most recent conversations" if max_sessions is not None else ""
+        return f"memory{cap} ({note})"
     return str(state_location)
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -100,7 +102,7 @@ KNOWN_CHANNELS: tuple[ChannelSpec, ...] = (
 )
 
 
-class ChannelSelectionError(ValueError):
+class ChannelSelectionError(ConfigurationError, ValueError):
     """A channel asked for by name cannot be served; the message says why in one line."""
 
 
@@ -126,8 +128,8 @@ class ChannelSelection:
         return [s.channel for s in self.selected]
 
 
-class _Unavailable(Exception):
-    pass
+class _Unavailable(ConfigurationError):
+    """A channel package cannot be used here (not installed, not configured)."""
 
 
 def _channel_class(spec: ChannelSpec, importer: Callable[[str], Any]) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
 from ._demo import DemoConfigurationError, demo_agent
+from ._errors import ConfigurationError
 from ._host import AgentFrameworkHost
 from ._target import TargetError, load_target
 
@@ -21,7 +22,7 @@ PROG = "agent-framework-host"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-class CliError(Exception):
+class CliError(ConfigurationError):
     """A problem the user can fix; printed as one line, exit code 1."""
 
 
@@ -99,7 +100,7 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
         model=None,
         channels=host.channels,
         skipped=(),
-        state=describe_state(host.state_location, args.workers),
+        state=describe_state(host.state_location, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -133,12 +134,16 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         model=model,
         channels=selection.channels,
         skipped=selection.skipped,
-        state=describe_state(args.state_dir, args.workers),
+        state=describe_state(args.state_dir, args.workers, max_sessions=_memory_cap(host)),
         host=args.host,
         port=args.port,
         workers=args.workers,
     )
     return ServePlan(host, banner)
+
+
+def _memory_cap(host: AgentFrameworkHost) -> int | None:
+    return getattr(host.state, "max_entries", None)
 
 
 def _one_line(error: BaseException) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from agent_framework import AgentResponseUpdate, Content, Message
 
+from ._claims import CLAIMS
 from ._collect import Ticket
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
@@ -21,7 +22,16 @@ from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
-from ._types import ChannelCommand, ChannelCommandContext, ChannelRequest, HostedRunResult
+from ._types import (
+    Channel,
+    ChannelCommand,
+    ChannelCommandContext,
+    ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
+    HostedRunResult,
+)
 from ._workflow import final_from_updates
 
 if TYPE_CHECKING:
@@ -30,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("agent_framework.hosting")
 
-IDEMPOTENCY = "idempotency"
+IDEMPOTENCY = CLAIMS
 INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
 
@@ -60,10 +70,57 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
 
 
 class ChannelContext:
-    """Runs the target for a channel: hooks, session, one turn at a time per isolation key."""
+    """Runs the target for a channel: hooks, session, one turn at a time per isolation key.
 
-    def __init__(self, host: AgentFrameworkHost) -> None:
+    The host gives each channel its own context, bound to the channel's name and
+    hooks (`bind`), so `run(request)` and `run_stream(request)` apply them.
+    """
+
+    def __init__(
+        self,
+        host: AgentFrameworkHost,
+        *,
+        name: str | None = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
+    ) -> None:
         self._host = host
+        self._name = name
+        self._run_hook = run_hook
+        self._response_hook = response_hook
+        self._stream_update_hook = stream_update_hook
+
+    def bind(
+        self,
+        name: str,
+        *,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
+    ) -> ChannelContext:
+        """A context for one channel: `name` is passed to the response hook, the hooks wrap every turn."""
+        return ChannelContext(
+            self._host,
+            name=name,
+            run_hook=run_hook,
+            response_hook=response_hook,
+            stream_update_hook=stream_update_hook,
+        )
+
+    def for_channel(self, channel: Channel) -> ChannelContext:
+        """The context bound to `channel`'s name and its `run_hook`/`response_hook`/`stream_update_hook`."""
+        return self.bind(
+            channel.name,
+            run_hook=getattr(channel, "run_hook", None),
+            response_hook=getattr(channel, "response_hook", None),
+            stream_update_hook=getattr(channel, "stream_update_hook", None),
+        )
+
+    @property
+    def channel_name(self) -> str | None:
+        """The name of the channel this context is bound to (None for the host's own context)."""
+        return self._name
 
     @property
     def target(self) -> Any:
@@ -79,28 +136,24 @@ class ChannelContext:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
 
-    async def prepare(
-        self, request: ChannelRequest, *, run_hook: Any = None, protocol_request: Any = None
-    ) -> ChannelRequest:
-        """Apply a run hook to a request the channel handles itself (a command), as `run` would."""
-        return await apply_run_hook(run_hook, request, target=self.target, protocol_request=protocol_request)
+    async def prepare(self, request: ChannelRequest, *, protocol_request: Any = None) -> ChannelRequest:
+        """Apply the run hook to a request the channel handles itself (a command), as `run` would."""
+        return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
 
-    async def run(
-        self,
-        request: ChannelRequest,
-        *,
-        run_hook: Any = None,
-        protocol_request: Any = None,
-        response_hook: Any = None,
-        channel_name: str | None = None,
-    ) -> HostedRunResult[Any]:
-        prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
+    async def _respond(self, result: HostedRunResult[Any], prepared: ChannelRequest) -> HostedRunResult[Any]:
+        hooked = await apply_response_hook(
+            self._response_hook, result, request=prepared, channel_name=self._name or prepared.channel
+        )
+        hooked.request = prepared
+        return hooked
+
+    async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
+        """Run one turn; the result's `request` is the request that ran (run hook applied)."""
+        prepared = await self.prepare(request, protocol_request=protocol_request)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
-            return await apply_response_hook(
-                response_hook, merged, request=prepared, channel_name=channel_name or prepared.channel
-            )
+            return await self._respond(merged, prepared)
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
         result: HostedRunResult[Any] | None = None
@@ -118,24 +171,15 @@ class ChannelContext:
         finally:
             trace.end(error)
             await self._publish(ticket, None if result is None else result.result, error)
-        return await apply_response_hook(
-            response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
-        )
+        assert result is not None
+        return await self._respond(result, prepared)
 
-    async def run_stream(
-        self,
-        request: ChannelRequest,
-        *,
-        run_hook: Any = None,
-        protocol_request: Any = None,
-        stream_update_hook: Any = None,
-        response_hook: Any = None,
-        channel_name: str | None = None,
-    ) -> HostedStream:
-        prepared = await self.prepare(request, run_hook=run_hook, protocol_request=protocol_request)
+    async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
+        """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
+        prepared = await self.prepare(request, protocol_request=protocol_request)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
-            return self._follow(prepared, ticket, response_hook, channel_name)
+            return self._follow(prepared, ticket)
         trace = TurnTrace(prepared, stream=True)
         held = AsyncExitStack()
         try:
@@ -164,15 +208,19 @@ class ChannelContext:
                 trace.end(error)
                 interrupted = TurnInterruptedError("interrupted") if stream.interrupted else None
                 await self._publish(ticket, final_result, error or interrupted)
-            result = HostedRunResult(final_result, session=session)
+            result = HostedRunResult(final_result, session=session, request=prepared)
             if error is not None:
                 return result
-            return await apply_response_hook(
-                response_hook, result, request=prepared, channel_name=channel_name or prepared.channel
-            )
+            return await self._respond(result, prepared)
 
         stream = HostedStream(
-            updates, final=final, close=close, finish=finish, trace=trace, update_hook=stream_update_hook
+            updates,
+            final=final,
+            close=close,
+            finish=finish,
+            trace=trace,
+            update_hook=self._stream_update_hook,
+            request=prepared,
         )
         if control is not None:
             control.bind(stream.interrupt)
@@ -213,9 +261,7 @@ class ChannelContext:
             except HostingError:
                 logger.warning("could not publish the answer of collected batch %s", ticket.batch)
 
-    def _follow(
-        self, request: ChannelRequest, ticket: Ticket, response_hook: Any, channel_name: str | None
-    ) -> HostedStream:
+    def _follow(self, request: ChannelRequest, ticket: Ticket) -> HostedStream:
         """A stream for a message merged into another request's turn: no updates, then the merged answer."""
         collector = self._host.collector
 
@@ -230,18 +276,17 @@ class ChannelContext:
             return None
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
-            result = HostedRunResult(final_result, merged_into=ticket.batch)
+            result = HostedRunResult(final_result, merged_into=ticket.batch, request=request)
             if error is not None:
                 return result
-            return await apply_response_hook(
-                response_hook, result, request=request, channel_name=channel_name or request.channel
-            )
+            return await self._respond(result, request)
 
-        return HostedStream(nothing(), final=final, close=close, finish=finish, trace=TurnTrace(request, stream=True))
+        trace = TurnTrace(request, stream=True)
+        return HostedStream(nothing(), final=final, close=close, finish=finish, trace=trace, request=request)
 
     def policy(self, request: ChannelRequest) -> ConcurrencyPolicy:
         """The concurrency policy for `request`: its channel's override, else the host's."""
-        return self._host.concurrency.for_channel(request.channel)
+        return self._host.concurrency.for_channel(self._name or request.channel)
 
     def channel_policy(self, channel: str) -> ConcurrencyPolicy:
         """The concurrency policy of `channel`; a channel that orders messages itself does so only for ``queue``."""
@@ -456,16 +501,23 @@ class ChannelContext:
     async def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> AsyncIterator[bool]:
         """Claim `key` in `namespace` (a platform delivery id); yields False for a repeat.
 
-        A claim whose body raises is released, so the platform's retry can run it.
+        The delivery counts as handled (for `ttl` seconds) only when the body
+        finishes; a body that raises releases the claim, and a claim whose
+        process died lapses, so the platform's retry runs it.
         """
-        claimed = await self.state.add(IDEMPOTENCY, f"{namespace}:{key}", True, ttl=ttl)
+        name = f"{namespace}:{key}"
+        claims = self._host.claims
+        token = await claims.take(name)
         try:
-            yield claimed
+            yield token is not None
         except BaseException:
-            if claimed:
+            if token is not None:
                 with anyio.CancelScope(shield=True):
-                    await self.state.delete(IDEMPOTENCY, f"{namespace}:{key}")
+                    await claims.release(name, token)
             raise
+        if token is not None:
+            with anyio.CancelScope(shield=True):
+                await claims.commit(name, token, ttl=ttl)
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Run `work` in the background; the host waits for it (bounded) at shutdown."""

@@ -10,6 +10,7 @@ from agent_framework import Agent
 
 from ._demo_model import DemoChatClient
 from ._demo_tools import DEMO_TOOLS
+from ._errors import ConfigurationError
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 PLACEHOLDER_API_KEY = "not-needed"
@@ -42,7 +43,7 @@ class OpenAISettings:
         return f"{self.model} at {self.base_url or 'OpenAI'}"
 
 
-class DemoConfigurationError(RuntimeError):
+class DemoConfigurationError(ConfigurationError, RuntimeError):
     """The environment asks for something the installation cannot do."""
 
 

@@ -1,10 +1,15 @@
-"""Errors the host raises to channels, each mapping to one HTTP status."""
+"""One tree of errors: everything the host or a channel raises derives from `HostingError`."""
 
 from __future__ import annotations
 
 
 class HostingError(Exception):
-    """Base class for errors the host raises to channels."""
+    """Base class for errors the host and its channels raise.
+
+    `status_code` is the HTTP status the error maps to when it ends a request,
+    `code` a stable machine-readable name and `public_message` the text safe to
+    show a client (`str(error)` may name internals and is for the log).
+    """
 
     status_code = 500
     code = "server_error"
@@ -25,6 +30,41 @@ class StateUnavailableError(HostingError):
     status_code = 503
     code = "state_unavailable"
     public_message = "the host's state store is unavailable; retry shortly"
+
+
+class Unauthorized(HostingError):
+    """The caller could not prove who it is (a signature, token or secret failed a check)."""
+
+    status_code = 401
+    code = "unauthorized"
+    public_message = "the request could not be authenticated"
+
+
+class PlatformError(HostingError):
+    """A platform's API (or its token or key service) refused a call or could not be reached."""
+
+    status_code = 502
+    code = "platform_error"
+    public_message = "the messaging platform could not be reached; retry shortly"
+
+
+class ConfigurationError(HostingError):
+    """The host or a channel is set up in a way that cannot work; the message is for the operator."""
+
+    code = "configuration_error"
+
+    @property
+    def public_message(self) -> str:  # type: ignore[override]
+        return str(self)
+
+
+BUSY_REPLY = "I'm still answering your previous message; please try again in a moment."
+UNAVAILABLE_REPLY = "I can't reach my conversation store right now; please try again shortly."
+
+
+def chat_reply(error: HostingError) -> str:
+    """What a chat channel tells its user when the host could not run the turn (busy, or state unavailable)."""
+    return BUSY_REPLY if isinstance(error, SessionBusyError) else UNAVAILABLE_REPLY
 
 
 class ConversationBusyError(SessionBusyError):

@@ -5,14 +5,16 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ._types import ChannelRequest, HostedRunResult
+from ._types import ChannelRequest, ChannelResponseHook, ChannelRunHook, HostedRunResult
 
 
 async def maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def apply_run_hook(hook: Any, request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+async def apply_run_hook(
+    hook: ChannelRunHook | None, request: ChannelRequest, *, target: Any, protocol_request: Any
+) -> ChannelRequest:
     if hook is None:
         return request
     prepared = await maybe_await(hook(request, target=target, protocol_request=protocol_request))
@@ -22,7 +24,7 @@ async def apply_run_hook(hook: Any, request: ChannelRequest, *, target: Any, pro
 
 
 async def apply_response_hook(
-    hook: Any, result: HostedRunResult[Any], *, request: ChannelRequest, channel_name: str
+    hook: ChannelResponseHook | None, result: HostedRunResult[Any], *, request: ChannelRequest, channel_name: str
 ) -> HostedRunResult[Any]:
     if hook is None:
         return result

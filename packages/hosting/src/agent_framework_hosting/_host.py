@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from ._claims import Claims
 from ._collect import Collector
 from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
@@ -134,6 +135,7 @@ class AgentFrameworkHost:
         self.state_location = sessions_location
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
+        self.claims = Claims(self.state)
         self.tasks = BackgroundTasks()
         self.concurrency: Concurrency = resolve_concurrency(concurrency)
         self.turns = RunningTurns(self.state)
@@ -196,7 +198,7 @@ class AgentFrameworkHost:
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
         for channel in self.channels:
-            contribution = channel.contribute(self.context)
+            contribution = channel.contribute(self.context.for_channel(channel))
             if not isinstance(contribution, ChannelContribution):
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))

@@ -14,7 +14,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,10 +41,23 @@ DEFAULT_LEADER_TTL = 15.0
 POLL_MIN = 0.005
 POLL_MAX = 0.1
 RELEASE_TIMEOUT = 5.0
+ORPHAN_GRACE = 1.0
+ORPHAN_POLL = 0.1
 OWN_URL_OPTIONS = ("prefix", "lock_ttl", "leader_ttl", "checkpoint_ttl")
 UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
 
+# ARGV[3..] are tokens of this process's earlier acquires that timed out on the client:
+# Redis may have executed them late, so a lock still held by one of them is ours to reuse.
 ACQUIRE = """
+local current = redis.call('get', KEYS[1])
+if current then
+  for i = 3, #ARGV do
+    if current == ARGV[i] then
+      redis.call('del', KEYS[1])
+      break
+    end
+  end
+end
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return redis.call('incr', KEYS[2])
 end
@@ -61,6 +74,46 @@ if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('del', KEYS[1])
 end
 return 0
+"""
+# Delete KEYS[1] when it holds the token ARGV[1] itself, or a JSON object whose "owner" is ARGV[1].
+DISCARD_OWNED = """
+local current = redis.call('get', KEYS[1])
+if not current then
+  return 0
+end
+if current ~= ARGV[1] then
+  local ok, doc = pcall(cjson.decode, current)
+  if not ok or type(doc) ~= 'table' or doc['owner'] ~= ARGV[1] then
+    return 0
+  end
+end
+return redis.call('del', KEYS[1])
+"""
+# Compare-and-set: store ARGV[1] (ttl ARGV[2] ms; 0 keeps the ttl; '' deletes) at KEYS[1]
+# only when its JSON object has the fields ARGV[3..] (name, value pairs).
+REPLACE_MATCHING = """
+local current = redis.call('get', KEYS[1])
+if not current then
+  return 0
+end
+local ok, doc = pcall(cjson.decode, current)
+if not ok or type(doc) ~= 'table' then
+  return 0
+end
+for i = 3, #ARGV, 2 do
+  if tostring(doc[ARGV[i]]) ~= ARGV[i + 1] then
+    return 0
+  end
+end
+if ARGV[1] == '' then
+  return redis.call('del', KEYS[1])
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('set', KEYS[1], ARGV[1], 'KEEPTTL')
+end
+return 1
 """
 FENCED_SET = """
 for i = 2, #KEYS do
@@ -108,6 +161,10 @@ def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=urlencode(kept))), own
 
 
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+
+
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
@@ -130,6 +187,59 @@ class RedisLease:
         self.released = False
 
 
+class Orphans:
+    """Writes whose answer never came (a client timeout): a stalled Redis may still run them when it resumes.
+
+    Each is a key and the owner token it would hold. As soon as Redis answers
+    again they are deleted (only while they still hold that token), and for
+    `ORPHAN_GRACE` seconds more, since a resumed server runs buffered commands late.
+    """
+
+    def __init__(self, store: RedisStateStore) -> None:
+        self._store = store
+        self._tokens: dict[str, dict[str, float]] = {}
+        self._sweeper: asyncio.Future[None] | None = None
+
+    def add(self, key: str, token: str, ttl: float) -> None:
+        self._tokens.setdefault(key, {})[token] = time.monotonic() + ttl
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.ensure_future(self._sweep())
+
+    def tokens(self, key: str) -> list[str]:
+        return list(self._tokens.get(key, ()))
+
+    def __contains__(self, item: tuple[str, str]) -> bool:
+        return item[1] in self._tokens.get(item[0], ())
+
+    def _drop(self, key: str, token: str) -> None:
+        tokens = self._tokens.get(key, {})
+        tokens.pop(token, None)
+        if not tokens:
+            self._tokens.pop(key, None)
+
+    async def _sweep(self) -> None:
+        answered: dict[tuple[str, str], float] = {}
+        while self._tokens:
+            for key, tokens in list(self._tokens.items()):
+                for token, until in list(tokens.items()):
+                    now = time.monotonic()
+                    if now >= until or now - answered.get((key, token), now) >= ORPHAN_GRACE:
+                        self._drop(key, token)
+                        continue
+                    try:
+                        await self._store.guard(self._store._scripts().discard_owned(keys=[key], args=[token]))
+                    except StateUnavailableError:
+                        continue
+                    answered.setdefault((key, token), time.monotonic())
+            await asyncio.sleep(ORPHAN_POLL)
+
+    async def aclose(self) -> None:
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+
+
 _HELD: ContextVar[tuple[RedisLease, ...]] = ContextVar("afh_redis_leases", default=())
 
 
@@ -139,6 +249,8 @@ class _Scripts:
         self.renew = client.register_script(RENEW)
         self.release = client.register_script(RELEASE)
         self.fenced_set = client.register_script(FENCED_SET)
+        self.discard_owned = client.register_script(DISCARD_OWNED)
+        self.replace_matching = client.register_script(REPLACE_MATCHING)
 
 
 class RedisStateStore:
@@ -178,6 +290,7 @@ class RedisStateStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._local = KeyedLocks()
         self._down = False
+        self.orphans = Orphans(self)
 
     @classmethod
     def from_url(
@@ -270,6 +383,7 @@ class RedisStateStore:
 
     async def aclose(self) -> None:
         """Close the client this store built; a client passed in stays open for its owner."""
+        await self.orphans.aclose()
         if self._factory is None:
             return
         client, self._redis, self._scripts_for = self._redis, None, None
@@ -305,8 +419,47 @@ class RedisStateStore:
             raise LeaseLostError("the turn's lease expired and another process took over; the turn was not saved")
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
-        px = None if ttl is None else _ms(ttl)
-        return bool(await self.guard(self.client.set(self.key(namespace, key), _dumps(value), nx=True, px=px)))
+        target, px = self.key(namespace, key), None if ttl is None else _ms(ttl)
+        try:
+            return bool(await self.guard(self.client.set(target, _dumps(value), nx=True, px=px)))
+        except StateUnavailableError:
+            # A claim ({"owner": token, ...}) Redis may still store late must not block the platform's retry.
+            owner = value.get("owner") if isinstance(value, dict) else None
+            if isinstance(owner, str):
+                self.orphans.add(target, owner, ttl or self.lock_ttl)
+            raise
+
+    async def replace(
+        self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
+    ) -> bool:
+        return await self._replace_matching(self.key(namespace, key), _dumps(value), match, ttl)
+
+    async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
+        target = self.key(namespace, key)
+        try:
+            return await self._replace_matching(target, b"", match, None)
+        except StateUnavailableError:
+            if "owner" in match:
+                self.orphans.add(target, match["owner"], self.lock_ttl)
+            raise
+
+    async def _replace_matching(self, target: str, data: bytes, match: Mapping[str, str], ttl: float | None) -> bool:
+        args: list[bytes | str | int] = [data, 0 if ttl is None else _ms(ttl)]
+        for name, expected in match.items():
+            args += [name, expected]
+        return bool(await self.guard(self._scripts().replace_matching(keys=[target], args=args)))
+
+    async def keys(self, namespace: str) -> list[str]:
+        """Every key in `namespace` (a SCAN of the keyspace: meant for small namespaces such as the ledger)."""
+        prefix = self.key(namespace, "x")[:-1]
+
+        async def scan() -> list[str]:
+            found: list[str] = []
+            async for raw in self.client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
+                found.append((raw.decode() if isinstance(raw, bytes) else str(raw))[len(prefix) :])
+            return found
+
+        return await self.guard(scan())
 
     async def delete(self, namespace: str, key: str) -> bool:
         return bool(await self.guard(self.client.delete(self.key(namespace, key))))
@@ -338,7 +491,14 @@ class RedisStateStore:
     async def _try_acquire(self, key: str, ttl: float) -> RedisLease | None:
         token = secrets.token_hex(16)
         started = time.monotonic()
-        fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=[token, _ms(ttl)]))
+        args = [token, _ms(ttl), *self.orphans.tokens(key)]
+        try:
+            fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=args))
+        except StateUnavailableError:
+            # Redis may run this acquire after we gave up on it: remember the token, so the lock it
+            # would hold is released (or reused by our next acquire) as soon as Redis answers.
+            self.orphans.add(key, token, ttl)
+            raise
         return RedisLease(self, key, token, int(fence), ttl, started + ttl) if fence else None
 
     async def _acquire(self, key: str, ttl: float, deadline: float | None, name: str) -> RedisLease:
@@ -379,7 +539,8 @@ class RedisStateStore:
         try:
             await self.guard(self._scripts().release(keys=[lease.key], args=[lease.token]))
         except StateUnavailableError:
-            logger.warning("could not release %s; it expires within %.0f s", lease.key, lease.ttl)
+            logger.warning("could not release %s yet; releasing it once the state store answers", lease.key)
+            self.orphans.add(lease.key, lease.token, lease.ttl)
 
     def leader(self, name: str, *, ttl: float | None = None) -> RedisLeader:
         """A leader lease for `name`: one holder across processes; lapses `ttl` s after its holder stops renewing."""

@@ -3,20 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import os
+import secrets
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from ._errors import SessionBusyError
+from ._filelock import blocking_file_lock, file_lock
+
+logger = logging.getLogger("agent_framework.hosting")
 
 DEFAULT_MAX_ENTRIES = 10_000
+EVICTION_WARNING_INTERVAL = 300.0
+LOCKS_FOLDER = ".locks"
+_fences = itertools.count(1)
+
+
+@dataclass
+class Lease:
+    """A held lock: a random owner `token` and a `fence` number that grows with every acquisition."""
+
+    name: str
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    fence: int = field(default_factory=lambda: next(_fences))
+    lost: bool = False
+
+
+def matches(value: Any, match: Mapping[str, str]) -> bool:
+    """Whether `value` is a mapping whose fields, as strings, equal every item of `match`."""
+    if not isinstance(value, Mapping):
+        return False
+    return all(name in value and _as_text(value[name]) == expected for name, expected in match.items())
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @runtime_checkable
@@ -39,8 +72,25 @@ class StateStore(Protocol):
 
     async def delete(self, namespace: str, key: str) -> bool: ...
 
+    async def replace(
+        self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
+    ) -> bool:
+        """Compare-and-set: store `value` only when the current value's fields equal `match`; return whether stored.
+
+        With `ttl` None the record keeps its current expiry.
+        """
+        ...
+
+    async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
+        """Compare-and-delete: delete `key` only when its value's fields equal `match`."""
+        ...
+
+    async def keys(self, namespace: str) -> list[str]:
+        """Every live key of `namespace` (for small namespaces: the turn ledger, the outbox)."""
+        ...
+
     def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[Any]:
-        """Hold `name` exclusively; raise `SessionBusyError` after waiting `wait` seconds."""
+        """Hold `name` exclusively (yields a lease with `token` and `fence`); `SessionBusyError` after `wait` s."""
         ...
 
     async def aclose(self) -> None: ...
@@ -53,7 +103,7 @@ class KeyedLocks:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, name: str, *, wait: float | None = None) -> AsyncIterator[None]:
+    async def hold(self, name: str, *, wait: float | None = None) -> AsyncIterator[Lease]:
         lock, users = self._locks.get(name, (None, 0))
         if lock is None:
             lock = asyncio.Lock()
@@ -67,7 +117,7 @@ class KeyedLocks:
                 except asyncio.TimeoutError:
                     raise SessionBusyError(f"{name!r} is busy with another turn") from None
             try:
-                yield
+                yield Lease(name)
             finally:
                 lock.release()
         finally:
@@ -92,6 +142,8 @@ class MemoryStateStore:
         self.max_entries = max_entries
         self._spaces: dict[str, OrderedDict[str, tuple[Any, float | None]]] = {}
         self._locks = KeyedLocks()
+        self.evicted = 0
+        self._warned_at: float | None = None
 
     def _space(self, namespace: str) -> OrderedDict[str, tuple[Any, float | None]]:
         return self._spaces.setdefault(namespace, OrderedDict())
@@ -117,6 +169,20 @@ class MemoryStateStore:
         space.move_to_end(key)
         while len(space) > self.max_entries:
             space.popitem(last=False)
+            self._evicted(namespace)
+
+    def _evicted(self, namespace: str) -> None:
+        self.evicted += 1
+        now = time.monotonic()
+        if self._warned_at is None or now - self._warned_at >= EVICTION_WARNING_INTERVAL:
+            self._warned_at = now
+            logger.warning(
+                "memory state is full: forgetting the least recently used %s (cap %d per kind, %d forgotten so far); "
+                "raise max_sessions or use a state_dir",
+                namespace,
+                self.max_entries,
+                self.evicted,
+            )
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         if self._live(namespace, key) is not None:
@@ -127,7 +193,27 @@ class MemoryStateStore:
     async def delete(self, namespace: str, key: str) -> bool:
         return self._space(namespace).pop(key, None) is not None
 
-    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[None]:
+    async def replace(
+        self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
+    ) -> bool:
+        entry = self._live(namespace, key)
+        if entry is None or not matches(entry[0], match):
+            return False
+        expires = entry[1] if ttl is None else time.monotonic() + ttl
+        self._space(namespace)[key] = (value, expires)
+        return True
+
+    async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
+        entry = self._live(namespace, key)
+        if entry is None or not matches(entry[0], match):
+            return False
+        return await self.delete(namespace, key)
+
+    async def keys(self, namespace: str) -> list[str]:
+        now = time.monotonic()
+        return [key for key, (_, expires) in self._space(namespace).items() if expires is None or expires > now]
+
+    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[Lease]:
         return self._locks.hold(name, wait=wait)
 
     def __len__(self) -> int:
@@ -152,8 +238,9 @@ class FileStateStore:
     A write goes to a temporary sibling and is moved into place, so a crash
     mid-write leaves the previous value intact. Records written with a TTL are
     swept from their folder at most every `sweep_interval` seconds, so folders of
-    short-lived records (idempotency keys) stay bounded. Locks are process-local:
-    point several processes at a Redis store instead of one folder.
+    short-lived records (idempotency keys) stay bounded. Locks are `flock`s on
+    files under ``.locks/``, so several processes on one machine (``--workers 2``)
+    may share one folder; for several machines use a Redis store.
     """
 
     keeps_objects = False
@@ -171,12 +258,11 @@ class FileStateStore:
         return self.root / quote(namespace, safe="") / _file_name(key)
 
     @staticmethod
-    def _read(path: Path) -> Any | None:
+    def _record(path: Path) -> dict[str, Any] | None:
+        """The live record at `path` (an expired one is deleted), or None."""
         try:
             record = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        except ValueError:
+        except (FileNotFoundError, ValueError):
             return None
         if not isinstance(record, dict):
             return None
@@ -184,7 +270,12 @@ class FileStateStore:
         if expires is not None and expires <= time.time():
             path.unlink(missing_ok=True)
             return None
-        return record.get("value")
+        return record
+
+    @classmethod
+    def _read(cls, path: Path) -> Any | None:
+        record = cls._record(path)
+        return None if record is None else record.get("value")
 
     @staticmethod
     def _encode(key: str, value: Any, ttl: float | None) -> bytes:
@@ -271,8 +362,65 @@ class FileStateStore:
 
         return await asyncio.to_thread(_unlink)
 
-    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[None]:
-        return self._locks.hold(name, wait=wait)
+    async def replace(
+        self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
+    ) -> bool:
+        path = self._path(namespace, key)
+
+        def _replace() -> bool:
+            with blocking_file_lock(path.parent / ".lock"):
+                current = self._record(path)
+                if current is None or not matches(current.get("value"), match):
+                    return False
+                expires = current.get("expires_at") if ttl is None else time.time() + ttl
+                record = {"key": key, "expires_at": expires, "value": value}
+                self._write(path, json.dumps(record, separators=(",", ":")).encode())
+                return True
+
+        return await asyncio.to_thread(_replace)
+
+    async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
+        path = self._path(namespace, key)
+
+        def _discard() -> bool:
+            with blocking_file_lock(path.parent / ".lock"):
+                current = self._record(path)
+                if current is None or not matches(current.get("value"), match):
+                    return False
+                path.unlink(missing_ok=True)
+                return True
+
+        return await asyncio.to_thread(_discard)
+
+    async def keys(self, namespace: str) -> list[str]:
+        folder = self.root / quote(namespace, safe="")
+
+        def _keys() -> list[str]:
+            found: list[str] = []
+            for path in sorted(folder.glob("*.json")):
+                if path.name.startswith("~"):
+                    record = self._record(path)
+                    if record is not None and isinstance(record.get("key"), str):
+                        found.append(record["key"])
+                elif self._record(path) is not None:
+                    found.append(unquote(path.name[: -len(".json")]))
+            return found
+
+        return await asyncio.to_thread(_keys)
+
+    @asynccontextmanager
+    async def _hold(self, name: str, wait: float | None) -> AsyncIterator[Lease]:
+        deadline = None if wait is None else time.monotonic() + wait
+        # In-process waiters queue on an asyncio lock; only the head of the queue polls the file lock.
+        async with self._locks.hold(name, wait=wait) as lease:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            path = self.root / LOCKS_FOLDER / _file_name(name).replace(".json", ".lock")
+            async with file_lock(path, name=name, wait=remaining) as fence:
+                lease.fence = fence
+                yield lease
+
+    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[Lease]:
+        return self._hold(name, wait)
 
     async def aclose(self) -> None:
         if self._sweeping:

@@ -10,17 +10,22 @@ from typing import Any
 import anyio
 from agent_framework import AgentResponse, AgentResponseUpdate
 
+from ._errors import HostingError
 from ._hooks import maybe_await
 from ._telemetry import TurnTrace
-from ._types import HostedRunResult
+from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
 _END = object()
 _INTERRUPTED = object()
 
 
-class StreamAbandoned(Exception):
+class StreamAbandoned(HostingError):
     """The consumer stopped reading before the stream finished."""
+
+    status_code = 499
+    code = "client_closed_request"
+    public_message = "the client stopped reading the answer"
 
 
 class HostedStream:
@@ -42,8 +47,11 @@ class HostedStream:
         close: Callable[[BaseException | None], Awaitable[None]],
         finish: Callable[[Any, BaseException | None], Awaitable[HostedRunResult[Any]]],
         trace: TurnTrace,
-        update_hook: Any = None,
+        update_hook: ChannelStreamUpdateHook | None = None,
+        request: ChannelRequest | None = None,
     ) -> None:
+        #: The request that runs (after the run hook; its session key is the one used).
+        self.request = request
         self._updates = updates
         self._final = final
         self._close = close

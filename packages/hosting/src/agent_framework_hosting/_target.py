@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from agent_framework import Workflow
 
+from ._errors import ConfigurationError
 from ._host import AgentFrameworkHost
 from ._workflow import FirstThenBuild
 
@@ -18,7 +19,7 @@ TargetKind = Literal["host", "agent", "workflow"]
 EXPECTED = "an agent, a workflow, a zero-argument factory returning one, or an AgentFrameworkHost"
 
 
-class TargetError(Exception):
+class TargetError(ConfigurationError):
     """TARGET cannot be served; the message is one line for the user."""
 
 

@@ -129,18 +129,28 @@ _UNSET: Any = object()
 class HostedRunResult(Generic[TResult]):
     """The target's full-fidelity result and the session it ran in."""
 
-    __slots__ = ("merged_into", "result", "session")
+    __slots__ = ("merged_into", "request", "result", "session")
 
-    def __init__(self, result: TResult, *, session: Any = None, merged_into: str | None = None) -> None:
+    def __init__(
+        self,
+        result: TResult,
+        *,
+        session: Any = None,
+        request: ChannelRequest | None = None,
+        merged_into: str | None = None,
+    ) -> None:
         self.result = result
         self.session = session
+        #: The request the turn actually ran (after the run hook; its session key is the one used).
+        self.request = request
+        #: Set when this request's message was collected into a turn another request ran (and answers).
         self.merged_into = merged_into
-        """Set when this request's message was collected into a turn another request ran (and answers)."""
 
     def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
         return HostedRunResult(
             self.result if result is _UNSET else result,
             session=self.session if session is _UNSET else session,
+            request=self.request,
             merged_into=self.merged_into,
         )
 
@@ -171,7 +181,12 @@ ChannelStreamUpdateHook = Callable[
 
 @runtime_checkable
 class Channel(Protocol):
-    """A transport: parses its platform's payloads and renders results back."""
+    """A transport: parses its platform's payloads and renders results back.
+
+    A channel may also carry `run_hook`, `response_hook` and `stream_update_hook`
+    attributes; the host binds them, with the channel's name, into the context it
+    hands to `contribute`, so the channel's `context.run(request)` applies them.
+    """
 
     name: str
     path: str

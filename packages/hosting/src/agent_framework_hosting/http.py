@@ -9,10 +9,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ._errors import HostingError
+
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
-class BadRequest(Exception):
+class BadRequest(HostingError):
     """The client sent something the channel cannot accept; maps to a 4xx answer."""
 
     def __init__(
@@ -20,6 +22,7 @@ class BadRequest(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.public_message = message
         self.status_code = status_code
         self.code = code
         self.param = param

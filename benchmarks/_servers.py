@@ -1,0 +1,250 @@
+"""The servers the benchmarks load, each run as its own process under uvicorn.
+
+    python benchmarks/_servers.py NAME --port 8000 [--state-dir DIR]
+
+`bare` is the baseline: plain Starlette routes calling the same offline agent as the host does
+(`/static` answers without the agent, to check that the load generator is not the limit).
+The other names are the host with one channel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+for package in ("hosting", "hosting-responses", "hosting-invocations", "hosting-telegram"):
+    sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
+
+from agent_framework import Agent, AgentSession, ChatResponseUpdate, Message  # noqa: E402
+from agent_framework_hosting.testing import OfflineChatClient  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import JSONResponse, Response, StreamingResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+STAMPS_ENV = "BENCH_FIRST_UPDATE_FILE"
+STATIC = {"object": "response", "status": "completed", "output_text": "static"}
+
+
+class StampingClient(OfflineChatClient):
+    """The offline client, noting `time.monotonic()` as each streamed answer's first update leaves it.
+
+    The stamp is written to the file only once the answer is complete, off the measured path.
+    """
+
+    async def _stream(self, messages: Sequence[Message]) -> AsyncIterator[ChatResponseUpdate]:
+        stamp: float | None = None
+        async for update in super()._stream(messages):
+            if stamp is None:
+                stamp = time.monotonic()
+            yield update
+        with open(os.environ[STAMPS_ENV], "a") as file:  # noqa: ASYNC230 - after the answer, off the measured path
+            file.write(f"{stamp!r}\n")
+
+
+class StalledClient(OfflineChatClient):
+    """A model that never answers: turns started after an acknowledgement wait, costing no CPU."""
+
+    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        return asyncio.Event().wait()
+
+
+def make_agent() -> Agent:
+    """The offline echo agent; it keeps no record of its calls, so a long run does not grow."""
+    client = StampingClient() if os.environ.get(STAMPS_ENV) else OfflineChatClient()
+    client.calls = collections.deque(maxlen=1)  # type: ignore[assignment]
+    return Agent(client=client, name="bench")
+
+
+def bare_app(state_dir: str | None) -> Starlette:
+    agent = make_agent()
+    sessions: dict[str, AgentSession] = {}
+
+    async def static(request: Request) -> Response:
+        await request.body()
+        return JSONResponse(STATIC)
+
+    async def responses(request: Request) -> Response:
+        body = await request.json()
+        if body.get("stream"):
+            stream = agent.run(body["input"], stream=True)
+
+            async def events() -> AsyncIterator[str]:
+                async for update in stream:
+                    yield f"event: delta\ndata: {json.dumps({'delta': update.text})}\n\n"
+                final = await stream.get_final_response()
+                yield f"event: completed\ndata: {json.dumps({'text': final.text})}\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+        response = await agent.run(body["input"])
+        return JSONResponse({"id": "r", "object": "response", "output_text": response.text})
+
+    async def invocations(request: Request) -> Response:
+        body = await request.json()
+        key = body.get("session_id")
+        response = await agent.run(body["message"], session=sessions.setdefault(key, agent.create_session()))
+        return JSONResponse({"response": response.text, "session_id": key})
+
+    async def keyed(request: Request) -> Response:
+        body = await request.json()
+        key = body.get("key")
+        kwargs: dict[str, Any] = {}
+        if key:
+            kwargs["session"] = sessions.setdefault(key, agent.create_session(session_id=key))
+        if body.get("stream"):
+            stream = agent.run(body["text"], stream=True, **kwargs)
+
+            async def chunks() -> AsyncIterator[str]:
+                async for update in stream:
+                    yield f"data: {json.dumps({'delta': update.text})}\n\n"
+                await stream.get_final_response()
+
+            return StreamingResponse(chunks(), media_type="text/event-stream")
+        response = await agent.run(body["text"], **kwargs)
+        return JSONResponse({"text": response.text})
+
+    return Starlette(
+        routes=[
+            Route("/static", static, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
+            Route("/json", keyed, methods=["POST"]),
+            Route("/invocations", invocations, methods=["POST"]),
+        ]
+    )
+
+
+TELEGRAM_TOKEN = "123456:bench-token"
+TELEGRAM_SECRET = "bench-secret"
+
+
+def telegram_api_app(state_dir: str | None) -> Starlette:
+    """A fake Telegram Bot API answering every method as Telegram would when it succeeds."""
+    sent = 0
+
+    async def method(request: Request) -> Response:
+        nonlocal sent
+        await request.body()
+        name = request.path_params["method"]
+        if name == "getMe":
+            result: Any = {"id": 123456, "is_bot": True, "first_name": "bench", "username": "bench_bot"}
+        elif name in ("sendMessage", "editMessageText"):
+            sent += 1
+            result = {"message_id": sent, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "ok"}
+        else:
+            result = True
+        return JSONResponse({"ok": True, "result": result})
+
+    return Starlette(routes=[Route("/bot{token}/{method}", method, methods=["POST"])])
+
+
+def _bot_api() -> str:
+    return os.environ["BENCH_TELEGRAM_API"]
+
+
+def bare_telegram_app(state_dir: str | None) -> Starlette:
+    """The webhook baseline: check the secret, parse, answer 200; updates wait in their chat's queue.
+
+    As in the channel, a chat's first update starts a turn (of the stalled agent) and later ones queue.
+    """
+    import asyncio
+
+    agent = Agent(client=StalledClient(), name="bench")
+    queues: dict[int, list[dict[str, Any]]] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(chat: int) -> None:
+        while queues[chat]:
+            await agent.run(queues[chat].pop(0)["message"]["text"])
+        del queues[chat]
+
+    async def webhook(request: Request) -> Response:
+        if request.headers.get("x-telegram-bot-api-secret-token") != TELEGRAM_SECRET:
+            return JSONResponse({"ok": False}, status_code=401)
+        update = await request.json()
+        chat = update["message"]["chat"]["id"]
+        if chat in queues:
+            queues[chat].append(update)
+        else:
+            queues[chat] = [update]
+            task = asyncio.get_running_loop().create_task(answer(chat))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/telegram/webhook", webhook, methods=["POST"])])
+
+
+def telegram_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_telegram import TelegramChannel
+
+    channel = TelegramChannel(
+        TELEGRAM_TOKEN,
+        api_base=_bot_api(),
+        webhook_url="https://bench.example/telegram/webhook",
+        secret_token=TELEGRAM_SECRET,
+        register_native_commands=False,
+        send_typing_action=False,
+        stream=False,
+    )
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
+
+
+def invocations_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_invocations import InvocationsChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[InvocationsChannel()], state_dir=state_dir).app
+
+
+def responses_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_responses import ResponsesChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[ResponsesChannel()], state_dir=state_dir).app
+
+
+def host_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting.testing import JsonChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[JsonChannel()], state_dir=state_dir).app
+
+
+APPS: dict[str, Callable[[str | None], Any]] = {
+    "bare": bare_app,
+    "bare-telegram": bare_telegram_app,
+    "host": host_app,
+    "invocations": invocations_app,
+    "responses": responses_app,
+    "telegram": telegram_app,
+    "telegram-api": telegram_api_app,
+}
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("name", choices=sorted(APPS))
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state-dir", default=None)
+    args = parser.parse_args()
+    logging.getLogger("agent_framework").setLevel(logging.WARNING)
+    app = APPS[args.name](args.state_dir)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

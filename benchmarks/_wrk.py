@@ -1,0 +1,236 @@
+"""Measure servers with `wrk`: the server pinned to one core, the load generator to the other.
+
+A `Target` is a server process (`_servers.py NAME`) plus the requests to send it. `compare` warms
+each target up, then measures the targets in alternation for `rounds` rounds and reports each one's
+median, so a slow minute of the machine touches every server alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVERS = os.path.join(HERE, "_servers.py")
+SERVER_CORE = "0"
+LOAD_CORE = "1"
+
+# Replays pre-built raw requests in a loop: one file, requests separated by a NUL line.
+REPLAY_LUA = """
+local requests = {}
+local index = 0
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  local data = file:read("*a")
+  file:close()
+  for raw in string.gmatch(data, "(.-)%z\\n") do requests[#requests + 1] = raw end
+end
+function request()
+  index = index % #requests + 1
+  return requests[index]
+end
+"""
+
+# Sends one request template with "{n}" replaced by a counter, so every request is new (an update id),
+# and "{chat}" by the counter modulo 64, so 64 conversations take turns.
+COUNTER_LUA = """
+local path, headers, body = nil, {}, ""
+local counter = 0
+function init(args)
+  local file = assert(io.open(args[1], "rb"))
+  path = file:read("*l")
+  for line in file:lines() do
+    if line == "" then break end
+    local name, value = string.match(line, "^([^:]+): (.*)$")
+    headers[name] = value
+  end
+  body = file:read("*a")
+  file:close()
+  counter = tonumber(args[2])
+end
+function request()
+  counter = counter + 1
+  local text = string.gsub(body, "{n}", string.format("%.0f", counter))
+  text = string.gsub(text, "{chat}", string.format("%.0f", counter % 64 + 1))
+  return wrk.format("POST", path, headers, text)
+end
+"""
+
+
+def ensure_tools() -> None:
+    """Install what the benchmarks need when it is missing: `wrk` (apt) and uvicorn (pip)."""
+    if shutil.which("wrk") is None:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"], check=True, env=env)
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "uvicorn[standard]"], check=True)
+
+
+def raw_request(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    """One HTTP/1.1 POST as bytes, as `wrk` sends it."""
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in {"Content-Type": "application/json", **(headers or {})}.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Template:
+    """A request whose body's "{n}" becomes a new number in every request `wrk` sends ("{chat}": 1 to 64)."""
+
+    path: str
+    body: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def script_input(self) -> bytes:
+        headers = {"Content-Type": "application/json", **self.headers}
+        lines = [self.path, *(f"{name}: {value}" for name, value in headers.items()), ""]
+        return ("\n".join(lines) + "\n" + self.body).encode()
+
+
+Requests = Union[Sequence[bytes], Template]  # noqa: UP007 - a runtime alias on Python 3.10
+
+
+@dataclass
+class Target:
+    """A server to load: `server` names an app in `_servers.py`; `requests` are replayed in a loop."""
+
+    label: str
+    server: str
+    requests: Requests
+    server_args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return statistics.median(run[name] for run in self.runs)
+
+
+@contextlib.contextmanager
+def server_process(
+    name: str, args: Sequence[str] = (), *, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Start `_servers.py NAME` pinned to the server core; yields its port once it answers."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    command = ["taskset", "-c", SERVER_CORE, sys.executable, SERVERS, name, "--port", str(port), *args]
+    process = subprocess.Popen(command, start_new_session=True, env={**os.environ, **(env or {})})
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server {name} exited with {process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server {name} did not listen within {timeout:g} s")
+            time.sleep(0.1)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def _seconds(value: str, unit: str) -> float:
+    return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """requests/s, p50/p99 latency (ms) and failed requests from `wrk --latency` output."""
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if rps is None:
+        raise RuntimeError(f"wrk printed no throughput:\n{output}")
+    figures = {"rps": float(rps.group(1)), "errors": 0.0}
+    for percent, name in (("50", "p50_ms"), ("99", "p99_ms")):
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+        figures[name] = _seconds(found.group(1), found.group(2)) * 1000 if found else float("nan")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    figures["errors"] = float(non_2xx.group(1)) if non_2xx else 0.0
+    if socket_errors:
+        figures["errors"] += sum(float(group) for group in socket_errors.groups())
+    return figures
+
+
+def wrk(port: int, requests: Requests, *, seconds: float, connections: int) -> dict[str, float]:
+    """One `wrk` run pinned to the load core, sending `requests` to 127.0.0.1:`port`."""
+    with tempfile.TemporaryDirectory() as folder:
+        script = os.path.join(folder, "load.lua")
+        data = os.path.join(folder, "requests.bin")
+        extra: list[str] = []
+        if isinstance(requests, Template):
+            lua, payload = COUNTER_LUA, requests.script_input()
+            extra.append(str(int(time.time()) * 1_000_000))  # a fresh range of numbers for every run
+        else:
+            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in requests)
+        with open(script, "w") as file:
+            file.write(lua)
+        with open(data, "wb") as file:
+            file.write(payload)
+        command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+        command += ["--timeout", "10s", "-s", script, f"http://127.0.0.1:{port}/", "--", data, *extra]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed: {done.stderr}")
+    if os.environ.get("BENCH_VERBOSE"):
+        print(done.stdout, file=sys.stderr)
+    return parse_wrk(done.stdout)
+
+
+def compare(
+    targets: Sequence[Target], *, warmup: float, seconds: float, rounds: int, connections: int
+) -> Sequence[Target]:
+    """Warm each target up (`warmup` s of load), then measure them in alternation `rounds` times."""
+    with contextlib.ExitStack() as stack:
+        ports = [stack.enter_context(server_process(t.server, t.server_args, env=t.env)) for t in targets]
+        for target, port in zip(targets, ports, strict=True):
+            wrk(port, target.requests, seconds=warmup, connections=connections)
+        for _ in range(rounds):
+            for target, port in zip(targets, ports, strict=True):
+                target.runs.append(wrk(port, target.requests, seconds=seconds, connections=connections))
+    return targets
+
+
+def check_headroom(static: Target, measured: Sequence[Target], *, factor: float = 1.5) -> str:
+    """A warning line when the static route is not clearly faster than every server (load-bound)."""
+    fastest = max(target.median("rps") for target in measured)
+    if static.median("rps") < factor * fastest:
+        return (
+            f"WARNING: the static route ({static.median('rps'):.0f} req/s) is not {factor:g}x faster than "
+            f"the fastest server ({fastest:.0f} req/s): the load generator may be the bottleneck"
+        )
+    return f"load generator check: static route {static.median('rps'):.0f} req/s >= {factor:g}x every server measured"
+
+
+def table(rows: Sequence[tuple[str, Target, Target]]) -> str:
+    """Baseline vs measured, side by side: medians of req/s, the ratio, and p50/p99 latencies."""
+    lines = [f"{'scenario':40} {'baseline':>9} {'measured':>9} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"]
+    for name, base, measured in rows:
+        ratio = measured.median("rps") / base.median("rps") if base.median("rps") else 0.0
+        errors = sum(run["errors"] for target in (base, measured) for run in target.runs)
+        lines.append(
+            f"{name:40} {base.median('rps'):>9.0f} {measured.median('rps'):>9.0f} {ratio:>6.2f} "
+            f"{measured.median('p50_ms'):>7.2f} {measured.median('p99_ms'):>7.2f} {errors:>6.0f}"
+        )
+    return "\n".join(lines)
