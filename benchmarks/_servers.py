@@ -20,7 +20,16 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for package in ("hosting", "hosting-responses", "hosting-invocations", "hosting-telegram"):
+for package in (
+    "hosting",
+    "hosting-responses",
+    "hosting-invocations",
+    "hosting-telegram",
+    "hosting-a2a",
+    "hosting-mcp",
+    "hosting-ag-ui",
+    "hosting-slack",
+):
     sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
 
 from agent_framework import Agent, AgentSession, ChatResponseUpdate, Message  # noqa: E402
@@ -113,12 +122,54 @@ def bare_app(state_dir: str | None) -> Starlette:
         response = await agent.run(body["text"], **kwargs)
         return JSONResponse({"text": response.text})
 
+    async def a2a(request: Request) -> Response:
+        """A2A `SendMessage`, answered with a completed task (no task record, no background run)."""
+        body = await request.json()
+        message = body["params"]["message"]
+        context = message["contextId"]
+        text = " ".join(part.get("text", "") for part in message["parts"])
+        response = await agent.run(text, session=sessions.setdefault(f"a2a:{context}", agent.create_session()))
+        answer = {"messageId": "a", "role": "ROLE_AGENT", "parts": [{"text": response.text}], "contextId": context}
+        task = {"id": "t", "contextId": context, "status": {"state": "TASK_STATE_COMPLETED", "message": answer}}
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": {"task": task}})
+
+    async def mcp(request: Request) -> Response:
+        """An MCP `tools/call` of the `ask` tool, as a stateless request, answered in JSON."""
+        body = await request.json()
+        arguments = body["params"]["arguments"]
+        key = f"mcp:{arguments['conversation']}"
+        response = await agent.run(arguments["message"], session=sessions.setdefault(key, agent.create_session()))
+        result = {"content": [{"type": "text", "text": response.text}], "isError": False}
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+    async def ag_ui(request: Request) -> Response:
+        """An AG-UI run: the last message in, RUN_STARTED, the text message events, RUN_FINISHED out."""
+        body = await request.json()
+        thread = body["threadId"]
+        session = sessions.setdefault(f"ag-ui:{thread}", agent.create_session())
+        stream = agent.run(body["messages"][-1]["content"], stream=True, session=session)
+
+        async def events() -> AsyncIterator[str]:
+            yield f"data: {json.dumps({'type': 'RUN_STARTED', 'threadId': thread, 'runId': body['runId']})}\n\n"
+            yield f"data: {json.dumps({'type': 'TEXT_MESSAGE_START', 'messageId': 'm', 'role': 'assistant'})}\n\n"
+            async for update in stream:
+                event = {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": update.text}
+                yield f"data: {json.dumps(event)}\n\n"
+            await stream.get_final_response()
+            yield f"data: {json.dumps({'type': 'TEXT_MESSAGE_END', 'messageId': 'm'})}\n\n"
+            yield f"data: {json.dumps({'type': 'RUN_FINISHED', 'threadId': thread, 'runId': body['runId']})}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
     return Starlette(
         routes=[
             Route("/static", static, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
             Route("/json", keyed, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
+            Route("/a2a", a2a, methods=["POST"]),
+            Route("/mcp", mcp, methods=["POST"]),
+            Route("/ag-ui", ag_ui, methods=["POST"]),
         ]
     )
 
@@ -201,6 +252,79 @@ def telegram_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
 
 
+SLACK_TOKEN = "xoxb-bench-token"
+SLACK_SECRET = "bench-signing-secret"
+
+
+def slack_api_app(state_dir: str | None) -> Starlette:
+    """A fake Slack Web API answering every method as Slack would when it succeeds."""
+
+    async def method(request: Request) -> Response:
+        await request.body()
+        if request.path_params["method"] == "auth.test":
+            return JSONResponse({"ok": True, "user_id": "UBENCH", "team_id": "TBENCH", "bot_id": "BBENCH"})
+        return JSONResponse({"ok": True, "channel": "D1", "ts": "1.000001"})
+
+    return Starlette(routes=[Route("/api/{method}", method, methods=["POST"])])
+
+
+def bare_slack_app(state_dir: str | None) -> Starlette:
+    """The Events API baseline: verify the signature, parse, skip a seen event id, answer 200, queue a turn.
+
+    As in the channel, a conversation's first event starts a turn (of the stalled agent) and later ones queue.
+    """
+    import asyncio
+    import hashlib
+    import hmac
+
+    agent = Agent(client=StalledClient(), name="bench")
+    queues: dict[str, list[dict[str, Any]]] = {}
+    seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(key: str) -> None:
+        while queues[key]:
+            await agent.run(queues[key].pop(0)["event"]["text"])
+        del queues[key]
+
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        base = b"v0:" + stamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(SLACK_SECRET.encode(), base, hashlib.sha256).hexdigest()
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+            return JSONResponse({"error": "stale"}, status_code=401)
+        if not hmac.compare_digest(expected, request.headers.get("x-slack-signature", "")):
+            return JSONResponse({"error": "signature"}, status_code=401)
+        payload = json.loads(body)
+        if payload["event_id"] in seen:
+            return JSONResponse({"ok": True, "duplicate": True})
+        seen[payload["event_id"]] = None
+        while len(seen) > 100_000:
+            seen.popitem(last=False)
+        key = payload["event"]["user"]
+        if key in queues:
+            queues[key].append(payload)
+        else:
+            queues[key] = [payload]
+            task = asyncio.get_running_loop().create_task(answer(key))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+
+
+def slack_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_slack import SlackChannel
+
+    channel = SlackChannel(SLACK_TOKEN, signing_secret=SLACK_SECRET, api_base=os.environ["BENCH_SLACK_API"] + "/api",
+                           stream=False)  # fmt: skip
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
+
+
 def invocations_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting_invocations import InvocationsChannel
@@ -215,6 +339,27 @@ def responses_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(make_agent(), channels=[ResponsesChannel()], state_dir=state_dir).app
 
 
+def a2a_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_a2a import A2AChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[A2AChannel()], state_dir=state_dir).app
+
+
+def mcp_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_mcp import MCPChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[MCPChannel()], state_dir=state_dir).app
+
+
+def ag_ui_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_ag_ui import AGUIChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[AGUIChannel()], state_dir=state_dir).app
+
+
 def host_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting.testing import JsonChannel
@@ -223,11 +368,17 @@ def host_app(state_dir: str | None) -> Any:
 
 
 APPS: dict[str, Callable[[str | None], Any]] = {
+    "a2a": a2a_app,
+    "ag-ui": ag_ui_app,
+    "mcp": mcp_app,
     "bare": bare_app,
+    "bare-slack": bare_slack_app,
     "bare-telegram": bare_telegram_app,
     "host": host_app,
     "invocations": invocations_app,
     "responses": responses_app,
+    "slack": slack_app,
+    "slack-api": slack_api_app,
     "telegram": telegram_app,
     "telegram-api": telegram_api_app,
 }

@@ -49,7 +49,7 @@ async def test_reject_sends_a_short_notice_for_a_message_during_a_turn(fake: Fak
         await post(bot, message_update(2, "second"))
         await eventually(lambda: len(fake.sent_texts(42)) == 2, message="both answers")
         busy, answer = fake.sent_texts(42)
-        assert "still working" in busy and answer == "echo 1: first"
+        assert "still answering" in busy and answer == "echo 1: first"
 
 
 async def test_collect_answers_a_burst_once(fake: FakeBotApi) -> None:

@@ -69,6 +69,7 @@ logger = logging.getLogger("agent_framework.hosting.a2a")
 
 CANCEL_CHECK_INTERVAL = 0.25
 POLL_INTERVAL = 0.25
+FOLLOW_SECONDS = 600.0
 CANCEL_WAIT = 10.0
 FAILED_TEXT = "The agent failed to answer; the server log has details."
 BUSY_TEXT = "The conversation is busy with another task; send the message again later."
@@ -116,7 +117,7 @@ class HostRequestHandler(RequestHandler):
             await self._refuse_continuation(message)
         user_input = agent_input(message)
         task = new_task(message, context_id=message.context_id or new_id())
-        await self.store.save(task)
+        await self.store.create(task)
         run = self.runs.start(task.id)
         run.append(copy_task(task))
         run.handle = self.context.spawn(self._run(task, user_input, params, run), name=f"a2a task {task.id}")
@@ -154,10 +155,9 @@ class HostRequestHandler(RequestHandler):
         stream = None
         try:
             stream = await self.context.run_stream(request, protocol_request=params)
-            if await self._cancelled_elsewhere(task.id):
-                raise asyncio.CancelledError
             task.status.CopyFrom(status(TaskState.TASK_STATE_WORKING))
-            await self.store.save(task)
+            if not await self.store.move(task, from_state=TaskState.TASK_STATE_SUBMITTED):
+                raise asyncio.CancelledError
             run.append(status_update(task))
             checked = asyncio.get_running_loop().time()
             async for update in stream:
@@ -195,11 +195,12 @@ class HostRequestHandler(RequestHandler):
 
     async def _finish(self, task: Task) -> None:
         """Save the task's end, unless another process cancelled it meanwhile (a cancel is final)."""
+        for before in (TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_SUBMITTED):
+            if await self.store.move(task, from_state=before):
+                return
         stored = await self.store.get(task.id)
-        if stored is not None and stored.status.state == TaskState.TASK_STATE_CANCELED:
+        if stored is not None:
             task.status.CopyFrom(stored.status)
-            return
-        await self.store.save(task)
 
     async def _cancelled_elsewhere(self, task_id: str) -> bool:
         stored = await self.store.get(task_id)
@@ -226,14 +227,20 @@ class HostRequestHandler(RequestHandler):
             )
         run = self.runs.get(task.id)
         if run is not None and run.handle is not None:
-            run.cancel_requested = True
             run.handle.cancel()
             with anyio.move_on_after(CANCEL_WAIT):
                 await run.finished.wait()
             return await self.store.get(task.id) or task
         # Running in another process (which sees this at its next check), or in none.
+        before = task.status.state
         end(task, TaskState.TASK_STATE_CANCELED)
-        await self.store.save(task)
+        if not await self.store.move(task, from_state=before):
+            latest = await self.store.get(task.id)
+            if latest is None:
+                raise TaskNotFoundError
+            if latest.status.state != TaskState.TASK_STATE_CANCELED:
+                raise TaskNotCancelableError(message=f"Task {task.id} ended before it could be cancelled")
+            return latest
         return task
 
     @validate_request_params
@@ -256,10 +263,14 @@ class HostRequestHandler(RequestHandler):
             yield event
 
     async def _poll(self, task: Task) -> AsyncGenerator[Event, None]:
-        """Follow a task another process runs, through the store: its snapshot, then each change of status."""
+        """Follow a task another process runs, through the store: its snapshot, then each change of status.
+
+        Gives up after `FOLLOW_SECONDS` (a process that died mid-task leaves it working); the client can poll.
+        """
         yield task
         last = task.status.state
-        while not is_terminal(last):
+        deadline = asyncio.get_running_loop().time() + FOLLOW_SECONDS
+        while not is_terminal(last) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(POLL_INTERVAL)
             current = await self.store.get(task.id)
             if current is None:

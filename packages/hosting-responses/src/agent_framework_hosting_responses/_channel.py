@@ -175,7 +175,7 @@ class ResponsesChannel:
             except ApiError as error:
                 return error.response()
             except BadRequest as error:
-                return ApiError(error.message, code=error.code).response()
+                return ApiError(error.message, status_code=error.status_code, code=error.code).response()
             except HostingError as error:
                 return ApiError(_hosting_message(error), status_code=error.status_code, code=error.code).response()
             except Exception:
@@ -324,6 +324,8 @@ def _hosting_message(error: HostingError) -> str:
         return "The conversation is still working on your last message; send this again once it has answered."
     if isinstance(error, TurnInterruptedError):
         return "The response was interrupted by a newer message or a stop request."
+    if 400 <= error.status_code < 500 and error.status_code != 409:
+        return error.public_message
     if error.status_code == 409:
         return BUSY_MESSAGE
     if error.status_code == 503:

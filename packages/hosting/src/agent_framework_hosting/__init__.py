@@ -45,6 +45,7 @@ from ._types import (
     HostedRunResult,
     HostStatePaths,
 )
+from ._workflow_input import WorkflowInputError
 
 try:
     __version__ = version("agent-framework-hosting")
@@ -103,6 +104,7 @@ __all__ = [
     "StateStore",
     "StateUnavailableError",
     "TurnInterruptedError",
+    "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",
     "logger",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import inspect
 import logging
 import os
@@ -24,11 +26,13 @@ from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
 from ._control import RunningTurns
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._locations import check_writable_folder, is_remote_location
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
+from ._workflow_input import channel_input_kind, unfed_types
 
 logger = logging.getLogger("agent_framework.hosting")
 
@@ -36,17 +40,14 @@ STATE_COMPONENTS = ("sessions", "checkpoints")
 DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
-
-
-def _is_remote_location(value: Any) -> bool:
-    return isinstance(value, str) and value.split("://", 1)[0] in ("redis", "rediss", "unix")
+DEFAULT_RESET_TIMEOUT = 30.0
 
 
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     """Split `state_dir` into (sessions location, checkpoints path, checkpoints named explicitly)."""
     if state_dir is None:
         return None, None, False
-    if isinstance(state_dir, StateStore) or _is_remote_location(state_dir):
+    if isinstance(state_dir, StateStore) or is_remote_location(state_dir):
         return state_dir, None, False
     if isinstance(state_dir, (str, os.PathLike)):
         root = Path(state_dir)
@@ -64,7 +65,7 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
                 raise TypeError(f"state_dir[{name!r}] must be a path, got {type(value).__name__}")
             parts[name] = value
         sessions = parts["sessions"]
-        if isinstance(sessions, (str, os.PathLike)) and not _is_remote_location(sessions):
+        if isinstance(sessions, (str, os.PathLike)) and not is_remote_location(sessions):
             sessions = Path(sessions)
         checkpoints = Path(parts["checkpoints"]) if parts["checkpoints"] is not None else None
         return sessions, checkpoints, "checkpoints" in state_dir
@@ -79,7 +80,7 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
         return MemoryStateStore(max_entries=max_entries)
     if isinstance(location, StateStore):
         return location
-    if _is_remote_location(location):
+    if is_remote_location(location):
         try:
             from ._redis import RedisStateStore
         except ImportError as error:
@@ -87,6 +88,7 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
                 "a redis:// state location needs the [redis] extra: pip install 'agent-framework-hosting[redis]'"
             ) from error
         return RedisStateStore.from_url(location)
+    check_writable_folder(location)
     return FileStateStore(location)
 
 
@@ -145,7 +147,9 @@ class AgentFrameworkHost:
         self.workflows: WorkflowRunner | None = None
         if not self.agent_target:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
+            self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
 
     def _check_channels(self) -> None:
@@ -160,6 +164,19 @@ class AgentFrameworkHost:
                 raise ValueError(f"two channels are mounted at {channel.path!r}")
             names.add(channel.name)
             paths.add(channel.path)
+
+    def _check_workflow_inputs(self, workflows: WorkflowRunner) -> None:
+        """Refuse, in one line, a channel that can feed the workflow's start executor nothing it takes."""
+        start = workflows.sample().get_start_executor()
+        for channel in self.channels:
+            kind = channel_input_kind(channel)
+            types = unfed_types(start, kind)
+            if types is not None:
+                sends = "text" if kind == "text" else "JSON values"
+                raise ValueError(
+                    f"channel {channel.name!r} sends {sends}, but the workflow's start executor {start.id!r} "
+                    f"takes {types}; give the workflow a start executor that takes str, Message or list[Message]"
+                )
 
     def _checkpoints(self, location: Any, derived: Any, named: bool) -> CheckpointFactory | None:
         """One checkpoint storage per scope: a folder each, a scoped shared storage, or the state store's own."""
@@ -180,6 +197,7 @@ class AgentFrameworkHost:
                 "or the workflow one, not both"
             )
         if isinstance(chosen, (str, os.PathLike)):
+            check_writable_folder(chosen)
             return _checkpoint_dir(Path(chosen))
         if callable(getattr(chosen, "get_latest", None)):
             return lambda scope: ScopedCheckpointStorage(chosen, scope)
@@ -215,6 +233,7 @@ class AgentFrameworkHost:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             logger.info("%s", self.describe())
+            self._loop = asyncio.get_running_loop()
             opened = getattr(self.state, "open", None)
             if callable(opened):
                 await opened()
@@ -226,6 +245,7 @@ class AgentFrameworkHost:
                     await self.tasks.drain(self.shutdown_timeout)
                     await _run_all(shutdowns, "shutdown")
                 finally:
+                    self._loop = None
                     await self.state.aclose()
 
         return lifespan
@@ -237,12 +257,60 @@ class AgentFrameworkHost:
         state = getattr(self.state, "location", None) or self.state_location or "memory"
         return f"AgentFrameworkHost: target={name} ({kind}) state={state} channels=[{channels}]"
 
-    async def reset_session(self, isolation_key: str) -> str:
-        """The next turn for `isolation_key` starts a fresh session; returns its id.
+    @property
+    def can_reset_sessions(self) -> bool:
+        """Whether `reset_session` has something to reset: a session-keeping agent, or a workflow."""
+        return not self.agent_target or self.sessions.supported
 
+    def reset_session(self, isolation_key: str, *, timeout: float = DEFAULT_RESET_TIMEOUT) -> str:
+        """The next turn for `isolation_key` starts a fresh session; returns its id. Blocks until stored.
+
+        For synchronous code: admin scripts, and threads beside a serving host (the reset then runs
+        on the host's event loop). From async code, `await host.reset_session_async(key)` instead.
         The old session stays stored under its old id (and, for workflows, so do its checkpoints).
         """
-        return await self.sessions.reset(isolation_key)
+        self._check_reset(isolation_key)
+        if _running_loop() is not None:
+            raise RuntimeError(
+                "host.reset_session() blocks and was called from async code; use `await host.reset_session_async(key)`"
+            )
+        loop = self._serving_loop()
+        if loop is None:
+            return asyncio.run(self._reset_on_private_loop(isolation_key))
+        future = asyncio.run_coroutine_threadsafe(self.sessions.reset(isolation_key), loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"resetting the session for {isolation_key!r} took longer than {timeout} s") from None
+
+    async def reset_session_async(self, isolation_key: str) -> str:
+        """The awaitable form of `reset_session`; runs on the host's event loop wherever it is awaited."""
+        self._check_reset(isolation_key)
+        loop = self._serving_loop()
+        if loop is None or loop is asyncio.get_running_loop():
+            return await self.sessions.reset(isolation_key)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.sessions.reset(isolation_key), loop))
+
+    def _check_reset(self, isolation_key: str) -> None:
+        if not isinstance(isolation_key, str) or not isolation_key:
+            raise ValueError(f"reset_session needs a non-empty isolation key, got {isolation_key!r}")
+        if not self.can_reset_sessions:
+            raise RuntimeError(
+                f"the target {type(self.target).__name__} keeps no sessions (it has no create_session); "
+                "there is nothing to reset"
+            )
+
+    def _serving_loop(self) -> asyncio.AbstractEventLoop | None:
+        loop = self._loop
+        return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+    async def _reset_on_private_loop(self, isolation_key: str) -> str:
+        """Reset while the host is not serving; clients bound to this short-lived loop are closed after."""
+        try:
+            return await self.sessions.reset(isolation_key)
+        finally:
+            await self.state.aclose()
 
     def serve(self, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, **config: Any) -> None:
         """Serve with Hypercorn (the `[serve]` extra); blocks until stopped."""
@@ -256,6 +324,13 @@ def _accepts(function: Any, name: str) -> bool:
         return name in inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _readiness(request: Request) -> PlainTextResponse:
