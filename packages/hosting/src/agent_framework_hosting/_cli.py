@@ -13,6 +13,7 @@ from typing import Any
 
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
 from ._demo import DemoConfigurationError, demo_agent
 from ._errors import ConfigurationError
 from ._host import AgentFrameworkHost
@@ -40,6 +41,16 @@ def _port(value: str) -> int:
     number = _positive(value)
     if number > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, got {number}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 <= number <= 60:
+        raise argparse.ArgumentTypeError(f"expected 0 to 60 seconds, got {number}")
     return number
 
 
@@ -75,6 +86,19 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         choices=[spec.name for spec in KNOWN_CHANNELS],
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
+    serve.add_argument(
+        "--concurrency",
+        choices=POLICIES,
+        default=None,
+        help="what a message does while its conversation is answering: queue (default), reject, interrupt, collect",
+    )
+    serve.add_argument(
+        "--collect-window",
+        type=_seconds,
+        default=DEFAULT_COLLECT_WINDOW,
+        metavar="SECONDS",
+        help=f"with --concurrency collect: how long a burst is gathered (default: {DEFAULT_COLLECT_WINDOW})",
+    )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
     return parser
 
@@ -91,9 +115,10 @@ def _label(spec: str, kind: str, value: Any) -> str:
 
 
 def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
-    if args.channels or args.state_dir:
+    if args.channels or args.state_dir or args.concurrency:
         raise CliError(
-            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
+            "TARGET is a ready AgentFrameworkHost (it has its own channels, state and concurrency): "
+            "drop --channel/--state-dir/--concurrency"
         )
     banner = Banner(
         target=_label(args.target, "host serving", host.target),
@@ -126,7 +151,10 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
         raise CliError(f"no channel can be served ({reasons})")
     try:
-        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir)
+        concurrency = Concurrency(args.concurrency or "queue", collect_window=args.collect_window)
+        host = AgentFrameworkHost(
+            served, channels=selection.channels, state_dir=args.state_dir, concurrency=concurrency
+        )
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
     banner = Banner(
