@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 from agent_framework_hosting.testing import OfflineChatClient
 
@@ -45,3 +46,30 @@ def test_stop_ends_a_teams_stream_early_keeping_what_was_streamed(
     )
     wait_for(lambda: any(m["text"] == "Stopped." for m in deployment.fake.messages()), message="the notice")
     assert len(final[-1]["text"]) < len(long)
+
+
+ADMIN = "admin-token-0123456789"
+
+
+def test_a_proactive_message_goes_through_the_connector_with_a_token(
+    deploy: Any, mint: Any, make_activity: Any, wait_for: Any
+) -> None:
+    deployment = deploy(host_options={"admin_token": ADMIN})
+    inbound = make_activity("hello")
+    deployment.post(inbound, token=mint())
+    wait_for(deployment.fake.messages, message="the answer")
+    [key] = deployment.client.portal.call(deployment.host.state.keys, "conversation-refs")
+    stored = deployment.client.portal.call(deployment.host.state.get, "conversation-refs", key)
+    assert stored["destination"]["tenant_id"] == "tenant-1" and "password" not in str(stored)
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    body = {"to": key, "text": "Your report is ready"}
+    response = deployment.client.post("/admin/deliver", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    proactive = [a for a in deployment.fake.recorded() if a.body.get("text") == "Your report is ready"]
+    [sent] = proactive
+    conversation = inbound["conversation"]["id"]
+    assert sent.path.endswith(f"/v3/conversations/{quote(conversation, safe='')}/activities")
+    assert sent.authorization.startswith("Bearer outbound-")
+    assert sent.body["conversation"] == {"id": conversation, "tenantId": "tenant-1"}
+    assert sent.body["recipient"]["id"] == inbound["from"]["id"]
+    assert sent.body["from"]["id"] == inbound["recipient"]["id"]

@@ -56,3 +56,25 @@ def test_reject_answers_a_second_question_with_a_busy_notice(signer: Signer, dis
         post(client, signer, second)
         assert "still answering" in _edits(discord, second)[-1].json["content"]
         assert _edits(discord, first)[-1].json["content"] == "echo 1: first"
+
+
+ADMIN = "admin-token-0123456789"
+
+
+def test_a_proactive_message_is_posted_to_the_channel_with_the_bot_token(signer: Signer, discord: FakeDiscord) -> None:
+    first = ask("hello")
+    channel = make_channel(signer, discord, bot_token="bot-secret", register_commands=False)
+    host = make_host(channel, admin_token=ADMIN)
+    with TestClient(host.app) as client:
+        post(client, signer, first)
+        _edits(discord, first)
+        [key] = client.portal.call(host.state.keys, "conversation-refs")
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        delivered = client.post("/admin/deliver", json={"to": key, "text": "Standup in 5 minutes"}, headers=headers)
+        discord.script("POST", "/channels/", (403, {"message": "Missing Access", "code": 50001}))
+        refused = client.post("/admin/deliver", json={"to": key, "text": "again"}, headers=headers)
+    [sent] = [c for c in discord.matching("POST", "/channels/300000000000000001/messages")][:1]
+    assert delivered.status_code == 200 and delivered.json()["results"][0]["delivered"] is True
+    assert sent.json["content"] == "Standup in 5 minutes" and sent.headers["authorization"] == "Bot bot-secret"
+    assert sent.json["allowed_mentions"] == {"parse": []}
+    assert refused.status_code == 207 and "Missing Access" in refused.json()["results"][0]["error"]

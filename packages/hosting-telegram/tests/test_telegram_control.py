@@ -61,3 +61,66 @@ async def test_collect_answers_a_burst_once(fake: FakeBotApi) -> None:
         await asyncio.sleep(0.5)
         assert fake.sent_texts(42) == ["echo 3: tomorrow"]
         assert len(bot.client.calls) == 1
+
+
+ADMIN = "admin-token-0123456789"
+
+
+async def admin_deliver(bot, body: dict) -> httpx.Response:  # type: ignore[no-untyped-def,type-arg]
+    async with httpx.AsyncClient(timeout=10) as http:
+        return await http.post(bot.url + "/admin/deliver", json=body, headers={"Authorization": f"Bearer {ADMIN}"})
+
+
+async def test_a_proactive_message_reaches_the_chat_and_the_conversation_history(fake: FakeBotApi) -> None:
+    with serve_bot(fake, webhook_url=WEBHOOK_URL, host_kwargs={"admin_token": ADMIN}) as bot:
+        await post(bot, message_update(1, "remind me later", chat_id=42))
+        await eventually(lambda: fake.sent_texts(42), message="the answer")
+        [key] = await bot.host.state.keys("conversation-refs")
+        stored = await bot.host.state.get("conversation-refs", key)
+        assert stored == {"channel": "telegram", "key": key, "destination": {"chat_id": 42, "chat_type": "private"}}
+        delivered = await admin_deliver(bot, {"to": key, "text": "Time to stretch!", "idempotency_key": "r1"})
+        again = await admin_deliver(bot, {"to": key, "text": "Time to stretch!", "idempotency_key": "r1"})
+        assert delivered.status_code == 200 and delivered.json()["results"][0]["delivered"] is True
+        assert again.json()["results"][0]["duplicate"] is True
+        assert fake.sent_texts(42) == ["echo 1: remind me later", "Time to stretch!"], "sent once"
+        await post(bot, message_update(2, "thanks", chat_id=42))
+        await eventually(lambda: len(fake.sent_texts(42)) == 3, message="the next answer")
+        seen = [m.text for m in bot.client.calls[-1]]
+        assert seen[-2:] == ["Time to stretch!", "thanks"], "the agent knows it said it"
+
+
+async def test_multicast_reports_each_destination_and_admin_needs_the_token(fake: FakeBotApi) -> None:
+    with serve_bot(fake, webhook_url=WEBHOOK_URL, host_kwargs={"admin_token": ADMIN}) as bot:
+        await post(bot, message_update(1, "hi", chat_id=42))
+        await post(bot, message_update(2, "hi", chat_id=43))
+        await eventually(lambda: fake.sent_texts(42) and fake.sent_texts(43), message="both answers")
+        keys = sorted(await bot.host.state.keys("conversation-refs"))
+        response = await admin_deliver(bot, {"to": [*keys, "telegram:unknown"], "text": "Maintenance at noon"})
+        results = response.json()["results"]
+        assert response.status_code == 207
+        assert [r["delivered"] for r in results] == [True, True, False]
+        assert "no conversation" in results[2]["error"]
+        assert fake.sent_texts(42)[-1] == fake.sent_texts(43)[-1] == "Maintenance at noon"
+        async with httpx.AsyncClient(timeout=10) as http:
+            denied = await http.post(bot.url + "/admin/deliver", json={"to": keys[0], "text": "x"})
+            wrong = await http.post(
+                bot.url + "/admin/deliver", json={"to": keys[0], "text": "x"}, headers={"Authorization": "Bearer no"}
+            )
+        assert denied.status_code == wrong.status_code == 401
+
+
+async def test_run_and_deliver_runs_an_agent_initiated_turn_into_the_chat(fake: FakeBotApi) -> None:
+    with serve_bot(fake, webhook_url=WEBHOOK_URL, host_kwargs={"admin_token": ADMIN}) as bot:
+        await post(bot, message_update(1, "hello", chat_id=42))
+        await eventually(lambda: fake.sent_texts(42), message="the answer")
+        [key] = await bot.host.state.keys("conversation-refs")
+        response = await admin_deliver(bot, {"to": key, "text": "Check in with the user", "run": True})
+        assert response.status_code == 200
+        assert fake.sent_texts(42) == ["echo 1: hello", "echo 2: Check in with the user"]
+
+
+async def test_without_an_admin_token_there_is_no_admin_route(fake: FakeBotApi) -> None:
+    with serve_bot(fake, webhook_url=WEBHOOK_URL) as bot:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(bot.url + "/admin/deliver", json={"to": "k", "text": "x"})
+        assert response.status_code == 404

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
+from agent_framework import Message
 from agent_framework_hosting import (
     BUSY_REPLY,
     ChannelCommand,
@@ -20,6 +21,7 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
     HostedRunResult,
     HostingError,
     SessionBusyError,
@@ -32,6 +34,7 @@ from agent_framework_hosting.http import (
     json_error,
     read_json_object,
 )
+from agent_framework_hosting.text import split_text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -283,6 +286,37 @@ class ActivityProtocolChannel:
         key = f"{activity.channel_id}:{activity.conversation_id}:{activity.id}"
         async with self.context.once(self.name, key) as first:
             yield first
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The conversation an activity came from (service URL, ids, tenant; no secret), for proactive messages."""
+        names = ("service_url", "conversation_id", "channel_id", "bot_id", "from_id", "tenant_id", "conversation_type")
+        reference = {name: request.attributes.get(name) for name in names}
+        if not all(isinstance(reference[name], str) for name in ("service_url", "conversation_id", "channel_id")):
+            return None
+        return {name: value for name, value in reference.items() if isinstance(value, str)}
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Send `message` into the referenced conversation through the connector (a proactive message)."""
+        destination = reference.destination
+        service_url, conversation_id = destination.get("service_url"), destination.get("conversation_id")
+        if not isinstance(service_url, str) or not isinstance(conversation_id, str):
+            raise DeliveryError("the reference has no serviceUrl or conversation id")
+        conversation: dict[str, Any] = {"id": conversation_id}
+        if isinstance(destination.get("tenant_id"), str):
+            conversation["tenantId"] = destination["tenant_id"]
+        base: dict[str, Any] = {
+            "type": "message",
+            "channelId": destination.get("channel_id"),
+            "serviceUrl": service_url,
+            "conversation": conversation,
+            "textFormat": "markdown",
+        }
+        if isinstance(destination.get("bot_id"), str):
+            base["from"] = {"id": destination["bot_id"]}
+        if isinstance(destination.get("from_id"), str):
+            base["recipient"] = {"id": destination["from_id"]}
+        for chunk in split_text(message.text, self.max_message_length) or [message.text]:
+            await self._connector.post(service_url, conversation_id, {**base, "text": chunk})
 
     @property
     def context(self) -> ChannelContext:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from agent_framework import Message
 from agent_framework_hosting import (
     ChannelCommand,
     ChannelCommandContext,
@@ -17,6 +18,8 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
+    DeliveryError,
     HostingError,
     TurnInterruptedError,
     chat_reply,
@@ -44,7 +47,9 @@ from ._parse import (
     to_request,
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
+from ._render import message as render_message
 from ._reply import InteractionReply, StreamEditor
+from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.discord")
@@ -205,6 +210,26 @@ class DiscordChannel:
             on_startup=[self._startup],
             on_shutdown=[self._shutdown],
         )
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The Discord channel an interaction came from, so the host can post into it later (bot token needed)."""
+        channel_id = request.attributes.get("channel_id")
+        if not isinstance(channel_id, str) or self.bot_token is None:
+            return None
+        guild_id = request.attributes.get("guild_id")
+        return {"channel_id": channel_id, **({"guild_id": guild_id} if isinstance(guild_id, str) else {})}
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Post `message` into the referenced Discord channel with the bot token."""
+        channel_id = reference.destination.get("channel_id")
+        if not isinstance(channel_id, str):
+            raise DeliveryError("the reference has no Discord channel_id")
+        if self.bot_token is None:
+            raise DeliveryError("proactive Discord messages need the bot token")
+        for chunk in split_message(message.text) or [message.text or " "]:
+            response = await self.api.channel_message(channel_id, render_message(chunk), describe="proactive message")
+            if response is None or not response.is_success:
+                raise DeliveryError(f"Discord refused the message: {describe_failure(response)}")
 
     @property
     def context(self) -> ChannelContext:

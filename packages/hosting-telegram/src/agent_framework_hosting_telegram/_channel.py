@@ -14,16 +14,19 @@ from contextlib import AsyncExitStack
 from typing import Any, Literal
 
 import httpx
-from agent_framework import Content
+from agent_framework import Content, Message
 from agent_framework_hosting import (
     BUSY_REPLY,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
+    ChannelRequest,
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
+    DeliveryError,
     HostingError,
     SessionBusyError,
     TurnInterruptedError,
@@ -337,6 +340,33 @@ class TelegramChannel:
         if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
             return None
         return chat_key(update)
+
+    # proactive delivery
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The chat (and forum topic) a request came from, so the host can deliver into it later."""
+        chat_id = request.attributes.get("chat_id")
+        if not isinstance(chat_id, int):
+            return None
+        reference: dict[str, Any] = {"chat_id": chat_id, "chat_type": request.attributes.get("chat_type", "private")}
+        thread_id = request.attributes.get("message_thread_id")
+        if isinstance(thread_id, int):
+            reference["message_thread_id"] = thread_id
+        return reference
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Send `message` into the referenced chat with sendMessage."""
+        destination = reference.destination
+        chat_id, thread_id = destination.get("chat_id"), destination.get("message_thread_id")
+        if not isinstance(chat_id, int):
+            raise DeliveryError("the reference has no Telegram chat_id")
+        target = ReplyTarget(
+            chat_id=chat_id,
+            chat_type=str(destination.get("chat_type") or "private"),
+            thread_id=thread_id if isinstance(thread_id, int) else None,
+        )
+        if not await self._outbox.deliver(target, message.text, reply=False):
+            raise DeliveryError(f"Telegram did not accept the message for chat {chat_id}")
 
     async def handle_update(self, update: dict[str, Any]) -> None:
         """Act on one update (already deduplicated): run the agent, a command, or answer briefly."""

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
+from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult
 from ._errors import (
     BUSY_REPLY,
     UNAVAILABLE_REPLY,
@@ -90,6 +91,10 @@ __all__ = [
     "Concurrency",
     "ConcurrencyPolicy",
     "ConversationBusyError",
+    "ConversationReference",
+    "DeliveryChannel",
+    "DeliveryError",
+    "DeliveryResult",
     "FileStateStore",
     "HostStatePaths",
     "HostedRunResult",

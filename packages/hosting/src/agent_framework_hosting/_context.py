@@ -150,6 +150,7 @@ class ChannelContext:
     async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
+        await self._host.proactive.remember(self._name, prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
@@ -177,6 +178,7 @@ class ChannelContext:
     async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
+        await self._host.proactive.remember(self._name, prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             return self._follow(prepared, ticket)
