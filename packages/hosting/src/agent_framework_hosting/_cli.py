@@ -13,6 +13,7 @@ from typing import Any
 
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
 from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
 from ._demo import DemoConfigurationError, demo_agent
 from ._errors import ConfigurationError
@@ -100,6 +101,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help=f"with --concurrency collect: how long a burst is gathered (default: {DEFAULT_COLLECT_WINDOW})",
     )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    add_deliver_command(commands, environ)
     return parser
 
 
@@ -153,7 +155,11 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
     try:
         concurrency = Concurrency(args.concurrency or "queue", collect_window=args.collect_window)
         host = AgentFrameworkHost(
-            served, channels=selection.channels, state_dir=args.state_dir, concurrency=concurrency
+            served,
+            channels=selection.channels,
+            state_dir=args.state_dir,
+            concurrency=concurrency,
+            admin_token=environ.get(ADMIN_TOKEN_VARIABLE) or None,
         )
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
@@ -191,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
     args = build_parser(environ).parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "deliver":
+        code, output = run_deliver(args, environ)
+        print(output if code != 1 else f"{PROG}: {output}", file=sys.stderr if code == 1 else sys.stdout)
+        return code
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())
         check_listenable(args.host, args.port)
