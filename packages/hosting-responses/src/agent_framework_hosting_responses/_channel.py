@@ -112,7 +112,7 @@ class ResponsesChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._runner = TurnRunner(
             context,
-            Records(context, ttl=self.store_ttl),
+            Records(context, ttl=self.store_ttl if self.store_ttl is not None else context.response_ttl),
             forwarded=self.forward_options,
             replay_timeout=self.replay_timeout,
         )
@@ -173,7 +173,7 @@ class ResponsesChannel:
             except ApiError as error:
                 return error.response()
             except BadRequest as error:
-                return ApiError(error.message, code=error.code).response()
+                return ApiError(error.message, status_code=error.status_code, code=error.code).response()
             except HostingError as error:
                 return ApiError(_hosting_message(error), status_code=error.status_code, code=error.code).response()
             except Exception:

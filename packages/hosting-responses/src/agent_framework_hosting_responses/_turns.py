@@ -34,7 +34,7 @@ from ._errors import ApiError, not_found
 from ._events import ResponseEvents
 from ._ids import new_id
 from ._parse import CreateParams, parse_input
-from ._records import Records, conversation_key, response_key
+from ._records import Records, conversation_key, foundry_chat_key, response_key
 from ._render import (
     FAILED_MESSAGE,
     TERMINAL_STATUSES,
@@ -128,7 +128,7 @@ class TurnRunner:
         else:
             keys = get_current_isolation_keys()
             if keys is not None and keys.chat_key:
-                turn.key = keys.chat_key
+                turn.key = foundry_chat_key(keys.chat_key)
             elif params.store:
                 turn.key = response_key(turn.response_id)
         return turn
@@ -139,7 +139,10 @@ class TurnRunner:
             turn.key = previous.get("key")
             return
         turn.key = response_key(turn.response_id)
-        if not previous.get("snapshot") or not await self.context.copy_session(response_key(previous_id), turn.key):
+        copied = previous.get("snapshot") and await self.context.copy_session(
+            response_key(previous_id), turn.key, ttl=self.records.ttl
+        )
+        if not copied:
             raise ApiError(
                 f"The context of previous response '{previous_id}' is no longer stored.",
                 status_code=404,
@@ -182,13 +185,20 @@ class TurnRunner:
             channel=self.channel_name,
             operation="message.create",
             input=[*turn.pending_messages, *params.messages],
-            session=ChannelSession(turn.key) if turn.key else None,
+            session=self._session(turn),
             options=params.options(self.forwarded) or None,
             metadata=dict(params.metadata),
             attributes=attributes,
             stream=stream,
             identity=ChannelIdentity(self.channel_name, native_id) if native_id else None,
         )
+
+    def _session(self, turn: Turn) -> ChannelSession | None:
+        """The turn's session; a response's own session (its snapshot) lives as long as the response."""
+        if not turn.key:
+            return None
+        own = turn.key == response_key(turn.response_id)
+        return ChannelSession(turn.key, ttl=self.records.ttl if own else None)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
@@ -243,7 +253,7 @@ class TurnRunner:
             except Exception:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
                 response = self.partial(turn, events, "failed", error=failure())
-                closing = events.failed(response)
+                closing = events.finished(response)
             with anyio.CancelScope(shield=True):
                 await self.safe_finish(turn, response)
             finished = True
@@ -263,7 +273,6 @@ class TurnRunner:
             status=status,
             model=turn.model,
             params=turn.params,
-            forwarded=self.forwarded,
             conversation_id=turn.conversation_id,
             **fields,
         )
@@ -304,7 +313,7 @@ class TurnRunner:
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
             if turn.params.store:
-                snapshot = await self.context.copy_session(turn.run_key, own_key)
+                snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
         if turn.conversation_id:

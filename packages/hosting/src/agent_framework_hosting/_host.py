@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
@@ -36,17 +37,15 @@ DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_RESET_TIMEOUT = 30.0
+DEFAULT_RESPONSE_TTL = 30 * 24 * 3600.0  # what OpenAI keeps stored responses for
 
-
-def _is_remote_location(value: Any) -> bool:
-    return isinstance(value, str) and value.split("://", 1)[0] in ("redis", "rediss", "unix")
 
 
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     """Split `state_dir` into (sessions location, checkpoints path, checkpoints named explicitly)."""
     if state_dir is None:
         return None, None, False
-    if isinstance(state_dir, StateStore) or _is_remote_location(state_dir):
+    if isinstance(state_dir, StateStore) or is_remote_location(state_dir):
         return state_dir, None, False
     if isinstance(state_dir, (str, os.PathLike)):
         root = Path(state_dir)
@@ -64,7 +63,7 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
                 raise TypeError(f"state_dir[{name!r}] must be a path, got {type(value).__name__}")
             parts[name] = value
         sessions = parts["sessions"]
-        if isinstance(sessions, (str, os.PathLike)) and not _is_remote_location(sessions):
+        if isinstance(sessions, (str, os.PathLike)) and not is_remote_location(sessions):
             sessions = Path(sessions)
         checkpoints = Path(parts["checkpoints"]) if parts["checkpoints"] is not None else None
         return sessions, checkpoints, "checkpoints" in state_dir
@@ -79,7 +78,16 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
         return MemoryStateStore(max_entries=max_entries)
     if isinstance(location, StateStore):
         return location
-    if _is_remote_location(location):
+    if url_scheme(location) in POSTGRES_SCHEMES:
+        try:
+            from ._postgres import PostgresStateStore
+        except ImportError as error:
+            raise ImportError(
+                "a postgresql:// state location needs the [postgres] extra: "
+                "pip install 'agent-framework-hosting[postgres]'"
+            ) from error
+        return PostgresStateStore.from_url(location)
+    if is_remote_location(location):
         try:
             from ._redis import RedisStateStore
         except ImportError as error:
@@ -87,6 +95,7 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
                 "a redis:// state location needs the [redis] extra: pip install 'agent-framework-hosting[redis]'"
             ) from error
         return RedisStateStore.from_url(location)
+    check_writable_folder(location)
     return FileStateStore(location)
 
 
@@ -104,7 +113,8 @@ class AgentFrameworkHost:
     a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
     `turn_wait` bounds how long a turn waits for the previous turn of the same
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
-    background work.
+    background work. `session_ttl` (seconds; None: forever) is how long an idle
+    conversation is kept, `response_ttl` how long stored responses are (30 days).
     """
 
     def __init__(
@@ -117,6 +127,7 @@ class AgentFrameworkHost:
         state_dir: Any = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         session_ttl: float | None = None,
+        response_ttl: float | None = DEFAULT_RESPONSE_TTL,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
@@ -131,6 +142,8 @@ class AgentFrameworkHost:
         sessions_location, checkpoints_path, checkpoints_named = _state_locations(state_dir)
         self.state_location = sessions_location
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
+        self.session_ttl = session_ttl
+        self.response_ttl = response_ttl
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
         self.tasks = BackgroundTasks()
@@ -188,6 +201,7 @@ class AgentFrameworkHost:
                 "or the workflow one, not both"
             )
         if isinstance(chosen, (str, os.PathLike)):
+            check_writable_folder(chosen)
             return _checkpoint_dir(Path(chosen))
         if callable(getattr(chosen, "get_latest", None)):
             return lambda scope: ScopedCheckpointStorage(chosen, scope)

@@ -10,6 +10,8 @@ whether history reached the model::
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import shutil
 import signal
@@ -312,6 +314,116 @@ class RedisServer:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+def postgres_bin_dir() -> str:
+    """The folder of PostgreSQL's server programs (`initdb`, `postgres`); a test calling this fails without them."""
+    import glob
+
+    import pytest
+
+    found = shutil.which("initdb")
+    if found and shutil.which("postgres", path=os.path.dirname(os.path.realpath(found))):
+        return os.path.dirname(os.path.realpath(found))
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(candidate, "initdb")):
+            return candidate
+    pytest.fail("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server in a temporary folder on a loopback port::
+
+        with PostgresServer(postgres_bin_dir()) as postgres:
+            host = AgentFrameworkHost(agent, channels=[...], state_dir=postgres.url)
+
+    PostgreSQL refuses to run as root, so as root the server runs as the
+    `postgres` user (or `nobody`), which then owns the folder. Durability
+    settings are relaxed (`fsync=off`) unless `durable` is set.
+    """
+
+    def __init__(self, bin_dir: str | None = None, port: int | None = None, *, durable: bool = False) -> None:
+        self.bin_dir = bin_dir or postgres_bin_dir()
+        self.port = port or free_port()
+        self.durable = durable
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.mkdtemp(prefix="afh-postgres-")
+        self._user: tuple[int, int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_user(self) -> dict[str, Any]:
+        return {} if self._user is None else {"user": self._user[0], "group": self._user[1], "extra_groups": []}
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Create the cluster, start the server and wait (bounded) until it accepts connections."""
+        import pwd
+
+        data = os.path.join(self._dir, "data")
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    entry = pwd.getpwnam(name)
+                except KeyError:
+                    continue
+                self._user = (entry.pw_uid, entry.pw_gid)
+                break
+            if self._user is None:
+                raise RuntimeError("running as root and no unprivileged user (postgres, nobody) to run PostgreSQL")
+            os.chown(self._dir, *self._user)
+        initdb = [os.path.join(self.bin_dir, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync"]  # fmt: skip
+        done = subprocess.run(initdb, capture_output=True, cwd=self._dir, **self._as_user())
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')}")
+        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self._dir}",
+                    "-c", "max_connections=200", "-c", "shared_buffers=32MB"]  # fmt: skip
+        if not self.durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        command = [os.path.join(self.bin_dir, "postgres"), "-D", data, "-p", str(self.port), *settings]
+        log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - the server writes it until stop()
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self._dir, **self._as_user())
+        log.close()
+        ready = os.path.join(self.bin_dir, "pg_isready")
+        deadline = time.monotonic() + timeout
+        while True:
+            probe = subprocess.run([ready, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                                   capture_output=True)  # fmt: skip
+            if probe.returncode == 0:
+                return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = self.log()
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n{output}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        try:
+            with open(os.path.join(self._dir, "server.log"), "rb") as handle:
+                return handle.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)  # "fast" shutdown: disconnect clients, stop at once
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
 class ServerProcess:
     """A server command in its own process group on a free port, its output kept in a log file.
 
@@ -427,3 +539,76 @@ async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0, mes
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         await asyncio.sleep(0.02)
+
+
+def nested_json(depth: int, *, leaf: str = '"x"') -> bytes:
+    """A JSON document nesting arrays and objects `depth` levels deep (a RecursionError for naive parsers)."""
+    opened = '{"a":[' * (depth // 2) + "[" * (depth % 2)
+    closed = "]" * (depth % 2) + "]}" * (depth // 2)
+    return (opened + leaf + closed).encode()
+
+
+LONE_SURROGATE = "\ud800"
+
+
+def _with_surrogate(value: Any) -> Any:
+    if isinstance(value, str):
+        return value + LONE_SURROGATE
+    if isinstance(value, dict):
+        return {key: _with_surrogate(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_surrogate(item) for item in value]
+    return value
+
+
+def hostile_bodies(fields: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Bodies a channel must refuse with a 4xx: deep nesting, and lone surrogates.
+
+    `fields` is a valid body; in turn each of its fields gets a lone surrogate in every string it holds,
+    in its name, and a 1,000-level nesting as its value.
+    """
+    base = dict(fields or {})
+    found = {f"nested-{depth}": nested_json(depth) for depth in (101, 990, 1000, 5000, 100_000)}
+    found["surrogate-alone"] = b'"\\ud800"'
+    found["surrogate-raw-bytes"] = b'{"input": "\xed\xa0\x80"}'
+    for name, value in base.items():
+        rest = {key: item for key, item in base.items() if key != name}
+        if _with_surrogate(value) != value:
+            found[f"surrogate-in-{name}"] = json.dumps({**rest, name: _with_surrogate(value)}).encode()
+        found[f"surrogate-in-name-{name}"] = json.dumps({**base, name + LONE_SURROGATE: value}).encode()
+        head = json.dumps(rest)[:-1] + (", " if rest else "")
+        found[f"nested-{name}"] = (head + json.dumps(name) + ": ").encode() + nested_json(1000) + b"}"
+    return found
+
+
+class LogWatch(logging.Handler):
+    """Collects log records; `tracebacks()` lists those that carry one (or are ERROR and above)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def tracebacks(self) -> list[str]:
+        return [
+            f"{r.name}: {r.getMessage()}"
+            for r in self.records
+            if r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info
+        ]
+
+
+@contextmanager
+def watch_logs() -> Iterator[LogWatch]:
+    """Watch every logger while the block runs (the root logger's level is lowered to DEBUG meanwhile)."""
+    root = logging.getLogger()
+    watch = LogWatch()
+    previous = root.level
+    root.addHandler(watch)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield watch
+    finally:
+        root.removeHandler(watch)
+        root.setLevel(previous)
