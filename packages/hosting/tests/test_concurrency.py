@@ -32,10 +32,10 @@ def slow_stream(request: pytest.FixtureRequest) -> Iterator[tuple[str, AgentFram
         yield served
 
 
-def history(host: AgentFrameworkHost, key: str) -> list[tuple[str, str, bool]]:
+async def history(host: AgentFrameworkHost, key: str) -> list[tuple[str, str, bool]]:
     """(role, text, interrupted) of every message in the key's stored conversation."""
-    stored = host.state._space("sessions")  # type: ignore[attr-defined]
-    session = next(value for name, (value, _) in stored.items() if name.startswith(key))
+    session = await host.sessions.stored(await host.sessions.session_id(key))
+    assert session is not None
     return [
         (m.role, m.text, bool((m.additional_properties.get("hosting") or {}).get("interrupted")))
         for m in session.state["in_memory"]["messages"]
@@ -87,7 +87,7 @@ async def test_reject_refuses_a_message_while_the_turn_runs_and_changes_nothing(
         assert head + tail == "echo 1: " + LONG
         after = await say(client, url, "now", "k")
     assert after.json()["text"] == "echo 2: now"
-    assert [text for _, text, _ in history(host, "k")] == [LONG, "echo 1: " + LONG, "now", "echo 2: now"]
+    assert [text for _, text, _ in (await history(host, "k"))] == [LONG, "echo 1: " + LONG, "now", "echo 2: now"]
 
 
 @pytest.mark.parametrize("slow_stream", ["interrupt"], indirect=True)
@@ -107,7 +107,7 @@ async def test_interrupt_cuts_a_streamed_turn_keeps_its_partial_answer_and_runs_
     assert waited < 2.0, "the running turn was cancelled, not waited for"
     cut = head + tail
     assert ("echo 1: " + LONG).startswith(cut) and len(cut) < len("echo 1: " + LONG)
-    rows = history(host, "k")
+    rows = await history(host, "k")
     assert rows[0] == ("user", LONG, False)
     assert rows[1][0] == "assistant" and rows[1][2] and ("echo 1: " + LONG).startswith(rows[1][1])
     assert rows[2:] == [("user", "actually, stop", False), ("assistant", "echo 2: actually, stop", False)]
@@ -126,7 +126,7 @@ async def test_interrupt_cancels_a_non_streamed_turn_and_keeps_its_message_marke
             interrupted = await first
         assert interrupted.status_code == 409 and "interrupted" in interrupted.text
         assert newer.json()["text"] == "echo 2: never mind"
-        rows = history(host, "k")
+        rows = await history(host, "k")
         assert rows[0] == ("user", "slow question", False)
         assert rows[1][0] == "assistant" and rows[1][2]
         assert rows[2][1] == "never mind"
