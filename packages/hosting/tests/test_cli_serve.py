@@ -230,3 +230,29 @@ def test_a_third_party_channel_without_its_settings_is_skipped_with_the_reason(s
     assert "  shout              needs SHOUT_PREFIX" in served.banner
     with httpx.Client(base_url=served.url, timeout=30) as http:
         assert http.post("/shout", json={"text": "hi"}).status_code in (404, 405)
+
+
+def test_deliver_sends_into_a_conversation_of_a_running_host(serve: object) -> None:
+    token = "admin-token-0123456789"
+    served = serve("--channel", "responses", env={"AFH_ADMIN_TOKEN": token})  # type: ignore[operator]
+    client = OpenAI(base_url=served.url + "/v1", api_key="unused", max_retries=0)
+    conversation = client.conversations.create()
+    client.responses.create(model="demo", input="hello", conversation=conversation.id)
+    key = f"conversation:{conversation.id}"
+
+    def deliver(*argv: str, token: str | None = token) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if k != "AFH_ADMIN_TOKEN"}
+        if token is not None:
+            environ["AFH_ADMIN_TOKEN"] = token
+        command = [str(SCRIPT), "deliver", "--url", served.url, *argv]
+        return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+
+    sent = deliver("--to", key, "--text", "Your order has shipped.")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)[0]["delivered"] is True
+    items = client.conversations.items.list(conversation.id, order="asc")
+    assert [item.content[0].text for item in items.data if item.role == "assistant"][-1] == "Your order has shipped."
+    unknown = deliver("--to", "conversation:conv_missing", "--text", "x")
+    assert unknown.returncode == 2 and "no conversation" in unknown.stdout
+    denied = deliver("--to", key, "--text", "x", token="wrong-token-0123456789")
+    assert denied.returncode == 1 and "401" in denied.stderr

@@ -39,15 +39,18 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
     """A chat client that needs no network: replies are computed from the messages.
 
     `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
-    streamed chunk; a user message containing ``[fail]`` makes the call raise,
-    mid-stream when streaming. `calls` records the messages of every call.
+    streamed chunk, `response_delay` each non-streamed answer; a user message
+    containing ``[fail]`` makes the call raise, mid-stream when streaming. `calls` records the messages of every call.
     A subclass may override `plan` to choose each output itself (text or a function call).
     """
 
-    def __init__(self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, response_delay: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.reply = reply
         self.chunk_delay = chunk_delay
+        self.response_delay = response_delay
         self.calls: list[list[Message]] = []
 
     def plan(self, messages: Sequence[Message], options: Any) -> Content | None:
@@ -78,6 +81,8 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
             if step is None and self._fails(messages):
                 raise RuntimeError("offline model failure requested")
             output = Content.from_text(self._answer(messages)) if step is None else step
+            if self.response_delay:
+                await asyncio.sleep(self.response_delay)
             return ChatResponse(
                 messages=[Message(role="assistant", contents=[output])],
                 usage_details=self._usage(messages, output.text or ""),  # type: ignore[arg-type]
