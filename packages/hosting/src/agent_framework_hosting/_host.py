@@ -340,7 +340,7 @@ class AgentFrameworkHost:
             await self.state.aclose()
 
     @overload
-    async def deliver(
+    async def deliver(  # type: ignore[overload-overlap]  # a str is a Sequence too; it is matched first
         self, to: Destination, message: str | Message, *, idempotency_key: str | None = None
     ) -> DeliveryResult: ...
 

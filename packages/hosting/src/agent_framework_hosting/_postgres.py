@@ -169,7 +169,7 @@ class PostgresStateStore:
     async def _run(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
         async def go() -> list[tuple[Any, ...]]:
             async with self.connection() as connection:
-                cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
+                cursor = await connection.execute(self._sql(statement), params)
                 return await cursor.fetchall() if cursor.description is not None else []
 
         return await self.guard(go())
