@@ -486,6 +486,7 @@ class SlackChannel:
     ) -> None:
         request = to_request(place, text, operation=COMMAND_OPERATION, channel=self.name, metadata={"args": args})
         try:
+
             async def answer(text: str) -> None:
                 await reply(place, text)
 
