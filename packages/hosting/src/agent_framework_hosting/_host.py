@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,15 @@ from urllib.parse import quote
 from agent_framework import FileCheckpointStorage, Workflow
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from ._claims import Claims
 from ._context import ChannelContext
+from ._errors import StartupError
+from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._locations import check_writable_folder, is_remote_location
+from ._logging import exception_summary
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
@@ -138,6 +139,9 @@ class AgentFrameworkHost:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
             self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
+        self.health = Health(self.state)
+        self.on_started: list[Callable[[], Any]] = []
+        self.startup_error: StartupError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
 
@@ -200,8 +204,8 @@ class AgentFrameworkHost:
         return self._app
 
     def _build_app(self) -> Starlette:
-        routes: list[BaseRoute] = [Route("/readiness", _readiness, methods=["GET"])]
-        startups: list[Any] = []
+        routes: list[BaseRoute] = [Route("/readiness", self.health.readiness, methods=["GET"])]
+        startups: list[tuple[str, Any]] = [("the state store", self._open_state)]
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
         for channel in self.channels:
@@ -210,9 +214,10 @@ class AgentFrameworkHost:
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))
             routes.extend(_unique_root_routes(routes, contribution.root_routes, channel.name))
-            startups.extend(contribution.on_startup)
+            startups.extend((f"channel {channel.name!r}", callback) for callback in contribution.on_startup)
             shutdowns.extend(contribution.on_shutdown)
             self.commands[channel.name] = list(contribution.commands)
+        routes.extend(_unique_root_routes(routes, [Route("/liveness", liveness, methods=["GET"])], "host"))
         middleware = [Middleware(FoundryIsolationMiddleware)] if foundry_hosted() else []
         return Starlette(
             debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns)
@@ -221,12 +226,8 @@ class AgentFrameworkHost:
     def _lifespan(self, startups: list[Any], shutdowns: list[Any]) -> Any:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            logger.info("%s", self.describe())
             self._loop = asyncio.get_running_loop()
-            opened = getattr(self.state, "open", None)
-            if callable(opened):
-                await opened()
-            await _run_all(startups, "startup")
+            await self._start(startups)
             try:
                 yield
             finally:
@@ -238,6 +239,31 @@ class AgentFrameworkHost:
                     await self.state.aclose()
 
         return lifespan
+
+    async def _open_state(self) -> None:
+        opened = getattr(self.state, "open", None)
+        if callable(opened):
+            await opened()
+
+    async def _start(self, startups: list[tuple[str, Any]]) -> None:
+        """Run every startup callback; failures become one `StartupError` naming each component that failed."""
+        self.startup_error = None
+        failures: list[str] = []
+        first: Exception | None = None
+        for label, callback in startups:
+            try:
+                await callback()
+            except Exception as error:
+                logger.debug("%s failed to start", label, exc_info=True)
+                self.health.report(label, exception_summary(error))
+                failures.append(f"{label} failed to start: {exception_summary(error)}")
+                first = first or error
+        if first is not None:
+            self.startup_error = StartupError("; ".join(failures))
+            raise self.startup_error from first
+        logger.info("%s", self.describe())
+        for callback in list(self.on_started):
+            callback()
 
     def describe(self) -> str:
         kind = "Workflow" if not self.agent_target else type(self.target).__name__
@@ -315,10 +341,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-async def _readiness(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
-
-
 def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     if not routes:
         return []
@@ -359,7 +381,13 @@ async def _run_all(callbacks: list[Any], phase: str) -> None:
         try:
             await callback()
         except Exception as error:
-            logger.exception("%s callback %r failed", phase, callback)
+            logger.error(
+                "%s callback %r failed: %s",
+                phase,
+                callback,
+                exception_summary(error),
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             failures.append(error)
     if failures:
         if len(failures) > 1:
