@@ -10,7 +10,8 @@ from typing import Any
 from ._channels_from_env import SkippedChannel
 from ._locations import redact_url
 
-_CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel", "TelegramChannel")
+# Channels whose platform calls this server (Telegram registers its own webhook URL, or long-polls).
+_CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _NOTES: dict[str, str] = {
     "ResponsesChannel": "OpenAI Responses API; also at {base}/v1/responses",
@@ -75,7 +76,7 @@ def unreachable_notes(channels: Sequence[Any]) -> list[str]:
     needing = [
         str(getattr(c, "name", type(c).__name__))
         for c in channels
-        if type(c).__name__ in _CALLED_BY_PLATFORM and getattr(c, "transport", "webhook") != "polling"
+        if type(c).__name__ in _CALLED_BY_PLATFORM and getattr(c, "app_id", "set") is not None
     ]
     if not needing:
         return []

@@ -17,6 +17,7 @@ from ._demo import DemoConfigurationError, OpenAISettings, demo_agent
 from ._errors import ConfigurationError, StartupError
 from ._host import AgentFrameworkHost
 from ._logging import LOG_FORMATS, configure_logging
+from ._otel import configure_otlp
 from ._preflight import warn_if_unreachable
 from ._target import TargetError, load_target
 
@@ -159,6 +160,7 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
 
 def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
     """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
+    environ = _with_public_url(environ, getattr(args, "public_url", None))
     try:
         target = load_target(args.target, search_path=search_path) if args.target else None
         if target is not None and target.kind == "host":
@@ -225,11 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     configure_logging(args.log_level, args.log_format)
-    environ = _with_public_url(os.environ, args.public_url)
+    environ = os.environ
     try:
+        exporting = configure_otlp(environ)
+        if exporting:
+            logging.getLogger("agent_framework.hosting").info("telemetry: %s", exporting)
         plan = plan_serve(args, environ, search_path=os.getcwd())
         check_listenable(args.host, args.port)
-    except CliError as error:
+    except ConfigurationError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     except OSError as error:

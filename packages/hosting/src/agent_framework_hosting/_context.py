@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from agent_framework import AgentResponseUpdate, Content, Message
 
 from ._claims import CLAIMS
 from ._hooks import apply_response_hook, apply_run_hook
+from ._metrics import host_metrics
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
@@ -202,7 +204,9 @@ class ChannelContext:
             yield None
             return
         host = self._host
+        queued = time.perf_counter()
         async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
+            host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
             session = await host.sessions.load(key) if host.agent_target and host.sessions.supported else None
             try:
                 yield session
