@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._metrics import record_outbound_retry
+from ._metrics import record_dead_letter, record_outbound_retry
 
 logger = logging.getLogger("agent_framework.hosting")
 RetryAfter = Callable[[httpx.Response], "float | None"]
@@ -120,3 +120,16 @@ def redact_in_logs(pattern: str, replacement: str, *, loggers: Sequence[str] = H
 
 def forget_redaction(pattern: str) -> None:
     _redactor.rules.pop(pattern, None)
+
+
+__all__ = [
+    "HTTP_LOGGERS",
+    "MAX_RETRY_AFTER",
+    "RetryAfter",
+    "forget_redaction",
+    "header_retry_after",
+    "record_dead_letter",
+    "record_outbound_retry",
+    "redact_in_logs",
+    "send_with_retry",
+]
