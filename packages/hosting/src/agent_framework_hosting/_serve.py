@@ -53,7 +53,8 @@ def _worker(host: AgentFrameworkHost, config: Any, sockets: Any) -> None:
     app = wrap_app(host.app, config.wsgi_max_body_size, None)  # type: ignore[arg-type]
     try:
         _run(host, worker_serve(app, config, sockets=sockets))
-    except StartupError:
+    except StartupError as error:
+        logger.error("worker %d: %s", os.getpid(), error)
         sys.exit(STARTUP_FAILED_EXIT)
 
 
