@@ -15,15 +15,13 @@ from agent_framework_hosting._logging import configure_logging
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in ("agent_framework", "agent_framework.hosting", "httpx")}
+    levels = {name: logging.getLogger(name).level for name in ("agent_framework", "httpx")}
     yield
     for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
+        if handler not in handlers:
+            root.removeHandler(handler)
     root.setLevel(level)
-    for name, value in levels.items():
-        logging.getLogger(name).setLevel(value)
+    assert {name: logging.getLogger(name).level for name in levels} == levels, "logger levels are left alone"
 
 
 def failing() -> None:
@@ -38,7 +36,7 @@ def failing() -> None:
 
 def test_below_debug_an_error_is_one_line_naming_its_causes(restore_logging: None) -> None:
     out = io.StringIO()
-    configure_logging("info", "text", stream=out)
+    configure_logging("info", "text", stream=out, force=True)
     failing()
     assert out.getvalue().splitlines() == [
         "ERROR agent_framework.hosting.responses: responses: the agent failed on resp_1 "
@@ -48,14 +46,14 @@ def test_below_debug_an_error_is_one_line_naming_its_causes(restore_logging: Non
 
 def test_debug_brings_the_traceback_back(restore_logging: None) -> None:
     out = io.StringIO()
-    configure_logging("debug", "text", stream=out)
+    configure_logging("debug", "text", stream=out, force=True)
     failing()
     assert "Traceback (most recent call last)" in out.getvalue()
 
 
 def test_upstream_info_is_quieted_unless_debugging(restore_logging: None) -> None:
     out = io.StringIO()
-    configure_logging("info", "text", stream=out)
+    configure_logging("info", "text", stream=out, force=True)
     logging.getLogger("agent_framework").info("Function name: calculate")
     logging.getLogger("agent_framework._workflows").info("Dead-end executors: ...")
     logging.getLogger("httpx").info("HTTP Request: POST ...")
@@ -66,14 +64,14 @@ def test_upstream_info_is_quieted_unless_debugging(restore_logging: None) -> Non
         "INFO agent_framework.hosting: turn channel=responses",
     ]
     out = io.StringIO()
-    configure_logging("debug", "text", stream=out)
+    configure_logging("debug", "text", stream=out, force=True)
     logging.getLogger("agent_framework").info("Function name: calculate")
     assert "Function name: calculate" in out.getvalue()
 
 
 def test_json_lines_carry_the_records_fields(restore_logging: None) -> None:
     out = io.StringIO()
-    configure_logging("info", "json", stream=out)
+    configure_logging("info", "json", stream=out, force=True)
     logging.getLogger("agent_framework.hosting").info("turn", extra={"channel": "telegram", "duration_ms": 12.5})
     failing()
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
@@ -81,3 +79,10 @@ def test_json_lines_carry_the_records_fields(restore_logging: None) -> None:
     assert first["channel"] == "telegram" and first["duration_ms"] == 12.5 and first["time"].endswith("Z")
     assert second["level"] == "error" and second["error"].startswith("RuntimeError: Connection error.")
     assert "traceback" not in second
+
+
+def test_logging_configured_by_someone_else_is_left_alone(restore_logging: None) -> None:
+    assert logging.getLogger().handlers, "pytest configured logging"
+    before = list(logging.getLogger().handlers)
+    assert configure_logging("debug", "json") is False
+    assert logging.getLogger().handlers == before

@@ -114,6 +114,10 @@ class ChannelContext:
         """The name of the channel this context is bound to (None for the host's own context)."""
         return self._name
 
+    def report_health(self, problem: str | None) -> None:
+        """Mark this channel down in `/readiness` for `problem`, or up again with None."""
+        self._host.health.report(f"channel {self._name or 'host'!r}", problem)
+
     @property
     def target(self) -> Any:
         return self._host.target

@@ -246,7 +246,7 @@ class AgentFrameworkHost:
             await opened()
 
     async def _start(self, startups: list[tuple[str, Any]]) -> None:
-        """Run every startup callback; failures become one `StartupError` naming each component that failed."""
+        """Run every startup callback; on failure record one `StartupError` naming each component, raise the first."""
         self.startup_error = None
         failures: list[str] = []
         first: Exception | None = None
@@ -259,8 +259,9 @@ class AgentFrameworkHost:
                 failures.append(f"{label} failed to start: {exception_summary(error)}")
                 first = first or error
         if first is not None:
+            # The original error propagates (callers may expect its type); `startup_error` is the one-line summary.
             self.startup_error = StartupError("; ".join(failures))
-            raise self.startup_error from first
+            raise first
         logger.info("%s", self.describe())
         for callback in list(self.on_started):
             callback()
