@@ -13,8 +13,9 @@ from typing import Any
 
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
 from ._demo import DemoConfigurationError, OpenAISettings, demo_agent
-from ._errors import ConfigurationError, StartupError
+from ._errors import ConfigurationError, HostingError, StartupError
 from ._host import AgentFrameworkHost
 from ._logging import LOG_FORMATS, configure_logging
 from ._otel import configure_otlp
@@ -103,6 +104,18 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
     serve.add_argument(
+        "--session-ttl",
+        type=duration,
+        default=environ.get("SESSION_TTL") or None,
+        help="forget a conversation idle this long: 3600, 15m, 12h, 30d or forever (default: $SESSION_TTL or forever)",
+    )
+    serve.add_argument(
+        "--response-ttl",
+        type=duration,
+        default=environ.get("RESPONSE_TTL") or None,
+        help="keep stored Responses this long (default: $RESPONSE_TTL or 30d)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         default="info",
@@ -124,6 +137,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="the https:// address platforms reach this server at (a tunnel or a proxy); used in the banner and "
         "for Telegram's webhook (default: $PUBLIC_URL)",
     )
+    add_sessions_command(commands, environ)
     return parser
 
 
@@ -140,9 +154,10 @@ def _label(spec: str, kind: str, value: Any) -> str:
 
 
 def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
-    if args.channels or args.state_dir:
+    if args.channels or args.state_dir or args.session_ttl is not None or args.response_ttl is not None:
         raise CliError(
-            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
+            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): "
+            "drop --channel/--state-dir/--session-ttl/--response-ttl"
         )
     banner = Banner(
         target=_label(args.target, "host serving", host.target),
@@ -180,7 +195,15 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
         raise CliError(f"no channel can be served ({reasons})")
     try:
-        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir)
+        retention: dict[str, Any] = {
+            f"{name}_ttl": value["ttl"]
+            for name, value in (
+                ("session", ttl_argument(args.session_ttl)),
+                ("response", ttl_argument(args.response_ttl)),
+            )
+            if value
+        }
+        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir, **retention)
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
     banner = Banner(
@@ -225,6 +248,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
+        return 0
+    if args.command == "sessions":
+        try:
+            sessions_main(args, sys.stdout)
+        except (ValueError, LookupError, ImportError, HostingError) as error:
+            print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+            return 1
         return 0
     configure_logging(args.log_level, args.log_format)
     environ = os.environ
