@@ -380,10 +380,6 @@ class RedisStateStore:
             logger.warning("state store %s is reachable again", self.location)
         return result
 
-    async def ping(self) -> None:
-        """Raise `StateUnavailableError` unless Redis answers (for `/readiness`)."""
-        await self.guard(self.client.ping())
-
     async def open(self) -> None:
         """Check that Redis answers; the host starts either way and answers 503 until it does."""
         try:
