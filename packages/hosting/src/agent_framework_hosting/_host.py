@@ -41,7 +41,6 @@ DEFAULT_RESET_TIMEOUT = 30.0
 DEFAULT_RESPONSE_TTL = 30 * 24 * 3600.0  # what OpenAI keeps stored responses for
 
 
-
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     """Split `state_dir` into (sessions location, checkpoints path, checkpoints named explicitly)."""
     if state_dir is None:
