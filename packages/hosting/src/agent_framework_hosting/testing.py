@@ -626,10 +626,12 @@ class LogWatch(logging.Handler):
         self.records.append(record)
 
     def tracebacks(self) -> list[str]:
+        """Records with a traceback or at ERROR and above; asyncio's garbage-collection notices are left out
+        (they fire whenever a task of any earlier test is collected, so they name no request)."""
         return [
             f"{r.name}: {r.getMessage()}"
             for r in self.records
-            if r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info
+            if (r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info) and r.name != "asyncio"
         ]
 
 
