@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -41,6 +42,15 @@ MIGRATION_LOCK = 0x61666873  # "afhs": serialises schema migrations across proce
 OWN_URL_OPTIONS = ("schema", "lock_ttl", "leader_ttl", "checkpoint_ttl", "pool_size")
 UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError)
 NO_END = 2**31 - 1
+
+
+_BATCH: ContextVar[tuple[PostgresStateStore, psycopg.AsyncConnection[Any]] | None] = ContextVar(
+    "afh_postgres_batch", default=None
+)
+
+
+async def _raise(error: BaseException) -> None:
+    raise error
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -177,12 +187,37 @@ class PostgresStateStore:
     async def _run(
         self, statement: str, params: Sequence[Any] | Mapping[str, Any] = (), *, lease: bool = False
     ) -> list[tuple[Any, ...]]:
+        batched = None if lease else _BATCH.get()
+        if batched is not None and batched[0] is self:
+            return await self.guard(self._execute(batched[1], statement, params))
+
         async def go() -> list[tuple[Any, ...]]:
             async with self.connection(lease=lease) as connection:
-                cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
-                return await cursor.fetchall() if cursor.description is not None else []
+                return await self._execute(connection, statement, params)
 
         return await self.guard(go())
+
+    async def _execute(
+        self, connection: psycopg.AsyncConnection[Any], statement: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
+        return await cursor.fetchall() if cursor.description is not None else []
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Run this task's writes inside one transaction: all of them commit together (one disk flush), or none."""
+        if _BATCH.get() is not None:
+            yield
+            return
+        try:
+            async with self.connection() as connection, connection.transaction():
+                token = _BATCH.set((self, connection))
+                try:
+                    yield
+                finally:
+                    _BATCH.reset(token)
+        except UNAVAILABLE as error:
+            await self.guard(_raise(error))
 
     async def _migrate(self, connection: psycopg.AsyncConnection[Any]) -> None:
         async with connection.transaction():

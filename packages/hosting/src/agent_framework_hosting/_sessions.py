@@ -17,7 +17,7 @@ import operator
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,16 +221,19 @@ class SessionManager:
         live = self._live.get(session.session_id)
         if live is None or live.session is not session:
             live = _Live(session)
+        batch = getattr(self._store, "batch", None)
         try:
-            entry = _Live(session)
-            for source, messages in _message_lists(session):
-                known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
-                entry.logs[source] = await self._append(session.session_id, messages, *known, ttl)
-                entry.loaded[source], entry.marks[source] = messages, _marks(messages)
-            with _messages_hidden(session):
-                data = session.to_dict()
-            record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
-            await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
+            # A store that can batch (PostgreSQL) commits the new messages and the record together.
+            async with batch() if callable(batch) else nullcontext():
+                entry = _Live(session)
+                for source, messages in _message_lists(session):
+                    known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
+                    entry.logs[source] = await self._append(session.session_id, messages, *known, ttl)
+                    entry.loaded[source], entry.marks[source] = messages, _marks(messages)
+                with _messages_hidden(session):
+                    data = session.to_dict()
+                record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
+                await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
         except BaseException:
             self._live.pop(session.session_id, None)
             raise
