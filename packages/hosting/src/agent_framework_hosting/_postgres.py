@@ -78,6 +78,7 @@ class PostgresStateStore:
     """
 
     keeps_objects = False
+    shared = True
 
     def __init__(
         self,
