@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
+from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult
 from ._errors import (
     BUSY_REPLY,
     UNAVAILABLE_REPLY,
     ConfigurationError,
+    ConversationBusyError,
     HostingError,
     LeaseLostError,
     PlatformError,
     SessionBusyError,
     StateUnavailableError,
+    TurnInterruptedError,
     Unauthorized,
     chat_reply,
 )
@@ -90,6 +94,13 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "Concurrency",
+    "ConcurrencyPolicy",
+    "ConversationBusyError",
+    "ConversationReference",
+    "DeliveryChannel",
+    "DeliveryError",
+    "DeliveryResult",
     "FileStateStore",
     "HostStatePaths",
     "HostedRunResult",
@@ -104,6 +115,7 @@ __all__ = [
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "TurnInterruptedError",
     "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",
