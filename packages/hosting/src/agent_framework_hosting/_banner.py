@@ -9,6 +9,8 @@ from typing import Any
 from ._locations import redact_url
 from .plugins import ChannelPlugin, SkippedChannel, plugin_for
 
+# Channels whose platform calls this server (Telegram registers its own webhook URL, or long-polls).
+_CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
@@ -58,6 +60,21 @@ def anonymous_warnings(channels: Sequence[Any]) -> list[str]:
     ]
 
 
+def unreachable_notes(channels: Sequence[Any]) -> list[str]:
+    """A note when a platform must call this server but the banner can only show a loopback address."""
+    needing = [
+        str(getattr(c, "name", type(c).__name__))
+        for c in channels
+        if type(c).__name__ in _CALLED_BY_PLATFORM and getattr(c, "app_id", "set") is not None
+    ]
+    if not needing:
+        return []
+    return [
+        f"note: {', '.join(needing)} must be reachable from the internet over https; expose this port with a tunnel "
+        "or a reverse proxy and pass --public-url https://... (see the README, 'Deploying')"
+    ]
+
+
 def describe_state(state_location: Any, workers: int, *, max_sessions: int | None = None) -> str:
     if state_location is None:
         note = "conversations are lost on restart; --state-dir keeps them"
@@ -79,9 +96,11 @@ class Banner:
     port: int
     workers: int
     plugins: Sequence[ChannelPlugin] = ()
+    public_url: str | None = None
 
     def render(self, environ: Mapping[str, str]) -> str:
-        base = base_url(self.host, self.port)
+        local = base_url(self.host, self.port)
+        base = self.public_url or local
         lines = [f"agent-framework-host: serving {self.target}"]
         if self.model:
             lines.append(f"  model: {self.model}")
@@ -91,9 +110,11 @@ class Banner:
             lines.append("skipped:")
             lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
         lines.extend(anonymous_warnings(self.channels))
+        if self.public_url is None:
+            lines.extend(unreachable_notes(self.channels))
         lines.append(f"state: {self.state}")
         if self.workers > 1:
             lines.append(f"workers: {self.workers}")
         lines.append("try it:")
-        lines.append(f"  {curl_line(self.channels, base, environ, self.plugins)}")
+        lines.append(f"  {curl_line(self.channels, local, environ, self.plugins)}")
         return "\n".join(lines)
