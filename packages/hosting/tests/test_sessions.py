@@ -126,7 +126,10 @@ async def test_compaction_marks_on_stored_messages_are_kept(agent: Agent, tmp_pa
     restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
     stored = await restarted.sessions.stored("k")
     assert [m.additional_properties.get("_excluded", False) for m in stored.state["in_memory"]["messages"]] == [
-        True, False, False, False
+        True,
+        False,
+        False,
+        False,
     ]
 
 
