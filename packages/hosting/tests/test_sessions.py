@@ -109,6 +109,20 @@ async def test_a_rewritten_history_is_stored_afresh(agent: Agent, tmp_path: Path
     assert history(await host.sessions.stored("k")) == ["echo 1: one"]
 
 
+async def test_compaction_marks_on_stored_messages_are_kept(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await host.context.run(turn("one", "k"))
+    await host.context.run(turn("two", "k"))
+    session = await host.sessions.load("k")
+    session.state["in_memory"]["messages"][0].additional_properties["_excluded"] = True  # as CompactionProvider does
+    await host.sessions.save(session)
+    restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    stored = await restarted.sessions.stored("k")
+    assert [m.additional_properties.get("_excluded", False) for m in stored.state["in_memory"]["messages"]] == [
+        True, False, False, False
+    ]
+
+
 async def test_a_turn_sees_what_another_process_appended(agent: Agent, tmp_path: Path) -> None:
     first = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
     second = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
