@@ -31,6 +31,7 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
+from ._linking import IdentityLinking, LinkError
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._stream import HostedStream
 from ._types import (
@@ -106,6 +107,8 @@ __all__ = [
     "HostedRunResult",
     "HostedStream",
     "HostingError",
+    "IdentityLinking",
+    "LinkError",
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",
