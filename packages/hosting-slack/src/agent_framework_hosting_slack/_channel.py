@@ -261,11 +261,11 @@ class SlackChannel:
     async def _interactions_route(self, request: Request) -> Response:
         try:
             body = await self._verified_body(request)
+            payload = interaction_payload(body)
         except InvalidSignature as error:
             return json_error(401, str(error), "invalid_signature")
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
-        payload = interaction_payload(body)
         if payload is None:
             return json_error(400, "body must be a form with a JSON payload field", "invalid_interaction")
         self.accept_interaction(payload)
