@@ -482,8 +482,12 @@ class SlackChannel:
         reply: Callable[[Place, str], Awaitable[bool]],
     ) -> None:
         request = to_request(place, text, operation=COMMAND_OPERATION, channel=self.name, metadata={"args": args})
+
+        async def answer(text: str) -> None:
+            await reply(place, text)
+
         try:
-            await command.handle(ChannelCommandContext(request=request, reply=functools.partial(reply, place)))
+            await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             await reply(place, chat_reply(error))
         except Exception:
