@@ -17,6 +17,7 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    HostedStream,
     HostingError,
     SessionBusyError,
     StateUnavailableError,
@@ -24,6 +25,7 @@ from agent_framework_hosting import (
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from agent_framework_hosting.queues import ConversationQueues
+from agent_framework_hosting.streaming import LiveEdit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -46,7 +48,7 @@ from ._parse import (
     parse_slash_command,
     to_request,
 )
-from ._reply import Formatter, NativeStream, Outbox, Render, StreamRefused
+from ._reply import MESSAGE_LIMIT, Formatter, LiveMessage, NativeStream, Outbox, Render, StreamRefused
 from ._socket import SocketModeRunner
 from ._verify import InvalidSignature, SignatureVerifier
 
@@ -514,36 +516,39 @@ class SlackChannel:
 
     async def _streamed_turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
         stream = await self.context.run_stream(request, protocol_request=protocol_request)
-        native: NativeStream | None = None
         if self.native_streaming and not self.native_refused and place.thread_ts is not None:
-            native = NativeStream(self._api, place, min_interval=self.stream_interval)
-        streamed: list[str] = []
-        async for update in stream:
-            if not update.text:
-                continue
-            streamed.append(update.text)
-            if native is None:
-                continue
-            native.add(update.text)
-            try:
-                await native.refresh()
-            except StreamRefused as refusal:
-                logger.warning(
-                    "slack: chat.startStream was refused (%s); posting and editing until restart", refusal.error
-                )
-                self.native_refused = True
-                native = None
-        final = stream.result
-        text = final.text if final is not None else "".join(streamed)
-        if native is not None:
+            return await self._native_turn(stream, place)
+        message = LiveMessage(self._outbox, place)
+        async with LiveEdit(message.show, min_interval=self.stream_interval, limit=MESSAGE_LIMIT) as live:
+            async for update in stream:
+                live.add(update.text)
+        await live.settle()
+        return await message.finish(_final_text(stream, live))
+
+    async def _native_turn(self, stream: HostedStream, place: Place) -> bool:
+        native = NativeStream(self._api, place)
+        async with LiveEdit(native.show, min_interval=self.stream_interval) as live:
+            async for update in stream:
+                live.add(update.text)
+        text = _final_text(stream, live)
+        if native.refused is None:
+            await live.settle()
             try:
                 await native.finish(text)
                 return True
             except StreamRefused as refusal:
-                logger.warning("slack: chat.startStream was refused (%s); posting until restart", refusal.error)
-                self.native_refused = True
+                native.refused = refusal
             except SlackApiError as error:
                 logger.error("slack: could not stream the answer in %s: %s", place.conversation_key, error)
                 if native.started:
                     return False
+        if native.refused is not None:
+            logger.warning("slack: chat.startStream was refused (%s); posting answers until restart",
+                           native.refused.error)  # fmt: skip
+            self.native_refused = True
         return await self._outbox.deliver(place, text)
+
+
+def _final_text(stream: HostedStream, live: LiveEdit) -> str:
+    """The hooked final answer when the run finished, else what streamed."""
+    return stream.result.text if stream.result is not None else live.text
