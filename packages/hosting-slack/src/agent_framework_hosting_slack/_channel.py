@@ -158,7 +158,17 @@ class SlackChannel:
         self.native_refused = False
 
     def __repr__(self) -> str:
-        return f"SlackChannel(name={self.name!r}, path={self.path!r}, socket_mode={self._socket is not None})"
+        return f"SlackChannel(name={self.name!r}, path={self.path!r}, socket_mode={self.socket_mode})"
+
+    @property
+    def events_api(self) -> bool:
+        """Whether Slack's HTTP deliveries are served (a signing secret was given)."""
+        return self._verifier is not None
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether the channel connects in Socket Mode (an app token was given)."""
+        return self._socket is not None
 
     @property
     def api(self) -> SlackApi:
