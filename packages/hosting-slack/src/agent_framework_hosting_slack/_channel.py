@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._api import DEFAULT_API_BASE, Secrets, SlackApi, SlackApiError
+from ._assistant import AssistantThreads, SlackAssistant
 from ._parse import (
     ACTION_OPERATION,
     COMMAND_OPERATION,
@@ -56,8 +57,6 @@ logger = logging.getLogger("agent_framework.hosting.slack")
 
 EVENT_NAMESPACE = "slack-event"
 THREADS = "slack-threads"
-ASSISTANT_THREADS = "slack-assistant"
-TITLED = "slack-titled"
 DEDUPE_TTL = 24 * 3600.0
 THREAD_TTL = 30 * 24 * 3600.0
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
@@ -65,22 +64,6 @@ UNREADABLE = "Sorry, I can only read text and images."
 IMAGE_FAILED = "Sorry, I could not load that image."
 CHANNEL_RESET = "In a channel every thread is its own conversation: mention me with `/reset` inside the thread."
 UNKNOWN_COMMAND = "I don't know the command /{name}."
-
-
-@dataclass(frozen=True)
-class SlackAssistant:
-    """Slack's assistant surface: suggested prompts when a thread opens, a status while thinking, thread titles."""
-
-    suggested_prompts: Sequence[tuple[str, str]] = ()
-    """Up to four (title, message) pairs offered when a user opens an assistant thread."""
-    prompts_title: str | None = None
-    greeting: str | None = None
-    thinking_status: str = "is thinking…"
-    set_titles: bool = True
-
-    def __post_init__(self) -> None:
-        if len(self.suggested_prompts) > 4:
-            raise ValueError("Slack shows at most four suggested prompts")
 
 
 @dataclass(frozen=True)
@@ -149,6 +132,7 @@ class SlackChannel:
             {"slack-bot-token": bot_token, "slack-app-token": app_token, "slack-signing-secret": signing_secret}
         )
         self._api = SlackApi(bot_token, api_base, client=http_client)
+        self._assistant = AssistantThreads(self._api, self.assistant, ttl=thread_ttl)
         self._outbox = Outbox(self._api, Formatter(render))
         self._socket = SocketModeRunner(app_token, api_base, self._envelope) if app_token else None
         self._user_commands = list(commands)
@@ -370,29 +354,9 @@ class SlackChannel:
     # the work
 
     async def _thread_started(self, event: AssistantThreadStarted) -> None:
-        place = event.place
-        await self.context.state.set(ASSISTANT_THREADS, place.thread_key or "", True, ttl=self.thread_ttl)
-        options = self.assistant
-        if options.greeting:
-            await self._outbox.notice(place, options.greeting)
-        if options.suggested_prompts:
-            payload: dict[str, Any] = {
-                "channel_id": place.channel,
-                "thread_ts": place.thread_ts,
-                "prompts": [{"title": title, "message": message} for title, message in options.suggested_prompts],
-            }
-            if options.prompts_title:
-                payload["title"] = options.prompts_title
-            await self._quietly("assistant.threads.setSuggestedPrompts", payload)
-
-    async def _quietly(self, method: str, payload: Mapping[str, Any]) -> bool:
-        """A call whose failure costs the user nothing essential (status, title, prompts)."""
-        try:
-            await self._api.call(method, payload, attempts=2)
-        except SlackApiError as error:
-            logger.warning("slack: %s failed: %s", method, error)
-            return False
-        return True
+        await self._assistant.started(self.context.state, event.place)
+        if self.assistant.greeting:
+            await self._outbox.notice(event.place, self.assistant.greeting)
 
     async def _message(self, event: UserMessage) -> None:
         place = event.place
@@ -417,11 +381,9 @@ class SlackChannel:
             return
         if not place.dm and place.thread_key is not None:
             await state.set(THREADS, place.thread_key, True, ttl=self.thread_ttl)
-        assistant = (
-            place.dm and place.thread_key is not None and bool(await state.get(ASSISTANT_THREADS, place.thread_key))
-        )
+        assistant = await self._assistant.knows(state, place)
         if assistant:
-            await self._assistant_turn_begins(place, event.text)
+            await self._assistant.turn_begins(state, place, event.text)
         request = to_request(
             place,
             event.text,
@@ -432,27 +394,7 @@ class SlackChannel:
         )
         answered = await self._turn(request, place, event)
         if assistant and not answered:
-            await self._quietly(
-                "assistant.threads.setStatus", {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": ""}
-            )
-
-    async def _assistant_turn_begins(self, place: Place, text: str) -> None:
-        options = self.assistant
-        if options.thinking_status:
-            await self._quietly(
-                "assistant.threads.setStatus",
-                {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": options.thinking_status},
-            )
-        if (
-            options.set_titles
-            and text
-            and await self.context.state.add(TITLED, place.thread_key or "", True, ttl=self.thread_ttl)
-        ):
-            title = " ".join(text.split())
-            await self._quietly(
-                "assistant.threads.setTitle",
-                {"channel_id": place.channel, "thread_ts": place.thread_ts, "title": title[:80]},
-            )
+            await self._assistant.status(place, "")
 
     async def _block_action(self, action: BlockAction) -> None:
         request = to_request(
