@@ -120,3 +120,13 @@ def test_a_429_during_live_edits_holds_them_for_its_retry_after(slack: FakeSlack
     updates = slack.of("chat.update")
     assert len(updates) >= 2
     assert updates[1].at - updates[0].at >= 0.9, "an edit went out during the 429's Retry-After"
+
+
+def test_a_turn_that_fails_mid_stream_stops_the_stream_and_apologises(slack: FakeSlack, signer: Signer) -> None:
+    agent = OfflineChatClient(reply=lambda messages: " ".join(f"w{n}" for n in range(40)), chunk_delay=0.02)
+    with TestClient(make_host(make_channel(slack, stream_interval=0.01), agent).app) as client:
+        post_event(client, signer, envelope(mention("please [fail] midway", channel="C1", ts="11.000001")))
+        slack.wait_for(lambda fake: len(fake.thread("C1", "11.000001")) == 2, what="the partial answer and apology")
+    partial, apology = slack.thread("C1", "11.000001")
+    assert partial.streamed and partial.stopped and partial.text.startswith("w0 w1")
+    assert apology.text == "Sorry, something went wrong while answering. Please try again."

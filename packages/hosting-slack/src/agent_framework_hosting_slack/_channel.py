@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 from agent_framework import Content
 from agent_framework_hosting import (
@@ -479,9 +480,14 @@ class SlackChannel:
 
     async def _native_turn(self, stream: HostedStream, place: Place) -> bool:
         native = NativeStream(self._api, place)
-        async with LiveEdit(native.show, min_interval=self.stream_interval) as live:
-            async for update in stream:
-                live.add(update.text)
+        try:
+            async with LiveEdit(native.show, min_interval=self.stream_interval) as live:
+                async for update in stream:
+                    live.add(update.text)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await native.abandon()
+            raise
         text = _final_text(stream, live)
         if native.refused is None:
             await live.settle()

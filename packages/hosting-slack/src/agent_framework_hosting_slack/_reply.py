@@ -112,6 +112,7 @@ class NativeStream:
         self._pending = ""
         self._in_message = ""
         self._streamed = ""
+        self._stopped = False
 
     @property
     def started(self) -> bool:
@@ -180,6 +181,7 @@ class NativeStream:
             raise SlackApiError("chat.startStream", "no ts in the answer")
         self.messages.append(ts)
         self._in_message = text
+        self._stopped = False
 
     async def _append(self, text: str, *, attempts: int) -> None:
         payload = {"channel": self.place.channel, "ts": self.messages[-1], "markdown_text": text}
@@ -198,11 +200,18 @@ class NativeStream:
         self._pending = self._pending[len(first) :]
         self._streamed += first
 
-    async def _stop(self) -> None:
+    async def abandon(self) -> None:
+        """The turn failed or was stopped: end the streamed message where it is (Slack would leave it open)."""
+        if self.messages and not self._stopped:
+            await self._stop(attempts=1)
+
+    async def _stop(self, *, attempts: int | None = None) -> None:
         if not self.messages:
             return
+        self._stopped = True
         try:
-            await self.api.call("chat.stopStream", {"channel": self.place.channel, "ts": self.messages[-1]})
+            payload = {"channel": self.place.channel, "ts": self.messages[-1]}
+            await self.api.call("chat.stopStream", payload, attempts=attempts)
         except SlackApiError as error:
             logger.error("slack: could not stop a stream in %s: %s", self.place.conversation_key, error)
 
