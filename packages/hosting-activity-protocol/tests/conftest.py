@@ -251,6 +251,7 @@ class Deployment:
     channel: ActivityProtocolChannel
     chat: OfflineChatClient
     fake: FakeBotFramework
+    host: AgentFrameworkHost
 
     def post(self, activity: dict[str, Any], token: str | None = None, **headers: str) -> Any:
         if token is not None:
@@ -263,7 +264,13 @@ def deploy(bot_framework: FakeBotFramework) -> Iterator[Callable[..., Deployment
     """Start a host with an ActivityProtocolChannel wired to the local Bot Framework."""
     clients: list[TestClient] = []
 
-    def start(*, chat: OfflineChatClient | None = None, authenticated: bool = True, **options: Any) -> Deployment:
+    def start(
+        *,
+        chat: OfflineChatClient | None = None,
+        authenticated: bool = True,
+        host_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Deployment:
         chat = chat or OfflineChatClient()
         settings: dict[str, Any] = {
             "service_url_allowed_hosts": ("127.0.0.1",),
@@ -279,11 +286,11 @@ def deploy(bot_framework: FakeBotFramework) -> Iterator[Callable[..., Deployment
             )
         settings.update(options)
         channel = ActivityProtocolChannel(**settings)
-        host = AgentFrameworkHost(Agent(client=chat, name="echo"), channels=[channel])
+        host = AgentFrameworkHost(Agent(client=chat, name="echo"), channels=[channel], **(host_options or {}))
         client = TestClient(host.app)
         client.__enter__()
         clients.append(client)
-        return Deployment(client=client, channel=channel, chat=chat, fake=bot_framework)
+        return Deployment(client=client, channel=channel, chat=chat, fake=bot_framework, host=host)
 
     yield start
     for client in reversed(clients):

@@ -139,7 +139,10 @@ class TurnRunner:
             turn.key = previous.get("key")
             return
         turn.key = response_key(turn.response_id)
-        if not previous.get("snapshot") or not await self.context.copy_session(response_key(previous_id), turn.key):
+        copied = previous.get("snapshot") and await self.context.copy_session(
+            response_key(previous_id), turn.key, ttl=self.records.ttl
+        )
+        if not copied:
             raise ApiError(
                 f"The context of previous response '{previous_id}' is no longer stored.",
                 status_code=404,
@@ -177,18 +180,27 @@ class TurnRunner:
         attributes: dict[str, Any] = {"response_id": turn.response_id}
         if params.previous_response_id:
             attributes["previous_response_id"] = params.previous_response_id
+        if turn.conversation_id:
+            attributes["conversation_id"] = turn.conversation_id
         native_id = params.identity
         return ChannelRequest(
             channel=self.channel_name,
             operation="message.create",
             input=[*turn.pending_messages, *params.messages],
-            session=ChannelSession(turn.key) if turn.key else None,
+            session=self._session(turn),
             options=params.options(self.forwarded) or None,
             metadata=dict(params.metadata),
             attributes=attributes,
             stream=stream,
             identity=ChannelIdentity(self.channel_name, native_id) if native_id else None,
         )
+
+    def _session(self, turn: Turn) -> ChannelSession | None:
+        """The turn's session; a response's own session (its snapshot) lives as long as the response."""
+        if not turn.key:
+            return None
+        own = turn.key == response_key(turn.response_id)
+        return ChannelSession(turn.key, ttl=self.records.ttl if own else None)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
@@ -238,7 +250,10 @@ class TurnRunner:
                     step = events.delta(update.text)
                     if step:
                         yield sse_frames(step)
-                response = self.completed(turn, stream.result, events=events)
+                if stream.interrupted:
+                    response = self.partial(turn, events, "incomplete")
+                else:
+                    response = self.completed(turn, stream.result, events=events)
                 closing = events.finished(response)
             except Exception:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
@@ -303,14 +318,14 @@ class TurnRunner:
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
             if turn.params.store:
-                snapshot = await self.context.copy_session(turn.run_key, own_key)
+                snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
         if turn.conversation_id:
             if response["status"] == "failed":
                 await self._restore_pending(turn)
             else:
-                await self._append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
+                await self.append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
         if turn.params.store:
             await self.records.save_response(self.record(turn, response, snapshot=snapshot))
 
@@ -340,7 +355,7 @@ class TurnRunner:
                 await self.records.save_conversation(record)
         turn.pending = []
 
-    async def _append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
+    async def append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
         async with self.records.lock(f"conversation:{conversation_id}"):
             record = await self.records.conversation(conversation_id)
             if record is not None:

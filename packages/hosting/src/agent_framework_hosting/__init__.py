@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
+from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult
 from ._errors import (
     BUSY_REPLY,
     UNAVAILABLE_REPLY,
     ConfigurationError,
+    ConversationBusyError,
     HostingError,
+    LeaseLostError,
     PlatformError,
     SessionBusyError,
     StateUnavailableError,
+    TurnInterruptedError,
     Unauthorized,
     chat_reply,
 )
@@ -51,15 +56,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 logger = logging.getLogger("agent_framework.hosting")
 
-_REDIS_NAMES = ("LeaseLostError", "RedisLeader", "RedisStateStore")
+_REDIS_NAMES = ("RedisLeader", "RedisStateStore")
+_POSTGRES_NAMES = ("PostgresStateStore",)
 
 
 def __getattr__(name: str) -> object:
-    """Redis names load on first use, so the base install needs no redis package."""
+    """Redis and PostgreSQL names load on first use, so the base install needs neither driver."""
     if name in _REDIS_NAMES:
         from . import _redis
 
         return getattr(_redis, name)
+    if name in _POSTGRES_NAMES:
+        from . import _postgres
+
+        return getattr(_postgres, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -84,6 +94,13 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "Concurrency",
+    "ConcurrencyPolicy",
+    "ConversationBusyError",
+    "ConversationReference",
+    "DeliveryChannel",
+    "DeliveryError",
+    "DeliveryResult",
     "FileStateStore",
     "HostStatePaths",
     "HostedRunResult",
@@ -92,11 +109,13 @@ __all__ = [
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",
+    "PostgresStateStore",
     "RedisLeader",
     "RedisStateStore",
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "TurnInterruptedError",
     "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",

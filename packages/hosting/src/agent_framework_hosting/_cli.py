@@ -13,8 +13,11 @@ from typing import Any
 
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
+from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
+from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
 from ._demo import DemoConfigurationError, demo_agent
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, HostingError
 from ._host import AgentFrameworkHost
 from ._target import TargetError, load_target
 
@@ -40,6 +43,16 @@ def _port(value: str) -> int:
     number = _positive(value)
     if number > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, got {number}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 <= number <= 60:
+        raise argparse.ArgumentTypeError(f"expected 0 to 60 seconds, got {number}")
     return number
 
 
@@ -75,7 +88,34 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         choices=[spec.name for spec in KNOWN_CHANNELS],
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
+    serve.add_argument(
+        "--concurrency",
+        choices=POLICIES,
+        default=None,
+        help="what a message does while its conversation is answering: queue (default), reject, interrupt, collect",
+    )
+    serve.add_argument(
+        "--collect-window",
+        type=_seconds,
+        default=DEFAULT_COLLECT_WINDOW,
+        metavar="SECONDS",
+        help=f"with --concurrency collect: how long a burst is gathered (default: {DEFAULT_COLLECT_WINDOW})",
+    )
+    serve.add_argument(
+        "--session-ttl",
+        type=duration,
+        default=environ.get("SESSION_TTL") or None,
+        help="forget a conversation idle this long: 3600, 15m, 12h, 30d or forever (default: $SESSION_TTL or forever)",
+    )
+    serve.add_argument(
+        "--response-ttl",
+        type=duration,
+        default=environ.get("RESPONSE_TTL") or None,
+        help="keep stored Responses this long (default: $RESPONSE_TTL or 30d)",
+    )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    add_sessions_command(commands, environ)
+    add_deliver_command(commands, environ)
     return parser
 
 
@@ -91,9 +131,16 @@ def _label(spec: str, kind: str, value: Any) -> str:
 
 
 def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
-    if args.channels or args.state_dir:
+    if (
+        args.channels
+        or args.state_dir
+        or args.session_ttl is not None
+        or args.response_ttl is not None
+        or args.concurrency
+    ):
         raise CliError(
-            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
+            "TARGET is a ready AgentFrameworkHost (it has its own channels, state and concurrency): "
+            "drop --channel/--state-dir/--session-ttl/--response-ttl/--concurrency"
         )
     banner = Banner(
         target=_label(args.target, "host serving", host.target),
@@ -126,7 +173,23 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
         raise CliError(f"no channel can be served ({reasons})")
     try:
-        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir)
+        retention: dict[str, Any] = {
+            f"{name}_ttl": value["ttl"]
+            for name, value in (
+                ("session", ttl_argument(args.session_ttl)),
+                ("response", ttl_argument(args.response_ttl)),
+            )
+            if value
+        }
+        concurrency = Concurrency(args.concurrency or "queue", collect_window=args.collect_window)
+        host = AgentFrameworkHost(
+            served,
+            channels=selection.channels,
+            state_dir=args.state_dir,
+            concurrency=concurrency,
+            admin_token=environ.get(ADMIN_TOKEN_VARIABLE) or None,
+            **retention,
+        )
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
     banner = Banner(
@@ -162,7 +225,18 @@ def check_listenable(host: str, port: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
     args = build_parser(environ).parse_args(argv)
+    if args.command == "sessions":
+        try:
+            sessions_main(args, sys.stdout)
+        except (ValueError, LookupError, ImportError, HostingError) as error:
+            print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+            return 1
+        return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "deliver":
+        code, output = run_deliver(args, environ)
+        print(output if code != 1 else f"{PROG}: {output}", file=sys.stderr if code == 1 else sys.stdout)
+        return code
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())
         check_listenable(args.host, args.port)

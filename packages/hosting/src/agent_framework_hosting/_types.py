@@ -20,15 +20,19 @@ SESSION_MODES: tuple[str, ...] = ("auto", "disabled")
 
 
 class ChannelSession:
-    """A channel's hint that requests sharing `isolation_key` share one conversation."""
+    """A channel's hint that requests sharing `isolation_key` share one conversation.
 
-    __slots__ = ("isolation_key",)
+    `ttl` (seconds) overrides the host's `session_ttl` for this conversation (stored Responses use it).
+    """
 
-    def __init__(self, isolation_key: str | None = None) -> None:
+    __slots__ = ("isolation_key", "ttl")
+
+    def __init__(self, isolation_key: str | None = None, *, ttl: float | None = None) -> None:
         self.isolation_key = isolation_key
+        self.ttl = ttl
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChannelSession) and other.isolation_key == self.isolation_key
+        return isinstance(other, ChannelSession) and (other.isolation_key, other.ttl) == (self.isolation_key, self.ttl)
 
     def __hash__(self) -> int:
         return hash(self.isolation_key)
@@ -129,19 +133,29 @@ _UNSET: Any = object()
 class HostedRunResult(Generic[TResult]):
     """The target's full-fidelity result and the session it ran in."""
 
-    __slots__ = ("request", "result", "session")
+    __slots__ = ("merged_into", "request", "result", "session")
 
-    def __init__(self, result: TResult, *, session: Any = None, request: ChannelRequest | None = None) -> None:
+    def __init__(
+        self,
+        result: TResult,
+        *,
+        session: Any = None,
+        request: ChannelRequest | None = None,
+        merged_into: str | None = None,
+    ) -> None:
         self.result = result
         self.session = session
         #: The request the turn actually ran (after the run hook; its session key is the one used).
         self.request = request
+        #: Set when this request's message was collected into a turn another request ran (and answers).
+        self.merged_into = merged_into
 
     def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
         return HostedRunResult(
             self.result if result is _UNSET else result,
             session=self.session if session is _UNSET else session,
             request=self.request,
+            merged_into=self.merged_into,
         )
 
     @property
