@@ -11,17 +11,20 @@ from typing import Any
 
 import anyio
 import httpx
-from agent_framework import Content
+from agent_framework import Content, Message
 from agent_framework_hosting import (
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ConversationReference,
+    DeliveryError,
     HostedStream,
     HostingError,
     SessionBusyError,
     StateUnavailableError,
+    TurnInterruptedError,
     chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
@@ -63,7 +66,10 @@ THREAD_TTL = 30 * 24 * 3600.0
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
 UNREADABLE = "Sorry, I can only read text and images."
 IMAGE_FAILED = "Sorry, I could not load that image."
-CHANNEL_RESET = "In a channel every thread is its own conversation: mention me with `/reset` inside the thread."
+IN_THREADS = "In a channel every thread is its own conversation: mention me with `/{name}` inside the thread."
+INTERRUPTED = "(stopped before answering)"
+RESET_COMMAND = "reset"
+STOP_COMMAND = "stop"
 UNKNOWN_COMMAND = "I don't know the command /{name}."
 
 
@@ -168,7 +174,7 @@ class SlackChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         self._queues = ConversationQueues(lambda work: context.spawn(work, name=f"{self.name}-turn"), label=self.name)
-        commands = [context.reset_command(), *self._user_commands]
+        commands = [context.reset_command(), context.stop_command(), *self._user_commands]
         self._commands = {command.name.lower(): command for command in commands}
         routes: list[Route] = []
         if self._verifier is not None:
@@ -180,6 +186,28 @@ class SlackChannel:
         return ChannelContribution(
             routes=routes, commands=commands, on_startup=[self._startup], on_shutdown=[self._shutdown]
         )
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """Where a request's conversation lives (team, channel, thread), so the host can deliver into it later."""
+        metadata = request.metadata
+        team, channel = metadata.get("team"), metadata.get("channel")
+        if not isinstance(team, str) or not isinstance(channel, str):
+            return None
+        thread_ts = metadata.get("thread_ts")
+        return {"team": team, "channel": channel, **({"thread_ts": thread_ts} if isinstance(thread_ts, str) else {})}
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Post `message` into the referenced channel or thread."""
+        destination = reference.destination
+        team, channel, thread_ts = (destination.get(k) for k in ("team", "channel", "thread_ts"))
+        if not isinstance(team, str) or not isinstance(channel, str):
+            raise DeliveryError("the reference has no Slack team and channel")
+        place = Place(team, channel, "", thread_ts if isinstance(thread_ts, str) else None)
+        for chunk in self._outbox.formatter.chunks(message.text):
+            try:
+                await self._outbox.post(place, chunk)
+            except SlackApiError as error:
+                raise DeliveryError(f"Slack refused the message: {error.error}") from None
 
     # lifecycle
 
@@ -314,14 +342,18 @@ class SlackChannel:
         job: Callable[[], Awaitable[None]]
         if isinstance(event, AssistantThreadStarted):
             job = functools.partial(self._claimed, claim, functools.partial(self._thread_started, event))
+            self._submit(event.place, job)
         else:
             job = functools.partial(self._claimed, claim, functools.partial(self._message, event))
-        self._submit(event.place, job)
+            found = command_in(event.text)
+            self._submit(event.place, job, at_once=found is not None and found[0] == STOP_COMMAND)
         return Accepted("accepted")
 
-    def _submit(self, place: Place, job: Callable[[], Awaitable[None]]) -> None:
+    def _submit(self, place: Place, job: Callable[[], Awaitable[None]], *, at_once: bool = False) -> None:
+        """Queue `job` behind the conversation's earlier work; `/stop` (and policies other than queue) run at once."""
         assert self._queues is not None
-        self._queues.submit(place.conversation_key, job)
+        queued = not at_once and self.context.channel_policy(self.name) == "queue"
+        self._queues.submit(place.conversation_key if queued else None, job)
 
     @staticmethod
     async def _claimed(claim: AbstractAsyncContextManager[bool], work: Callable[[], Awaitable[None]]) -> None:
@@ -340,9 +372,10 @@ class SlackChannel:
         handler = self._commands.get(command.command)
         if handler is None:
             return {"response_type": "ephemeral", "text": UNKNOWN_COMMAND.format(name=command.command)}
-        if command.command == "reset" and not command.place.dm:
-            return {"response_type": "ephemeral", "text": CHANNEL_RESET}
-        self._submit(command.place, functools.partial(self._slash_command, handler, command))
+        if command.command in (RESET_COMMAND, STOP_COMMAND) and not command.place.dm:
+            return {"response_type": "ephemeral", "text": IN_THREADS.format(name=command.command)}
+        job = functools.partial(self._slash_command, handler, command)
+        self._submit(command.place, job, at_once=command.command == STOP_COMMAND)
         return None
 
     def accept_interaction(self, payload: Any) -> None:
@@ -457,7 +490,12 @@ class SlackChannel:
             if self.stream:
                 return await self._streamed_turn(request, place, protocol_request)
             result = await self.context.run(request, protocol_request=protocol_request)
+            if result.merged_into is not None:
+                return True
             return await self._outbox.deliver(place, result.text)
+        except TurnInterruptedError:
+            logger.info("slack: the turn in %s was interrupted", place.conversation_key)
+            return False
         except (SessionBusyError, StateUnavailableError) as error:
             logger.warning("slack: a turn in %s could not run: %s", place.conversation_key, error.code)
             await self._outbox.notice(place, chat_reply(error))
@@ -475,6 +513,8 @@ class SlackChannel:
         async with LiveEdit(message.show, min_interval=self.stream_interval, limit=MESSAGE_LIMIT) as live:
             async for update in stream:
                 live.add(update.text)
+        if stream.result is not None and stream.result.merged_into is not None:
+            return True
         await live.settle()
         return await message.finish(_final_text(stream, live))
 
@@ -488,6 +528,9 @@ class SlackChannel:
             with anyio.CancelScope(shield=True):
                 await native.abandon()
             raise
+        if stream.result is not None and stream.result.merged_into is not None:
+            await native.abandon()
+            return True
         text = _final_text(stream, live)
         if native.refused is None:
             await live.settle()
@@ -508,5 +551,6 @@ class SlackChannel:
 
 
 def _final_text(stream: HostedStream, live: LiveEdit) -> str:
-    """The hooked final answer when the run finished, else what streamed."""
-    return stream.result.text if stream.result is not None else live.text
+    """The hooked final answer when the run finished, else what streamed (a stopped turn says so when empty)."""
+    text = stream.result.text if stream.result is not None else live.text
+    return text or (INTERRUPTED if stream.interrupted else "")
