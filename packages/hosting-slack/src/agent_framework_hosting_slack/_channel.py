@@ -9,7 +9,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import httpx
 from agent_framework import Content, Message
 from agent_framework_hosting import (
@@ -20,16 +19,12 @@ from agent_framework_hosting import (
     ChannelRequest,
     ConversationReference,
     DeliveryError,
-    HostedStream,
     HostingError,
-    SessionBusyError,
     StateUnavailableError,
-    TurnInterruptedError,
     chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from agent_framework_hosting.queues import ConversationQueues
-from agent_framework_hosting.streaming import LiveEdit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -53,8 +48,9 @@ from ._parse import (
     parse_slash_command,
     to_request,
 )
-from ._reply import MESSAGE_LIMIT, Formatter, LiveMessage, NativeStream, Outbox, Render, StreamRefused
+from ._reply import Formatter, Outbox, Render
 from ._socket import SocketModeRunner
+from ._turns import APOLOGY, Answers
 from ._verify import InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.slack")
@@ -63,11 +59,9 @@ EVENT_NAMESPACE = "slack-event"
 THREADS = "slack-threads"
 DEDUPE_TTL = 24 * 3600.0
 THREAD_TTL = 30 * 24 * 3600.0
-APOLOGY = "Sorry, something went wrong while answering. Please try again."
 UNREADABLE = "Sorry, I can only read text and images."
 IMAGE_FAILED = "Sorry, I could not load that image."
 IN_THREADS = "In a channel every thread is its own conversation: mention me with `/{name}` inside the thread."
-INTERRUPTED = "(stopped before answering)"
 RESET_COMMAND = "reset"
 STOP_COMMAND = "stop"
 UNKNOWN_COMMAND = "I don't know the command /{name}."
@@ -146,7 +140,9 @@ class SlackChannel:
         self._commands: dict[str, ChannelCommand] = {}
         self._context: ChannelContext | None = None
         self._queues: ConversationQueues | None = None
-        self.native_refused = False
+        self._answers = Answers(
+            self._api, self._outbox, stream=stream, native_streaming=native_streaming, interval=stream_interval
+        )
 
     def __repr__(self) -> str:
         return f"SlackChannel(name={self.name!r}, path={self.path!r}, socket_mode={self.socket_mode})"
@@ -482,75 +478,5 @@ class SlackChannel:
             logger.exception("slack: command /%s failed in %s", command.name, place.conversation_key)
             await reply(place, APOLOGY)
 
-    # running the agent
-
     async def _turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        """Run one turn and answer in `place`; returns whether the agent's answer was delivered."""
-        try:
-            if self.stream:
-                return await self._streamed_turn(request, place, protocol_request)
-            result = await self.context.run(request, protocol_request=protocol_request)
-            if result.merged_into is not None:
-                return True
-            return await self._outbox.deliver(place, result.text)
-        except TurnInterruptedError:
-            logger.info("slack: the turn in %s was interrupted", place.conversation_key)
-            return False
-        except (SessionBusyError, StateUnavailableError) as error:
-            logger.warning("slack: a turn in %s could not run: %s", place.conversation_key, error.code)
-            await self._outbox.notice(place, chat_reply(error))
-            return False
-        except Exception:
-            logger.exception("slack: the agent failed to answer in %s", place.conversation_key)
-            await self._outbox.notice(place, APOLOGY)
-            return False
-
-    async def _streamed_turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        stream = await self.context.run_stream(request, protocol_request=protocol_request)
-        if self.native_streaming and not self.native_refused and place.thread_ts is not None:
-            return await self._native_turn(stream, place)
-        message = LiveMessage(self._outbox, place)
-        async with LiveEdit(message.show, min_interval=self.stream_interval, limit=MESSAGE_LIMIT) as live:
-            async for update in stream:
-                live.add(update.text)
-        if stream.result is not None and stream.result.merged_into is not None:
-            return True
-        await live.settle()
-        return await message.finish(_final_text(stream, live))
-
-    async def _native_turn(self, stream: HostedStream, place: Place) -> bool:
-        native = NativeStream(self._api, place)
-        try:
-            async with LiveEdit(native.show, min_interval=self.stream_interval) as live:
-                async for update in stream:
-                    live.add(update.text)
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await native.abandon()
-            raise
-        if stream.result is not None and stream.result.merged_into is not None:
-            await native.abandon()
-            return True
-        text = _final_text(stream, live)
-        if native.refused is None:
-            await live.settle()
-            try:
-                await native.finish(text)
-                return True
-            except StreamRefused as refusal:
-                native.refused = refusal
-            except SlackApiError as error:
-                logger.error("slack: could not stream the answer in %s: %s", place.conversation_key, error)
-                if native.started:
-                    return False
-        if native.refused is not None:
-            logger.warning("slack: chat.startStream was refused (%s); posting answers until restart",
-                           native.refused.error)  # fmt: skip
-            self.native_refused = True
-        return await self._outbox.deliver(place, text)
-
-
-def _final_text(stream: HostedStream, live: LiveEdit) -> str:
-    """The hooked final answer when the run finished, else what streamed (a stopped turn says so when empty)."""
-    text = stream.result.text if stream.result is not None else live.text
-    return text or (INTERRUPTED if stream.interrupted else "")
+        return await self._answers.turn(self.context, request, place, protocol_request)
