@@ -179,6 +179,9 @@ class ActivityProtocolChannel:
             commands.append(context.reset_command())
         if not any(command.name.lower() == "stop" for command in commands):
             commands.append(context.stop_command())
+        if context.linking_enabled:
+            taken = {command.name.lower() for command in commands}
+            commands += [c for c in (context.link_command(), context.unlink_command()) if c.name not in taken]
         self._all_commands = {command.name.lower(): command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._handle, methods=["POST"])],
@@ -471,11 +474,12 @@ class ActivityProtocolChannel:
             except BaseException:
                 await stream.aclose()
                 raise
-            async for update in stream:
-                if typing is not None and update.text:
-                    await _stop(typing)
-                    typing = None
-                streamer.add(update.text)
+            async with streamer.live:
+                async for update in stream:
+                    if typing is not None and update.text:
+                        await _stop(typing)
+                        typing = None
+                    streamer.add(update.text)
             result = stream.result
             text = (result.text if result is not None else "") or streamer.text
             attachments = response_attachments(result.result) if result is not None else []

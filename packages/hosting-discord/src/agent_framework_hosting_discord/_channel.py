@@ -25,6 +25,7 @@ from agent_framework_hosting import (
     chat_reply,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
+from agent_framework_hosting.streaming import LiveEdit
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,7 +49,7 @@ from ._parse import (
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
 from ._render import message as render_message
-from ._reply import InteractionReply, StreamEditor
+from ._reply import InteractionReply
 from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
@@ -161,6 +162,7 @@ class DiscordChannel:
         self.max_timestamp_skew = max_timestamp_skew
         self._builtin_reset = RESET_COMMAND not in seen
         self._builtin_stop = STOP_COMMAND not in seen
+        self._link_commands: list[ChannelCommand] = []
         self._context: ChannelContext | None = None
         self._api: DiscordApi | None = None
         self._handlers: dict[str, ChannelCommand] = {}
@@ -181,7 +183,7 @@ class DiscordChannel:
             definitions.append(slash_command(RESET_COMMAND, RESET_DESCRIPTION))
         if self._builtin_stop:
             definitions.append(slash_command(STOP_COMMAND, STOP_DESCRIPTION))
-        for command in self.user_commands:
+        for command in [*self.user_commands, *self._link_commands]:
             option = string_option(COMMAND_INPUT_OPTION, "Optional input for the command", required=False)
             definitions.append(slash_command(command.name, command.description, [option]))
         return definitions
@@ -203,6 +205,12 @@ class DiscordChannel:
             commands.insert(0, context.reset_command(name=RESET_COMMAND, description=RESET_DESCRIPTION))
         if self._builtin_stop:
             commands.insert(1 if self._builtin_reset else 0, context.stop_command(description=STOP_DESCRIPTION))
+        if context.linking_enabled:
+            taken = {command.name for command in commands}
+            self._link_commands = [
+                command for command in (context.link_command(), context.unlink_command()) if command.name not in taken
+            ]
+            commands.extend(self._link_commands)
         self._handlers = {command.name: command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._endpoint, methods=["POST"])],
@@ -365,12 +373,9 @@ class DiscordChannel:
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
         stream = await self.context.run_stream(request, protocol_request=payload)
-        editor = StreamEditor(reply.preview, self.edit_interval)
-        try:
+        async with LiveEdit(reply.preview, min_interval=self.edit_interval) as live:
             async for update in stream:
-                editor.add(update.text)
-        finally:
-            await editor.close()
+                live.add(update.text)
         if stream.result is None:
             await stream.get_final_response()
         if stream.result is not None and stream.result.merged_into is not None:

@@ -30,7 +30,10 @@ REDACTED_LOGGERS = (
 
 
 class SlackApiError(PlatformError):
-    """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached."""
+    """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached.
+
+    `platform_status` is Slack's HTTP status (None when no answer came back); `retry_after` a 429's wait.
+    """
 
     def __init__(
         self, method: str, error: str, *, platform_status: int | None = None, retry_after: float | None = None

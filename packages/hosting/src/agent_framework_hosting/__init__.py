@@ -31,8 +31,10 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
+from ._linking import IdentityLinking, LinkError
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._stream import HostedStream
+from ._tasks import BackgroundTasks
 from ._types import (
     Channel,
     ChannelCommand,
@@ -83,6 +85,7 @@ __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",
+    "BackgroundTasks",
     "Channel",
     "ChannelCommand",
     "ChannelCommandContext",
@@ -106,6 +109,8 @@ __all__ = [
     "HostedRunResult",
     "HostedStream",
     "HostingError",
+    "IdentityLinking",
+    "LinkError",
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",

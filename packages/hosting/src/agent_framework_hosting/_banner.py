@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._channels_from_env import SkippedChannel
 from ._locations import redact_url
+from .plugins import ChannelPlugin, SkippedChannel, plugin_for
 
+# Channels whose platform calls this server (Telegram registers its own webhook URL, or long-polls).
+_CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-_NOTES: dict[str, str] = {
-    "ResponsesChannel": "OpenAI Responses API; also at {base}/v1/responses",
-    "InvocationsChannel": 'POST {{"message": "...", "session_id": "..."}}',
-    "DiscordChannel": "set this as the Interactions Endpoint URL",
-    "ActivityProtocolChannel": "set this as the Azure Bot messaging endpoint",
-    "WebChatChannel": "open it in a browser",
-}
 
 
 def base_url(host: str, port: int) -> str:
@@ -27,35 +21,32 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def _telegram_note(channel: Any) -> str:
-    return f"webhook: Telegram posts to {getattr(channel, 'webhook_url', None) or 'this path'}"
-
-
 def channel_path(channel: Any) -> str:
     """Where a channel answers."""
     return getattr(channel, "path", "") or "/"
 
 
-def channel_line(channel: Any, base: str) -> str:
-    kind = type(channel).__name__
-    name = str(getattr(channel, "name", kind))
+def channel_line(channel: Any, base: str, plugins: Sequence[ChannelPlugin] = ()) -> str:
+    name = str(getattr(channel, "name", type(channel).__name__))
     if getattr(channel, "transport", None) == "polling":
         return f"  {name:<18} long polling (no public URL needed)"
-    note = _telegram_note(channel) if kind == "TelegramChannel" else _NOTES.get(kind, "").format(base=base)
+    plugin = plugin_for(channel, plugins)
+    note = plugin.describe_note(channel, base) if plugin is not None else ""
     line = f"  {name:<18} {base}{channel_path(channel)}"
     return f"{line}  ({note})" if note else line
 
 
-def curl_line(channels: Sequence[Any], base: str, environ: Mapping[str, str]) -> str:
-    by_kind = {type(c).__name__: c for c in channels}
-    responses, invocations = by_kind.get("ResponsesChannel"), by_kind.get("InvocationsChannel")
-    if responses is not None:
-        auth = ' -H "Authorization: Bearer $RESPONSES_API_KEY"' if environ.get("RESPONSES_API_KEY") else ""
-        body = shlex.quote('{"input": "Hello! What can you do?", "stream": true}')
-        return f"curl -N {base}{channel_path(responses)}{auth} -H 'Content-Type: application/json' -d {body}"
-    if invocations is not None:
-        body = shlex.quote('{"message": "Hello! What can you do?"}')
-        return f"curl {base}{channel_path(invocations)} -H 'Content-Type: application/json' -d {body}"
+def curl_line(
+    channels: Sequence[Any], base: str, environ: Mapping[str, str], plugins: Sequence[ChannelPlugin] = ()
+) -> str:
+    """The first example a served channel's plugin offers, in plugin order; else the readiness probe."""
+    served = [(plugin_for(channel, plugins), channel) for channel in channels]
+    for plugin in plugins:
+        for owner, channel in served:
+            if owner is plugin:
+                example = plugin.describe_example(f"{base}{channel_path(channel)}", environ)
+                if example:
+                    return example
     return f"curl {base}/readiness"
 
 
@@ -66,6 +57,21 @@ def anonymous_warnings(channels: Sequence[Any]) -> list[str]:
         "reaches this port can talk to the agent. Use it only with a local emulator such as Agents Playground."
         for c in channels
         if type(c).__name__ == "ActivityProtocolChannel" and getattr(c, "app_id", "set") is None
+    ]
+
+
+def unreachable_notes(channels: Sequence[Any]) -> list[str]:
+    """A note when a platform must call this server but the banner can only show a loopback address."""
+    needing = [
+        str(getattr(c, "name", type(c).__name__))
+        for c in channels
+        if type(c).__name__ in _CALLED_BY_PLATFORM and getattr(c, "app_id", "set") is not None
+    ]
+    if not needing:
+        return []
+    return [
+        f"note: {', '.join(needing)} must be reachable from the internet over https; expose this port with a tunnel "
+        "or a reverse proxy and pass --public-url https://... (see the README, 'Deploying')"
     ]
 
 
@@ -89,21 +95,26 @@ class Banner:
     host: str
     port: int
     workers: int
+    plugins: Sequence[ChannelPlugin] = ()
+    public_url: str | None = None
 
     def render(self, environ: Mapping[str, str]) -> str:
-        base = base_url(self.host, self.port)
+        local = base_url(self.host, self.port)
+        base = self.public_url or local
         lines = [f"agent-framework-host: serving {self.target}"]
         if self.model:
             lines.append(f"  model: {self.model}")
         lines.append("channels:")
-        lines.extend(channel_line(channel, base) for channel in self.channels)
+        lines.extend(channel_line(channel, base, self.plugins) for channel in self.channels)
         if self.skipped:
             lines.append("skipped:")
             lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
         lines.extend(anonymous_warnings(self.channels))
+        if self.public_url is None:
+            lines.extend(unreachable_notes(self.channels))
         lines.append(f"state: {self.state}")
         if self.workers > 1:
             lines.append(f"workers: {self.workers}")
         lines.append("try it:")
-        lines.append(f"  {curl_line(self.channels, base, environ)}")
+        lines.append(f"  {curl_line(self.channels, local, environ, self.plugins)}")
         return "\n".join(lines)

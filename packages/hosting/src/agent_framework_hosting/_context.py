@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
@@ -20,7 +21,9 @@ from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
 from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
-from ._stream import HostedStream
+from ._linking import LinkError, code_argument, current_key
+from ._metrics import host_metrics
+from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
     Channel,
@@ -29,6 +32,7 @@ from ._types import (
     ChannelRequest,
     ChannelResponseHook,
     ChannelRunHook,
+    ChannelSession,
     ChannelStreamUpdateHook,
     HostedRunResult,
 )
@@ -122,6 +126,10 @@ class ChannelContext:
         """The name of the channel this context is bound to (None for the host's own context)."""
         return self._name
 
+    def report_health(self, problem: str | None) -> None:
+        """Mark this channel down in `/readiness` for `problem`, or up again with None."""
+        self._host.health.report(f"channel {self._name or 'host'!r}", problem)
+
     @property
     def target(self) -> Any:
         return self._host.target
@@ -141,7 +149,7 @@ class ChannelContext:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
 
-    async def prepare(self, request: ChannelRequest, *, protocol_request: Any = None) -> ChannelRequest:
+    async def prepare(self, request: ChannelRequest, *, protocol_request: object = None) -> ChannelRequest:
         """Apply the run hook to a request the channel handles itself (a command), as `run` would."""
         return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
 
@@ -152,10 +160,11 @@ class ChannelContext:
         hooked.request = prepared
         return hooked
 
-    async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
+    async def run(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
+        prepared = await self._linked(prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
@@ -180,10 +189,11 @@ class ChannelContext:
         assert result is not None
         return await self._respond(result, prepared)
 
-    async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
+    async def run_stream(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
+        prepared = await self._linked(prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             return self._follow(prepared, ticket)
@@ -206,6 +216,8 @@ class ChannelContext:
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
             try:
+                # Shielded: the session is saved and the turn lock released even when the consumer
+                # (a disconnecting client) is being cancelled.
                 with anyio.CancelScope(shield=True):
                     if control is not None and control.requested and stream.interrupted:
                         partial = getattr(final_result, "messages", None) or ()
@@ -309,12 +321,16 @@ class ChannelContext:
         host = self._host
         ttl = request.session.ttl if request.session is not None else None
         async with AsyncExitStack() as stack:
+            queued = time.perf_counter()
             await self._hold(stack, key, self.policy(request))
+            host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
             control = await stack.enter_async_context(host.turns.running(key))
             session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
             try:
                 yield session, control
             finally:
+                # Saved inside the lock, so the next turn on this key reads this one's history. A store that
+                # keeps the live object needs no I/O; one that writes is shielded so a cancelled turn saves too.
                 if session is not None and host.state.keeps_objects:
                     await host.sessions.save(session, ttl=ttl)
                 elif session is not None:
@@ -429,7 +445,9 @@ class ChannelContext:
 
         return iterator, final, close
 
-    def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+    def _workflow_stream(
+        self, request: ChannelRequest
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], FinalResult, CloseRun]:
         workflows = self._host.workflows
         assert workflows is not None
         collected: list[AgentResponseUpdate] = []
@@ -483,14 +501,75 @@ class ChannelContext:
             if key is None or not self._host.can_reset_sessions:
                 await ctx.reply("There is no conversation to reset here.")
                 return
-            await self.reset_session(key)
+            await self.reset_session(await self._shared_key(key))
             await ctx.reply(reply)
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    async def _linked(self, request: ChannelRequest) -> ChannelRequest:
+        """With identity linking: note the arriving key (for linked memory) and run under the shared key."""
+        links, key = self._host.links, request.isolation_key
+        if links is None or key is None or request.session is None:
+            return request
+        current_key.set(key)
+        shared = await links.conversation_key(key)
+        if shared == key:
+            return request
+        return dataclasses.replace(request, session=ChannelSession(shared, ttl=request.session.ttl))
+
+    @property
+    def linking_enabled(self) -> bool:
+        """Whether the host links identities (so chat channels offer `/link` and `/unlink`)."""
+        return self._host.links is not None
+
+    def link_command(
+        self, *, name: str = "link", description: str = "Link this chat with another channel"
+    ) -> ChannelCommand:
+        """`/link` shows a single-use code; `/link CODE` (sent on another channel) joins the two identities."""
+
+        async def handle(ctx: ChannelCommandContext) -> None:
+            links, key = self._host.links, ctx.request.isolation_key
+            if links is None or key is None:
+                await ctx.reply("Linking is not available here.")
+                return
+            code = code_argument(ctx.request.input)
+            try:
+                if code is None:
+                    minutes = round(links.settings.code_ttl / 60)
+                    issued = await links.issue(key)
+                    await ctx.reply(
+                        f"Your link code is {issued}. Within {minutes} minutes, send /{name} {issued} in the chat "
+                        "you want to link with this one. Do not share it with anyone."
+                    )
+                    return
+                other = await links.redeem(key, code)
+            except LinkError as error:
+                await ctx.reply(str(error))
+                return
+            if links.settings.share == "conversation":
+                shared = await links.conversation_key(key)
+                await self.copy_session(other, shared)
+            await ctx.reply("Linked: this chat and your other channel are now one person. Send /unlink to undo.")
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    def unlink_command(self, *, name: str = "unlink", description: str = "Undo /link for this chat") -> ChannelCommand:
+        async def handle(ctx: ChannelCommandContext) -> None:
+            links, key = self._host.links, ctx.request.isolation_key
+            if links is None or key is None:
+                await ctx.reply("Linking is not available here.")
+                return
+            await ctx.reply("Unlinked." if await links.unlink(key) else "This chat is not linked.")
 
         return ChannelCommand(name=name, description=description, handle=handle)
 
     async def stop(self, isolation_key: str) -> bool:
         """Cancel the turn running for `isolation_key` (here or in another process); False when none runs."""
-        return await self._host.turns.interrupt(isolation_key)
+        return await self._host.turns.interrupt(await self._shared_key(isolation_key))
+
+    async def _shared_key(self, isolation_key: str) -> str:
+        links = self._host.links
+        return isolation_key if links is None else await links.conversation_key(isolation_key)
 
     def stop_command(
         self,

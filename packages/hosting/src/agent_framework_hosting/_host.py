@@ -7,17 +7,15 @@ import concurrent.futures
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, overload
 from urllib.parse import quote
 
-from agent_framework import FileCheckpointStorage, Message, Workflow
+from agent_framework import FileCheckpointStorage, InMemoryHistoryProvider, Message, Workflow
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from ._admin import admin_routes
@@ -27,13 +25,19 @@ from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
 from ._control import RunningTurns
 from ._delivery import ConversationReference, DeliveryError, DeliveryResult
+from ._errors import StartupError
+from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._linked_memory import LinkedMemory
+from ._linking import IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
+from ._logging import exception_summary
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution, HostedRunResult
+from ._upstream import workflow_has_checkpointing
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
 from ._workflow_input import channel_input_kind, unfed_types
 
@@ -125,6 +129,7 @@ class AgentFrameworkHost:
     ``"queue"`` (default), ``"reject"``, ``"interrupt"``, ``"collect"``, or a
     `Concurrency` with per-channel overrides. `admin_token` turns on
     ``POST /admin/deliver`` (proactive delivery from outside, bearer token).
+    `linking` (an `IdentityLinking`) turns on `/link` and `/unlink` in chat channels.
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class AgentFrameworkHost:
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         concurrency: ConcurrencySetting = None,
         admin_token: str | None = None,
+        linking: IdentityLinking | None = None,
     ) -> None:
         self.channels = list(channels)
         self._check_channels()
@@ -165,6 +171,10 @@ class AgentFrameworkHost:
         if admin_token is not None and len(admin_token) < 16:
             raise ValueError("admin_token must be at least 16 characters")
         self.admin_token = admin_token
+        self.linking = linking
+        self.links = Links(self.state, linking) if linking is not None else None
+        if linking is not None and linking.share == "memory" and self.agent_target:
+            _add_linked_memory(self, linking)
         self.collector = Collector(self.state, window=self.concurrency.collect_window, wait=turn_wait)
         self.accepts_middleware = self.agent_target and _accepts(getattr(target, "run", None), "middleware")
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
@@ -173,6 +183,9 @@ class AgentFrameworkHost:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
             self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
+        self.health = Health(self.state)
+        self.on_started: list[Callable[[], Any]] = []
+        self.startup_error: StartupError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
 
@@ -215,7 +228,7 @@ class AgentFrameworkHost:
         if not is_workflow:
             logger.warning("checkpoint_location is set but the target is not a workflow; ignoring it")
             return None
-        if isinstance(self.target, Workflow) and self.target._runner.context.has_checkpointing():
+        if isinstance(self.target, Workflow) and workflow_has_checkpointing(self.target):
             raise RuntimeError(
                 "the workflow already has its own checkpoint storage; give the host a checkpoint location "
                 "or the workflow one, not both"
@@ -235,10 +248,10 @@ class AgentFrameworkHost:
         return self._app
 
     def _build_app(self) -> Starlette:
-        routes: list[BaseRoute] = [Route("/readiness", _readiness, methods=["GET"])]
+        routes: list[BaseRoute] = [Route("/readiness", self.health.readiness, methods=["GET"])]
         if self.admin_token is not None:
             routes.extend(admin_routes(self, self.admin_token))
-        startups: list[Any] = []
+        startups: list[tuple[str, Any]] = [("the state store", self._open_state)]
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
         for channel in self.channels:
@@ -247,9 +260,10 @@ class AgentFrameworkHost:
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))
             routes.extend(_unique_root_routes(routes, contribution.root_routes, channel.name))
-            startups.extend(contribution.on_startup)
+            startups.extend((f"channel {channel.name!r}", callback) for callback in contribution.on_startup)
             shutdowns.extend(contribution.on_shutdown)
             self.commands[channel.name] = list(contribution.commands)
+        routes.extend(_unique_root_routes(routes, [Route("/liveness", liveness, methods=["GET"])], "host"))
         middleware = [Middleware(FoundryIsolationMiddleware)] if foundry_hosted() else []
         return Starlette(
             debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns)
@@ -258,12 +272,8 @@ class AgentFrameworkHost:
     def _lifespan(self, startups: list[Any], shutdowns: list[Any]) -> Any:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            logger.info("%s", self.describe())
             self._loop = asyncio.get_running_loop()
-            opened = getattr(self.state, "open", None)
-            if callable(opened):
-                await opened()
-            await _run_all(startups, "startup")
+            await self._start(startups)
             try:
                 yield
             finally:
@@ -275,6 +285,32 @@ class AgentFrameworkHost:
                     await self.state.aclose()
 
         return lifespan
+
+    async def _open_state(self) -> None:
+        opened = getattr(self.state, "open", None)
+        if callable(opened):
+            await opened()
+
+    async def _start(self, startups: list[tuple[str, Any]]) -> None:
+        """Run every startup callback; on failure record one `StartupError` naming each component, raise the first."""
+        self.startup_error = None
+        failures: list[str] = []
+        first: Exception | None = None
+        for label, callback in startups:
+            try:
+                await callback()
+            except Exception as error:
+                logger.debug("%s failed to start", label, exc_info=True)
+                self.health.report(label, exception_summary(error))
+                failures.append(f"{label} failed to start: {exception_summary(error)}")
+                first = first or error
+        if first is not None:
+            # The original error propagates (callers may expect its type); `startup_error` is the one-line summary.
+            self.startup_error = StartupError("; ".join(failures))
+            raise first
+        logger.info("%s", self.describe())
+        for callback in list(self.on_started):
+            callback()
 
     def describe(self) -> str:
         kind = "Workflow" if not self.agent_target else type(self.target).__name__
@@ -339,7 +375,7 @@ class AgentFrameworkHost:
             await self.state.aclose()
 
     @overload
-    async def deliver(
+    async def deliver(  # type: ignore[overload-overlap]  # a str is a Sequence too; it is matched first
         self, to: Destination, message: str | Message, *, idempotency_key: str | None = None
     ) -> DeliveryResult: ...
 
@@ -382,6 +418,16 @@ class AgentFrameworkHost:
         serve(self, host_name=host, port=port, workers=workers, **config)
 
 
+def _add_linked_memory(host: AgentFrameworkHost, linking: IdentityLinking) -> None:
+    """Give the agent the linked-memory provider (and, as the agent would by itself, in-memory history)."""
+    providers = getattr(host.target, "context_providers", None)
+    if not isinstance(providers, list):
+        raise TypeError("linking with share='memory' needs an agent with context_providers")
+    if not providers:
+        providers.append(InMemoryHistoryProvider())
+    providers.append(LinkedMemory(host, messages=linking.memory_messages))
+
+
 def _accepts(function: Any, name: str) -> bool:
     try:
         return name in inspect.signature(function).parameters
@@ -394,10 +440,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-async def _readiness(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
 
 
 def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
@@ -440,7 +482,13 @@ async def _run_all(callbacks: list[Any], phase: str) -> None:
         try:
             await callback()
         except Exception as error:
-            logger.exception("%s callback %r failed", phase, callback)
+            logger.error(
+                "%s callback %r failed: %s",
+                phase,
+                callback,
+                exception_summary(error),
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             failures.append(error)
     if failures:
         if len(failures) > 1:

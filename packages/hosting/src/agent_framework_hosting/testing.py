@@ -24,96 +24,32 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from agent_framework import (
-    BaseChatClient,
-    ChatResponse,
-    ChatResponseUpdate,
-    Content,
-    FunctionInvocationLayer,
-    Message,
-)
+from ._offline import FAIL_MARKER, OfflineChatClient, Reply, echo_reply, words
 
-Reply = Callable[[Sequence[Message]], str]
-FAIL_MARKER = "[fail]"
-
-
-def echo_reply(messages: Sequence[Message]) -> str:
-    """``echo <n>: <last user text>``, where n counts the user messages the model saw."""
-    users = [m for m in messages if m.role == "user"]
-    last = users[-1].text if users else ""
-    return f"echo {len(users)}: {last}"
-
-
-def words(text: str) -> list[str]:
-    """Split text into chunks that concatenate back to exactly `text`."""
-    parts = text.split(" ")
-    return [part + " " for part in parts[:-1]] + [parts[-1]] if parts else [text]
-
-
-class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
-    """A chat client that needs no network: replies are computed from the messages.
-
-    `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
-    streamed chunk, `response_delay` each non-streamed answer; a user message
-    containing ``[fail]`` makes the call raise, mid-stream when streaming. `calls` records the messages of every call.
-    """
-
-    def __init__(
-        self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, response_delay: float = 0.0, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.reply = reply
-        self.chunk_delay = chunk_delay
-        self.response_delay = response_delay
-        self.calls: list[list[Message]] = []
-
-    def _answer(self, messages: Sequence[Message]) -> str:
-        self.calls.append(list(messages))
-        return self.reply(messages)
-
-    @staticmethod
-    def _fails(messages: Sequence[Message]) -> bool:
-        users = [m for m in messages if m.role == "user"]
-        return bool(users) and FAIL_MARKER in users[-1].text
-
-    @staticmethod
-    def _usage(messages: Sequence[Message], text: str) -> dict[str, int]:
-        prompt = sum(len(m.text.split()) for m in messages)
-        completion = len(text.split())
-        return {"input_token_count": prompt, "output_token_count": completion, "total_token_count": prompt + completion}
-
-    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
-        if stream:
-            return self._build_response_stream(self._stream(messages))
-
-        async def respond() -> ChatResponse:
-            if self._fails(messages):
-                raise RuntimeError("offline model failure requested")
-            text = self._answer(messages)
-            if self.response_delay:
-                await asyncio.sleep(self.response_delay)
-            return ChatResponse(
-                messages=[Message(role="assistant", contents=[text])],
-                usage_details=self._usage(messages, text),  # type: ignore[arg-type]
-                finish_reason="stop",
-            )
-
-        return respond()
-
-    async def _stream(self, messages: Sequence[Message]) -> AsyncIterator[ChatResponseUpdate]:
-        text = self._answer(messages)
-        chunks = words(text)
-        for index, chunk in enumerate(chunks):
-            if self.chunk_delay:
-                await asyncio.sleep(self.chunk_delay)
-            if index == len(chunks) // 2 and self._fails(messages):
-                raise RuntimeError("offline model failure requested")
-            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(chunk)])
-        yield ChatResponseUpdate(
-            role="assistant",
-            contents=[Content.from_usage(self._usage(messages, text))],  # type: ignore[arg-type]
-            finish_reason="stop",
-        )
+__all__ = [
+    "FAIL_MARKER",
+    "JsonChannel",
+    "LogWatch",
+    "OfflineChatClient",
+    "PostgresServer",
+    "RedisServer",
+    "Reply",
+    "ServerProcess",
+    "echo_reply",
+    "eventually",
+    "free_port",
+    "hostile_bodies",
+    "nested_json",
+    "postgres_bin_dir",
+    "redis_server_binary",
+    "running_server",
+    "serve_until_terminated",
+    "server_processes",
+    "wait_for_port",
+    "wait_until",
+    "watch_logs",
+    "words",
+]
 
 
 def free_port() -> int:
@@ -155,7 +91,7 @@ def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) 
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))
         except BaseException as error:
             failure.append(error)
         finally:
@@ -517,7 +453,7 @@ def serve_until_terminated(app: Any, port: int) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop.wait)
 
     asyncio.run(main())
 
@@ -581,9 +517,38 @@ def hostile_bodies(fields: dict[str, Any] | None = None) -> dict[str, bytes]:
         if _with_surrogate(value) != value:
             found[f"surrogate-in-{name}"] = json.dumps({**rest, name: _with_surrogate(value)}).encode()
         found[f"surrogate-in-name-{name}"] = json.dumps({**base, name + LONE_SURROGATE: value}).encode()
-        head = json.dumps(rest)[:-1] + (", " if rest else "")
-        found[f"nested-{name}"] = (head + json.dumps(name) + ": ").encode() + nested_json(1000) + b"}"
+        found[f"nested-{name}"] = with_raw_field(base, name, nested_json(1000))
     return found
+
+
+def with_raw_field(fields: dict[str, Any], name: str, raw: bytes) -> bytes:
+    """`fields` as JSON with `name`'s value replaced by the raw JSON text `raw` (which may be too deep to build)."""
+    rest = {key: item for key, item in fields.items() if key != name}
+    head = json.dumps(rest)[:-1] + (", " if rest else "")
+    return (head + json.dumps(name) + ": ").encode() + raw + b"}"
+
+
+def hostile_json(valid: dict[str, Any] | None = None) -> Any:
+    """A hypothesis strategy of JSON bodies holding lone surrogates or nesting 101 to 3,000 levels deep.
+
+    With `valid` (a body the channel accepts), most bodies are `valid` with one field replaced. Needs hypothesis.
+    """
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(categories=["Cs", "L", "N", "P", "Zs"]), max_size=12)
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+    values = st.recursive(
+        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3), max_leaves=8
+    )
+    depths = st.integers(101, 3000)
+    plain = values.map(lambda value: json.dumps(value).encode()) | depths.map(nested_json)
+    if not valid:
+        return plain
+    base = dict(valid)
+    fields = st.sampled_from(sorted(base))
+    replaced = st.tuples(fields, values).map(lambda pair: json.dumps({**base, pair[0]: pair[1]}).encode())
+    deep = st.tuples(fields, depths).map(lambda pair: with_raw_field(base, pair[0], nested_json(pair[1])))
+    return replaced | replaced | deep | plain
 
 
 class LogWatch(logging.Handler):
@@ -597,10 +562,12 @@ class LogWatch(logging.Handler):
         self.records.append(record)
 
     def tracebacks(self) -> list[str]:
+        """Records with a traceback or at ERROR and above; asyncio's garbage-collection notices are left out
+        (they fire whenever a task of any earlier test is collected, so they name no request)."""
         return [
             f"{r.name}: {r.getMessage()}"
             for r in self.records
-            if r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info
+            if (r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info) and r.name != "asyncio"
         ]
 
 
