@@ -193,10 +193,10 @@ def test_a_proactive_message_is_posted_into_the_conversation(slack: FakeSlack, s
     host = make_host(make_channel(slack), admin_token=admin)
     with TestClient(host.app) as client:
         post_event(client, signer, envelope(message("hello there", channel="D1")))
-        assert answered(slack, "D1", None) == ["echo 1: hello there"]
+        slack.expect("D1", None, ["echo 1: hello there"])
         [key] = client.portal.call(host.state.keys, "conversation-refs")
         response = client.post(
             "/admin/deliver", json={"to": key, "text": "Build **passed**"}, headers={"Authorization": f"Bearer {admin}"}
         )
         assert response.status_code == 200, response.text
-        assert answered(slack, "D1", None, count=2)[-1] == "Build *passed*"
+        slack.expect("D1", None, ["echo 1: hello there", "Build *passed*"])

@@ -208,28 +208,6 @@ class SlackChannel:
             routes=routes, commands=commands, on_startup=[self._startup], on_shutdown=[self._shutdown]
         )
 
-    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
-        """Where a request's conversation lives (team, channel, thread), so the host can deliver into it later."""
-        metadata = request.metadata
-        team, channel = metadata.get("team"), metadata.get("channel")
-        if not isinstance(team, str) or not isinstance(channel, str):
-            return None
-        thread_ts = metadata.get("thread_ts")
-        return {"team": team, "channel": channel, **({"thread_ts": thread_ts} if isinstance(thread_ts, str) else {})}
-
-    async def deliver(self, reference: ConversationReference, message: Message) -> None:
-        """Post `message` into the referenced channel or thread."""
-        destination = reference.destination
-        team, channel, thread_ts = (destination.get(k) for k in ("team", "channel", "thread_ts"))
-        if not isinstance(team, str) or not isinstance(channel, str):
-            raise DeliveryError("the reference has no Slack team and channel")
-        place = Place(team, channel, "", thread_ts if isinstance(thread_ts, str) else None)
-        for chunk in self._outbox.formatter.chunks(message.text):
-            try:
-                await self._outbox.post(place, chunk)
-            except SlackApiError as error:
-                raise DeliveryError(f"Slack refused the message: {error.error}") from None
-
     # lifecycle
 
     async def _startup(self) -> None:

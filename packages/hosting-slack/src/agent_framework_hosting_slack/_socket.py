@@ -55,7 +55,7 @@ class SocketModeRunner:
         try:
             # Open the first connection URL here, so a refused app token fails startup instead of retrying forever.
             client.wss_uri = await self._open_url(web)
-            await asyncio.wait_for(client.connect(), self.connect_timeout)  # type: ignore[no-untyped-call]
+            await asyncio.wait_for(client.connect(), self.connect_timeout)
         except BaseException:
             await self.stop()
             raise
