@@ -96,7 +96,14 @@ async def test_a_turn_appends_only_its_new_messages(agent: Agent, tmp_path: Path
     restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
     assert (await restarted.context.run(turn("four", "k"))).text == "echo 4: four"
     assert history(await restarted.sessions.stored("k")) == [
-        "one", "echo 1: one", "two", "echo 2: two", "three", "echo 3: three", "four", "echo 4: four"
+        "one",
+        "echo 1: one",
+        "two",
+        "echo 2: two",
+        "three",
+        "echo 3: three",
+        "four",
+        "echo 4: four",
     ]
 
 
@@ -119,7 +126,10 @@ async def test_compaction_marks_on_stored_messages_are_kept(agent: Agent, tmp_pa
     restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
     stored = await restarted.sessions.stored("k")
     assert [m.additional_properties.get("_excluded", False) for m in stored.state["in_memory"]["messages"]] == [
-        True, False, False, False
+        True,
+        False,
+        False,
+        False,
     ]
 
 

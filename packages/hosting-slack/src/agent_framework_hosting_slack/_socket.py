@@ -47,7 +47,9 @@ class SocketModeRunner:
 
         sdk_logger = logging.getLogger(SDK_LOGGER)
         web = AsyncWebClient(base_url=self._api_base, logger=sdk_logger)
-        client = SocketModeClient(self._app_token, web_client=web, logger=sdk_logger, ping_interval=self._ping_interval)
+        client: Any = SocketModeClient(
+            self._app_token, web_client=web, logger=sdk_logger, ping_interval=self._ping_interval
+        )
         client.socket_mode_request_listeners.append(self._on_request)
         self._client = client
         try:

@@ -34,6 +34,7 @@ from ._isolation import (
 from ._linking import IdentityLinking, LinkError
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._stream import HostedStream
+from ._tasks import BackgroundTasks
 from ._types import (
     Channel,
     ChannelCommand,
@@ -84,6 +85,7 @@ __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",
+    "BackgroundTasks",
     "Channel",
     "ChannelCommand",
     "ChannelCommandContext",

@@ -160,7 +160,7 @@ class SessionManager:
         if stored is None:
             return None
         if self._store.keeps_objects:
-            return stored.thaw() if isinstance(stored, ParkedSession) else stored  # type: ignore[no-any-return]
+            return stored.thaw() if isinstance(stored, ParkedSession) else stored
         return await self._restore(session_id, stored, None, remember=False)
 
     async def _restore(
