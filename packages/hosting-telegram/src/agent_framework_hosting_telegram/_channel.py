@@ -10,13 +10,13 @@ import hmac
 import logging
 import re
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
 from typing import Any, Literal
 
 import httpx
 from agent_framework import Content
 from agent_framework_hosting import (
     BUSY_REPLY,
+    INTERRUPTED_NOTICE,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -26,6 +26,8 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     HostingError,
     SessionBusyError,
+    Ticket,
+    replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
 from starlette.requests import Request
@@ -55,7 +57,6 @@ logger = logging.getLogger("agent_framework.hosting.telegram")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
-DEDUPE_TTL = 48 * 3600.0
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
@@ -173,10 +174,6 @@ class TelegramChannel:
         """The secret Telegram must send in ``X-Telegram-Bot-Api-Secret-Token`` (to register the webhook yourself)."""
         return self._secret
 
-    @property
-    def dedupe_namespace(self) -> str:
-        return f"telegram:{self.bot_id}"
-
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         leader = getattr(context.state, "leader", None)
@@ -184,6 +181,7 @@ class TelegramChannel:
             self.polling_lease = leader(f"telegram-poll:{self.bot_id}")
         self._commands = {command.name.lower(): command for command in self._builtin_commands(context)}
         self._commands.update({command.name.lower(): command for command in self._user_commands})
+        context.resumable(self)
         if self.transport == "webhook":
             self._queues = ChatQueues(lambda work: context.spawn(work, name=f"{self.name}-update"))
             routes = [Route("/", self._webhook, methods=["POST"])]
@@ -291,40 +289,50 @@ class TelegramChannel:
         update_id = update_id_of(update)
         if update_id is None:
             return json_error(400, "update_id must be an integer", "invalid_update")
-        claim = AsyncExitStack()
         try:
-            first = await claim.enter_async_context(self._once(update_id))
+            ticket = await self._accept(update)
         except HostingError as error:
             return json_error(error.status_code, str(error), error.code)
         except Exception:
             logger.exception("telegram: could not record update %s", update_id)
             return json_error(503, "state store unavailable; retry later", "state_unavailable")
-        if not first:
-            await claim.aclose()
+        if ticket is None:
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
-        self._queues.submit(chat_key(update), functools.partial(self._run_claimed, update, claim))
+        self._queues.submit(chat_key(update), functools.partial(self._handle, ticket, update))
         return JSONResponse({"ok": True})
 
-    def _once(self, update_id: int) -> Any:
+    async def _accept(self, update: dict[str, Any]) -> Ticket | None:
+        """Record the update in the turn ledger (before Telegram hears back); None for a repeat."""
         assert self._context is not None
-        return self._context.once(self.dedupe_namespace, str(update_id), ttl=DEDUPE_TTL)
+        return await self._context.accept(f"{self.bot_id}:{update['update_id']}", update)
 
-    async def _run_claimed(self, update: dict[str, Any], claim: AsyncExitStack) -> None:
-        async with claim:
-            await self.handle_update(update)
+    async def _handle(self, ticket: Ticket, update: dict[str, Any]) -> None:
+        assert self._context is not None
+        await self._context.handle(ticket, functools.partial(self.handle_update, update))
 
     def _submit_polled(self, update: dict[str, Any], done: Callable[[], None]) -> None:
         async def job() -> None:
             try:
-                async with self._once(update["update_id"]) as first:
-                    if first:
-                        await self.handle_update(update)
+                ticket = await self._accept(update)
+                if ticket is not None:
+                    await self._handle(ticket, update)
             finally:
                 done()
 
         assert self._queues is not None
         self._queues.submit(chat_key(update), job)
+
+    # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
+
+    async def resume(self, payload: Any) -> None:
+        await self.handle_update(payload)
+
+    async def interrupted(self, payload: Any) -> None:
+        event = parse_update(payload, bot_username=self.bot_username)
+        target = getattr(event, "target", None)
+        if isinstance(target, ReplyTarget):
+            await self._outbox.notice(target, INTERRUPTED_NOTICE)
 
     async def handle_update(self, update: dict[str, Any]) -> None:
         """Act on one update (already deduplicated): run the agent, a command, or answer briefly."""
@@ -405,6 +413,7 @@ class TelegramChannel:
     async def _single_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
         result = await self._context.run(request, protocol_request=protocol_request)
+        await replying()
         images = image_uris(result.result)
         if result.text.strip() or not images:
             await self._outbox.deliver(target, result.text)
@@ -413,6 +422,7 @@ class TelegramChannel:
     async def _streamed_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
         stream = await self._context.run_stream(request, protocol_request=protocol_request)
+        await replying()  # the answer shows up as it streams: from here on a resume only apologises
         live: DraftReply | LiveReply
         if self.stream_drafts and target.private and not self._outbox.drafts_refused:
             live = DraftReply(self._outbox, target, min_interval=self.stream_edit_min_interval)

@@ -26,7 +26,8 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
-from ._state import FileStateStore, MemoryStateStore, StateStore
+from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, Resumer, Ticket, TurnLedger, replying
+from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
 from ._types import (
     Channel,
@@ -83,7 +84,14 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "DeliveryOptions",
     "FileStateStore",
+    "INTERRUPTED_NOTICE",
+    "Lease",
+    "Resumer",
+    "Ticket",
+    "TurnLedger",
+    "replying",
     "HostStatePaths",
     "HostedRunResult",
     "HostedStream",

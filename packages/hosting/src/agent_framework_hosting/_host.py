@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._ledger import DeliveryOptions, TurnLedger
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
@@ -100,7 +101,7 @@ class AgentFrameworkHost:
     a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
     `turn_wait` bounds how long a turn waits for the previous turn of the same
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
-    background work.
+    background work. `delivery` tunes the turn ledger (leases, resume attempts).
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class AgentFrameworkHost:
         session_ttl: float | None = None,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        delivery: DeliveryOptions | None = None,
     ) -> None:
         self.channels = list(channels)
         self._check_channels()
@@ -129,6 +131,7 @@ class AgentFrameworkHost:
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
+        self.ledger = TurnLedger(self.state, delivery)
         self.tasks = BackgroundTasks()
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None
@@ -208,11 +211,13 @@ class AgentFrameworkHost:
             if callable(opened):
                 await opened()
             await _run_all(startups, "startup")
+            await self.ledger.start(self.tasks.spawn)
             try:
                 yield
             finally:
                 try:
                     await self.tasks.drain(self.shutdown_timeout)
+                    await self.ledger.stop()
                     await _run_all(shutdowns, "shutdown")
                 finally:
                     await self.state.aclose()
