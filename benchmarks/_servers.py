@@ -20,7 +20,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-for package in ("hosting", "hosting-responses", "hosting-invocations", "hosting-telegram"):
+for package in (
+    "hosting",
+    "hosting-responses",
+    "hosting-invocations",
+    "hosting-telegram",
+    "hosting-a2a",
+    "hosting-mcp",
+    "hosting-ag-ui",
+):
     sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
 
 from agent_framework import Agent, AgentSession, ChatResponseUpdate, Message  # noqa: E402
@@ -113,12 +121,54 @@ def bare_app(state_dir: str | None) -> Starlette:
         response = await agent.run(body["text"], **kwargs)
         return JSONResponse({"text": response.text})
 
+    async def a2a(request: Request) -> Response:
+        """A2A `SendMessage`, answered with a completed task (no task record, no background run)."""
+        body = await request.json()
+        message = body["params"]["message"]
+        context = message["contextId"]
+        text = " ".join(part.get("text", "") for part in message["parts"])
+        response = await agent.run(text, session=sessions.setdefault(f"a2a:{context}", agent.create_session()))
+        answer = {"messageId": "a", "role": "ROLE_AGENT", "parts": [{"text": response.text}], "contextId": context}
+        task = {"id": "t", "contextId": context, "status": {"state": "TASK_STATE_COMPLETED", "message": answer}}
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": {"task": task}})
+
+    async def mcp(request: Request) -> Response:
+        """An MCP `tools/call` of the `ask` tool, as a stateless request, answered in JSON."""
+        body = await request.json()
+        arguments = body["params"]["arguments"]
+        key = f"mcp:{arguments['conversation']}"
+        response = await agent.run(arguments["message"], session=sessions.setdefault(key, agent.create_session()))
+        result = {"content": [{"type": "text", "text": response.text}], "isError": False}
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+    async def ag_ui(request: Request) -> Response:
+        """An AG-UI run: the last message in, RUN_STARTED, the text message events, RUN_FINISHED out."""
+        body = await request.json()
+        thread = body["threadId"]
+        session = sessions.setdefault(f"ag-ui:{thread}", agent.create_session())
+        stream = agent.run(body["messages"][-1]["content"], stream=True, session=session)
+
+        async def events() -> AsyncIterator[str]:
+            yield f"data: {json.dumps({'type': 'RUN_STARTED', 'threadId': thread, 'runId': body['runId']})}\n\n"
+            yield f"data: {json.dumps({'type': 'TEXT_MESSAGE_START', 'messageId': 'm', 'role': 'assistant'})}\n\n"
+            async for update in stream:
+                event = {"type": "TEXT_MESSAGE_CONTENT", "messageId": "m", "delta": update.text}
+                yield f"data: {json.dumps(event)}\n\n"
+            await stream.get_final_response()
+            yield f"data: {json.dumps({'type': 'TEXT_MESSAGE_END', 'messageId': 'm'})}\n\n"
+            yield f"data: {json.dumps({'type': 'RUN_FINISHED', 'threadId': thread, 'runId': body['runId']})}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
     return Starlette(
         routes=[
             Route("/static", static, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
             Route("/json", keyed, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
+            Route("/a2a", a2a, methods=["POST"]),
+            Route("/mcp", mcp, methods=["POST"]),
+            Route("/ag-ui", ag_ui, methods=["POST"]),
         ]
     )
 
@@ -215,6 +265,27 @@ def responses_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(make_agent(), channels=[ResponsesChannel()], state_dir=state_dir).app
 
 
+def a2a_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_a2a import A2AChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[A2AChannel()], state_dir=state_dir).app
+
+
+def mcp_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_mcp import MCPChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[MCPChannel()], state_dir=state_dir).app
+
+
+def ag_ui_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_ag_ui import AGUIChannel
+
+    return AgentFrameworkHost(make_agent(), channels=[AGUIChannel()], state_dir=state_dir).app
+
+
 def host_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting.testing import JsonChannel
@@ -223,6 +294,9 @@ def host_app(state_dir: str | None) -> Any:
 
 
 APPS: dict[str, Callable[[str | None], Any]] = {
+    "a2a": a2a_app,
+    "ag-ui": ag_ui_app,
+    "mcp": mcp_app,
     "bare": bare_app,
     "bare-telegram": bare_telegram_app,
     "host": host_app,

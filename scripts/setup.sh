@@ -19,3 +19,11 @@ for pyproject in packages/*/pyproject.toml; do
     fi
 done
 quiet_pip .venv/bin/python -m pip install --quiet "${specs[@]}"
+# Test peers from npm (packages/*/tests/peer): installed from their lock file, again only when it changed.
+for lock in packages/*/tests/peer/package-lock.json; do
+    [ -f "$lock" ] || continue
+    peer=$(dirname "$lock")
+    if command -v npm >/dev/null 2>&1 && [ ! "$peer/node_modules/.package-lock.json" -nt "$lock" ]; then
+        (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+done

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Install the system programs the tests drive (redis-server, headless chromium) when they are missing.
+# Install the system programs the tests drive (redis-server, headless chromium, node for npm test peers) when missing.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != "0" ]; then
     SUDO=sudo

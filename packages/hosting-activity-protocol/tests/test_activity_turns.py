@@ -165,7 +165,7 @@ def test_an_agent_failure_sends_an_apology_not_silence(deploy: Any, make_activit
 
 def test_invoke_activities_get_an_invoke_response(deploy: Any, mint: Any, make_activity: Any) -> None:
     deployment = deploy()
-    unhandled = deployment.post(make_activity(type="invoke", name="adaptiveCard/action"), token=mint())
+    unhandled = deployment.post(make_activity(type="invoke", name="task/fetch"), token=mint())
     assert unhandled.status_code == 501
 
     async def handler(activity: Any) -> Any:

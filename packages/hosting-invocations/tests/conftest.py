@@ -86,6 +86,22 @@ def shout_workflow() -> WorkflowBuilder:
     return WorkflowBuilder(start_executor=Shout())
 
 
+class PlusOne(Executor):
+    """Accepts integers only."""
+
+    def __init__(self) -> None:
+        super().__init__(id="plus_one")
+
+    @handler
+    async def add(self, number: int, ctx: WorkflowContext[Never, str]) -> None:
+        await ctx.yield_output(str(number + 1))
+
+
+@pytest.fixture
+def numbers_only_workflow() -> WorkflowBuilder:
+    return WorkflowBuilder(start_executor=PlusOne())
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Hosted]]:
     """Build a host (an echo Agent by default) with one InvocationsChannel and open a TestClient on it."""

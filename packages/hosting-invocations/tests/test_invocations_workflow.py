@@ -41,23 +41,32 @@ def test_a_streamed_workflow_turn_sends_its_output_then_done(serve: Any, counter
     assert frames[-1].data == "[DONE]"
 
 
-def test_a_message_the_workflow_cannot_take_is_a_400(serve: Any, strings_only_workflow: Any) -> None:
+def test_a_structured_message_reaches_a_text_workflow_as_json_text(serve: Any, strings_only_workflow: Any) -> None:
     client = serve(strings_only_workflow).client
     assert client.post("/invocations", json={"message": "loud"}).json()["response"] == "LOUD"
     response = client.post("/invocations", json={"message": {"not": "a string"}})
+    assert response.status_code == 200
+    assert response.json()["response"] == '{"NOT": "A STRING"}'
+
+
+def test_a_message_the_workflow_cannot_take_is_a_400(serve: Any, numbers_only_workflow: Any) -> None:
+    client = serve(numbers_only_workflow).client
+    assert client.post("/invocations", json={"message": 20}).json()["response"] == "21"
+    assert client.post("/invocations", json={"message": "41"}).json()["response"] == "42"
+    response = client.post("/invocations", json={"message": "forty"})
     assert response.status_code == 400
-    assert response.json()["error"] == {
-        "code": "invalid_request",
-        "message": "the workflow does not accept this 'message'",
-    }
+    assert response.json()["error"]["code"] == "unsupported_input"
+    assert response.json()["error"]["message"] == (
+        "the workflow's start executor 'plus_one' takes int; it cannot take a str"
+    )
 
 
 def test_a_streamed_message_the_workflow_cannot_take_is_an_error_event(
-    serve: Any, strings_only_workflow: Any, sse: Any
+    serve: Any, numbers_only_workflow: Any, sse: Any
 ) -> None:
-    frames = sse(serve(strings_only_workflow).client.post("/invocations", json={"message": 12, "stream": True}).text)
+    frames = sse(serve(numbers_only_workflow).client.post("/invocations", json={"message": "x", "stream": True}).text)
     assert [f.event for f in frames] == ["error", "message"]
-    assert frames[0].json()["error"]["code"] == "invalid_request"
+    assert frames[0].json()["error"]["code"] == "unsupported_input"
     assert frames[1].data == "[DONE]"
 
 

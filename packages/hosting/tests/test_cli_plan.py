@@ -136,3 +136,23 @@ def test_a_ready_host_refuses_channel_and_state_options(module: str, tmp_path: P
 def test_a_channel_asked_for_without_its_settings_is_a_cli_error() -> None:
     with pytest.raises(CliError, match="channel 'telegram' needs TELEGRAM_BOT_TOKEN"):
         plan("--channel", "telegram")
+
+
+def test_bot_anonymous_serves_the_activity_channel_for_local_emulators_with_a_loud_warning() -> None:
+    environ = {"BOT_ANONYMOUS": "1"}
+    result = plan("--channel", "activity-protocol", environ=environ)
+    (channel,) = result.host.channels
+    assert channel.app_id is None
+    assert "127.0.0.1" in channel.service_url_allowed_hosts and "localhost" in channel.service_url_allowed_hosts
+    text = banner(result, environ)
+    assert "WARNING: activity accepts ANONYMOUS callers (BOT_ANONYMOUS is set)" in text
+    assert "Agents Playground" in text
+    assert "WARNING" not in banner(plan("--channel", "responses"))
+
+
+def test_bot_anonymous_with_credentials_is_refused() -> None:
+    environ = {"BOT_ANONYMOUS": "true", "BOT_APP_ID": "app", "BOT_APP_PASSWORD": "pw"}
+    with pytest.raises(CliError, match="BOT_ANONYMOUS and BOT_APP_ID and BOT_APP_PASSWORD set; choose one"):
+        plan("--channel", "activity-protocol", environ=environ)
+    authenticated = plan("--channel", "activity-protocol", environ={"BOT_APP_ID": "app", "BOT_APP_PASSWORD": "pw"})
+    assert "127.0.0.1" not in authenticated.host.channels[0].service_url_allowed_hosts

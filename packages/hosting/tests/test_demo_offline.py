@@ -124,7 +124,7 @@ async def test_the_name_is_remembered_within_the_session_only(host: AgentFramewo
 
 async def test_a_reset_session_forgets_the_name(host: AgentFrameworkHost) -> None:
     await host.context.run(ask("my name is Ada", key="ada"))
-    await host.reset_session("ada")
+    await host.reset_session_async("ada")
     result = await host.context.run(ask("what is my name?", key="ada"))
     assert "haven't told me your name" in result.text
 

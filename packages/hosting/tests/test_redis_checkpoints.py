@@ -116,6 +116,6 @@ def test_workflow_turns_resume_from_redis_on_any_host_per_isolation_key(redis: R
         assert two.post("/json", json={"text": "b", "key": "alice"}).json() == {"text": "turn 2: b"}
         assert two.post("/json", json={"text": "x", "key": "bob"}).json() == {"text": "turn 1: x"}
         assert one.post("/json", json={"text": "c", "key": "alice", "stream": True}).text == "turn 3: c"
-        one.portal.call(first.reset_session, "alice")
+        first.reset_session("alice")
         assert two.post("/json", json={"text": "d", "key": "alice"}).json() == {"text": "turn 1: d"}
         assert one.post("/json", json={"text": "y", "key": "bob"}).json() == {"text": "turn 2: y"}

@@ -44,7 +44,7 @@ async def test_reset_starts_fresh_and_keeps_the_old_history(make_host) -> None:
     host = make_host()
     first = await host.context.run(turn("one", "k"))
     old_id = first.session.session_id
-    new_id = await host.reset_session("k")
+    new_id = await host.reset_session_async("k")
     assert re.fullmatch(r"k#[0-9a-f]{8}", new_id)
     after = await host.context.run(turn("two", "k"))
     assert after.text == "echo 1: two" and after.session.session_id == new_id
@@ -65,7 +65,7 @@ async def test_history_survives_a_restart_with_state_dir(agent: Agent, tmp_path:
 async def test_reset_survives_a_restart(agent: Agent, tmp_path: Path) -> None:
     first = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
     await first.context.run(turn("one", "k"))
-    await first.reset_session("k")
+    await first.reset_session_async("k")
     second = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
     assert (await second.context.run(turn("two", "k"))).text == "echo 1: two"
 

@@ -70,7 +70,7 @@ async def test_a_shared_checkpoint_storage_is_scoped_per_isolation_key() -> None
 async def test_reset_session_starts_a_workflow_conversation_over(tmp_path: Path) -> None:
     host = AgentFrameworkHost(build_counter, channels=[], checkpoint_location=tmp_path)
     await host.context.run(turn("a", "k"))
-    await host.reset_session("k")
+    await host.reset_session_async("k")
     assert texts(await host.context.run(turn("b", "k"))) == "1: b"
 
 

@@ -116,7 +116,7 @@ class HostRequestHandler(RequestHandler):
             await self._refuse_continuation(message)
         user_input = agent_input(message)
         task = new_task(message, context_id=message.context_id or new_id())
-        await self.store.save(task)
+        await self.store.create(task)
         run = self.runs.start(task.id)
         run.append(copy_task(task))
         run.handle = self.context.spawn(self._run(task, user_input, params, run), name=f"a2a task {task.id}")
@@ -154,10 +154,9 @@ class HostRequestHandler(RequestHandler):
         stream = None
         try:
             stream = await self.context.run_stream(request, protocol_request=params)
-            if await self._cancelled_elsewhere(task.id):
-                raise asyncio.CancelledError
             task.status.CopyFrom(status(TaskState.TASK_STATE_WORKING))
-            await self.store.save(task)
+            if not await self.store.move(task, from_state=TaskState.TASK_STATE_SUBMITTED):
+                raise asyncio.CancelledError
             run.append(status_update(task))
             checked = asyncio.get_running_loop().time()
             async for update in stream:
@@ -195,11 +194,12 @@ class HostRequestHandler(RequestHandler):
 
     async def _finish(self, task: Task) -> None:
         """Save the task's end, unless another process cancelled it meanwhile (a cancel is final)."""
+        for before in (TaskState.TASK_STATE_WORKING, TaskState.TASK_STATE_SUBMITTED):
+            if await self.store.move(task, from_state=before):
+                return
         stored = await self.store.get(task.id)
-        if stored is not None and stored.status.state == TaskState.TASK_STATE_CANCELED:
+        if stored is not None:
             task.status.CopyFrom(stored.status)
-            return
-        await self.store.save(task)
 
     async def _cancelled_elsewhere(self, task_id: str) -> bool:
         stored = await self.store.get(task_id)
@@ -232,8 +232,15 @@ class HostRequestHandler(RequestHandler):
                 await run.finished.wait()
             return await self.store.get(task.id) or task
         # Running in another process (which sees this at its next check), or in none.
+        before = task.status.state
         end(task, TaskState.TASK_STATE_CANCELED)
-        await self.store.save(task)
+        if not await self.store.move(task, from_state=before):
+            latest = await self.store.get(task.id)
+            if latest is None:
+                raise TaskNotFoundError
+            if latest.status.state != TaskState.TASK_STATE_CANCELED:
+                raise TaskNotCancelableError(message=f"Task {task.id} ended before it could be cancelled")
+            return latest
         return task
 
     @validate_request_params

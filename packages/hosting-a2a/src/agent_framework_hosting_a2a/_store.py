@@ -1,13 +1,21 @@
-"""A2A tasks in the host's state store, as plain JSON, so any process sharing the state can read them."""
+"""A2A tasks in the host's state store, as plain JSON, so any process sharing the state can read them.
+
+A record is ``{"state": <TaskState name>, "task": <the task>}``; state changes are compare-and-set
+on ``state``, so a cancel in one process and a run finishing in another cannot overwrite each other.
+"""
 
 from __future__ import annotations
 
-from a2a.types import Task
+from a2a.types import Task, TaskState
 from agent_framework_hosting import StateStore
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 TASKS = "a2a_tasks"
 DEFAULT_TASK_TTL = 7 * 24 * 3600.0
+
+
+def _record(task: Task) -> dict[str, object]:
+    return {"state": TaskState.Name(task.status.state), "task": MessageToDict(task)}
 
 
 class TaskStore:
@@ -21,9 +29,14 @@ class TaskStore:
         if not task_id:
             return None
         value = await self.state.get(TASKS, task_id)
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not isinstance(value.get("task"), dict):
             return None
-        return ParseDict(value, Task(), ignore_unknown_fields=True)
+        return ParseDict(value["task"], Task(), ignore_unknown_fields=True)
 
-    async def save(self, task: Task) -> None:
-        await self.state.set(TASKS, task.id, MessageToDict(task), ttl=self.ttl)
+    async def create(self, task: Task) -> None:
+        await self.state.set(TASKS, task.id, _record(task), ttl=self.ttl)
+
+    async def move(self, task: Task, *, from_state: TaskState.ValueType) -> bool:
+        """Store `task` only if the stored one is still in `from_state`; False when someone else moved it."""
+        match = {"state": TaskState.Name(from_state)}
+        return await self.state.replace(TASKS, task.id, _record(task), match=match)

@@ -45,10 +45,17 @@ from ._credentials import ClientCredentials, TokenProvider
 from ._credentials import token_endpoint as default_token_endpoint
 from ._jwt import TokenRejected
 from ._keys import KeysUnavailable, OpenIdKeys
-from ._parse import InboundActivity, command_name, members_to_welcome, read_activity, to_channel_request
+from ._parse import (
+    InboundActivity,
+    card_action_text,
+    command_name,
+    members_to_welcome,
+    read_activity,
+    to_channel_request,
+)
 from ._render import message_activities, response_attachments, typing_activity
 from ._teams import TeamsStream
-from ._urls import DEFAULT_SERVICE_URL_HOSTS, normalize_hosts, service_url_allowed
+from ._urls import DEFAULT_SERVICE_URL_HOSTS, LOOPBACK_HOSTS, normalize_hosts, service_url_allowed
 
 logger = logging.getLogger("agent_framework.hosting.activity")
 
@@ -58,6 +65,10 @@ TYPING_INTERVAL_SECONDS = 3.0
 TYPING_STOP_GRACE_SECONDS = 5.0
 DEFAULT_MAX_MESSAGE_LENGTH = 12000
 TEAMS = "msteams"
+CARD_ACTION = "adaptiveCard/action"
+CARD_MESSAGE = "application/vnd.microsoft.activity.message"
+CARD_ERROR = "application/vnd.microsoft.error"
+EMPTY_CARD_REPLY = "Done."
 
 
 class ActivityProtocolChannel:
@@ -66,7 +77,9 @@ class ActivityProtocolChannel:
     With `app_id` every request must carry a Bot Connector JWT, checked in
     full; without it the channel accepts anonymous callers (local development
     only) and warns at startup. Replies are posted to the activity's
-    `serviceUrl`, which must be on `service_url_allowed_hosts`.
+    `serviceUrl`, which must be on `service_url_allowed_hosts` (by default the
+    Bot Framework and Teams hosts, plus loopback when there is no `app_id`, so
+    local emulators such as Agents Playground work).
     """
 
     def __init__(
@@ -85,7 +98,7 @@ class ActivityProtocolChannel:
         stream: bool = True,
         stream_edit_min_interval: float = 1.0,
         stream_informative_text: str | None = "Working on it…",
-        service_url_allowed_hosts: Sequence[str] = DEFAULT_SERVICE_URL_HOSTS,
+        service_url_allowed_hosts: Sequence[str] | None = None,
         openid_metadata_url: str = BOT_FRAMEWORK_METADATA_URL,
         entra_openid_metadata_url: str | None = None,
         allowed_issuers: Sequence[str] | None = None,
@@ -117,6 +130,9 @@ class ActivityProtocolChannel:
         self.stream = stream
         self.stream_edit_min_interval = stream_edit_min_interval
         self.stream_informative_text = stream_informative_text
+        if service_url_allowed_hosts is None:
+            loopback = () if self.app_id else tuple(sorted(LOOPBACK_HOSTS))
+            service_url_allowed_hosts = (*DEFAULT_SERVICE_URL_HOSTS, *loopback)
         self.service_url_allowed_hosts = normalize_hosts(service_url_allowed_hosts)
         self.welcome_message = welcome_message
         self.invoke_handler = invoke_handler
@@ -219,18 +235,37 @@ class ActivityProtocolChannel:
         return _accepted()
 
     async def _invoke(self, activity: InboundActivity) -> Response:
-        """Invoke activities are answered in the HTTP response: the handler's status and body, else 501."""
-        if self.invoke_handler is None:
-            return json_error(501, "this bot does not handle invoke activities", "invoke_not_implemented")
+        """Invokes are answered in the HTTP response: the handler's status and body.
+
+        An `adaptiveCard/action` the handler does not take goes to the agent; any other is a 501.
+        """
+        if self.invoke_handler is not None:
+            try:
+                answer = await self.invoke_handler(activity.raw)
+            except Exception:
+                logger.exception("invoke handler failed in conversation %s", activity.conversation_id)
+                return json_error(500, "the invoke handler failed", "invoke_failed")
+            if answer is not None:
+                status, body = answer
+                return Response(status_code=status) if body is None else JSONResponse(body, status_code=status)
+        if activity.name == CARD_ACTION:
+            return await self._card_action(activity)
+        return json_error(501, "this bot does not handle this invoke activity", "invoke_not_implemented")
+
+    async def _card_action(self, activity: InboundActivity) -> Response:
+        """Run the agent on an Adaptive Card action; answer with the card invoke response Teams expects."""
+        text = card_action_text(activity.value)
+        request = to_channel_request(activity, channel=self.name, stream=False, text=text) if text else None
+        if request is None:
+            return JSONResponse(_card_error(400, "BadRequest", "the invoke names no card action"))
         try:
-            answer = await self.invoke_handler(activity.raw)
+            result = await self.context.run(
+                dataclasses.replace(request, operation="card.action"), protocol_request=activity.raw
+            )
         except Exception:
-            logger.exception("invoke handler failed in conversation %s", activity.conversation_id)
-            return json_error(500, "the invoke handler failed", "invoke_failed")
-        if answer is None:
-            return json_error(501, "this bot does not handle this invoke activity", "invoke_not_implemented")
-        status, body = answer
-        return Response(status_code=status) if body is None else JSONResponse(body, status_code=status)
+            logger.exception("card action failed in conversation %s", activity.conversation_id)
+            return JSONResponse(_card_error(500, "InternalError", ERROR_REPLY))
+        return JSONResponse({"statusCode": 200, "type": CARD_MESSAGE, "value": result.text or EMPTY_CARD_REPLY})
 
     @contextlib.asynccontextmanager
     async def _first_delivery(self, activity: InboundActivity) -> Any:
@@ -441,6 +476,10 @@ class _Typing:
 async def _stop(typing: _Typing | None) -> None:
     if typing is not None:
         await typing.stop()
+
+
+def _card_error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"statusCode": status, "type": CARD_ERROR, "value": {"code": code, "message": message}}
 
 
 def _accepted() -> Response:

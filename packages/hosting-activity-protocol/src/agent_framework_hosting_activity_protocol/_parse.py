@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class InboundActivity:
     entities: tuple[Mapping[str, Any], ...] = ()
     attachments: tuple[Mapping[str, Any], ...] = ()
     expect_replies: bool = False
+    value: Any = None
+    name: str | None = None
 
     @property
     def conversation_id(self) -> str:
@@ -110,6 +113,8 @@ def read_activity(payload: Mapping[str, Any]) -> InboundActivity:
         entities=_objects(payload, "entities"),
         attachments=_objects(payload, "attachments"),
         expect_replies=delivery_mode == "expectReplies",
+        value=payload.get("value"),
+        name=payload.get("name") if isinstance(payload.get("name"), str) else None,
     )
 
 
@@ -169,9 +174,38 @@ def members_to_welcome(activity: InboundActivity) -> list[Mapping[str, Any]]:
     ]
 
 
-def to_channel_request(activity: InboundActivity, *, channel: str, stream: bool) -> ChannelRequest | None:
-    """The agent turn for a `message` activity, or None when it carries nothing to answer."""
-    text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def submitted_text(value: Any) -> str:
+    """An Adaptive Card `Action.Submit` (a message's `value`) as text the agent can read."""
+    return f"Submitted card data: {_json_text(value)}"
+
+
+def card_action_text(value: Any) -> str | None:
+    """An `adaptiveCard/action` invoke's action as text the agent can read; None when it names no action."""
+    action = value.get("action") if isinstance(value, Mapping) else None
+    if not isinstance(action, Mapping):
+        return None
+    verb = action.get("verb")
+    data = action.get("data")
+    named = f" {json.dumps(verb, ensure_ascii=False)}" if isinstance(verb, str) and verb else ""
+    return f"Card action{named}: {_json_text(data if data is not None else {})}"
+
+
+def to_channel_request(
+    activity: InboundActivity, *, channel: str, stream: bool, text: str | None = None
+) -> ChannelRequest | None:
+    """The agent turn for a `message` activity (or the given `text`), or None when it carries nothing to answer.
+
+    A card submission (a message with `value`) reaches the agent as readable text; the raw value
+    rides on the request's `attributes["value"]`.
+    """
+    if text is None:
+        text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
+        if activity.value is not None and activity.value != {}:
+            text = f"{text}\n{submitted_text(activity.value)}" if text else submitted_text(activity.value)
     contents: list[Any] = [text] if text else []
     contents.extend(attachment_contents(activity.attachments))
     if not contents:
@@ -197,6 +231,8 @@ def to_channel_request(activity: InboundActivity, *, channel: str, stream: bool)
         "from_id": activity.sender_id,
         "conversation_type": activity.conversation_type,
     }
+    if activity.value is not None:
+        attributes["value"] = activity.value
     locale = activity.raw.get("locale")
     return ChannelRequest(
         channel=channel,

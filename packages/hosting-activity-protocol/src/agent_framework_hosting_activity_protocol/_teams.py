@@ -18,7 +18,11 @@ from ._render import chunk_messages, final_stream_message, informative_update, s
 logger = logging.getLogger("agent_framework.hosting.activity")
 
 EMPTY_REPLY = "(no response)"
-STREAM_STOPPED = (400, 403)
+
+
+def stream_refused(status: int | None) -> bool:
+    """Any 4xx on a stream activity (400, 403, 405 "Streaming API is not enabled", ...) ends streaming."""
+    return status is not None and 400 <= status < 500
 
 
 class TeamsStream:
@@ -93,7 +97,7 @@ class TeamsStream:
         try:
             answer = await self._connector.send(self._inbound, activity)
         except DeliveryError as error:
-            if error.platform_status in STREAM_STOPPED:
+            if stream_refused(error.platform_status):
                 self._streaming = False
                 logger.info(
                     "Teams stopped the stream in conversation %s (%s: %s); sending a plain message",
@@ -129,7 +133,7 @@ class TeamsStream:
             try:
                 await self._connector.send(self._inbound, final)
             except DeliveryError as error:
-                if error.platform_status not in STREAM_STOPPED:
+                if not stream_refused(error.platform_status):
                     raise
                 logger.info(
                     "Teams refused the final stream message (%s); sending a plain message", error.platform_status

@@ -14,7 +14,6 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     HostedStream,
-    HostingError,
     get_current_isolation_keys,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
@@ -32,7 +31,6 @@ from ._parse import (
     to_channel_request,
 )
 from ._render import SSE_DONE, SSE_HEADERS, answer_body, answer_headers, failure, sse_data, sse_delta, sse_error
-from ._target import WorkflowInputCheck
 
 logger = logging.getLogger("agent_framework.hosting.invocations")
 
@@ -64,7 +62,10 @@ class InvocationsChannel:
     come from the body's ``session_id`` or the ``agent_session_id`` query; inside a
     Foundry container (``FOUNDRY_HOSTING_ENVIRONMENT`` set) the platform's isolation
     headers scope them per user, or name the conversation when no id is given.
+    A workflow target gets ``message`` as any JSON value, fitted to its start executor's type.
     """
+
+    workflow_input = "json"
 
     def __init__(
         self,
@@ -90,12 +91,11 @@ class InvocationsChannel:
         self.max_body_bytes = max_body_bytes
         self.liveness = liveness
         self._context: ChannelContext | None = None
-        self._workflow_input: WorkflowInputCheck | None = None
+        self._text_only = True
 
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
-        if context.is_workflow:
-            self._workflow_input = WorkflowInputCheck(context.target)
+        self._text_only = not context.is_workflow
         liveness = [Route("/liveness", _liveness, methods=["GET"])] if self.liveness else []
         return ChannelContribution(routes=[Route("/", self._invoke, methods=["POST"])], root_routes=liveness)
 
@@ -109,7 +109,7 @@ class InvocationsChannel:
                 invocation_id=invocation_id,
                 query_session_id=request.query_params.get(SESSION_QUERY),
                 isolation=get_current_isolation_keys(),
-                text_only=self._workflow_input is None,
+                text_only=self._text_only,
             )
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code, **answer_headers(invocation_id, None))
@@ -159,16 +159,6 @@ class InvocationsChannel:
 
     def _failure(self, error: Exception, invocation: Invocation) -> tuple[int, str, str]:
         """Map a failed turn to (status, code, message); a workflow that refuses the message is the client's error."""
-        if (
-            not isinstance(error, HostingError)
-            and self._workflow_input is not None
-            and self.run_hook is None
-            and not self._workflow_input.accepts(invocation.message)
-        ):
-            logger.info("invocation %s: the workflow does not accept the message", invocation.invocation_id)
-            return failure(
-                BadRequest("the workflow does not accept this 'message'"), invocation_id=invocation.invocation_id
-            )
         status, code, message = failure(error, invocation_id=invocation.invocation_id)
         if status >= 500:
             logger.error("invocation %s failed", invocation.invocation_id, exc_info=error)

@@ -318,6 +318,8 @@ class ResponsesChannel:
 
 
 def _hosting_message(error: HostingError) -> str:
+    if 400 <= error.status_code < 500 and error.status_code != 409:
+        return error.public_message
     if error.status_code == 409:
         return BUSY_MESSAGE
     if error.status_code == 503:

@@ -43,6 +43,7 @@ from ._types import (
     HostedRunResult,
     HostStatePaths,
 )
+from ._workflow_input import WorkflowInputError
 
 try:
     __version__ = version("agent-framework-hosting")
@@ -104,6 +105,7 @@ __all__ = [
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",
     "logger",

@@ -58,6 +58,16 @@ def curl_line(channels: Sequence[Any], base: str, environ: Mapping[str, str]) ->
     return f"curl {base}/readiness"
 
 
+def anonymous_warnings(channels: Sequence[Any]) -> list[str]:
+    """A loud line for every Activity Protocol channel that accepts callers without a token."""
+    return [
+        f"WARNING: {getattr(c, 'name', 'activity')} accepts ANONYMOUS callers (BOT_ANONYMOUS is set): anyone who "
+        "reaches this port can talk to the agent. Use it only with a local emulator such as Agents Playground."
+        for c in channels
+        if type(c).__name__ == "ActivityProtocolChannel" and getattr(c, "app_id", "set") is None
+    ]
+
+
 def describe_state(state_location: Any, workers: int, *, max_sessions: int | None = None) -> str:
     if state_location is None:
         note = "conversations are lost on restart; --state-dir keeps them"
@@ -89,6 +99,7 @@ class Banner:
         if self.skipped:
             lines.append("skipped:")
             lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
+        lines.extend(anonymous_warnings(self.channels))
         lines.append(f"state: {self.state}")
         if self.workers > 1:
             lines.append(f"workers: {self.workers}")

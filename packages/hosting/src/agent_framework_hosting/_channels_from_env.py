@@ -9,6 +9,8 @@ from typing import Any
 
 from ._errors import ConfigurationError
 
+TRUE_VALUES = frozenset({"1", "true", "yes", "on"})
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -30,13 +32,25 @@ class ChannelSpec:
     settings: tuple[Setting, ...] = ()
     needs: tuple[str, ...] = ()
     """Other channels this one talks to (the web chat needs the Responses channel)."""
+    anonymous: str | None = None
+    """A variable that, set to a true value, serves the channel without its credentials (local emulators)."""
+
+    def is_anonymous(self, environ: Mapping[str, str]) -> bool:
+        if self.anonymous is None:
+            return False
+        return environ.get(self.anonymous, "").strip().lower() in TRUE_VALUES
 
     def missing(self, environ: Mapping[str, str]) -> list[str]:
+        if self.is_anonymous(environ):
+            return []
         return [s.variable for s in self.settings if s.required and not environ.get(s.variable, "").strip()]
 
     def kwargs(self, environ: Mapping[str, str]) -> dict[str, Any]:
         values: dict[str, Any] = {}
+        anonymous = self.is_anonymous(environ)
         for setting in self.settings:
+            if anonymous and setting.required:
+                continue
             value = environ.get(setting.variable, "").strip()
             if value:
                 values[setting.argument] = value
@@ -91,6 +105,7 @@ KNOWN_CHANNELS: tuple[ChannelSpec, ...] = (
             Setting("BOT_APP_PASSWORD", "app_password", required=True),
             Setting("BOT_TENANT_ID", "tenant_id"),
         ),
+        anonymous="BOT_ANONYMOUS",
     ),
     ChannelSpec(
         "webchat",
@@ -153,6 +168,10 @@ def _build(spec: ChannelSpec, environ: Mapping[str, str], importer: Callable[[st
     absent = [name for name in spec.needs if name not in served]
     if absent:
         raise _Unavailable(f"needs the {' and '.join(absent)} channel")
+    if spec.is_anonymous(environ):
+        credentials = [s.variable for s in spec.settings if s.required and environ.get(s.variable, "").strip()]
+        if credentials:
+            raise _Unavailable(f"has both {spec.anonymous} and {' and '.join(credentials)} set; choose one")
     missing = spec.missing(environ)
     if missing:
         raise _Unavailable("needs " + " and ".join(missing))

@@ -322,7 +322,7 @@ class ChannelContext:
 
     async def reset_session(self, isolation_key: str) -> str:
         """Start a fresh conversation for `isolation_key`; returns the new session id."""
-        return await self._host.reset_session(isolation_key)
+        return await self._host.reset_session_async(isolation_key)
 
     async def copy_session(self, source_key: str, target_key: str) -> bool:
         """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none."""
@@ -348,7 +348,7 @@ class ChannelContext:
 
         async def handle(ctx: ChannelCommandContext) -> None:
             key = ctx.request.isolation_key
-            if key is None:
+            if key is None or not self._host.can_reset_sessions:
                 await ctx.reply("There is no conversation to reset here.")
                 return
             await self.reset_session(key)

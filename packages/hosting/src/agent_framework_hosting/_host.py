@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -26,6 +28,7 @@ from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
+from ._workflow_input import channel_input_kind, unfed_types
 
 logger = logging.getLogger("agent_framework.hosting")
 
@@ -33,6 +36,7 @@ STATE_COMPONENTS = ("sessions", "checkpoints")
 DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+DEFAULT_RESET_TIMEOUT = 30.0
 
 
 def _is_remote_location(value: Any) -> bool:
@@ -137,7 +141,9 @@ class AgentFrameworkHost:
         self.workflows: WorkflowRunner | None = None
         if not self.agent_target:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
+            self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
 
     def _check_channels(self) -> None:
@@ -152,6 +158,19 @@ class AgentFrameworkHost:
                 raise ValueError(f"two channels are mounted at {channel.path!r}")
             names.add(channel.name)
             paths.add(channel.path)
+
+    def _check_workflow_inputs(self, workflows: WorkflowRunner) -> None:
+        """Refuse, in one line, a channel that can feed the workflow's start executor nothing it takes."""
+        start = workflows.sample().get_start_executor()
+        for channel in self.channels:
+            kind = channel_input_kind(channel)
+            types = unfed_types(start, kind)
+            if types is not None:
+                sends = "text" if kind == "text" else "JSON values"
+                raise ValueError(
+                    f"channel {channel.name!r} sends {sends}, but the workflow's start executor {start.id!r} "
+                    f"takes {types}; give the workflow a start executor that takes str, Message or list[Message]"
+                )
 
     def _checkpoints(self, location: Any, derived: Any, named: bool) -> CheckpointFactory | None:
         """One checkpoint storage per scope: a folder each, a scoped shared storage, or the state store's own."""
@@ -207,6 +226,7 @@ class AgentFrameworkHost:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             logger.info("%s", self.describe())
+            self._loop = asyncio.get_running_loop()
             opened = getattr(self.state, "open", None)
             if callable(opened):
                 await opened()
@@ -220,6 +240,7 @@ class AgentFrameworkHost:
                     await self.ledger.stop()
                     await _run_all(shutdowns, "shutdown")
                 finally:
+                    self._loop = None
                     await self.state.aclose()
 
         return lifespan
@@ -231,18 +252,73 @@ class AgentFrameworkHost:
         state = getattr(self.state, "location", None) or self.state_location or "memory"
         return f"AgentFrameworkHost: target={name} ({kind}) state={state} channels=[{channels}]"
 
-    async def reset_session(self, isolation_key: str) -> str:
-        """The next turn for `isolation_key` starts a fresh session; returns its id.
+    @property
+    def can_reset_sessions(self) -> bool:
+        """Whether `reset_session` has something to reset: a session-keeping agent, or a workflow."""
+        return not self.agent_target or self.sessions.supported
 
+    def reset_session(self, isolation_key: str, *, timeout: float = DEFAULT_RESET_TIMEOUT) -> str:
+        """The next turn for `isolation_key` starts a fresh session; returns its id. Blocks until stored.
+
+        For synchronous code: admin scripts, and threads beside a serving host (the reset then runs
+        on the host's event loop). From async code, `await host.reset_session_async(key)` instead.
         The old session stays stored under its old id (and, for workflows, so do its checkpoints).
         """
-        return await self.sessions.reset(isolation_key)
+        self._check_reset(isolation_key)
+        if _running_loop() is not None:
+            raise RuntimeError(
+                "host.reset_session() blocks and was called from async code; use `await host.reset_session_async(key)`"
+            )
+        loop = self._serving_loop()
+        if loop is None:
+            return asyncio.run(self._reset_on_private_loop(isolation_key))
+        future = asyncio.run_coroutine_threadsafe(self.sessions.reset(isolation_key), loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"resetting the session for {isolation_key!r} took longer than {timeout} s") from None
+
+    async def reset_session_async(self, isolation_key: str) -> str:
+        """The awaitable form of `reset_session`; runs on the host's event loop wherever it is awaited."""
+        self._check_reset(isolation_key)
+        loop = self._serving_loop()
+        if loop is None or loop is asyncio.get_running_loop():
+            return await self.sessions.reset(isolation_key)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.sessions.reset(isolation_key), loop))
+
+    def _check_reset(self, isolation_key: str) -> None:
+        if not isinstance(isolation_key, str) or not isolation_key:
+            raise ValueError(f"reset_session needs a non-empty isolation key, got {isolation_key!r}")
+        if not self.can_reset_sessions:
+            raise RuntimeError(
+                f"the target {type(self.target).__name__} keeps no sessions (it has no create_session); "
+                "there is nothing to reset"
+            )
+
+    def _serving_loop(self) -> asyncio.AbstractEventLoop | None:
+        loop = self._loop
+        return loop if loop is not None and loop.is_running() and not loop.is_closed() else None
+
+    async def _reset_on_private_loop(self, isolation_key: str) -> str:
+        """Reset while the host is not serving; clients bound to this short-lived loop are closed after."""
+        try:
+            return await self.sessions.reset(isolation_key)
+        finally:
+            await self.state.aclose()
 
     def serve(self, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, **config: Any) -> None:
         """Serve with Hypercorn (the `[serve]` extra); blocks until stopped."""
         from ._serve import serve
 
         serve(self, host_name=host, port=port, workers=workers, **config)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _readiness(request: Request) -> PlainTextResponse:

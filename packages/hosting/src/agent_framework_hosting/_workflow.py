@@ -19,6 +19,8 @@ from agent_framework import (
     WorkflowRunResult,
 )
 
+from ._workflow_input import adapt_input
+
 logger = logging.getLogger("agent_framework.hosting")
 
 WorkflowFactory = Callable[[], Workflow]
@@ -160,6 +162,15 @@ class WorkflowRunner:
         self._pending: dict[str, list[str]] = {}
         self._name: str | None = None
         self._warned = False
+        self._spare: Workflow | None = None
+
+    def sample(self) -> Workflow:
+        """A workflow to inspect (its start executor); a built one is handed out by the next turn, not wasted."""
+        if self._shared is not None:
+            return self._shared
+        if self._spare is None:
+            self._spare = self._built()
+        return self._spare
 
     @property
     def name(self) -> str:
@@ -189,6 +200,9 @@ class WorkflowRunner:
     def _built(self) -> Workflow:
         """A new workflow from the factory; warns once if its name changes between builds."""
         assert self._factory is not None
+        if self._spare is not None:
+            spare, self._spare = self._spare, None
+            return spare
         workflow = self._factory()
         if self._name is None:
             self._name = workflow.name
@@ -221,7 +235,7 @@ class WorkflowRunner:
                 calls.append({"checkpoint_id": latest.checkpoint_id, "restore": True})
         elif storage is None and scope is not None and self._pending.get(scope):
             return workflow, base, [{"responses": dict.fromkeys(self._pending.pop(scope), message)}]
-        calls.append({"message": message})
+        calls.append({"message": adapt_input(message, workflow.get_start_executor())})
         return workflow, base, calls
 
     async def run(self, message: Any, scope: str | None) -> WorkflowRunResult:

@@ -1,0 +1,134 @@
+"""Pure rendering: the agent's streamed updates as AG-UI events (text messages, tool calls, tool results)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from ag_ui.core import (
+    BaseEvent,
+    RunErrorEvent,
+    RunFinishedEvent,
+    RunStartedEvent,
+    TextMessageContentEvent,
+    TextMessageEndEvent,
+    TextMessageStartEvent,
+    ToolCallArgsEvent,
+    ToolCallEndEvent,
+    ToolCallResultEvent,
+    ToolCallStartEvent,
+)
+from agent_framework import AgentResponseUpdate, Content
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _arguments(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _result_text(content: Content) -> str:
+    if content.exception:
+        return f"error: {content.exception}"
+    result = content.result
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+
+
+class EventRenderer:
+    """Turns one run's updates into AG-UI events, opening and closing messages and tool calls in order.
+
+    `message_ids` and `call_ids` collect what the client will send back in its history, so the
+    thread can recognise them as already seen.
+    """
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.message_ids: list[str] = []
+        self.call_ids: list[str] = []
+        self.pending_calls: list[str] = []
+        self._text_id: str | None = None
+        self._parent_id: str | None = None
+        self._open_calls: list[str] = []
+
+    def started(self) -> list[BaseEvent]:
+        return [RunStartedEvent(thread_id=self.thread_id, run_id=self.run_id)]
+
+    def update(self, update: AgentResponseUpdate) -> list[BaseEvent]:
+        events: list[BaseEvent] = []
+        for content in update.contents or ():
+            if content.type == "text" and content.text:
+                events.extend(self._close_calls())
+                events.extend(self._text(content.text))
+            elif content.type == "function_call" and content.call_id:
+                events.extend(self._call(content))
+            elif content.type == "function_result" and content.call_id:
+                events.extend(self._close_calls())
+                events.extend(self._result(content))
+        return events
+
+    def _text(self, delta: str) -> list[BaseEvent]:
+        events: list[BaseEvent] = []
+        if self._text_id is None:
+            self._text_id = self._parent_id = new_id()
+            self.message_ids.append(self._text_id)
+            events.append(TextMessageStartEvent(message_id=self._text_id, role="assistant"))
+        events.append(TextMessageContentEvent(message_id=self._text_id, delta=delta))
+        return events
+
+    def _close_text(self) -> list[BaseEvent]:
+        if self._text_id is None:
+            return []
+        ended, self._text_id = self._text_id, None
+        return [TextMessageEndEvent(message_id=ended)]
+
+    def _call(self, content: Content) -> list[BaseEvent]:
+        call_id = str(content.call_id)
+        arguments = _arguments(content.arguments)
+        events: list[BaseEvent] = []
+        if call_id not in self.call_ids:
+            events.extend(self._close_text())
+            if self._parent_id is None:
+                self._parent_id = new_id()
+                self.message_ids.append(self._parent_id)
+            self.call_ids.append(call_id)
+            self.pending_calls.append(call_id)
+            self._open_calls.append(call_id)
+            events.append(
+                ToolCallStartEvent(
+                    tool_call_id=call_id, tool_call_name=content.name or "", parent_message_id=self._parent_id
+                )
+            )
+        if arguments and call_id in self._open_calls:
+            events.append(ToolCallArgsEvent(tool_call_id=call_id, delta=arguments))
+        return events
+
+    def _close_calls(self) -> list[BaseEvent]:
+        ended, self._open_calls = self._open_calls, []
+        return [ToolCallEndEvent(tool_call_id=call_id) for call_id in ended]
+
+    def _result(self, content: Content) -> list[BaseEvent]:
+        call_id = str(content.call_id)
+        if call_id in self.pending_calls:
+            self.pending_calls.remove(call_id)
+        message_id = new_id()
+        self.message_ids.append(message_id)
+        self._parent_id = None
+        return [
+            ToolCallResultEvent(message_id=message_id, tool_call_id=call_id, content=_result_text(content), role="tool")
+        ]
+
+    def finished(self) -> list[BaseEvent]:
+        """Close what is open and finish; calls still pending are the client's to run (front-end tools)."""
+        events = [*self._close_calls(), *self._close_text()]
+        result = {"pendingToolCalls": list(self.pending_calls)} if self.pending_calls else None
+        events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result))
+        return events
+
+    def failed(self, message: str, code: str) -> list[BaseEvent]:
+        return [*self._close_calls(), *self._close_text(), RunErrorEvent(message=message, code=code)]

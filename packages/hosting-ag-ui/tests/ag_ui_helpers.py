@@ -1,0 +1,78 @@
+"""Helpers for the AG-UI tests: a model that calls tools, and an SSE reader that validates every event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ag_ui.core import Event
+from agent_framework import ChatResponseUpdate, Content
+from agent_framework import Message as AgentMessage
+from agent_framework_hosting.testing import OfflineChatClient
+from pydantic import TypeAdapter
+
+EVENT = TypeAdapter(Event)
+
+
+class ToolModel(OfflineChatClient):
+    """The offline echo model, plus: ``call <tool> <json>`` makes it call that tool; a tool result it reports."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.active = 0
+        self.most_active = 0
+
+    async def _stream(self, messages: Sequence[AgentMessage]) -> AsyncIterator[ChatResponseUpdate]:
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        try:
+            last = messages[-1]
+            results = [c for c in last.contents if c.type == "function_result"]
+            if results:
+                self.calls.append(list(messages))
+                yield ChatResponseUpdate(
+                    role="assistant", contents=[Content.from_text(f"tool said: {results[0].result}")]
+                )
+                return
+            if last.role == "user" and last.text.startswith("call "):
+                self.calls.append(list(messages))
+                _, name, arguments = last.text.split(" ", 2)
+                call = Content.from_function_call(f"call_{len(self.calls)}", name, arguments=arguments)
+                yield ChatResponseUpdate(role="assistant", contents=[call], finish_reason="tool_calls")
+                return
+            async for update in super()._stream(messages):
+                yield update
+        finally:
+            self.active -= 1
+
+
+def events_of(body: str) -> list[Any]:
+    """Every `data:` frame of an SSE body, validated as an AG-UI event by the protocol's own models."""
+    frames = [line[len("data: ") :] for line in body.splitlines() if line.startswith("data: ")]
+    return [EVENT.validate_python(json.loads(frame)) for frame in frames]
+
+
+def types_of(events: list[Any]) -> list[str]:
+    return [event.type.value if hasattr(event.type, "value") else str(event.type) for event in events]
+
+
+def text_of(events: list[Any]) -> str:
+    return "".join(event.delta for event in events if types_of([event]) == ["TEXT_MESSAGE_CONTENT"])
+
+
+def run_input(thread: str, messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "threadId": thread,
+        "runId": extra.pop("runId", "r1"),
+        "state": extra.pop("state", None),
+        "messages": messages,
+        "tools": extra.pop("tools", []),
+        "context": [],
+        "forwardedProps": {},
+        **extra,
+    }
+
+
+def user(text: str, message_id: str) -> dict[str, Any]:
+    return {"id": message_id, "role": "user", "content": text}

@@ -1,0 +1,42 @@
+// The official AG-UI TypeScript client driving a conversation against the server at argv[2].
+// Prints one JSON object: what the client saw, for the Python test to check.
+import { HttpAgent } from "@ag-ui/client";
+
+const url = process.argv[2];
+const agent = new HttpAgent({ url, threadId: "node-thread" });
+const tools = [
+  {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+  },
+];
+
+async function turn(message) {
+  if (message) agent.addMessage(message);
+  const types = [];
+  const calls = [];
+  let text = "";
+  await agent.runAgent(
+    { tools },
+    {
+      onEvent({ event }) {
+        types.push(event.type);
+      },
+      onTextMessageContentEvent({ event }) {
+        text += event.delta;
+      },
+      onToolCallEndEvent({ toolCallName, toolCallArgs, event }) {
+        calls.push({ id: event.toolCallId, name: toolCallName, args: toolCallArgs });
+      },
+    },
+  );
+  return { types, text, calls };
+}
+
+const first = await turn({ id: "n1", role: "user", content: "hello from node" });
+const second = await turn({ id: "n2", role: "user", content: "second" });
+const asked = await turn({ id: "n3", role: "user", content: 'call get_weather {"city": "Oslo"}' });
+const call = asked.calls[0];
+const answered = await turn({ id: "n4", role: "tool", toolCallId: call.id, content: `sunny in ${call.args.city}` });
+console.log(JSON.stringify({ first, second, asked, answered, messages: agent.messages.map((m) => m.role) }));

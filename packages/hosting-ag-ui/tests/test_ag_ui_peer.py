@@ -1,0 +1,35 @@
+"""The official AG-UI TypeScript client (`@ag-ui/client`, from npm) as the peer, in a small node script.
+
+`./scripts/setup.sh` installs it into tests/peer/node_modules (node and npm come from scripts/system-deps.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PEER = Path(__file__).parent / "peer"
+
+
+def test_the_typescript_client_holds_a_conversation_with_a_front_end_tool(serve: Any) -> None:
+    node = shutil.which("node")
+    assert node, "node is missing: run scripts/system-deps.sh"
+    assert (PEER / "node_modules" / "@ag-ui" / "client").is_dir(), "@ag-ui/client is missing: run ./scripts/setup.sh"
+    hosted = serve(real=True)
+    finished = subprocess.run(
+        [node, "peer.mjs", hosted.url + "/ag-ui"], cwd=PEER, capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 0, finished.stderr
+    seen = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert seen["first"]["text"] == "echo 1: hello from node"
+    assert seen["first"]["types"][0] == "RUN_STARTED" and seen["first"]["types"][-1] == "RUN_FINISHED"
+    assert seen["second"]["text"] == "echo 2: second", "the client resent its history; each message counted once"
+    assert seen["asked"]["calls"][0]["name"] == "get_weather"
+    assert seen["asked"]["calls"][0]["args"] == {"city": "Oslo"}
+    assert seen["answered"]["text"] == "tool said: sunny in Oslo"
+    assert seen["messages"] == ["user", "assistant", "user", "assistant", "user", "assistant", "tool", "assistant"]
+    users = [m.text for m in hosted.model.calls[-1] if m.role == "user"]
+    assert users == ["hello from node", "second", 'call get_weather {"city": "Oslo"}']

@@ -1,0 +1,199 @@
+"""`MCPChannel`: the agent as one MCP tool over Streamable HTTP, with the official `mcp` SDK's server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from agent_framework_hosting import (
+    ChannelContext,
+    ChannelContribution,
+    ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelSession,
+    ChannelStreamUpdateHook,
+    HostingError,
+    SessionBusyError,
+)
+from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from pydantic import Field
+from starlette.datastructures import Headers
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, check_access
+from ._keys import InvalidConversation, isolation_key
+
+logger = logging.getLogger("agent_framework.hosting.mcp")
+
+FAILED_MESSAGE = "The agent failed to answer; the server log has details."
+BUSY_MESSAGE = "The conversation is busy with another turn; call again shortly."
+
+
+class MCPChannel:
+    """Serves the target as an MCP server at ``{path}`` (Streamable HTTP): one tool that asks the agent.
+
+    The tool (`tool_name`, default ``ask``) takes ``message`` and an optional ``conversation``;
+    its answer streams as progress notifications when the caller asks for progress. The
+    conversation is the explicit ``conversation`` argument, else the MCP session (clients on
+    the 2025 handshake); without either a call is a fresh, stateless turn.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: str = "/mcp",
+        tool_name: str = "ask",
+        tool_description: str | None = None,
+        api_key: str | None = None,
+        allowed_origins: Sequence[str] = LOOPBACK_ORIGINS,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
+        name: str = "mcp",
+    ) -> None:
+        endpoint = "/" + path.strip("/")
+        if endpoint == "/":
+            raise ValueError("path must name an endpoint below the root, such as '/mcp'")
+        if not tool_name or not tool_name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("tool_name must be letters, digits, '_' or '-'")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
+        self.name = name
+        self.path = endpoint
+        self.tool_name = tool_name
+        self.tool_description = tool_description
+        self.api_key = api_key or None
+        self.allowed_origins = tuple(allowed_origins)
+        self.max_body_bytes = max_body_bytes
+        self.run_hook = run_hook
+        self.response_hook = response_hook
+        self.stream_update_hook = stream_update_hook
+        self._context: ChannelContext | None = None
+        self._server: MCPServer | None = None
+        self._manager: StreamableHTTPSessionManager | None = None
+        self._stop: asyncio.Event | None = None
+        self._holder: asyncio.Task[None] | None = None
+
+    def contribute(self, context: ChannelContext) -> ChannelContribution:
+        self._context = context
+        self._server = self._build_server(context.target)
+        return ChannelContribution(
+            routes=[Route("/", _Endpoint(self))], on_startup=[self._start], on_shutdown=[self._shutdown]
+        )
+
+    def _build_server(self, target: Any) -> MCPServer:
+        agent_name = getattr(target, "name", None) or "agent"
+        description = (
+            self.tool_description
+            or (
+                f"Ask {agent_name} (an AI agent) and get its answer. "
+                + (getattr(target, "description", None) or "")
+                + " Pass the same 'conversation' to continue a conversation."
+            ).strip()
+        )
+        server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
+        server.add_tool(self._ask, name=self.tool_name, description=description, structured_output=False)
+        return server
+
+    async def _ask(
+        self,
+        message: Annotated[str, Field(min_length=1, description="What to ask the agent.")],
+        ctx: Context,
+        conversation: Annotated[
+            str | None, Field(description="A name of your choice for the conversation; the agent remembers it.")
+        ] = None,
+    ) -> str:
+        """The tool: one turn of the agent, streamed as progress notifications."""
+        assert self._context is not None
+        headers = ctx.headers or {}
+        try:
+            key = isolation_key(conversation, headers.get(MCP_SESSION_ID_HEADER))
+        except InvalidConversation as error:
+            raise ToolError(error.message) from None
+        arguments = {"message": message, "conversation": conversation}
+        request = ChannelRequest(
+            channel=self.name,
+            operation="tools/call",
+            input=message,
+            session=ChannelSession(key) if key else None,
+            attributes={"tool": self.tool_name, **({"conversation": conversation} if conversation else {})},
+            stream=True,
+        )
+        try:
+            stream = await self._context.run_stream(
+                request, protocol_request={"name": self.tool_name, "arguments": arguments}
+            )
+            sent = 0
+            async for update in stream:
+                text = update.text
+                if text:
+                    sent += len(text)
+                    await ctx.report_progress(sent, None, text)
+            result = stream.result
+        except SessionBusyError:
+            raise ToolError(BUSY_MESSAGE) from None
+        except HostingError as error:
+            raise ToolError(error.public_message) from None
+        except ToolError:
+            raise
+        except Exception:
+            logger.exception("mcp: the agent failed to answer a %s call", self.tool_name)
+            raise ToolError(FAILED_MESSAGE) from None
+        return result.text if result is not None else ""
+
+    async def _start(self) -> None:
+        """Run the SDK's session manager for as long as the host runs (its task group lives in its own task)."""
+        assert self._server is not None
+        manager = StreamableHTTPSessionManager(self._server._lowlevel_server, max_request_body_size=self.max_body_bytes)
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with manager.run():
+                started.set()
+                await stop.wait()
+
+        holder = asyncio.get_running_loop().create_task(hold(), name="mcp session manager")
+        await asyncio.wait({holder, asyncio.ensure_future(started.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if holder.done():
+            holder.result()
+        self._manager, self._stop, self._holder = manager, stop, holder
+
+    async def _shutdown(self) -> None:
+        if self._stop is not None and self._holder is not None:
+            self._stop.set()
+            await self._holder
+        self._manager = self._stop = self._holder = None
+
+
+class _Endpoint:
+    """The ASGI endpoint: refuses foreign origins and missing keys, then hands over to the SDK's transport."""
+
+    def __init__(self, channel: MCPChannel) -> None:
+        self.channel = channel
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        manager = self.channel._manager
+        refusal = check_access(
+            origin=headers.get("origin"),
+            authorization=headers.get("authorization"),
+            api_key=self.channel.api_key,
+            allowed_origins=self.channel.allowed_origins,
+        )
+        if refusal is None and manager is None:
+            refusal = Refusal(503, "the MCP endpoint is not running", code=INTERNAL_ERROR)
+        if refusal is not None:
+            await refusal.response()(scope, receive, send)
+            return
+        assert manager is not None
+        await manager.handle_request(scope, receive, send)
