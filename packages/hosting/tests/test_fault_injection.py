@@ -74,7 +74,10 @@ async def test_a_process_dying_at_any_step_loses_nothing_and_answers_once(fault:
         try:
             if acknowledged is None:  # never acknowledged: the platform delivers it again
                 assert await deliver(second.url, body) is not None
-            await eventually(lambda: any(r["update_id"] == "u1" for r in received), timeout=15, message="an answer")
+            try:
+                await eventually(lambda: any(r["update_id"] == "u1" for r in received), timeout=15)
+            except AssertionError:
+                raise AssertionError("no answer; the restarted host said:\n" + second.output()) from None
             await asyncio.sleep(1.0)
             assert await deliver(second.url, body) == {"duplicate": True}
             assert await deliver(second.url, {**body, "update_id": "u2", "text": "again"}) == {"duplicate": False}

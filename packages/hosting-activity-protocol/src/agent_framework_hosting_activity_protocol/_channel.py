@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 from agent_framework_hosting import (
+    INTERRUPTED_NOTICE,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -21,6 +24,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     HostedRunResult,
     HostingError,
+    replying,
 )
 from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -166,6 +170,7 @@ class ActivityProtocolChannel:
 
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
+        context.resumable(self)
         commands = list(self.commands)
         if not any(command.name.lower() == "reset" for command in commands):
             commands.append(context.reset_command())
@@ -287,17 +292,41 @@ class ActivityProtocolChannel:
         channel_request = to_channel_request(activity, channel=self.name, stream=self.stream)
         if channel_request is None:
             return _accepted()
-        async with self._first_delivery(activity) as first:
-            if not first:
-                logger.info(
-                    "ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id
-                )
-                return _accepted()
-            if activity.expect_replies:
+        if activity.expect_replies:
+            async with self._first_delivery(activity) as first:
+                if not first:
+                    logger.info(
+                        "ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id
+                    )
+                    return _accepted()
                 replies = await self._answer(activity, channel_request)
                 return JSONResponse({"activities": replies})
-            self.context.spawn(self._deliver(activity, channel_request), name=f"activity-{activity.id}")
+        # recorded in the turn ledger before the connector hears back; a crash after this is resumed
+        ticket = await self.context.accept(self._delivery_id(activity), activity.raw)
+        if ticket is None:
+            logger.info("ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id)
+            return _accepted()
+        work = self.context.handle(ticket, functools.partial(self._deliver, activity, channel_request))
+        self.context.spawn(work, name=f"activity-{activity.id}")
         return _accepted()
+
+    @staticmethod
+    def _delivery_id(activity: InboundActivity) -> str:
+        if activity.id is None:  # nothing to recognise a redelivery by; still recorded, so a crash is resumed
+            return f"no-id:{uuid.uuid4().hex}"
+        return f"{activity.channel_id}:{activity.conversation_id}:{activity.id}"
+
+    # -- resuming what a crashed or stopped process left unanswered (the turn ledger calls these) --
+
+    async def resume(self, payload: Any) -> None:
+        activity = read_activity(payload)
+        request = to_channel_request(activity, channel=self.name, stream=self.stream)
+        if request is not None:
+            await self._deliver(activity, request)
+
+    async def interrupted(self, payload: Any) -> None:
+        activity = read_activity(payload)
+        await self._send_all(activity, message_activities(activity, INTERRUPTED_NOTICE, limit=self.max_message_length))
 
     async def _welcome(self, activity: InboundActivity) -> Response:
         if not members_to_welcome(activity) or not self.welcome_message:
@@ -389,6 +418,7 @@ class ActivityProtocolChannel:
         typing = self._start_typing(activity)
         try:
             result: HostedRunResult[Any] = await self.context.run(request, protocol_request=activity.raw)
+            await replying()
             text, attachments = result.text, response_attachments(result.result)
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
@@ -411,6 +441,7 @@ class ActivityProtocolChannel:
         attachments: list[dict[str, Any]] = []
         try:
             stream = await self.context.run_stream(request, protocol_request=activity.raw)
+            await replying()  # the answer goes out as it streams: from here on a resume only apologises
             try:
                 await streamer.start()
             except BaseException:
