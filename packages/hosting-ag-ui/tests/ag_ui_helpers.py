@@ -7,12 +7,20 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from ag_ui.core import Event
-from agent_framework import ChatResponseUpdate, Content
+from agent_framework import ChatResponseUpdate, Content, tool
 from agent_framework import Message as AgentMessage
 from agent_framework_hosting.testing import OfflineChatClient
 from pydantic import TypeAdapter
 
 EVENT = TypeAdapter(Event)
+DELETED: list[str] = []
+
+
+@tool(approval_mode="always_require")
+def delete_file(path: str) -> str:
+    """Delete a file (only with the user's approval)."""
+    DELETED.append(path)
+    return f"deleted {path}"
 
 
 class ToolModel(OfflineChatClient):

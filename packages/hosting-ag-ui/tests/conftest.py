@@ -17,7 +17,7 @@ from agent_framework_hosting_ag_ui import AGUIChannel
 from starlette.testclient import TestClient
 
 sys.path.insert(0, os.path.dirname(__file__))
-from ag_ui_helpers import ToolModel  # noqa: E402
+from ag_ui_helpers import ToolModel, delete_file  # noqa: E402
 
 
 def add(a: int, b: int) -> int:
@@ -42,7 +42,7 @@ def serve() -> Iterator[Callable[..., Hosted]]:
         *, chunk_delay: float = 0.0, real: bool = False, host_options: dict[str, Any] | None = None, **channel: Any
     ) -> Hosted:
         model = ToolModel(chunk_delay=chunk_delay)
-        agent = Agent(client=model, name="echo", tools=[add])
+        agent = Agent(client=model, name="echo", tools=[add, delete_file])
         host = AgentFrameworkHost(agent, channels=[AGUIChannel(**channel)], **(host_options or {}))
         if real:
             url = stack.enter_context(running_server(host.app))

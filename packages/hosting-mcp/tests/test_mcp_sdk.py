@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
@@ -153,3 +154,25 @@ def test_browser_origins_other_than_loopback_are_refused(serve: Any) -> None:
     trusted = serve(allowed_origins=["https://app.example.com"])
     ok = httpx.post(trusted.url, json=body, headers={**headers, "origin": "https://app.example.com"})
     assert ok.status_code < 400
+
+
+@pytest.mark.parametrize("mode", [LEGACY, MODERN])
+async def test_a_cancelled_call_stops_the_agent_and_keeps_the_question_and_the_partial_answer(
+    serve: Any, mode: str
+) -> None:
+    served = serve(chunk_delay=0.05)
+    question = " ".join(f"w{n}" for n in range(100))  # about 5 s of answer
+    async with Client(served.url, mode=mode) as client:
+        with anyio.move_on_after(0.6):
+            await client.call_tool("ask", {"message": question, "conversation": "cut"})
+        for _ in range(200):
+            if served.model.active == 0:
+                break
+            await asyncio.sleep(0.05)
+        answer = text_of(await client.call_tool("ask", {"message": "still there?", "conversation": "cut"}))
+    assert answer == "echo 2: still there?"
+    history = served.model.calls[-1]
+    partial = [m.text for m in history if m.role == "assistant"]
+    assert len(partial) == 1 and partial[0], "the partial answer was kept"
+    full = f"echo 1: {question}"
+    assert full.startswith(partial[0]) and len(partial[0]) < len(full), "the answer was cut short"

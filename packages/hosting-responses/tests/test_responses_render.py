@@ -11,6 +11,7 @@ from agent_framework_hosting_responses._parse import ListQuery, parse_create
 from agent_framework_hosting_responses._render import (
     completion_status,
     list_page,
+    message_item,
     output_items,
     pending_calls,
     response_object,
@@ -31,17 +32,16 @@ def make_response(status: str, **fields: Any) -> dict[str, Any]:
         status=status,
         model="m",
         params=params,
-        forwarded=("temperature",),
         **fields,
     )
 
 
-def test_response_object_validates_against_the_sdk_model_and_echoes_only_forwarded_settings() -> None:
+def test_response_object_validates_against_the_sdk_model_and_echoes_settings_as_sent() -> None:
     body = make_response("completed", output=output_items("hello", [], message_id="msg_1"))
     response = Response.model_validate(body)
     assert response.output_text == "hello"
     assert response.temperature == 0.5
-    assert response.tools == []
+    assert [tool.type for tool in response.tools] == ["web_search"]
     assert response.metadata == {"k": "v"}
     assert isinstance(body["created_at"], int)
 
@@ -143,10 +143,18 @@ def test_failed_event_carries_the_error_and_partial_output() -> None:
     events = ResponseEvents("resp_1")
     events.created(make_response("in_progress"))
     events.delta("par")
-    failed = make_response("failed", error={"code": "server_error", "message": "boom"})
-    [event] = events.failed(failed)
-    parsed = EVENTS.validate_python(event)
+    partial = [message_item(events.message_id, "par", "incomplete")]
+    failed = make_response("failed", output=partial, error={"code": "server_error", "message": "boom"})
+    *closing, last = events.finished(failed)
+    assert [e["type"] for e in closing] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+    ]
+    parsed = EVENTS.validate_python(last)
     assert parsed.type == "response.failed" and parsed.response.error.code == "server_error"
+    cancelled = make_response("cancelled", output=partial)
+    assert EVENTS.validate_python(events.finished(cancelled)[-1]).type == "response.failed"
 
 
 def test_list_page_orders_paginates_and_reports_more() -> None:

@@ -69,6 +69,7 @@ logger = logging.getLogger("agent_framework.hosting.a2a")
 
 CANCEL_CHECK_INTERVAL = 0.25
 POLL_INTERVAL = 0.25
+FOLLOW_SECONDS = 600.0
 CANCEL_WAIT = 10.0
 FAILED_TEXT = "The agent failed to answer; the server log has details."
 BUSY_TEXT = "The conversation is busy with another task; send the message again later."
@@ -226,7 +227,6 @@ class HostRequestHandler(RequestHandler):
             )
         run = self.runs.get(task.id)
         if run is not None and run.handle is not None:
-            run.cancel_requested = True
             run.handle.cancel()
             with anyio.move_on_after(CANCEL_WAIT):
                 await run.finished.wait()
@@ -263,10 +263,14 @@ class HostRequestHandler(RequestHandler):
             yield event
 
     async def _poll(self, task: Task) -> AsyncGenerator[Event, None]:
-        """Follow a task another process runs, through the store: its snapshot, then each change of status."""
+        """Follow a task another process runs, through the store: its snapshot, then each change of status.
+
+        Gives up after `FOLLOW_SECONDS` (a process that died mid-task leaves it working); the client can poll.
+        """
         yield task
         last = task.status.state
-        while not is_terminal(last):
+        deadline = asyncio.get_running_loop().time() + FOLLOW_SECONDS
+        while not is_terminal(last) and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(POLL_INTERVAL)
             current = await self.store.get(task.id)
             if current is None:

@@ -17,7 +17,6 @@ class LiveTask:
         self.task_id = task_id
         self.events: list[Event] = []
         self.handle: asyncio.Task[None] | None = None
-        self.cancel_requested = False
         self.finished = asyncio.Event()
         self._changed = asyncio.Event()
 

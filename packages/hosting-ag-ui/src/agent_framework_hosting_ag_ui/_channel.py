@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import anyio
-from ag_ui.core import BaseEvent, RunAgentInput, StateSnapshotEvent
+from ag_ui.core import BaseEvent, RunAgentInput, StateDeltaEvent, StateSnapshotEvent
 from ag_ui.encoder import EventEncoder
+from agent_framework import FunctionTool
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
@@ -35,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._events import EventRenderer
 from ._parse import front_end_tools, isolation_key, parse_input, unseen_messages
+from ._state import state_tool
 from ._threads import DEFAULT_THREAD_TTL, ThreadRecord, Threads
 
 logger = logging.getLogger("agent_framework.hosting.ag_ui")
@@ -74,6 +77,7 @@ class AGUIChannel:
         api_key: str | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         thread_ttl: float | None = DEFAULT_THREAD_TTL,
+        state_tool: str | None = "update_state",
         run_hook: ChannelRunHook | None = None,
         response_hook: ChannelResponseHook | None = None,
         stream_update_hook: ChannelStreamUpdateHook | None = None,
@@ -89,6 +93,7 @@ class AGUIChannel:
         self.api_key = api_key or None
         self.max_body_bytes = max_body_bytes
         self.thread_ttl = thread_ttl
+        self.state_tool = state_tool
         self.run_hook = run_hook
         self.response_hook = response_hook
         self.stream_update_hook = stream_update_hook
@@ -131,7 +136,7 @@ class AGUIChannel:
                     record.state = run.state
                 if record.state is not None:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
-                messages, ids = unseen_messages(run, record.seen)
+                messages, ids = unseen_messages(run, record.seen, record.approvals)
                 if not messages:
                     record.remember(ids)
                     await self._threads.save(run.thread_id, record)
@@ -152,7 +157,10 @@ class AGUIChannel:
         self, run: RunAgentInput, messages: list, ids: list[str], record: ThreadRecord, renderer: EventRenderer
     ) -> AsyncIterator[bytes]:
         assert self._context is not None and self._threads is not None
-        tools = front_end_tools(run.tools)
+        tools: list[FunctionTool] = front_end_tools(run.tools)
+        deltas: list[list[Any]] = []
+        if record.state is not None and self.state_tool and all(tool.name != self.state_tool for tool in tools):
+            tools.append(state_tool(self.state_tool, record, deltas))
         request = ChannelRequest(
             channel=self.name,
             operation="run",
@@ -166,6 +174,8 @@ class AGUIChannel:
         try:
             async for update in stream:
                 events = renderer.update(update)
+                events.extend(StateDeltaEvent(delta=patch) for patch in deltas)
+                deltas.clear()
                 if events:
                     yield self._encode(events)
         finally:
@@ -173,4 +183,5 @@ class AGUIChannel:
             with anyio.CancelScope(shield=True):
                 await stream.aclose()
                 record.remember([*ids, *renderer.message_ids, *(f"call:{call}" for call in renderer.call_ids)])
+                record.approvals.update(renderer.approvals)
                 await self._threads.save(run.thread_id, record)

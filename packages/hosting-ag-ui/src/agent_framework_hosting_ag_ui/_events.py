@@ -52,6 +52,7 @@ class EventRenderer:
         self.message_ids: list[str] = []
         self.call_ids: list[str] = []
         self.pending_calls: list[str] = []
+        self.approvals: dict[str, dict[str, Any]] = {}
         self._text_id: str | None = None
         self._parent_id: str | None = None
         self._open_calls: list[str] = []
@@ -70,6 +71,9 @@ class EventRenderer:
             elif content.type == "function_result" and content.call_id:
                 events.extend(self._close_calls())
                 events.extend(self._result(content))
+            elif content.type == "function_approval_request" and content.function_call is not None:
+                events.extend(self._close_calls())
+                self.approvals[str(content.function_call.call_id)] = content.to_dict()
         return events
 
     def _text(self, delta: str) -> list[BaseEvent]:
@@ -126,7 +130,11 @@ class EventRenderer:
     def finished(self) -> list[BaseEvent]:
         """Close what is open and finish; calls still pending are the client's to run (front-end tools)."""
         events = [*self._close_calls(), *self._close_text()]
-        result = {"pendingToolCalls": list(self.pending_calls)} if self.pending_calls else None
+        result: dict[str, list[str]] | None = None
+        if self.pending_calls:
+            result = {"pendingToolCalls": list(self.pending_calls)}
+            if self.approvals:
+                result["pendingApprovals"] = list(self.approvals)
         events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result))
         return events
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -76,11 +77,36 @@ def _user(message: UserMessage) -> Message | None:
     return Message(role="user", contents=contents, message_id=message.id) if contents else None
 
 
-def _tool_result(message: ToolMessage) -> Message:
+def _tool_text(message: ToolMessage) -> str:
     if isinstance(message.content, str):
-        result: Any = message.content
-    else:
-        result = "".join(part.text for part in message.content if isinstance(part, TextPart))
+        return message.content
+    return "".join(part.text for part in message.content if isinstance(part, TextPart))
+
+
+APPROVALS = ("approved", "approve", "yes", "true", "ok", "allow")
+
+
+def approved(text: str) -> bool:
+    """A client's answer to an approval: ``{"approved": true}`` or a word such as "approved" or "yes"."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if isinstance(value, dict):
+        value = value.get("approved")
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, str) and value.strip().lower() in APPROVALS
+
+
+def _approval(message: ToolMessage, request: dict[str, Any]) -> Message:
+    asked = Content.from_dict(request)
+    answer = Content.from_function_approval_response(approved(_tool_text(message)), asked.id, asked.function_call)
+    return Message(role="user", contents=[answer], message_id=message.id)
+
+
+def _tool_result(message: ToolMessage) -> Message:
+    result: Any = _tool_text(message)
     content = Content.from_function_result(message.tool_call_id, result=result, exception=message.error or None)
     return Message(role="tool", contents=[content], message_id=message.id)
 
@@ -93,7 +119,9 @@ def _assistant(message: AssistantMessage, seen_calls: set[str]) -> Message | Non
     return Message(role="assistant", contents=contents, message_id=message.id) if contents else None
 
 
-def unseen_messages(run: RunAgentInput, seen: Iterable[str]) -> tuple[list[Message], list[str]]:
+def unseen_messages(
+    run: RunAgentInput, seen: Iterable[str], approvals: dict[str, dict[str, Any]] | None = None
+) -> tuple[list[Message], list[str]]:
     """The client's messages this thread has not seen, as agent input, and the ids they carry.
 
     User messages, tool results (front-end tool outputs) and, for a client that brings its own
@@ -110,6 +138,8 @@ def unseen_messages(run: RunAgentInput, seen: Iterable[str]) -> tuple[list[Messa
         ids.append(message.id)
         if isinstance(message, UserMessage):
             item = _user(message)
+        elif isinstance(message, ToolMessage) and message.tool_call_id in approvals:
+            item = _approval(message, approvals.pop(message.tool_call_id))
         elif isinstance(message, ToolMessage):
             item = _tool_result(message)
         elif isinstance(message, AssistantMessage):

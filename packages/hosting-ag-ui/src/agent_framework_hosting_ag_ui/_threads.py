@@ -17,6 +17,7 @@ DEFAULT_THREAD_TTL = 30 * 24 * 3600.0
 class ThreadRecord:
     seen: list[str] = field(default_factory=list)
     state: Any = None
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def remember(self, ids: list[str]) -> None:
         known = set(self.seen)
@@ -36,8 +37,13 @@ class Threads:
         if not isinstance(value, dict):
             return ThreadRecord()
         value = json.loads(json.dumps(value))
-        return ThreadRecord(seen=[str(item) for item in value.get("seen", [])], state=value.get("state"))
+        approvals = value.get("approvals")
+        return ThreadRecord(
+            seen=[str(item) for item in value.get("seen", [])],
+            state=value.get("state"),
+            approvals=approvals if isinstance(approvals, dict) else {},
+        )
 
     async def save(self, thread_id: str, record: ThreadRecord) -> None:
-        value = json.loads(json.dumps({"seen": record.seen, "state": record.state}))
+        value = json.loads(json.dumps({"seen": record.seen, "state": record.state, "approvals": record.approvals}))
         await self.state.set(THREADS, thread_id, value, ttl=self.ttl)

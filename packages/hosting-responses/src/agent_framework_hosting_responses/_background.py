@@ -75,12 +75,12 @@ class BackgroundRunner:
                             break
             if run.cancel_requested or await self._cancelled_elsewhere(turn.response_id):
                 await stream.aclose()
-                response = self.turns.partial(turn, events, "cancelled")
+                response = self._cancelled(turn, run, events)
             else:
                 response = self.turns.completed(turn, stream.result, events=events)
                 run.append(events.finished(response))
         except asyncio.CancelledError:
-            response = self.turns.partial(turn, events, "cancelled")
+            response = self._cancelled(turn, run, events)
         except Exception as error:
             if isinstance(error, HostingError):
                 logger.warning("responses: background response %s could not run: %s", turn.response_id, error)
@@ -89,18 +89,24 @@ class BackgroundRunner:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
             message = BUSY_MESSAGE if isinstance(error, SessionBusyError) else FAILED_MESSAGE
             response = self.turns.partial(turn, events, "failed", error=failure(message))
-            run.append(events.failed(response))
+            run.append(events.finished(response))
         finally:
             with anyio.CancelScope(shield=True):
                 try:
                     if stream is not None:
                         await stream.aclose()
                     if response is None:
-                        response = self.turns.partial(turn, events, "cancelled")
+                        response = self._cancelled(turn, run, events)
                     await self.records.save_events(turn.response_id, run.events)
                     await self.turns.safe_finish(turn, response)
                 finally:
                     self.runs.end(run)
+
+    def _cancelled(self, turn: Turn, run: LiveRun, events: ResponseEvents) -> dict[str, Any]:
+        """The cancelled response; its events close what is open and end with `response.failed`."""
+        response = self.turns.partial(turn, events, "cancelled")
+        run.append(events.finished(response))
+        return response
 
     async def _checkpoint(self, turn: Turn, run: LiveRun, response: dict[str, Any] | None) -> bool:
         """Persist the event log (and `response`); True when another process cancelled the response."""

@@ -7,6 +7,8 @@ from typing import Any
 from ._ids import new_id
 from ._render import message_item, output_text_part
 
+TERMINAL_EVENTS = {"incomplete": "response.incomplete", "failed": "response.failed", "cancelled": "response.failed"}
+
 
 class ResponseEvents:
     """Builds the events of one streamed response with consistent ids and sequence numbers.
@@ -75,15 +77,18 @@ class ResponseEvents:
         return events
 
     def finished(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        """Close every output item of the final `response`, then `response.completed` (or `.incomplete`)."""
+        """Close every output item of the final `response`, then its terminal event.
+
+        `response.completed`, `.incomplete`, or `.failed` (for `failed` and `cancelled`, as
+        Microsoft's Responses server ends a cancelled response).
+        """
         events: list[dict[str, Any]] = []
         for index, item in enumerate(response["output"]):
             if item["type"] == "message" and item["id"] == self.message_id:
                 events.extend(self._close_message(item, index))
             elif item["type"] == "function_call":
                 events.extend(self._function_call(item, index))
-        kind = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
-        events.append(self._lifecycle(kind, response))
+        events.append(self._lifecycle(TERMINAL_EVENTS.get(response["status"], "response.completed"), response))
         return events
 
     def _close_message(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
@@ -104,6 +109,3 @@ class ResponseEvents:
             self._event("response.function_call_arguments.done", **ids, name=item["name"], arguments=item["arguments"]),
             self._event("response.output_item.done", output_index=index, item=item),
         ]
-
-    def failed(self, response: dict[str, Any]) -> list[dict[str, Any]]:
-        return [self._lifecycle("response.failed", response)]

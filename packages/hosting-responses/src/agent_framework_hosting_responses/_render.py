@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._ids import new_id
@@ -108,7 +108,6 @@ def response_object(
     status: str,
     model: str,
     params: CreateParams,
-    forwarded: Collection[str],
     output: list[dict[str, Any]] | None = None,
     usage: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
@@ -116,10 +115,11 @@ def response_object(
     conversation_id: str | None = None,
     completed_at: int | None = None,
 ) -> dict[str, Any]:
-    """A Response object; model settings are echoed only when the channel forwards them."""
+    """A Response object; settings are echoed as the caller sent them, whether or not they reach the agent."""
 
     def echo(name: str, default: Any) -> Any:
-        return params.get(name, default) if name in forwarded else default
+        value = params.get(name, default)
+        return default if value is None else value
 
     return {
         "id": response_id,
@@ -138,6 +138,7 @@ def response_object(
         "output": output or [],
         "parallel_tool_calls": echo("parallel_tool_calls", True),
         "previous_response_id": params.previous_response_id,
+        "reasoning": echo("reasoning", None),
         "safety_identifier": params.get("safety_identifier"),
         "store": params.store,
         "temperature": echo("temperature", None),
@@ -145,7 +146,7 @@ def response_object(
         "tool_choice": echo("tool_choice", "auto"),
         "tools": echo("tools", []),
         "top_p": echo("top_p", None),
-        "truncation": "disabled",
+        "truncation": echo("truncation", "disabled"),
         "usage": usage,
         "user": params.get("user"),
     }

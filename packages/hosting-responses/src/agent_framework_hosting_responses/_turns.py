@@ -243,7 +243,7 @@ class TurnRunner:
             except Exception:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
                 response = self.partial(turn, events, "failed", error=failure())
-                closing = events.failed(response)
+                closing = events.finished(response)
             with anyio.CancelScope(shield=True):
                 await self.safe_finish(turn, response)
             finished = True
@@ -263,7 +263,6 @@ class TurnRunner:
             status=status,
             model=turn.model,
             params=turn.params,
-            forwarded=self.forwarded,
             conversation_id=turn.conversation_id,
             **fields,
         )
