@@ -263,7 +263,13 @@ def deploy(bot_framework: FakeBotFramework) -> Iterator[Callable[..., Deployment
     """Start a host with an ActivityProtocolChannel wired to the local Bot Framework."""
     clients: list[TestClient] = []
 
-    def start(*, chat: OfflineChatClient | None = None, authenticated: bool = True, **options: Any) -> Deployment:
+    def start(
+        *,
+        chat: OfflineChatClient | None = None,
+        authenticated: bool = True,
+        host_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Deployment:
         chat = chat or OfflineChatClient()
         settings: dict[str, Any] = {
             "service_url_allowed_hosts": ("127.0.0.1",),
@@ -279,7 +285,7 @@ def deploy(bot_framework: FakeBotFramework) -> Iterator[Callable[..., Deployment
             )
         settings.update(options)
         channel = ActivityProtocolChannel(**settings)
-        host = AgentFrameworkHost(Agent(client=chat, name="echo"), channels=[channel])
+        host = AgentFrameworkHost(Agent(client=chat, name="echo"), channels=[channel], **(host_options or {}))
         client = TestClient(host.app)
         client.__enter__()
         clients.append(client)

@@ -22,8 +22,10 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    DeliveryFailed,
     HostedRunResult,
     HostingError,
+    current_ticket,
     replying,
 )
 from agent_framework_hosting.http import (
@@ -171,6 +173,7 @@ class ActivityProtocolChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         context.resumable(self)
+        context.resendable(self)
         commands = list(self.commands)
         if not any(command.name.lower() == "reset" for command in commands):
             commands.append(context.reset_command())
@@ -425,9 +428,36 @@ class ActivityProtocolChannel:
             text, attachments = ERROR_REPLY, []
         finally:
             await _stop(typing)
-        await self._send_all(
+        await self._send_or_keep(
             activity, message_activities(activity, text, limit=self.max_message_length, attachments=attachments)
         )
+
+    async def _send_or_keep(self, activity: InboundActivity, replies: list[dict[str, Any]]) -> None:
+        """Send the replies; what the connector would not take goes to the durable outbox."""
+        for index, reply in enumerate(replies):
+            try:
+                await self._connector.send(activity, reply)
+            except DeliveryError as error:
+                logger.error(
+                    "reply to activity %s in conversation %s is undeliverable: %s %s",
+                    activity.id, activity.conversation_id, error, error.detail,
+                )  # fmt: skip
+                ticket = current_ticket()
+                key = f"{ticket.key if ticket is not None else uuid.uuid4().hex}:{index}"
+                destination, rest = {"activity": activity.raw}, {"replies": replies[index:]}
+                await self.context.keep(destination, rest, key=key, error=_failure(error))
+                return
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """Send a kept reply's remaining activities again (the outbox calls this)."""
+        activity = read_activity(destination["activity"])
+        replies = payload["replies"]
+        while replies:
+            try:
+                await self._connector.send(activity, replies[0])
+            except DeliveryError as error:
+                raise _failure(error) from None
+            replies.pop(0)  # progress is kept with the item
 
     async def _stream_to_teams(self, activity: InboundActivity, request: ChannelRequest) -> None:
         streamer = TeamsStream(
@@ -521,3 +551,10 @@ def _unauthorized(reason: str, request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     logger.warning("rejected activity from %s: %s", client, reason)
     return json_error(401, "unauthorized", "unauthorized")
+
+
+def _failure(error: DeliveryError) -> DeliveryFailed:
+    """The outbox's view of a connector failure: a 4xx other than 408/429 is a refusal, not worth retrying."""
+    status = error.platform_status
+    permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
+    return DeliveryFailed(f"{error} {error.detail}".strip(), permanent=permanent)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import hmac
 import logging
 import re
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -24,9 +26,11 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    DeliveryFailed,
     HostingError,
     SessionBusyError,
     Ticket,
+    current_ticket,
     replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
@@ -182,6 +186,7 @@ class TelegramChannel:
         self._commands = {command.name.lower(): command for command in self._builtin_commands(context)}
         self._commands.update({command.name.lower(): command for command in self._user_commands})
         context.resumable(self)
+        context.resendable(self)
         if self.transport == "webhook":
             self._queues = ChatQueues(lambda work: context.spawn(work, name=f"{self.name}-update"))
             routes = [Route("/", self._webhook, methods=["POST"])]
@@ -416,8 +421,26 @@ class TelegramChannel:
         await replying()
         images = image_uris(result.result)
         if result.text.strip() or not images:
-            await self._outbox.deliver(target, result.text)
+            failed = await self._outbox.deliver_from(target, result.text)
+            if failed is not None:
+                await self._keep(target, result.text, *failed)
         await self._outbox.send_images(target, images)
+
+    async def _keep(self, target: ReplyTarget, text: str, start: int, error: TelegramApiError) -> None:
+        """Hand the undelivered rest of an answer to the durable outbox."""
+        assert self._context is not None
+        ticket = current_ticket()
+        key = f"{ticket.key if ticket is not None else uuid.uuid4().hex}:{start}"
+        destination = dataclasses.asdict(target)
+        await self._context.keep(destination, {"text": text, "start": start}, key=key, error=_failure(error))
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """Send a kept answer's remaining chunks again (the outbox calls this)."""
+        target = ReplyTarget(**destination)
+        failed = await self._outbox.deliver_from(target, payload["text"], start=int(payload["start"]), reply=False)
+        if failed is not None:
+            payload["start"] = failed[0]
+            raise _failure(failed[1])
 
     async def _streamed_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
@@ -438,3 +461,10 @@ class TelegramChannel:
         if text.strip() or live.message_ids or not images:
             await live.finish(text)
         await self._outbox.send_images(target, images)
+
+
+def _failure(error: TelegramApiError) -> DeliveryFailed:
+    """The outbox's view of a Bot API failure: a 4xx other than 429 is a refusal, not worth retrying."""
+    code = error.error_code
+    permanent = code is not None and 400 <= code < 500 and code != 429
+    return DeliveryFailed(str(error), retry_after=error.retry_after, permanent=permanent)

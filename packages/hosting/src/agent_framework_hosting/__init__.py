@@ -26,7 +26,8 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
-from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, Resumer, Ticket, TurnLedger, replying
+from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, Resumer, Ticket, TurnLedger, current_ticket, replying
+from ._outbox import DeadLetters, DeliveryFailed, Outbox, Resender
 from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
 from ._types import (
@@ -85,13 +86,18 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "DeadLetters",
+    "DeliveryFailed",
     "DeliveryOptions",
+    "Outbox",
+    "Resender",
     "FileStateStore",
     "INTERRUPTED_NOTICE",
     "Lease",
     "Resumer",
     "Ticket",
     "TurnLedger",
+    "current_ticket",
     "replying",
     "HostStatePaths",
     "HostedRunResult",

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import _cli_dead_letters as dead_letters
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
 from ._demo import DemoConfigurationError, demo_agent
@@ -76,6 +77,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    dead_letters.add_parser(commands)
     return parser
 
 
@@ -162,6 +164,8 @@ def check_listenable(host: str, port: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     environ = os.environ
     args = build_parser(environ).parse_args(argv)
+    if args.command == "dead-letters":
+        return dead_letters.run(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())

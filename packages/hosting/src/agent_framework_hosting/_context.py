@@ -14,6 +14,7 @@ from agent_framework import AgentResponse, AgentResponseUpdate, Content, Message
 from ._claims import CLAIMS
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import Resumer, Ticket, current_ticket
+from ._outbox import Resender
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
@@ -394,6 +395,18 @@ class ChannelContext:
     def resumable(self, resumer: Resumer) -> None:
         """Let the ledger finish this channel's deliveries that a crashed or stopped process left unanswered."""
         self._host.ledger.register(self._ledger_channel, resumer)
+
+    def resendable(self, resender: Resender) -> None:
+        """Let the durable outbox retry this channel's replies that failed to go out."""
+        self._host.outbox.register(self._ledger_channel, resender)
+
+    async def keep(self, destination: Any, payload: Any, *, key: str, error: BaseException | None = None) -> bool:
+        """Hand a reply that could not be delivered to the durable outbox (retried, then a dead letter).
+
+        `destination` and `payload` are JSON the channel's `resend` understands; `key` is the
+        reply's idempotency key (the same reply is queued once).
+        """
+        return await self._host.outbox.keep(self._ledger_channel, destination, payload, key=key, error=error)
 
     @property
     def _ledger_channel(self) -> str:

@@ -23,6 +23,7 @@ from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
+from ._outbox import DeadLetters, Outbox
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
@@ -136,6 +137,8 @@ class AgentFrameworkHost:
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
         self.ledger = TurnLedger(self.state, delivery)
+        self.outbox = Outbox(self.state, delivery)
+        self.dead_letters = DeadLetters(self.state)
         self.tasks = BackgroundTasks()
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None
@@ -232,12 +235,14 @@ class AgentFrameworkHost:
                 await opened()
             await _run_all(startups, "startup")
             await self.ledger.start(self.tasks.spawn)
+            self.outbox.start()
             try:
                 yield
             finally:
                 try:
                     await self.tasks.drain(self.shutdown_timeout)
                     await self.ledger.stop()
+                    await self.outbox.stop()
                     await _run_all(shutdowns, "shutdown")
                 finally:
                     self._loop = None

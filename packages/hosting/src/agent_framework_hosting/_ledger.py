@@ -40,12 +40,18 @@ INTERRUPTED_NOTICE = "Sorry, I was interrupted before I could answer. Please sen
 
 @dataclass(frozen=True)
 class DeliveryOptions:
-    """How the ledger keeps deliveries: lease length, resume attempts, how long a done mark dedupes."""
+    """How deliveries are kept: ledger lease length, resume attempts, how long a done mark dedupes;
+    outbox retries (attempts, exponential backoff from `outbox_backoff` up to `outbox_max_delay`,
+    never sooner than the platform's Retry-After) and how often the outbox looks for due replies."""
 
     lease: float = 30.0
     max_attempts: int = 3
     done_ttl: float = 7 * 24 * 3600.0
     recovery_interval: float | None = None  # default: half the lease
+    outbox_attempts: int = 6
+    outbox_backoff: float = 2.0
+    outbox_max_delay: float = 600.0
+    outbox_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if self.lease <= 0 or self.max_attempts < 1 or self.done_ttl <= 0:
