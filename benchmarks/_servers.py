@@ -28,6 +28,7 @@ for package in (
     "hosting-a2a",
     "hosting-mcp",
     "hosting-ag-ui",
+    "hosting-slack",
 ):
     sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
 
@@ -251,6 +252,79 @@ def telegram_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
 
 
+SLACK_TOKEN = "xoxb-bench-token"
+SLACK_SECRET = "bench-signing-secret"
+
+
+def slack_api_app(state_dir: str | None) -> Starlette:
+    """A fake Slack Web API answering every method as Slack would when it succeeds."""
+
+    async def method(request: Request) -> Response:
+        await request.body()
+        if request.path_params["method"] == "auth.test":
+            return JSONResponse({"ok": True, "user_id": "UBENCH", "team_id": "TBENCH", "bot_id": "BBENCH"})
+        return JSONResponse({"ok": True, "channel": "D1", "ts": "1.000001"})
+
+    return Starlette(routes=[Route("/api/{method}", method, methods=["POST"])])
+
+
+def bare_slack_app(state_dir: str | None) -> Starlette:
+    """The Events API baseline: verify the signature, parse, skip a seen event id, answer 200, queue a turn.
+
+    As in the channel, a conversation's first event starts a turn (of the stalled agent) and later ones queue.
+    """
+    import asyncio
+    import hashlib
+    import hmac
+
+    agent = Agent(client=StalledClient(), name="bench")
+    queues: dict[str, list[dict[str, Any]]] = {}
+    seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(key: str) -> None:
+        while queues[key]:
+            await agent.run(queues[key].pop(0)["event"]["text"])
+        del queues[key]
+
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        stamp = request.headers.get("x-slack-request-timestamp", "")
+        base = b"v0:" + stamp.encode() + b":" + body
+        expected = "v0=" + hmac.new(SLACK_SECRET.encode(), base, hashlib.sha256).hexdigest()
+        if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+            return JSONResponse({"error": "stale"}, status_code=401)
+        if not hmac.compare_digest(expected, request.headers.get("x-slack-signature", "")):
+            return JSONResponse({"error": "signature"}, status_code=401)
+        payload = json.loads(body)
+        if payload["event_id"] in seen:
+            return JSONResponse({"ok": True, "duplicate": True})
+        seen[payload["event_id"]] = None
+        while len(seen) > 100_000:
+            seen.popitem(last=False)
+        key = payload["event"]["user"]
+        if key in queues:
+            queues[key].append(payload)
+        else:
+            queues[key] = [payload]
+            task = asyncio.get_running_loop().create_task(answer(key))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/slack/events", events, methods=["POST"])])
+
+
+def slack_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_slack import SlackChannel
+
+    channel = SlackChannel(SLACK_TOKEN, signing_secret=SLACK_SECRET, api_base=os.environ["BENCH_SLACK_API"] + "/api",
+                           stream=False)  # fmt: skip
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
+
+
 def invocations_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting_invocations import InvocationsChannel
@@ -342,10 +416,13 @@ APPS: dict[str, Callable[[str | None], Any]] = {
     "ag-ui": ag_ui_app,
     "mcp": mcp_app,
     "bare": bare_app,
+    "bare-slack": bare_slack_app,
     "bare-telegram": bare_telegram_app,
     "host": host_app,
     "invocations": invocations_app,
     "responses": responses_app,
+    "slack": slack_app,
+    "slack-api": slack_api_app,
     "telegram": telegram_app,
     "telegram-api": telegram_api_app,
 }

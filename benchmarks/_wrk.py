@@ -94,6 +94,9 @@ class Template:
     path: str
     body: str
     headers: dict[str, str] = field(default_factory=dict)
+    script: str | None = None
+    """A Lua script to use instead of the counter script (it reads the same file; `args` follow the counter)."""
+    args: tuple[str, ...] = ()
 
     def script_input(self) -> bytes:
         headers = {"Content-Type": "application/json", **self.headers}
@@ -180,8 +183,9 @@ def wrk(port: int, requests: Requests, *, seconds: float, connections: int) -> d
         data = os.path.join(folder, "requests.bin")
         extra: list[str] = []
         if isinstance(requests, Template):
-            lua, payload = COUNTER_LUA, requests.script_input()
+            lua, payload = requests.script or COUNTER_LUA, requests.script_input()
             extra.append(str(int(time.time()) * 1_000_000))  # a fresh range of numbers for every run
+            extra.extend(requests.args)
         else:
             lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in requests)
         with open(script, "w") as file:

@@ -214,20 +214,20 @@ def test_any_key_works_when_no_api_key_is_set(serve: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "headers", "code"),
+    ("content", "headers", "code", "status"),
     [
-        (b"{not json", {"content-type": "application/json"}, "invalid_json"),
-        (b"[1, 2]", {"content-type": "application/json"}, "invalid_json"),
-        (b'{"input": 3}', {"content-type": "application/json"}, "invalid_type"),
-        (b'{"input": "' + b"x" * 2048 + b'"}', {"content-type": "application/json"}, "body_too_large"),
+        (b"{not json", {"content-type": "application/json"}, "invalid_json", 400),
+        (b"[1, 2]", {"content-type": "application/json"}, "invalid_json", 400),
+        (b'{"input": 3}', {"content-type": "application/json"}, "invalid_type", 400),
+        (b'{"input": "' + b"x" * 2048 + b'"}', {"content-type": "application/json"}, "body_too_large", 413),
     ],
 )
-def test_bad_requests_get_400_in_openais_error_shape(
-    serve: Any, content: bytes, headers: dict[str, str], code: str
+def test_bad_requests_get_a_4xx_in_openais_error_shape(
+    serve: Any, content: bytes, headers: dict[str, str], code: str, status: int
 ) -> None:
     served = serve(channel=ResponsesChannel(max_body_bytes=1024))
     answer = httpx.post(f"{served.url}/v1/responses", content=content, headers=headers, timeout=10)
-    assert answer.status_code == 400
+    assert answer.status_code == status
     error = answer.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
     assert error["type"] == "invalid_request_error" and error["code"] == code

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import sys
-
 from typing import Any
 
 import httpx

@@ -167,3 +167,39 @@ def test_a_host_with_an_api_key_asks_for_it_once(page: Any) -> None:
         assert page.locator("#auth").is_hidden()
         send(page, "hello with a key")
         assert answers(page, 1) == ["echo 1: hello with a key"]
+
+
+def stop_mid_answer(page: Any, question: str) -> str:
+    send(page, question)
+    page.wait_for_function("() => ((document.querySelector('.message.assistant') || {}).textContent || '').length > 12")
+    page.click("#send")
+    page.wait_for_selector(".message.assistant[data-state=stopped]")
+    return page.locator(".message.assistant").first.inner_text()
+
+
+def test_after_stop_the_next_message_continues_from_the_stopped_answer(page: Any) -> None:
+    agent = Agent(client=OfflineChatClient(chunk_delay=0.2), name="echo")
+    for url in serve(ResponsesChannel(), WebChatChannel(), agent=agent):
+        page.goto(url + "/")
+        partial = stop_mid_answer(page, "a long question that takes a while to answer word by word")
+        assert partial.startswith("echo 1: a long")
+        send(page, "next message")
+        assert answers(page, 1)[-1] == "echo 2: next message", "the second turn continues the first conversation"
+        stored = page.evaluate("Object.values(localStorage).map(JSON.parse)[0]")
+        assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+        assert stored["messages"][1] == {"role": "assistant", "text": partial, "stopped": True}
+
+
+def test_a_stopped_answer_survives_a_reload_and_the_chat_continues(page: Any) -> None:
+    agent = Agent(client=OfflineChatClient(chunk_delay=0.2), name="echo")
+    for url in serve(ResponsesChannel(), WebChatChannel(), agent=agent):
+        page.goto(url + "/")
+        partial = stop_mid_answer(page, "another long question that takes a while to answer word by word")
+        page.reload()
+        assert page.locator(".message").all_inner_texts() == [
+            "another long question that takes a while to answer word by word",
+            partial,
+        ]
+        assert page.locator(".message.assistant[data-state=stopped]").count() == 1
+        send(page, "and after the reload?")
+        assert answers(page, 1)[-1] == "echo 2: and after the reload?"

@@ -156,3 +156,10 @@ def test_bot_anonymous_with_credentials_is_refused() -> None:
         plan("--channel", "activity-protocol", environ=environ)
     authenticated = plan("--channel", "activity-protocol", environ={"BOT_APP_ID": "app", "BOT_APP_PASSWORD": "pw"})
     assert "127.0.0.1" not in authenticated.host.channels[0].service_url_allowed_hosts
+
+
+def test_the_banner_never_prints_a_redis_password() -> None:
+    result = plan("--state-dir", "redis://:hunter2@127.0.0.1:6399/0")
+    text = banner(result)
+    assert "hunter2" not in text
+    assert "state: redis://:***@127.0.0.1:6399/0" in text

@@ -173,7 +173,7 @@ class ResponsesChannel:
             except ApiError as error:
                 return error.response()
             except BadRequest as error:
-                return ApiError(error.message, code=error.code).response()
+                return ApiError(error.message, status_code=error.status_code, code=error.code).response()
             except HostingError as error:
                 return ApiError(_hosting_message(error), status_code=error.status_code, code=error.code).response()
             except Exception:

@@ -44,4 +44,5 @@ class ApiError(HostingError):
 
 
 def not_found(kind: str, identifier: str, *, param: str | None = None) -> ApiError:
-    return ApiError(f"No {kind} found with id '{identifier}'.", status_code=404, param=param, code="not_found")
+    shown = identifier.encode("utf-8", "backslashreplace").decode("utf-8")
+    return ApiError(f"No {kind} found with id '{shown}'.", status_code=404, param=param, code="not_found")

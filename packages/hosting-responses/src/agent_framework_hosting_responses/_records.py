@@ -22,6 +22,11 @@ def response_key(response_id: str) -> str:
     return f"response:{response_id}"
 
 
+def foundry_chat_key(chat_key: str) -> str:
+    """The isolation key of a Foundry chat; prefixed so that no other channel's key can name it."""
+    return f"responses/foundry-chat:{chat_key}"
+
+
 def conversation_key(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 

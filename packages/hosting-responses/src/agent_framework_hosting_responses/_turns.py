@@ -34,7 +34,7 @@ from ._errors import ApiError, not_found
 from ._events import ResponseEvents
 from ._ids import new_id
 from ._parse import CreateParams, parse_input
-from ._records import Records, conversation_key, response_key
+from ._records import Records, conversation_key, foundry_chat_key, response_key
 from ._render import (
     FAILED_MESSAGE,
     TERMINAL_STATUSES,
@@ -128,7 +128,7 @@ class TurnRunner:
         else:
             keys = get_current_isolation_keys()
             if keys is not None and keys.chat_key:
-                turn.key = keys.chat_key
+                turn.key = foundry_chat_key(keys.chat_key)
             elif params.store:
                 turn.key = response_key(turn.response_id)
         return turn

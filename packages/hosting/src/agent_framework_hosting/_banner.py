@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._channels_from_env import SkippedChannel
+from ._locations import redact_url
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _NOTES: dict[str, str] = {
@@ -75,7 +76,7 @@ def describe_state(state_location: Any, workers: int, *, max_sessions: int | Non
             note = "each worker keeps its own; use --state-dir redis://... with several workers"
         cap = f", the {max_sessions} most recent conversations" if max_sessions is not None else ""
         return f"memory{cap} ({note})"
-    return str(state_location)
+    return redact_url(str(state_location))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
+from ._locations import check_writable_folder, is_remote_location
 from ._outbox import DeadLetters, Outbox
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -40,15 +41,11 @@ DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_RESET_TIMEOUT = 30.0
 
 
-def _is_remote_location(value: Any) -> bool:
-    return isinstance(value, str) and value.split("://", 1)[0] in ("redis", "rediss", "unix")
-
-
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     """Split `state_dir` into (sessions location, checkpoints path, checkpoints named explicitly)."""
     if state_dir is None:
         return None, None, False
-    if isinstance(state_dir, StateStore) or _is_remote_location(state_dir):
+    if isinstance(state_dir, StateStore) or is_remote_location(state_dir):
         return state_dir, None, False
     if isinstance(state_dir, (str, os.PathLike)):
         root = Path(state_dir)
@@ -66,7 +63,7 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
                 raise TypeError(f"state_dir[{name!r}] must be a path, got {type(value).__name__}")
             parts[name] = value
         sessions = parts["sessions"]
-        if isinstance(sessions, (str, os.PathLike)) and not _is_remote_location(sessions):
+        if isinstance(sessions, (str, os.PathLike)) and not is_remote_location(sessions):
             sessions = Path(sessions)
         checkpoints = Path(parts["checkpoints"]) if parts["checkpoints"] is not None else None
         return sessions, checkpoints, "checkpoints" in state_dir
@@ -81,7 +78,7 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
         return MemoryStateStore(max_entries=max_entries)
     if isinstance(location, StateStore):
         return location
-    if _is_remote_location(location):
+    if is_remote_location(location):
         try:
             from ._redis import RedisStateStore
         except ImportError as error:
@@ -89,6 +86,7 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
                 "a redis:// state location needs the [redis] extra: pip install 'agent-framework-hosting[redis]'"
             ) from error
         return RedisStateStore.from_url(location)
+    check_writable_folder(location)
     return FileStateStore(location)
 
 
@@ -194,6 +192,7 @@ class AgentFrameworkHost:
                 "or the workflow one, not both"
             )
         if isinstance(chosen, (str, os.PathLike)):
+            check_writable_folder(chosen)
             return _checkpoint_dir(Path(chosen))
         if callable(getattr(chosen, "get_latest", None)):
             return lambda scope: ScopedCheckpointStorage(chosen, scope)

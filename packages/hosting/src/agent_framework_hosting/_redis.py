@@ -27,6 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from ._errors import SessionBusyError, StateUnavailableError
+from ._locations import redact_url
 from ._state import KeyedLocks
 
 if TYPE_CHECKING:
@@ -134,18 +135,6 @@ class LeaseLostError(StateUnavailableError):
     """A write was refused because the lease it was made under had expired and been taken over."""
 
     code = "lease_lost"
-
-
-def redact_url(url: str) -> str:
-    """`url` without its password, for logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit((parts.scheme, user + host, parts.path, parts.query, parts.fragment))
 
 
 def _split_own_options(url: str) -> tuple[str, dict[str, str]]:

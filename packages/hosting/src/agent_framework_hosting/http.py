@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from ._errors import HostingError
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 100
 
 
 class BadRequest(HostingError):
@@ -41,11 +42,47 @@ async def read_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     return bytes(body)
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse a request body; refuse (400) invalid JSON, nesting deeper than `max_depth`, and unpaired surrogates."""
     try:
-        return json.loads(body)
+        payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
+    except RecursionError:
+        raise BadRequest(f"body nests deeper than {max_depth} levels", code="invalid_json") from None
+    check_json_tree(payload, max_depth=max_depth)
+    return payload
+
+
+def check_json_tree(payload: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise `BadRequest` when parsed JSON nests too deep or holds a string that is not valid Unicode."""
+    pending: list[tuple[Any, int]] = [(payload, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            _check_text(value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= max_depth:
+            raise BadRequest(f"body nests deeper than {max_depth} levels", code="invalid_json")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key)
+                pending.append((item, depth + 1))
+        else:
+            pending.extend((item, depth + 1) for item in value)
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            "body holds a string that is not valid Unicode (a lone surrogate)", code="invalid_json"
+        ) from None
 
 
 async def read_json_object(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> dict[str, Any]:

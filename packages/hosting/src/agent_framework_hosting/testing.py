@@ -10,6 +10,8 @@ whether history reached the model::
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import shutil
 import signal
@@ -427,3 +429,76 @@ async def eventually(predicate: Callable[[], Any], *, timeout: float = 10.0, mes
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         await asyncio.sleep(0.02)
+
+
+def nested_json(depth: int, *, leaf: str = '"x"') -> bytes:
+    """A JSON document nesting arrays and objects `depth` levels deep (a RecursionError for naive parsers)."""
+    opened = '{"a":[' * (depth // 2) + "[" * (depth % 2)
+    closed = "]" * (depth % 2) + "]}" * (depth // 2)
+    return (opened + leaf + closed).encode()
+
+
+LONE_SURROGATE = "\ud800"
+
+
+def _with_surrogate(value: Any) -> Any:
+    if isinstance(value, str):
+        return value + LONE_SURROGATE
+    if isinstance(value, dict):
+        return {key: _with_surrogate(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_surrogate(item) for item in value]
+    return value
+
+
+def hostile_bodies(fields: dict[str, Any] | None = None) -> dict[str, bytes]:
+    """Bodies a channel must refuse with a 4xx: deep nesting, and lone surrogates.
+
+    `fields` is a valid body; in turn each of its fields gets a lone surrogate in every string it holds,
+    in its name, and a 1,000-level nesting as its value.
+    """
+    base = dict(fields or {})
+    found = {f"nested-{depth}": nested_json(depth) for depth in (101, 990, 1000, 5000, 100_000)}
+    found["surrogate-alone"] = b'"\\ud800"'
+    found["surrogate-raw-bytes"] = b'{"input": "\xed\xa0\x80"}'
+    for name, value in base.items():
+        rest = {key: item for key, item in base.items() if key != name}
+        if _with_surrogate(value) != value:
+            found[f"surrogate-in-{name}"] = json.dumps({**rest, name: _with_surrogate(value)}).encode()
+        found[f"surrogate-in-name-{name}"] = json.dumps({**base, name + LONE_SURROGATE: value}).encode()
+        head = json.dumps(rest)[:-1] + (", " if rest else "")
+        found[f"nested-{name}"] = (head + json.dumps(name) + ": ").encode() + nested_json(1000) + b"}"
+    return found
+
+
+class LogWatch(logging.Handler):
+    """Collects log records; `tracebacks()` lists those that carry one (or are ERROR and above)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def tracebacks(self) -> list[str]:
+        return [
+            f"{r.name}: {r.getMessage()}"
+            for r in self.records
+            if r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info
+        ]
+
+
+@contextmanager
+def watch_logs() -> Iterator[LogWatch]:
+    """Watch every logger while the block runs (the root logger's level is lowered to DEBUG meanwhile)."""
+    root = logging.getLogger()
+    watch = LogWatch()
+    previous = root.level
+    root.addHandler(watch)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield watch
+    finally:
+        root.removeHandler(watch)
+        root.setLevel(previous)

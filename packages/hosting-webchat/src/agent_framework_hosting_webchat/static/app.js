@@ -3,6 +3,8 @@
 
 (() => {
   const MAX_KEPT_MESSAGES = 200;
+  const STOPPED_RETRIES = 20;
+  const STOPPED_RETRY_MS = 250;
   const meta = document.querySelector('meta[name="responses-url"]');
   const endpoint = new URL((meta && meta.content) || "/responses", document.baseURI).href;
   const conversationKey = "agent-framework-webchat:" + endpoint;
@@ -30,13 +32,14 @@
       if (saved && Array.isArray(saved.messages)) {
         return {
           previousResponseId: typeof saved.previousResponseId === "string" ? saved.previousResponseId : null,
+          stoppedResponseId: typeof saved.stoppedResponseId === "string" ? saved.stoppedResponseId : null,
           messages: saved.messages.filter((m) => m && typeof m.text === "string" && (m.role === "user" || m.role === "assistant")),
         };
       }
     } catch (_) {
       // A corrupt entry starts a new chat.
     }
-    return { previousResponseId: null, messages: [] };
+    return { previousResponseId: null, stoppedResponseId: null, messages: [] };
   }
 
   function save() {
@@ -94,7 +97,7 @@
     log.querySelectorAll(".message").forEach((element) => element.remove());
     empty.hidden = conversation.messages.length > 0;
     for (const message of conversation.messages) {
-      addMessage(message.role, message.text).dataset.state = "done";
+      addMessage(message.role, message.text).dataset.state = message.stopped ? "stopped" : "done";
     }
   }
 
@@ -183,6 +186,7 @@
     }
     if (response.status === 404 && previous) {
       conversation.previousResponseId = null;
+      conversation.stoppedResponseId = null;
       save();
       return new ChatError(
         "The host no longer knows this conversation (restarted without --state-dir?). " +
@@ -190,6 +194,26 @@
       );
     }
     return new ChatError(message);
+  }
+
+  // A stopped answer is stored by the host as an incomplete response: the next message continues from it,
+  // and its partial text stays in the page. The host may still be saving it when the next message goes out.
+  function keepStopped(responseId, answer) {
+    if (answer) conversation.messages.push({ role: "assistant", text: answer, stopped: true });
+    if (responseId) {
+      conversation.previousResponseId = responseId;
+      conversation.stoppedResponseId = responseId;
+    }
+    save();
+  }
+
+  async function post(request, signal, previous) {
+    for (let attempt = 0; ; attempt++) {
+      const response = await fetch(endpoint, { method: "POST", headers: headers(), body: JSON.stringify(request), signal });
+      const saving = response.status === 404 && previous && previous === conversation.stoppedResponseId;
+      if (!saving || attempt >= STOPPED_RETRIES) return response;
+      await new Promise((resolve) => setTimeout(resolve, STOPPED_RETRY_MS));
+    }
   }
 
   async function ask(text) {
@@ -206,17 +230,15 @@
     if (previous) request.previous_response_id = previous;
     let answer = "";
     let itemId = null;
+    let responseId = null;
     try {
-      const response = await fetch(endpoint, {
-        method: "POST",
-        headers: headers(),
-        body: JSON.stringify(request),
-        signal: controller.signal,
-      });
+      const response = await post(request, controller.signal, previous);
       if (!response.ok) throw await failedRequest(response, previous);
+      conversation.stoppedResponseId = null;
       let finished = false;
       for await (const { event, payload } of events(response.body)) {
         const type = (payload && payload.type) || event;
+        if (payload && payload.response && typeof payload.response.id === "string") responseId = payload.response.id;
         if (type === "response.output_text.delta") {
           if (itemId !== null && payload.item_id !== itemId && answer && !/\s$/.test(answer)) answer += "\n\n";
           itemId = payload.item_id;
@@ -245,6 +267,7 @@
       if (controller.signal.aborted) {
         bubble.dataset.state = "stopped";
         if (!answer) bubble.remove();
+        keepStopped(responseId, answer);
       } else {
         bubble.dataset.state = "failed";
         if (!answer) bubble.remove();
@@ -279,7 +302,7 @@
 
   newChat.addEventListener("click", () => {
     if (inFlight) inFlight.abort();
-    conversation = { previousResponseId: null, messages: [] };
+    conversation = { previousResponseId: null, stoppedResponseId: null, messages: [] };
     save();
     renderConversation();
     input.focus();
