@@ -29,6 +29,7 @@ from agent_framework_hosting import (
     DeliveryFailed,
     HostingError,
     SessionBusyError,
+    StateUnavailableError,
     Ticket,
     current_ticket,
     replying,
@@ -318,15 +319,30 @@ class TelegramChannel:
 
     def _submit_polled(self, update: dict[str, Any], done: Callable[[], None]) -> None:
         async def job() -> None:
+            recorded = False
             try:
-                ticket = await self._accept(update)
+                ticket = await self._accept_when_possible(update)
+                recorded = True
                 if ticket is not None:
                     await self._handle(ticket, update)
             finally:
-                done()
+                # an update never recorded stays unconfirmed, so Telegram hands it out again
+                if recorded:
+                    done()
 
         assert self._queues is not None
         self._queues.submit(chat_key(update), job)
+
+    async def _accept_when_possible(self, update: dict[str, Any]) -> Ticket | None:
+        """`_accept`, retried while the state store is unavailable (nobody else retries a polled update)."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._accept(update)
+            except StateUnavailableError as error:
+                logger.warning("telegram: cannot record update %s yet (%s); retrying", update.get("update_id"), error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 

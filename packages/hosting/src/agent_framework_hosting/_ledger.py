@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ._claims import CLAIMS
-from ._errors import HostingError
+from ._errors import HostingError, StateUnavailableError
 from ._state import StateStore
 
 logger = logging.getLogger("agent_framework.hosting")
 
 LEDGER = "ledger"
+MAX_UNCONFIRMED = 10_000
 ACCEPTED, RUNNING, REPLYING = "accepted", "running", "replying"
 INTERRUPTED_NOTICE = "Sorry, I was interrupted before I could answer. Please send that again."
 
@@ -142,6 +143,7 @@ class TurnLedger:
         self.options = options or DeliveryOptions()
         self._resumers: dict[str, Resumer] = {}
         self._held: dict[str, Ticket] = {}
+        self._unconfirmed: dict[str, str] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._spawn: Callable[[Any], Any] | None = None
 
@@ -168,7 +170,15 @@ class TurnLedger:
         """
         key = f"{channel}:{delivery_id}"
         entry = self._new_entry(channel, delivery_id, payload)
-        if not await self.store.add(LEDGER, key, entry):
+        try:
+            added = await self.store.add(LEDGER, key, entry)
+        except HostingError:
+            # the store may still write it (a stalled Redis runs it late): the platform's retry may take it over
+            self._unconfirmed[key] = entry["owner"]
+            while len(self._unconfirmed) > MAX_UNCONFIRMED:
+                self._unconfirmed.pop(next(iter(self._unconfirmed)))
+            raise
+        if not added:
             return await self._take_over_lapsed(key)
         done = await self.store.get(CLAIMS, key)
         if isinstance(done, dict) and done.get("status") == "done" or done is True:
@@ -180,7 +190,8 @@ class TurnLedger:
     async def _take_over_lapsed(self, key: str) -> Ticket | None:
         """A repeat of a delivery whose owner is gone: take it over to run it now; otherwise None."""
         current = await self.store.get(LEDGER, key)
-        if not self._lapsed(current):
+        ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.pop(key, None)
+        if not ours and not self._lapsed(current):
             return None
         return await self._claim(key, current)
 
@@ -227,6 +238,11 @@ class TurnLedger:
             # once the lease lapses) resumes it
             self._held.pop(ticket.key, None)
             raise
+        except StateUnavailableError as error:
+            # the state store went away mid-turn: leave the entry; once its lease lapses it is run again
+            self._held.pop(ticket.key, None)
+            logger.warning("ledger: %s was cut short (%s); it is resumed once the state store is back", ticket.key,
+                           error)  # fmt: skip
         except Exception:
             logger.exception("ledger: handling %s failed; not retrying it", ticket.key)
             await self.finish(ticket)
