@@ -170,29 +170,35 @@ class TurnLedger:
         """
         key = f"{channel}:{delivery_id}"
         entry = self._new_entry(channel, delivery_id, payload)
-        try:
-            added = await self.store.add(LEDGER, key, entry)
-        except HostingError:
-            # the store may still write it (a stalled Redis runs it late): the platform's retry may take it over
-            self._unconfirmed[key] = entry["owner"]
-            while len(self._unconfirmed) > MAX_UNCONFIRMED:
-                self._unconfirmed.pop(next(iter(self._unconfirmed)))
-            raise
-        if not added:
-            return await self._take_over_lapsed(key)
-        done = await self.store.get(CLAIMS, key)
-        if isinstance(done, dict) and done.get("status") == "done" or done is True:
-            # answered and its entry removed just before this repeat arrived
-            await self.store.discard(LEDGER, key, match={"owner": entry["owner"]})
-            return None
-        return self._hold(key, entry)
+        for _ in range(3):
+            try:
+                added = await self.store.add(LEDGER, key, entry)
+            except HostingError:
+                # the store may still write it (a stalled Redis runs it late): the platform's retry may take it over
+                self._unconfirmed[key] = entry["owner"]
+                while len(self._unconfirmed) > MAX_UNCONFIRMED:
+                    self._unconfirmed.pop(next(iter(self._unconfirmed)))
+                raise
+            if added:
+                done = await self.store.get(CLAIMS, key)
+                if isinstance(done, dict) and done.get("status") == "done" or done is True:
+                    # answered and its entry removed just before this repeat arrived
+                    await self.store.discard(LEDGER, key, match={"owner": entry["owner"]})
+                    return None
+                return self._hold(key, entry)
+            current = await self.store.get(LEDGER, key)
+            if current is None:
+                continue  # finished or swept away since the add: try again
+            return await self._take_over(key, current)
+        return None
 
-    async def _take_over_lapsed(self, key: str) -> Ticket | None:
-        """A repeat of a delivery whose owner is gone: take it over to run it now; otherwise None."""
-        current = await self.store.get(LEDGER, key)
-        ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.pop(key, None)
+    async def _take_over(self, key: str, current: Any) -> Ticket | None:
+        """A repeat of a delivery already recorded: take it over when its owner is gone (or it is our own
+        write that timed out); None while its owner works on it."""
+        ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.get(key)
         if not ours and not self._lapsed(current):
             return None
+        self._unconfirmed.pop(key, None)
         return await self._claim(key, current)
 
     def _lapsed(self, entry: Any) -> bool:
