@@ -20,7 +20,7 @@ install_python_packages() {
     fi
     say "upgrading pip"
     quiet_pip .venv/bin/python -m pip install --quiet --upgrade pip
-    local specs=("-e" "packages/hosting[serve,redis,openai,otlp,test]") names=("hosting") pyproject dir
+    local specs=("-e" "packages/hosting[serve,redis,postgres,openai,otlp,test]") names=("hosting") pyproject dir
     for pyproject in packages/*/pyproject.toml; do
         dir=$(dirname "$pyproject")
         [ "$dir" = "packages/hosting" ] && continue

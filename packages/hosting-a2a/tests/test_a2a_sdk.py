@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 from typing import Any
@@ -191,3 +192,17 @@ async def test_a_failing_agent_ends_the_task_failed_without_leaking_details(serv
         assert event.task.status.state == TaskState.TASK_STATE_FAILED
         assert "server log" in event.task.status.message.parts[0].text
         assert "offline model failure" not in str(event.task)
+
+
+async def test_the_channels_run_hook_sees_the_a2a_request_and_can_rewrite_the_turn(serve: Any) -> None:
+    seen: list[Any] = []
+
+    def hook(request: Any, *, target: Any, protocol_request: Any) -> Any:
+        seen.append((request.isolation_key, protocol_request.message.context_id))
+        return dataclasses.replace(request, input="rewritten")
+
+    served = serve(run_hook=hook)
+    async with connect(served.url + "/a2a", streaming=False) as client:
+        [event] = await collect(client.send_message(send_request("original", context_id="hooked")))
+    assert event.task.status.message.parts[0].text == "echo 1: rewritten"
+    assert seen == [("a2a:hooked", "hooked")]

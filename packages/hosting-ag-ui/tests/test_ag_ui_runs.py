@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -132,3 +133,15 @@ def test_an_api_key_is_required_when_configured(serve: Any) -> None:
     refused = hosted.client.post("/ag-ui", json=run_input("t", [user("hi", "u1")]))
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
     assert text_of(run(hosted.client, run_input("t", [user("hi", "u1")]), authorization="Bearer k")) == "echo 1: hi"
+
+
+def test_the_channels_run_hook_sees_the_run_input_and_can_rewrite_the_turn(serve: Any) -> None:
+    seen: list[Any] = []
+
+    def hook(request: Any, *, target: Any, protocol_request: Any) -> Any:
+        seen.append((request.isolation_key, protocol_request.run_id))
+        return dataclasses.replace(request, input="rewritten")
+
+    hosted = serve(run_hook=hook)
+    assert text_of(run(hosted.client, run_input("hk", [user("original", "u1")], runId="run-9"))) == "echo 1: rewritten"
+    assert seen == [("ag-ui:hk", "run-9")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import anyio
@@ -176,3 +177,17 @@ async def test_a_cancelled_call_stops_the_agent_and_keeps_the_question_and_the_p
     assert len(partial) == 1 and partial[0], "the partial answer was kept"
     full = f"echo 1: {question}"
     assert full.startswith(partial[0]) and len(partial[0]) < len(full), "the answer was cut short"
+
+
+async def test_the_channels_run_hook_sees_the_tool_call_and_can_rewrite_the_turn(serve: Any) -> None:
+    seen: list[Any] = []
+
+    def hook(request: Any, *, target: Any, protocol_request: Any) -> Any:
+        seen.append((request.isolation_key, protocol_request["arguments"]["message"]))
+        return dataclasses.replace(request, input="rewritten")
+
+    served = serve(run_hook=hook)
+    async with Client(served.url) as client:
+        answer = text_of(await client.call_tool("ask", {"message": "original", "conversation": "h"}))
+    assert answer == "echo 1: rewritten"
+    assert seen == [("mcp:conversation:h", "original")]

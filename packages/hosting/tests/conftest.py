@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -47,6 +48,20 @@ def redis() -> Iterator[Any]:
 
     with RedisServer(redis_server_binary()) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server on a free loopback port (initdb in a temporary folder), for the whole run."""
+    from agent_framework_hosting.testing import PostgresServer, postgres_bin_dir
+
+    with PostgresServer(postgres_bin_dir()) as server:
+        yield server
+
+
+def postgres_url(server: Any, *, lock_ttl: float = 2.0, schema: str | None = None) -> str:
+    """A `postgresql://` state location in a fresh schema, so tests sharing a server never meet."""
+    return f"{server.url}?schema={schema or 't' + uuid.uuid4().hex[:10]}&lock_ttl={lock_ttl}"
 
 
 @pytest.fixture

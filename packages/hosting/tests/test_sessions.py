@@ -48,7 +48,7 @@ async def test_reset_starts_fresh_and_keeps_the_old_history(make_host) -> None:
     assert re.fullmatch(r"k#[0-9a-f]{8}", new_id)
     after = await host.context.run(turn("two", "k"))
     assert after.text == "echo 1: two" and after.session.session_id == new_id
-    assert history(await host.state.get("sessions", old_id)) == ["one", "echo 1: one"]
+    assert history(await host.sessions.stored(old_id)) == ["one", "echo 1: one"]
 
 
 async def test_history_survives_a_restart_with_state_dir(agent: Agent, tmp_path: Path) -> None:
@@ -76,8 +76,46 @@ async def test_session_files_are_plain_json_written_atomically(agent: Agent, tmp
     files = list((tmp_path / "sessions" / "sessions").iterdir())
     assert len(files) == 1 and not files[0].name.startswith(".")
     record = json.loads(files[0].read_text())
-    assert record["key"] == "user:1/../x" and record["value"]["session_id"] == "user:1/../x"
+    assert record["key"] == "user:1/../x" and record["value"]["session"]["session_id"] == "user:1/../x"
+    (log,) = (tmp_path / "sessions" / "history").glob("*.jsonl")
+    header, *lines = [line for line in log.read_text().splitlines()]
+    assert header.startswith("#")  # when the list expires (0: never)
+    lines = [json.loads(line) for line in lines]
+    assert [line["contents"][0]["text"] for line in lines] == ["one", "echo 1: one"]
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+async def test_a_turn_appends_only_its_new_messages(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    for text in ("one", "two", "three"):
+        await host.context.run(turn(text, "k"))
+    (log,) = (tmp_path / "sessions" / "history").glob("*.jsonl")
+    session_file = next((tmp_path / "sessions" / "sessions").iterdir())
+    assert len(log.read_text().splitlines()) == 1 + 6
+    assert b"three" not in session_file.read_bytes()
+    restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    assert (await restarted.context.run(turn("four", "k"))).text == "echo 4: four"
+    assert history(await restarted.sessions.stored("k")) == [
+        "one", "echo 1: one", "two", "echo 2: two", "three", "echo 3: three", "four", "echo 4: four"
+    ]
+
+
+async def test_a_rewritten_history_is_stored_afresh(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await host.context.run(turn("one", "k"))
+    session = await host.sessions.load("k")
+    session.state["in_memory"]["messages"] = session.state["in_memory"]["messages"][1:]
+    await host.sessions.save(session)
+    assert history(await host.sessions.stored("k")) == ["echo 1: one"]
+
+
+async def test_a_turn_sees_what_another_process_appended(agent: Agent, tmp_path: Path) -> None:
+    first = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    second = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    await first.context.run(turn("one", "k"))
+    await second.context.run(turn("two", "k"))
+    assert (await first.context.run(turn("three", "k"))).text == "echo 3: three"
+    assert history(await second.sessions.stored("k"))[-2:] == ["three", "echo 3: three"]
 
 
 async def test_memory_mode_keeps_a_bounded_number_of_sessions(agent: Agent) -> None:
@@ -94,7 +132,7 @@ async def test_concurrent_turns_on_one_key_run_one_after_another(make_host) -> N
     results = await asyncio.gather(*(host.context.run(turn(f"m{i}", "same")) for i in range(20)))
     numbers = sorted(int(r.text.split(":")[0].removeprefix("echo ")) for r in results)
     assert numbers == list(range(1, 21))
-    final = await host.state.get("sessions", "same")
+    final = await host.sessions.stored("same")
     assert len(history(final)) == 40
 
 

@@ -41,7 +41,7 @@ async def test_closing_a_stream_early_keeps_the_partial_answer_and_releases_the_
         if len(received) == 2:
             break
     await stream.aclose()
-    stored = history(await host.state.get("sessions", "k"))
+    stored = history(await host.sessions.stored("k"))
     assert stored[0] == "one two three four five six"
     assert stored[1].startswith("echo 1:") and len(stored[1]) < len("echo 1: one two three four five six")
     assert (await host.context.run(turn("next", "k"))).text == "echo 2: next"

@@ -112,7 +112,7 @@ class ResponsesChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._runner = TurnRunner(
             context,
-            Records(context, ttl=self.store_ttl),
+            Records(context, ttl=self.store_ttl if self.store_ttl is not None else context.response_ttl),
             forwarded=self.forward_options,
             replay_timeout=self.replay_timeout,
         )

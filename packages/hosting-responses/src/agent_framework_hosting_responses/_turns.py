@@ -139,7 +139,10 @@ class TurnRunner:
             turn.key = previous.get("key")
             return
         turn.key = response_key(turn.response_id)
-        if not previous.get("snapshot") or not await self.context.copy_session(response_key(previous_id), turn.key):
+        copied = previous.get("snapshot") and await self.context.copy_session(
+            response_key(previous_id), turn.key, ttl=self.records.ttl
+        )
+        if not copied:
             raise ApiError(
                 f"The context of previous response '{previous_id}' is no longer stored.",
                 status_code=404,
@@ -182,13 +185,20 @@ class TurnRunner:
             channel=self.channel_name,
             operation="message.create",
             input=[*turn.pending_messages, *params.messages],
-            session=ChannelSession(turn.key) if turn.key else None,
+            session=self._session(turn),
             options=params.options(self.forwarded) or None,
             metadata=dict(params.metadata),
             attributes=attributes,
             stream=stream,
             identity=ChannelIdentity(self.channel_name, native_id) if native_id else None,
         )
+
+    def _session(self, turn: Turn) -> ChannelSession | None:
+        """The turn's session; a response's own session (its snapshot) lives as long as the response."""
+        if not turn.key:
+            return None
+        own = turn.key == response_key(turn.response_id)
+        return ChannelSession(turn.key, ttl=self.records.ttl if own else None)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
@@ -303,7 +313,7 @@ class TurnRunner:
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
             if turn.params.store:
-                snapshot = await self.context.copy_session(turn.run_key, own_key)
+                snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
         if turn.conversation_id:

@@ -11,6 +11,7 @@ from ._errors import (
     UNAVAILABLE_REPLY,
     ConfigurationError,
     HostingError,
+    LeaseLostError,
     PlatformError,
     SessionBusyError,
     StateUnavailableError,
@@ -53,15 +54,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 logger = logging.getLogger("agent_framework.hosting")
 
-_REDIS_NAMES = ("LeaseLostError", "RedisLeader", "RedisStateStore")
+_REDIS_NAMES = ("RedisLeader", "RedisStateStore")
+_POSTGRES_NAMES = ("PostgresStateStore",)
 
 
 def __getattr__(name: str) -> object:
-    """Redis names load on first use, so the base install needs no redis package."""
+    """Redis and PostgreSQL names load on first use, so the base install needs neither driver."""
     if name in _REDIS_NAMES:
         from . import _redis
 
         return getattr(_redis, name)
+    if name in _POSTGRES_NAMES:
+        from . import _postgres
+
+        return getattr(_postgres, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -106,6 +112,7 @@ __all__ = [
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",
+    "PostgresStateStore",
     "RedisLeader",
     "RedisStateStore",
     "SessionBusyError",

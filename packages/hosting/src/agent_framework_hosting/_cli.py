@@ -14,8 +14,9 @@ from typing import Any
 from . import _cli_dead_letters as dead_letters
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
 from ._demo import DemoConfigurationError, demo_agent
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, HostingError
 from ._host import AgentFrameworkHost
 from ._target import TargetError, load_target
 
@@ -76,7 +77,20 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         choices=[spec.name for spec in KNOWN_CHANNELS],
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
+    serve.add_argument(
+        "--session-ttl",
+        type=duration,
+        default=environ.get("SESSION_TTL") or None,
+        help="forget a conversation idle this long: 3600, 15m, 12h, 30d or forever (default: $SESSION_TTL or forever)",
+    )
+    serve.add_argument(
+        "--response-ttl",
+        type=duration,
+        default=environ.get("RESPONSE_TTL") or None,
+        help="keep stored Responses this long (default: $RESPONSE_TTL or 30d)",
+    )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    add_sessions_command(commands, environ)
     dead_letters.add_parser(commands)
     return parser
 
@@ -93,9 +107,10 @@ def _label(spec: str, kind: str, value: Any) -> str:
 
 
 def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
-    if args.channels or args.state_dir:
+    if args.channels or args.state_dir or args.session_ttl is not None or args.response_ttl is not None:
         raise CliError(
-            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): drop --channel/--state-dir"
+            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): "
+            "drop --channel/--state-dir/--session-ttl/--response-ttl"
         )
     banner = Banner(
         target=_label(args.target, "host serving", host.target),
@@ -128,7 +143,15 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         reasons = "; ".join(f"{s.name}: {s.reason}" for s in selection.skipped)
         raise CliError(f"no channel can be served ({reasons})")
     try:
-        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir)
+        retention: dict[str, Any] = {
+            f"{name}_ttl": value["ttl"]
+            for name, value in (
+                ("session", ttl_argument(args.session_ttl)),
+                ("response", ttl_argument(args.response_ttl)),
+            )
+            if value
+        }
+        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir, **retention)
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
     banner = Banner(
@@ -166,6 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(environ).parse_args(argv)
     if args.command == "dead-letters":
         return dead_letters.run(args)
+    if args.command == "sessions":
+        try:
+            sessions_main(args, sys.stdout)
+        except (ValueError, LookupError, ImportError, HostingError) as error:
+            print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+            return 1
+        return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())

@@ -145,6 +145,11 @@ class ChannelContext:
         return self._host.workflows is not None
 
     @property
+    def response_ttl(self) -> float | None:
+        """How long stored responses are kept (seconds; None: until deleted), the host's `response_ttl`."""
+        return self._host.response_ttl
+
+    @property
     def state(self) -> StateStore:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
@@ -225,16 +230,17 @@ class ChannelContext:
             yield None
             return
         host = self._host
+        ttl = request.session.ttl if request.session is not None else None
         async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
-            session = await host.sessions.load(key) if host.agent_target and host.sessions.supported else None
+            session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
             try:
                 yield session
             finally:
                 if session is not None and host.state.keeps_objects:
-                    await host.sessions.save(session)
+                    await host.sessions.save(session, ttl=ttl)
                 elif session is not None:
                     with anyio.CancelScope(shield=True):
-                        await host.sessions.save(session)
+                        await host.sessions.save(session, ttl=ttl)
 
     def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -325,13 +331,16 @@ class ChannelContext:
         """Start a fresh conversation for `isolation_key`; returns the new session id."""
         return await self._host.reset_session_async(isolation_key)
 
-    async def copy_session(self, source_key: str, target_key: str) -> bool:
-        """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none."""
-        return await self._host.sessions.copy(source_key, target_key)
+    async def copy_session(self, source_key: str, target_key: str, *, ttl: float | None = None) -> bool:
+        """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none.
 
-    async def delete_session(self, isolation_key: str) -> None:
-        """Forget the conversation `isolation_key` currently uses."""
-        await self._host.sessions.delete(isolation_key)
+        The copy shares the stored messages of its source; `ttl` overrides the host's session ttl for it.
+        """
+        return await self._host.sessions.copy(source_key, target_key, ttl=ttl)
+
+    async def delete_session(self, isolation_key: str, *, purge: bool = False) -> None:
+        """Forget the conversation `isolation_key` currently uses (`purge`: erase its stored messages too)."""
+        await self._host.sessions.delete(isolation_key, purge=purge)
 
     @property
     def supports_sessions(self) -> bool:

@@ -32,6 +32,12 @@ class StateUnavailableError(HostingError):
     public_message = "the host's state store is unavailable; retry shortly"
 
 
+class LeaseLostError(StateUnavailableError):
+    """A write was refused because the lease it was made under had expired and been taken over."""
+
+    code = "lease_lost"
+
+
 class Unauthorized(HostingError):
     """The caller could not prove who it is (a signature, token or secret failed a check)."""
 

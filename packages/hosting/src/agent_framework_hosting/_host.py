@@ -23,7 +23,7 @@ from ._claims import Claims
 from ._context import ChannelContext
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
-from ._locations import check_writable_folder, is_remote_location
+from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._outbox import DeadLetters, Outbox
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -39,6 +39,8 @@ DEFAULT_MAX_SESSIONS = 1000
 DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_RESET_TIMEOUT = 30.0
+DEFAULT_RESPONSE_TTL = 30 * 24 * 3600.0  # what OpenAI keeps stored responses for
+
 
 
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
@@ -78,6 +80,15 @@ def open_state_store(location: Any, *, max_entries: int) -> StateStore:
         return MemoryStateStore(max_entries=max_entries)
     if isinstance(location, StateStore):
         return location
+    if url_scheme(location) in POSTGRES_SCHEMES:
+        try:
+            from ._postgres import PostgresStateStore
+        except ImportError as error:
+            raise ImportError(
+                "a postgresql:// state location needs the [postgres] extra: "
+                "pip install 'agent-framework-hosting[postgres]'"
+            ) from error
+        return PostgresStateStore.from_url(location)
     if is_remote_location(location):
         try:
             from ._redis import RedisStateStore
@@ -104,7 +115,9 @@ class AgentFrameworkHost:
     a folder, a `HostStatePaths` mapping, a `redis://` URL, or a `StateStore`.
     `turn_wait` bounds how long a turn waits for the previous turn of the same
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
-    background work. `delivery` tunes the turn ledger (leases, resume attempts).
+    background work. `session_ttl` (seconds; None: forever) is how long an idle
+    conversation is kept, `response_ttl` how long stored responses are (30 days).
+    `delivery` tunes the turn ledger and the outbox (leases, resume attempts, retries).
     """
 
     def __init__(
@@ -117,6 +130,7 @@ class AgentFrameworkHost:
         state_dir: Any = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
         session_ttl: float | None = None,
+        response_ttl: float | None = DEFAULT_RESPONSE_TTL,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         delivery: DeliveryOptions | None = None,
@@ -132,6 +146,8 @@ class AgentFrameworkHost:
         sessions_location, checkpoints_path, checkpoints_named = _state_locations(state_dir)
         self.state_location = sessions_location
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
+        self.session_ttl = session_ttl
+        self.response_ttl = response_ttl
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
         self.ledger = TurnLedger(self.state, delivery)

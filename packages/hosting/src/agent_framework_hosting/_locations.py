@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-REMOTE_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+REMOTE_SCHEMES = (*REDIS_SCHEMES, *POSTGRES_SCHEMES)
 
 
 def url_scheme(value: Any) -> str | None:

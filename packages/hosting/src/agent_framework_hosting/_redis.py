@@ -26,7 +26,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._errors import SessionBusyError, StateUnavailableError
+from ._errors import LeaseLostError, SessionBusyError, StateUnavailableError
 from ._locations import redact_url
 from ._state import KeyedLocks
 
@@ -132,11 +132,28 @@ end
 return 1
 """
 
-
-class LeaseLostError(StateUnavailableError):
-    """A write was refused because the lease it was made under had expired and been taken over."""
-
-    code = "lease_lost"
+FENCED_APPEND = """
+for i = 2, #KEYS do
+  if redis.call('get', KEYS[i]) ~= ARGV[i + 1] then
+    return -1
+  end
+end
+if redis.call('llen', KEYS[1]) ~= tonumber(ARGV[1]) then
+  return 0
+end
+local items = cjson.decode(ARGV[3 + #KEYS - 1])
+for _, item in ipairs(items) do
+  redis.call('rpush', KEYS[1], item)
+end
+if tonumber(ARGV[2]) == 0 then
+  redis.call('persist', KEYS[1])
+elseif tonumber(ARGV[1]) == 0 then
+  redis.call('pexpire', KEYS[1], ARGV[2])
+else
+  redis.call('pexpire', KEYS[1], ARGV[2], 'GT')
+end
+return 1
+"""
 
 
 def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
@@ -240,6 +257,7 @@ class _Scripts:
         self.renew = client.register_script(RENEW)
         self.release = client.register_script(RELEASE)
         self.fenced_set = client.register_script(FENCED_SET)
+        self.fenced_append = client.register_script(FENCED_APPEND)
         self.discard_owned = client.register_script(DISCARD_OWNED)
         self.replace_matching = client.register_script(REPLACE_MATCHING)
 
@@ -414,6 +432,38 @@ class RedisStateStore:
         if namespace in INDEXED:
             await self.guard(self.client.sadd(self._internal("index", namespace), key))
 
+    def _held_leases(self) -> list[RedisLease]:
+        return [lease for lease in _HELD.get() if lease.store is self and not lease.released]
+
+    async def append(
+        self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
+    ) -> bool:
+        leases = self._held_leases()
+        encoded = json.dumps([_dumps(item).decode() for item in items], ensure_ascii=False)
+        keys = [self.key(namespace, key), *(lease.key for lease in leases)]
+        tokens = [lease.token for lease in leases]
+        args: list[bytes | str | int] = [at, 0 if ttl is None else _ms(ttl), *tokens, encoded]
+        outcome = await self.guard(self._scripts().fenced_append(keys=keys, args=args))
+        if outcome == -1:
+            for lease in leases:
+                lease.lost = True
+            raise LeaseLostError("the turn's lease expired and another process took over; the turn was not saved")
+        return bool(outcome)
+
+    async def items(self, namespace: str, key: str, start: int = 0, stop: int | None = None) -> list[Any]:
+        if stop is not None and stop <= start:
+            return []
+        raw = await self.guard(self.client.lrange(self.key(namespace, key), start, -1 if stop is None else stop - 1))
+        return [json.loads(item) for item in raw]
+
+    async def touch(self, namespace: str, key: str, *, ttl: float | None) -> None:
+        target = self.key(namespace, key)
+        await self.guard(self.client.persist(target) if ttl is None else self.client.pexpire(target, _ms(ttl), gt=True))
+
+    async def ping(self) -> None:
+        """Raise `StateUnavailableError` unless Redis answers."""
+        await self.guard(self.client.ping())
+
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         target, px = self.key(namespace, key), None if ttl is None else _ms(ttl)
         try:
@@ -512,7 +562,7 @@ class RedisStateStore:
     async def _try_acquire(self, key: str, ttl: float) -> RedisLease | None:
         token = secrets.token_hex(16)
         started = time.monotonic()
-        args = [token, _ms(ttl), *self.orphans.tokens(key)]
+        args: list[str | int] = [token, _ms(ttl), *self.orphans.tokens(key)]
         try:
             fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=args))
         except StateUnavailableError:

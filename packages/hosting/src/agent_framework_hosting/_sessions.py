@@ -1,26 +1,112 @@
-"""Resolving an isolation key to an `AgentSession`, and keeping it between turns."""
+"""Resolving an isolation key to an `AgentSession`, and keeping it between turns.
+
+A durable store keeps a session as a small record (its state without the
+messages, plus where the messages are) and its messages in append-only lists:
+a turn appends only its new messages, and a copy (a fork) shares its source's
+lists, diverging into a list of its own at its first append. Each process keeps
+the sessions it used last live, so a turn reads only what other processes
+appended since. In memory, sessions stay live objects while warm and are frozen
+to JSON when idle (`ParkedSession`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+import operator
 import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from agent_framework import AgentSession
+from agent_framework import AgentSession, Message
 
+from ._parked import DEFAULT_WARM_SESSIONS, ParkedSession, WarmSessions
 from ._state import StateStore
+
+logger = logging.getLogger("agent_framework.hosting")
 
 SESSIONS = "sessions"
 ALIASES = "aliases"
+HISTORY = "history"
+RECORD_VERSION = 2
+DEFAULT_LIVE_SESSIONS = 1000
+
+# A run of a session's messages: [list key, position of the list's first item, end position].
+Segment = list[Any]
+
+
+@dataclass
+class _Live:
+    """A session as this process last loaded or saved it."""
+
+    session: AgentSession
+    logs: dict[str, list[Segment]] = field(default_factory=dict)
+    loaded: dict[str, list[Message]] = field(default_factory=dict)
+
+
+def _message_lists(session: AgentSession) -> Iterator[tuple[str, list[Message]]]:
+    """The history providers' message lists in the session's state, by provider."""
+    for source, value in session.state.items():
+        if isinstance(value, dict) and isinstance(value.get("messages"), list):
+            yield source, value["messages"]
+
+
+@contextmanager
+def _messages_hidden(session: AgentSession) -> Iterator[None]:
+    """Empty the message lists for a moment, so `to_dict()` costs the same at any length."""
+    hidden = list(_message_lists(session))
+    for source, _ in hidden:
+        session.state[source]["messages"] = []
+    try:
+        yield
+    finally:
+        for source, messages in hidden:
+            session.state[source]["messages"] = messages
+
+
+def _list_ttl(ttl: float | None) -> float | None:
+    """History lists outlive their session record a little, so a live record never points at expired messages."""
+    return None if ttl is None else ttl * 1.1 + 1.0
+
+
+def _end(segments: list[Segment]) -> int:
+    return int(segments[-1][2]) if segments else 0
+
+
+def _extends(new: list[Segment], old: list[Segment]) -> bool:
+    """Whether `new` holds `old`'s messages and maybe more after them."""
+    if not old or len(new) < len(old) or new[: len(old) - 1] != old[:-1]:
+        return False
+    last, same = old[-1], new[len(old) - 1]
+    return bool(same[0] == last[0] and same[1] == last[1] and same[2] >= last[2])
+
+
+def is_record(value: Any) -> bool:
+    """Whether a stored session value is a record (rather than a whole `AgentSession.to_dict()`)."""
+    return isinstance(value, dict) and value.get("v") == RECORD_VERSION and "logs" in value
 
 
 class SessionManager:
     """Maps isolation keys to session ids (through reset aliases) and sessions to the store."""
 
-    def __init__(self, target: Any, store: StateStore, *, ttl: float | None = None) -> None:
+    def __init__(
+        self,
+        target: Any,
+        store: StateStore,
+        *,
+        ttl: float | None = None,
+        live: int = DEFAULT_LIVE_SESSIONS,
+        warm: int = DEFAULT_WARM_SESSIONS,
+    ) -> None:
         self._target = target
         self._store = store
-        self._ttl = ttl
+        self.ttl = ttl
+        self._live_limit = live
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._warm = WarmSessions(warm)
 
     @property
     def supported(self) -> bool:
@@ -30,39 +116,213 @@ class SessionManager:
         alias = await self._store.get(ALIASES, isolation_key)
         return alias if isinstance(alias, str) and alias else isolation_key
 
-    async def load(self, isolation_key: str) -> AgentSession:
+    async def load(self, isolation_key: str, *, ttl: float | None = None) -> AgentSession:
+        """The session `isolation_key` uses (a new one when none is stored); `ttl` overrides the session ttl."""
         session_id = await self.session_id(isolation_key)
         stored = await self._store.get(SESSIONS, session_id)
         if stored is None:
             session: AgentSession = self._target.create_session(session_id=session_id)
             if self._store.keeps_objects:
-                await self._store.set(SESSIONS, session_id, session, ttl=self._ttl)
+                await self._park(session, self.ttl if ttl is None else ttl)
+            else:
+                self._remember(_Live(session))
             return session
         if self._store.keeps_objects:
+            return self._unpark(session_id, stored)
+        return await self._restore(session_id, stored, self._live.get(session_id))
+
+    def _unpark(self, session_id: str, stored: Any) -> AgentSession:
+        if not isinstance(stored, ParkedSession):
             return stored  # type: ignore[no-any-return]
-        return AgentSession.from_dict(stored)
+        self._warm.touch(session_id, stored)
+        return stored.thaw()
 
-    async def save(self, session: AgentSession) -> None:
-        value: Any = session if self._store.keeps_objects else session.to_dict()
-        await self._store.set(SESSIONS, session.session_id, value, ttl=self._ttl)
+    async def _park(self, session: AgentSession, ttl: float | None) -> None:
+        """Keep a memory-mode session: live while warm, frozen to JSON once other sessions push it out."""
+        parked = self._warm.get(session.session_id)
+        if parked is None or not parked.holds(session):
+            parked = ParkedSession(session)
+        await self._store.set(SESSIONS, session.session_id, parked, ttl=ttl)
+        self._warm.touch(session.session_id, parked)
 
-    async def copy(self, source_key: str, target_key: str) -> bool:
-        """Give `target_key` a copy of the session `source_key` uses; False when the source has none."""
+    async def stored(self, session_id: str) -> AgentSession | None:
+        """The session stored under `session_id`, read afresh (no turn lock: for inspection)."""
+        stored = await self._store.get(SESSIONS, session_id)
+        if stored is None:
+            return None
+        if self._store.keeps_objects:
+            return stored.thaw() if isinstance(stored, ParkedSession) else stored  # type: ignore[no-any-return]
+        return await self._restore(session_id, stored, None, remember=False)
+
+    async def _restore(
+        self, session_id: str, stored: Any, live: _Live | None, *, remember: bool = True
+    ) -> AgentSession:
+        if not is_record(stored):
+            session = AgentSession.from_dict(stored)
+            if remember:
+                self._remember(_Live(session))
+            return session
+        session = AgentSession.from_dict(stored["session"])
+        entry = _Live(session)
+        for source, segments in stored["logs"].items():
+            known = live.logs.get(source, []) if live is not None else []
+            loaded = live.loaded.get(source) if live is not None else None
+            messages, complete = await self._read(segments, known, loaded)
+            session.state.setdefault(source, {})["messages"] = messages
+            if complete:
+                entry.logs[source], entry.loaded[source] = segments, messages
+            else:
+                logger.warning("session %s lost part of its history; the rest is kept", session_id)
+        if remember:
+            self._remember(entry)
+        return session
+
+    async def _read(
+        self, segments: list[Segment], known: list[Segment], loaded: list[Message] | None
+    ) -> tuple[list[Message], bool]:
+        """The messages `segments` name, reading only those past what this process already holds."""
+        messages: list[Message] = []
+        start = 0
+        if loaded is not None and _extends(segments, known) and len(loaded) == _end(known):
+            messages, start = list(loaded), len(loaded)
+        complete = True
+        for log, first, end in segments:
+            if end <= start:
+                continue
+            begin = max(first, start)
+            raw = await self._store.items(HISTORY, log, begin - first, end - first)
+            complete = complete and len(raw) == end - begin
+            messages.extend(Message.from_dict(item) for item in raw)
+        return messages, complete
+
+    def _remember(self, entry: _Live, session_id: str | None = None) -> None:
+        session_id = session_id or entry.session.session_id
+        self._live[session_id] = entry
+        self._live.move_to_end(session_id)
+        while len(self._live) > self._live_limit:
+            self._live.popitem(last=False)
+
+    async def save(self, session: AgentSession, *, ttl: float | None = None) -> None:
+        """Store the session's new messages and its record; `ttl` overrides the session ttl."""
+        ttl = self.ttl if ttl is None else ttl
+        if self._store.keeps_objects:
+            await self._park(session, ttl)
+            return
+        live = self._live.get(session.session_id)
+        if live is None or live.session is not session:
+            live = _Live(session)
+        try:
+            entry = _Live(session)
+            for source, messages in _message_lists(session):
+                entry.logs[source] = await self._append(
+                    session.session_id, messages, live.logs.get(source, []), live.loaded.get(source), ttl
+                )
+                entry.loaded[source] = messages
+            with _messages_hidden(session):
+                data = session.to_dict()
+            record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
+            await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
+        except BaseException:
+            self._live.pop(session.session_id, None)
+            raise
+        self._remember(entry)
+
+    async def _append(
+        self,
+        session_id: str,
+        messages: list[Message],
+        segments: list[Segment],
+        loaded: list[Message] | None,
+        ttl: float | None,
+    ) -> list[Segment]:
+        """Store the messages past those already stored; returns the segments that now hold them all."""
+        segments = [list(segment) for segment in segments]
+        count = _end(segments)
+        unchanged = (
+            loaded is not None
+            and len(loaded) == count
+            and len(messages) >= count
+            and all(map(operator.is_, messages[:count], loaded))
+        )
+        if not unchanged:
+            # The history was rewritten (compacted, say) or never stored here: it starts a new list.
+            segments, count = [], 0
+        for log, _, _ in segments[:-1]:
+            await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
+        added = [message.to_dict() for message in messages[count:]]
+        if not added:
+            if segments:
+                await self._store.touch(HISTORY, segments[-1][0], ttl=_list_ttl(ttl))
+            return segments
+        if segments:
+            log, first, end = segments[-1]
+            if await self._store.append(HISTORY, log, added, at=end - first, ttl=_list_ttl(ttl)):
+                segments[-1][2] = end + len(added)
+                return segments
+        # Another session sharing this list appended first (a fork): continue in a list of our own.
+        log = f"{session_id}~{uuid.uuid4().hex[:12]}"
+        if not await self._store.append(HISTORY, log, added, at=0, ttl=_list_ttl(ttl)):
+            raise RuntimeError(f"history list {log!r} unexpectedly exists")
+        segments.append([log, count, count + len(added)])
+        return segments
+
+    async def copy(self, source_key: str, target_key: str, *, ttl: float | None = None) -> bool:
+        """Give `target_key` a copy of the session `source_key` uses; False when the source has none.
+
+        Durable stores share the source's stored messages; the copy's own messages go to its own list.
+        `ttl` overrides the session ttl for the copy.
+        """
         source_id, target_id = await self.session_id(source_key), await self.session_id(target_key)
         stored = await self._store.get(SESSIONS, source_id)
         if stored is None:
             return False
         if source_id == target_id:
             return True
-        data = stored.to_dict() if isinstance(stored, AgentSession) else json.loads(json.dumps(stored))
-        data["session_id"] = target_id
-        value: Any = AgentSession.from_dict(data) if self._store.keeps_objects else data
-        await self._store.set(SESSIONS, target_id, value, ttl=self._ttl)
+        ttl = self.ttl if ttl is None else ttl
+        self._live.pop(target_id, None)
+        self._warm.drop(target_id)
+        if isinstance(stored, ParkedSession):
+            stored = stored.thaw()
+        if isinstance(stored, AgentSession):
+            with _messages_hidden(stored):
+                data = stored.to_dict()
+            data["session_id"] = target_id
+            session = AgentSession.from_dict(data)
+            for source, messages in _message_lists(stored):
+                session.state[source]["messages"] = list(messages)
+            await self._park(session, ttl)
+            return True
+        if not is_record(stored):
+            data = json.loads(json.dumps(stored))
+            data["session_id"] = target_id
+            await self._store.set(SESSIONS, target_id, data, ttl=ttl)
+            return True
+        record = {**stored, "session": {**stored["session"], "session_id": target_id}}
+        for segments in stored["logs"].values():
+            for log, _, _ in segments:
+                await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
+        await self._store.set(SESSIONS, target_id, record, ttl=ttl)
+        origin = self._live.get(source_id)
+        if origin is not None and origin.logs == stored["logs"]:
+            # The copy's first turn then reads nothing this process already holds.
+            self._remember(_Live(origin.session, dict(origin.logs), dict(origin.loaded)), target_id)
         return True
 
-    async def delete(self, isolation_key: str) -> None:
-        """Forget the session `isolation_key` currently uses."""
-        await self._store.delete(SESSIONS, await self.session_id(isolation_key))
+    async def delete(self, isolation_key: str, *, purge: bool = False) -> bool:
+        """Forget the session `isolation_key` currently uses; False when there was none.
+
+        `purge` also deletes its stored messages, even where copies share them (erasing a user's data).
+        """
+        session_id = await self.session_id(isolation_key)
+        self._live.pop(session_id, None)
+        self._warm.drop(session_id)
+        stored = await self._store.get(SESSIONS, session_id) if purge else None
+        deleted = await self._store.delete(SESSIONS, session_id)
+        if stored is not None and is_record(stored):
+            for segments in stored["logs"].values():
+                for log, _, _ in segments:
+                    await self._store.delete(HISTORY, log)
+        return deleted
 
     async def reset(self, isolation_key: str) -> str:
         """Point `isolation_key` at a fresh session id; the old session stays stored."""

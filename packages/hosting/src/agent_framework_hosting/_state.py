@@ -8,10 +8,12 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 import uuid
+from array import array
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from ._filelock import blocking_file_lock, file_lock
 logger = logging.getLogger("agent_framework.hosting")
 
 DEFAULT_MAX_ENTRIES = 10_000
+LIST_PREFIX = "\0list:"
 EVICTION_WARNING_INTERVAL = 300.0
 LOCKS_FOLDER = ".locks"
 _fences = itertools.count(1)
@@ -70,7 +73,26 @@ class StateStore(Protocol):
         """Store `value` only when `key` is absent; return whether it was stored."""
         ...
 
-    async def delete(self, namespace: str, key: str) -> bool: ...
+    async def delete(self, namespace: str, key: str) -> bool:
+        """Delete the value or list at `key`; return whether there was one."""
+        ...
+
+    async def append(
+        self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
+    ) -> bool:
+        """Append `items` to the list at `key` if it holds exactly `at` items; False (nothing written) otherwise.
+
+        `ttl` extends the list's life as `touch` does (a new list lives exactly `ttl`).
+        """
+        ...
+
+    async def items(self, namespace: str, key: str, start: int = 0, stop: int | None = None) -> list[Any]:
+        """Items `start` to `stop` (exclusive) of the list at `key`; an absent list is empty."""
+        ...
+
+    async def touch(self, namespace: str, key: str, *, ttl: float | None) -> None:
+        """Keep the list at `key` at least `ttl` more seconds (None: until deleted); never shortens its life."""
+        ...
 
     async def replace(
         self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
@@ -191,7 +213,36 @@ class MemoryStateStore:
         return True
 
     async def delete(self, namespace: str, key: str) -> bool:
-        return self._space(namespace).pop(key, None) is not None
+        value = self._space(namespace).pop(key, None)
+        items = self._space(LIST_PREFIX + namespace).pop(key, None)
+        return value is not None or items is not None
+
+    async def append(
+        self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
+    ) -> bool:
+        entry = self._live(LIST_PREFIX + namespace, key)
+        current: list[Any] = [] if entry is None else entry[0]
+        if len(current) != at:
+            return False
+        expires = None if ttl is None else time.monotonic() + ttl
+        if entry is not None and expires is not None:
+            expires = None if entry[1] is None else max(entry[1], expires)
+        await self.set(LIST_PREFIX + namespace, key, [*current, *items])
+        self._space(LIST_PREFIX + namespace)[key] = ([*current, *items], expires)
+        return True
+
+    async def items(self, namespace: str, key: str, start: int = 0, stop: int | None = None) -> list[Any]:
+        entry = self._live(LIST_PREFIX + namespace, key)
+        return [] if entry is None else list(entry[0][start:stop])
+
+    async def touch(self, namespace: str, key: str, *, ttl: float | None) -> None:
+        entry = self._live(LIST_PREFIX + namespace, key)
+        if entry is not None:
+            expires = None if ttl is None or entry[1] is None else max(entry[1], time.monotonic() + ttl)
+            self._space(LIST_PREFIX + namespace)[key] = (entry[0], expires)
+
+    async def ping(self) -> None:
+        """Memory is always there."""
 
     async def replace(
         self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
@@ -223,13 +274,67 @@ class MemoryStateStore:
         return None
 
 
-def _file_name(key: str) -> str:
+def _file_name(key: str, suffix: str = ".json") -> str:
     encoded = quote(key, safe="")
     if len(encoded) > 180 or encoded.startswith("."):
         import hashlib
 
         encoded = "~" + hashlib.sha256(key.encode()).hexdigest()
-    return encoded + ".json"
+    return encoded + suffix
+
+
+def _header(expires: float) -> bytes:
+    """A list file's first line: when it expires (0: never), fixed-width so it can be rewritten in place."""
+    return b"#%020.3f\n" % expires
+
+
+HEADER_SIZE = len(_header(0.0))
+
+
+class _LineIndex:
+    """Byte offsets of the item lines of append-only list files, kept per file (LRU)."""
+
+    def __init__(self, max_files: int) -> None:
+        self.max_files = max_files
+        self._files: OrderedDict[Path, array[int]] = OrderedDict()
+
+    def offsets(self, path: Path) -> array[int]:
+        """Where each item line starts, plus the end of the last complete one; a torn tail is cut off.
+
+        A file that grew behind this index's back (another process) is indexed from where it left off.
+        """
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        offsets = self._files.get(path)
+        if offsets is None or size < offsets[-1]:
+            offsets = array("q", [HEADER_SIZE])
+        else:
+            self._files.move_to_end(path)
+        if size > offsets[-1]:
+            with open(path, "rb") as handle:
+                handle.seek(offsets[-1])
+                data = handle.read()
+            base = offsets[-1]
+            position = data.find(b"\n")
+            while position >= 0:
+                offsets.append(base + position + 1)
+                position = data.find(b"\n", position + 1)
+            if base + len(data) > offsets[-1]:
+                with open(path, "r+b") as handle:
+                    handle.truncate(offsets[-1])
+        self.keep(path, offsets)
+        return offsets
+
+    def keep(self, path: Path, offsets: array[int]) -> None:
+        self._files[path] = offsets
+        self._files.move_to_end(path)
+        while len(self._files) > self.max_files:
+            self._files.popitem(last=False)
+
+    def forget(self, path: Path) -> None:
+        self._files.pop(path, None)
 
 
 class FileStateStore:
@@ -251,6 +356,8 @@ class FileStateStore:
         self._locks = KeyedLocks()
         self._swept: dict[str, float] = {}
         self._sweeping: set[asyncio.Task[int]] = set()
+        self._lines = _LineIndex(DEFAULT_MAX_ENTRIES)
+        self._list_guard = threading.Lock()
 
     def _path(self, namespace: str, key: str) -> Path:
         if not key:
@@ -327,6 +434,115 @@ class FileStateStore:
         self._maybe_sweep(namespace, ttl)
         return created
 
+    def _list_path(self, namespace: str, key: str) -> Path:
+        return self._path(namespace, key).with_suffix(".jsonl")
+
+    @staticmethod
+    def _expiry(path: Path) -> float | None:
+        """When the list file expires (0: never); None when there is no whole list file."""
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(HEADER_SIZE)
+        except FileNotFoundError:
+            return None
+        if len(head) < HEADER_SIZE or not head.startswith(b"#"):
+            return None
+        try:
+            return float(head[1:-1])
+        except ValueError:
+            return None
+
+    @staticmethod
+    def _expires_at(ttl: float | None) -> float:
+        return 0.0 if ttl is None else time.time() + ttl
+
+    def _extend(self, path: Path, current: float, ttl: float | None) -> None:
+        wanted = self._expires_at(ttl)
+        if current == 0.0 or (wanted != 0.0 and wanted <= current):
+            return
+        with open(path, "r+b") as handle:
+            handle.write(_header(wanted))
+
+    def _list_expiry(self, path: Path) -> float | None:
+        """The expiry of a live list file; an expired or broken one is removed (None)."""
+        expires = self._expiry(path)
+        if expires is not None and (expires == 0.0 or expires > time.time()):
+            return expires
+        if path.exists():
+            path.unlink(missing_ok=True)
+        self._lines.forget(path)
+        return None
+
+    def _append(self, path: Path, items: Sequence[Any], at: int, ttl: float | None) -> bool:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Processes sharing the folder append under its lock, so the length check and the write are one step.
+        with self._list_guard, blocking_file_lock(path.parent / ".lock"):
+            expires = self._list_expiry(path)
+            offsets = self._lines.offsets(path) if expires is not None else array("q", [HEADER_SIZE])
+            if len(offsets) - 1 != at:
+                return False
+            data = b"".join(json.dumps(item, separators=(",", ":")).encode() + b"\n" for item in items)
+            if expires is None:
+                self._write(path, _header(self._expires_at(ttl)) + data)
+            else:
+                with open(path, "ab") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                self._extend(path, expires, ttl)
+            end = offsets[-1]
+            for item in data.splitlines(keepends=True):
+                end += len(item)
+                offsets.append(end)
+            self._lines.keep(path, offsets)
+            return True
+
+    def _slice(self, path: Path, start: int, stop: int | None) -> list[Any]:
+        with self._list_guard:
+            if self._list_expiry(path) is None:
+                return []
+            offsets = self._lines.offsets(path)
+            count = len(offsets) - 1
+            start, stop = max(0, start), count if stop is None else min(stop, count)
+            if start >= stop:
+                return []
+            with open(path, "rb") as handle:
+                handle.seek(offsets[start])
+                data = handle.read(offsets[stop] - offsets[start])
+        return [json.loads(line) for line in data.splitlines()]
+
+    async def append(
+        self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
+    ) -> bool:
+        appended = await asyncio.to_thread(self._append, self._list_path(namespace, key), items, at, ttl)
+        self._maybe_sweep(namespace, ttl)
+        return appended
+
+    async def items(self, namespace: str, key: str, start: int = 0, stop: int | None = None) -> list[Any]:
+        return await asyncio.to_thread(self._slice, self._list_path(namespace, key), start, stop)
+
+    async def touch(self, namespace: str, key: str, *, ttl: float | None) -> None:
+        def _touch() -> None:
+            with self._list_guard:
+                path = self._list_path(namespace, key)
+                expires = self._list_expiry(path)
+                if expires is not None:
+                    self._extend(path, expires, ttl)
+
+        await asyncio.to_thread(_touch)
+        self._maybe_sweep(namespace, ttl)
+
+    async def ping(self) -> None:
+        """Check that the state folder can be written."""
+
+        def _probe() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".ping.{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+
+        await asyncio.to_thread(_probe)
+
     def _maybe_sweep(self, namespace: str, ttl: float | None) -> None:
         now = time.monotonic()
         if ttl is None or now - self._swept.get(namespace, float("-inf")) < self.sweep_interval:
@@ -346,19 +562,29 @@ class FileStateStore:
                 before = path.exists()
                 if self._read(path) is None and before and not path.exists():
                     removed += 1
+            for path in folder.glob("*.jsonl"):
+                with self._list_guard:
+                    if self._list_expiry(path) is None:
+                        removed += 1
             return removed
 
         return await asyncio.to_thread(_sweep)
 
     async def delete(self, namespace: str, key: str) -> bool:
         path = self._path(namespace, key)
+        list_path = path.with_suffix(".jsonl")
 
         def _unlink() -> bool:
-            try:
-                path.unlink()
-                return True
-            except FileNotFoundError:
-                return False
+            found = False
+            for each in (path, list_path):
+                try:
+                    each.unlink()
+                    found = True
+                except FileNotFoundError:
+                    pass
+            with self._list_guard:
+                self._lines.forget(list_path)
+            return found
 
         return await asyncio.to_thread(_unlink)
 

@@ -20,15 +20,19 @@ SESSION_MODES: tuple[str, ...] = ("auto", "disabled")
 
 
 class ChannelSession:
-    """A channel's hint that requests sharing `isolation_key` share one conversation."""
+    """A channel's hint that requests sharing `isolation_key` share one conversation.
 
-    __slots__ = ("isolation_key",)
+    `ttl` (seconds) overrides the host's `session_ttl` for this conversation (stored Responses use it).
+    """
 
-    def __init__(self, isolation_key: str | None = None) -> None:
+    __slots__ = ("isolation_key", "ttl")
+
+    def __init__(self, isolation_key: str | None = None, *, ttl: float | None = None) -> None:
         self.isolation_key = isolation_key
+        self.ttl = ttl
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChannelSession) and other.isolation_key == self.isolation_key
+        return isinstance(other, ChannelSession) and (other.isolation_key, other.ttl) == (self.isolation_key, self.ttl)
 
     def __hash__(self) -> int:
         return hash(self.isolation_key)

@@ -314,6 +314,116 @@ class RedisServer:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+def postgres_bin_dir() -> str:
+    """The folder of PostgreSQL's server programs (`initdb`, `postgres`); a test calling this fails without them."""
+    import glob
+
+    import pytest
+
+    found = shutil.which("initdb")
+    if found and shutil.which("postgres", path=os.path.dirname(os.path.realpath(found))):
+        return os.path.dirname(os.path.realpath(found))
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(os.path.join(candidate, "initdb")):
+            return candidate
+    pytest.fail("PostgreSQL is not installed (Debian: apt-get install postgresql)")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server in a temporary folder on a loopback port::
+
+        with PostgresServer(postgres_bin_dir()) as postgres:
+            host = AgentFrameworkHost(agent, channels=[...], state_dir=postgres.url)
+
+    PostgreSQL refuses to run as root, so as root the server runs as the
+    `postgres` user (or `nobody`), which then owns the folder. Durability
+    settings are relaxed (`fsync=off`) unless `durable` is set.
+    """
+
+    def __init__(self, bin_dir: str | None = None, port: int | None = None, *, durable: bool = False) -> None:
+        self.bin_dir = bin_dir or postgres_bin_dir()
+        self.port = port or free_port()
+        self.durable = durable
+        self.process: subprocess.Popen[bytes] | None = None
+        self._dir = tempfile.mkdtemp(prefix="afh-postgres-")
+        self._user: tuple[int, int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_user(self) -> dict[str, Any]:
+        return {} if self._user is None else {"user": self._user[0], "group": self._user[1], "extra_groups": []}
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Create the cluster, start the server and wait (bounded) until it accepts connections."""
+        import pwd
+
+        data = os.path.join(self._dir, "data")
+        if os.geteuid() == 0:
+            for name in ("postgres", "nobody"):
+                try:
+                    entry = pwd.getpwnam(name)
+                except KeyError:
+                    continue
+                self._user = (entry.pw_uid, entry.pw_gid)
+                break
+            if self._user is None:
+                raise RuntimeError("running as root and no unprivileged user (postgres, nobody) to run PostgreSQL")
+            os.chown(self._dir, *self._user)
+        initdb = [os.path.join(self.bin_dir, "initdb"), "-D", data, "-U", "postgres", "--auth=trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync"]  # fmt: skip
+        done = subprocess.run(initdb, capture_output=True, cwd=self._dir, **self._as_user())
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')}")
+        settings = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self._dir}",
+                    "-c", "max_connections=200", "-c", "shared_buffers=32MB"]  # fmt: skip
+        if not self.durable:
+            settings += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        command = [os.path.join(self.bin_dir, "postgres"), "-D", data, "-p", str(self.port), *settings]
+        log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - the server writes it until stop()
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self._dir, **self._as_user())
+        log.close()
+        ready = os.path.join(self.bin_dir, "pg_isready")
+        deadline = time.monotonic() + timeout
+        while True:
+            probe = subprocess.run([ready, "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
+                                   capture_output=True)  # fmt: skip
+            if probe.returncode == 0:
+                return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                output = self.log()
+                self.stop()
+                raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n{output}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        try:
+            with open(os.path.join(self._dir, "server.log"), "rb") as handle:
+                return handle.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)  # "fast" shutdown: disconnect clients, stop at once
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
 class ServerProcess:
     """A server command in its own process group on a free port, its output kept in a log file.
 

@@ -1,0 +1,67 @@
+"""Memory-mode sessions: live objects while in use, compact JSON while idle, so idle conversations cost little."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+
+from agent_framework import AgentSession
+
+logger = logging.getLogger("agent_framework.hosting")
+
+DEFAULT_WARM_SESSIONS = 256
+
+
+class ParkedSession:
+    """One memory-mode session: the live `AgentSession`, or its `to_dict()` as JSON bytes once frozen."""
+
+    __slots__ = ("_frozen", "_session")
+
+    def __init__(self, session: AgentSession) -> None:
+        self._session: AgentSession | None = session
+        self._frozen: bytes | None = None
+
+    def thaw(self) -> AgentSession:
+        """The live session (rebuilt from JSON when it was frozen)."""
+        if self._session is None:
+            assert self._frozen is not None
+            self._session = AgentSession.from_dict(json.loads(self._frozen))
+            self._frozen = None
+        return self._session
+
+    def holds(self, session: AgentSession) -> bool:
+        return self._session is session
+
+    def freeze(self) -> None:
+        """Keep the session as JSON only; one whose state is not JSON stays live."""
+        session = self._session
+        if session is None:
+            return
+        try:
+            self._frozen = json.dumps(session.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
+        except (TypeError, ValueError):
+            logger.debug("session %s holds state that is not JSON; it stays live", session.session_id)
+            return
+        self._session = None
+
+
+class WarmSessions:
+    """The parked sessions used last stay live; older ones are frozen as they drop off the end."""
+
+    def __init__(self, size: int = DEFAULT_WARM_SESSIONS) -> None:
+        self.size = size
+        self._warm: OrderedDict[str, ParkedSession] = OrderedDict()
+
+    def touch(self, session_id: str, parked: ParkedSession) -> None:
+        self._warm[session_id] = parked
+        self._warm.move_to_end(session_id)
+        while len(self._warm) > self.size:
+            _, cold = self._warm.popitem(last=False)
+            cold.freeze()
+
+    def get(self, session_id: str) -> ParkedSession | None:
+        return self._warm.get(session_id)
+
+    def drop(self, session_id: str) -> None:
+        self._warm.pop(session_id, None)

@@ -1,0 +1,59 @@
+"""Memory mode: sessions stay live while warm and are frozen to compact JSON when idle, without losing anything."""
+
+from __future__ import annotations
+
+import pytest
+from agent_framework import Agent
+from agent_framework_hosting import AgentFrameworkHost
+from agent_framework_hosting._parked import ParkedSession
+from agent_framework_hosting.testing import OfflineChatClient
+
+from .conftest import turn
+
+
+def host_with_warm(size: int, **kwargs: object) -> AgentFrameworkHost:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], **kwargs)  # type: ignore[arg-type]
+    host.sessions._warm.size = size
+    return host
+
+
+async def test_an_idle_session_is_frozen_and_thaws_with_its_history() -> None:
+    host = host_with_warm(2)
+    await host.context.run(turn("my name is Ada", "ada"))
+    for key in ("b", "c", "d"):
+        await host.context.run(turn("hi", key))
+    parked = host.state._spaces["sessions"]["ada"][0]  # type: ignore[attr-defined]
+    assert isinstance(parked, ParkedSession) and parked._session is None and parked._frozen
+    assert len(parked._frozen) < 1000
+    result = await host.context.run(turn("who am I?", "ada"))
+    assert result.text == "echo 2: who am I?"
+    assert [m.text for m in result.session.state["in_memory"]["messages"]] == [
+        "my name is Ada", "echo 1: my name is Ada", "who am I?", "echo 2: who am I?"
+    ]
+    assert parked._session is result.session  # warm again: the live object until it goes idle
+
+
+async def test_copies_and_deletes_work_on_frozen_sessions() -> None:
+    host = host_with_warm(1)
+    await host.context.run(turn("one", "source"))
+    await host.context.run(turn("x", "other"))
+    assert await host.context.copy_session("source", "fork")
+    assert (await host.context.run(turn("two", "fork"))).text == "echo 2: two"
+    assert (await host.context.run(turn("two", "source"))).text == "echo 2: two"
+    stored = await host.sessions.stored("fork")
+    assert stored is not None and len(stored.state["in_memory"]["messages"]) == 4
+    await host.context.delete_session("fork")
+    assert await host.sessions.stored("fork") is None
+    assert (await host.context.run(turn("again", "fork"))).text == "echo 1: again"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+async def test_a_session_whose_state_is_not_json_stays_live() -> None:
+    host = host_with_warm(1)
+    first = await host.context.run(turn("one", "odd"))
+    first.session.state["handle"] = object()
+    await host.sessions.save(first.session)
+    await host.context.run(turn("x", "other"))
+    parked = host.state._spaces["sessions"]["odd"][0]  # type: ignore[attr-defined]
+    assert parked._session is first.session
+    assert (await host.context.run(turn("two", "odd"))).text == "echo 2: two"
