@@ -251,6 +251,7 @@ class Deployment:
     channel: ActivityProtocolChannel
     chat: OfflineChatClient
     fake: FakeBotFramework
+    host: AgentFrameworkHost
 
     def post(self, activity: dict[str, Any], token: str | None = None, **headers: str) -> Any:
         if token is not None:
@@ -289,7 +290,7 @@ def deploy(bot_framework: FakeBotFramework) -> Iterator[Callable[..., Deployment
         client = TestClient(host.app)
         client.__enter__()
         clients.append(client)
-        return Deployment(client=client, channel=channel, chat=chat, fake=bot_framework)
+        return Deployment(client=client, channel=channel, chat=chat, fake=bot_framework, host=host)
 
     yield start
     for client in reversed(clients):

@@ -420,7 +420,7 @@ def test_commands_are_registered_guild_scoped_at_startup(signer: Signer, discord
     assert put.path == f"/api/v10/applications/{APP_ID}/guilds/4000/commands"
     assert put.headers["authorization"] == "Bot bot-secret"
     assert put.headers["user-agent"].startswith("DiscordBot (")
-    assert [c["name"] for c in put.json] == ["ask", "reset", "note"]
+    assert [c["name"] for c in put.json] == ["ask", "reset", "stop", "note"]
     assert put.json[0]["options"] == [
         {"type": 3, "name": "prompt", "description": "What to ask the agent", "required": True}
     ]
@@ -599,11 +599,12 @@ def test_a_user_reset_command_replaces_the_built_in_one(signer: Signer) -> None:
         await ctx.reply("custom")
 
     channel = make_channel(signer, None, commands=[ChannelCommand("reset", "My reset", mine)])
-    assert [c["name"] for c in channel.command_definitions()] == ["ask", "reset"]
-    assert channel.command_definitions()[1]["description"] == "My reset"
+    assert [c["name"] for c in channel.command_definitions()] == ["ask", "stop", "reset"]
+    assert channel.command_definitions()[2]["description"] == "My reset"
     host = make_host(channel)
     host.app  # noqa: B018 - builds the app, collecting commands
-    assert [c.handle for c in host.commands["discord"]] == [mine]
+    assert [c.name for c in host.commands["discord"]] == ["stop", "reset"]
+    assert host.commands["discord"][1].handle is mine
 
 
 def test_the_channel_is_a_channel_with_the_documented_defaults(signer: Signer) -> None:

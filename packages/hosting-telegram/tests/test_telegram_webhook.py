@@ -50,7 +50,7 @@ async def test_startup_registers_the_webhook_with_a_secret_and_the_commands(fake
         assert len(bot.channel.webhook_secret) >= 32
         [commands] = fake.of("setMyCommands")
         assert {"command": "ping", "description": "Check the bot"} in commands["commands"]
-        assert {c["command"] for c in commands["commands"]} == {"ping", "reset"}
+        assert {c["command"] for c in commands["commands"]} == {"ping", "reset", "stop"}
         assert fake.of("getMe") and bot.channel.bot_username == "echo_bot"
     assert fake.of("deleteWebhook") == []  # left registered by default (rolling deploys)
 

@@ -23,6 +23,7 @@ from agent_framework_hosting import (
     ChannelContribution,
     ChannelRequest,
     ChannelSession,
+    Concurrency,
     HostingError,
 )
 from agent_framework_hosting.http import BadRequest, read_json_object
@@ -49,16 +50,22 @@ def state_url(server: RedisServer, *, lock_ttl: float = 2.0, prefix: str | None 
     return f"{server.url}?prefix={prefix or 't' + uuid.uuid4().hex[:10] + ':'}&lock_ttl={lock_ttl}"
 
 
-def _host_command(state: str, chunk_delay: float, turn_wait: float) -> list[str]:
+def _host_command(state: str, chunk_delay: float, turn_wait: float, concurrency: str = "queue") -> list[str]:
     return [sys.executable, HERE, "host", "--port", "{port}", "--state", state,
-            "--chunk-delay", str(chunk_delay), "--turn-wait", str(turn_wait)]  # fmt: skip
+            "--chunk-delay", str(chunk_delay), "--turn-wait", str(turn_wait),
+            "--concurrency", concurrency]  # fmt: skip
 
 
 class HostProcess(ServerProcess):
-    """A host (`redis_server.py host`) in its own process group on a free port, ready when constructed."""
+    """A host (`redis_server.py host`) in its own process group on a free port, ready when constructed.
 
-    def __init__(self, state: str, *, chunk_delay: float = 0.0, turn_wait: float = 60.0) -> None:
-        super().__init__(_host_command(state, chunk_delay, turn_wait), name="host")
+    `concurrency` is a policy name, or ``collect:SECONDS`` for `collect` with that window.
+    """
+
+    def __init__(
+        self, state: str, *, chunk_delay: float = 0.0, turn_wait: float = 60.0, concurrency: str = "queue"
+    ) -> None:
+        super().__init__(_host_command(state, chunk_delay, turn_wait, concurrency), name="host")
         try:
             self.wait_ready(timeout=30)
         except RuntimeError:
@@ -112,9 +119,10 @@ def build_host(state: Any, *, chunk_delay: float = 0.0, turn_wait: float = 60.0,
 
 
 def _serve_host(args: argparse.Namespace) -> None:
-    serve_until_terminated(
-        build_host(args.state, chunk_delay=args.chunk_delay, turn_wait=args.turn_wait).app, args.port
-    )
+    policy, _, window = args.concurrency.partition(":")
+    concurrency = Concurrency(policy, collect_window=float(window or 1.5))  # type: ignore[arg-type]
+    host = build_host(args.state, chunk_delay=args.chunk_delay, turn_wait=args.turn_wait, concurrency=concurrency)
+    serve_until_terminated(host.app, args.port)
 
 
 def _hold_lock(args: argparse.Namespace) -> None:
@@ -155,6 +163,7 @@ def main() -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.0)
     parser.add_argument("--turn-wait", type=float, default=60.0)
     parser.add_argument("--ttl", type=float, default=1.0)
+    parser.add_argument("--concurrency", default="queue")
     args = parser.parse_args()
     {"host": _serve_host, "hold-lock": _hold_lock, "lead": _lead}[args.command](args)
 

@@ -76,6 +76,16 @@ def test_a_state_dir_keeps_sessions_on_disk(tmp_path: Path) -> None:
     assert f"state: {tmp_path / 'state'}" in banner(result)
 
 
+def test_concurrency_chooses_the_policy_and_the_collect_window() -> None:
+    assert plan().host.concurrency.policy == "queue"
+    chosen = plan("--concurrency", "collect", "--collect-window", "2.5").host.concurrency
+    assert (chosen.policy, chosen.collect_window) == ("collect", 2.5)
+    with pytest.raises(SystemExit):
+        plan("--concurrency", "drop")
+    with pytest.raises(SystemExit):
+        plan("--concurrency", "collect", "--collect-window", "soon")
+
+
 def test_openai_settings_put_the_demo_on_a_real_model() -> None:
     environ = {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_MODEL": "llama3.2"}
     result = plan(environ=environ)

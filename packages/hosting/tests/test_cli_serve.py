@@ -152,3 +152,29 @@ def test_a_target_with_a_state_dir_keeps_conversations_across_restarts(serve: ob
     second = serve(*argv, cwd=tmp_path)  # type: ignore[operator]
     after = httpx.post(second.url + "/invocations", json={"message": "two", "session_id": "s"}, timeout=30).json()
     assert (before["response"], after["response"]) == ("echo 1: one", "echo 2: two")
+
+
+def test_deliver_sends_into_a_conversation_of_a_running_host(serve: object) -> None:
+    token = "admin-token-0123456789"
+    served = serve("--channel", "responses", env={"AFH_ADMIN_TOKEN": token})  # type: ignore[operator]
+    client = OpenAI(base_url=served.url + "/v1", api_key="unused", max_retries=0)
+    conversation = client.conversations.create()
+    client.responses.create(model="demo", input="hello", conversation=conversation.id)
+    key = f"conversation:{conversation.id}"
+
+    def deliver(*argv: str, token: str | None = token) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if k != "AFH_ADMIN_TOKEN"}
+        if token is not None:
+            environ["AFH_ADMIN_TOKEN"] = token
+        command = [str(SCRIPT), "deliver", "--url", served.url, *argv]
+        return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=60)
+
+    sent = deliver("--to", key, "--text", "Your order has shipped.")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)[0]["delivered"] is True
+    items = client.conversations.items.list(conversation.id, order="asc")
+    assert [item.content[0].text for item in items.data if item.role == "assistant"][-1] == "Your order has shipped."
+    unknown = deliver("--to", "conversation:conv_missing", "--text", "x")
+    assert unknown.returncode == 2 and "no conversation" in unknown.stdout
+    denied = deliver("--to", key, "--text", "x", token="wrong-token-0123456789")
+    assert denied.returncode == 1 and "401" in denied.stderr

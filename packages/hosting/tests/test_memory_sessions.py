@@ -28,7 +28,10 @@ async def test_an_idle_session_is_frozen_and_thaws_with_its_history() -> None:
     result = await host.context.run(turn("who am I?", "ada"))
     assert result.text == "echo 2: who am I?"
     assert [m.text for m in result.session.state["in_memory"]["messages"]] == [
-        "my name is Ada", "echo 1: my name is Ada", "who am I?", "echo 2: who am I?"
+        "my name is Ada",
+        "echo 1: my name is Ada",
+        "who am I?",
+        "echo 2: who am I?",
     ]
     assert parked._session is result.session  # warm again: the live object until it goes idle
 

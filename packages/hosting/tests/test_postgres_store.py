@@ -175,3 +175,16 @@ def test_passwords_never_reach_the_description() -> None:
     assert store.schema == "afh"
     with pytest.raises(ValueError):
         PostgresStateStore("postgresql://x/y", schema="bad; drop table")
+
+
+async def test_a_batch_commits_all_of_its_writes_or_none(store: PostgresStateStore) -> None:
+    async with store.batch():
+        assert await store.append("history", "log", ["a"], at=0)
+        await store.set("sessions", "k", {"end": 1})
+    with pytest.raises(RuntimeError):
+        async with store.batch():
+            assert await store.append("history", "log", ["b"], at=1)
+            await store.set("sessions", "k", {"end": 2})
+            raise RuntimeError("the turn failed before it committed")
+    assert await store.items("history", "log") == ["a"]
+    assert await store.get("sessions", "k") == {"end": 1}

@@ -71,7 +71,7 @@ async def test_expired_messages_leave_the_store(durable_location: Any) -> None:
     host = AgentFrameworkHost(echo(), channels=[], state_dir=location, session_ttl=0.3)
     result = await host.context.run(turn("one", "k"))
     record = await host.state.get(SESSIONS, result.session.session_id)
-    (log, _, _), = record["logs"]["in_memory"]
+    ((log, _, _),) = record["logs"]["in_memory"]
     assert len(await host.state.items(HISTORY, log)) == 2
     await asyncio.sleep(2.0)  # the record's ttl, and the list's grace beyond it (ttl * 1.1 + 1 s)
     assert await host.state.get(SESSIONS, result.session.session_id) is None

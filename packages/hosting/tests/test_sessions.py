@@ -96,7 +96,14 @@ async def test_a_turn_appends_only_its_new_messages(agent: Agent, tmp_path: Path
     restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
     assert (await restarted.context.run(turn("four", "k"))).text == "echo 4: four"
     assert history(await restarted.sessions.stored("k")) == [
-        "one", "echo 1: one", "two", "echo 2: two", "three", "echo 3: three", "four", "echo 4: four"
+        "one",
+        "echo 1: one",
+        "two",
+        "echo 2: two",
+        "three",
+        "echo 3: three",
+        "four",
+        "echo 4: four",
     ]
 
 
@@ -107,6 +114,23 @@ async def test_a_rewritten_history_is_stored_afresh(agent: Agent, tmp_path: Path
     session.state["in_memory"]["messages"] = session.state["in_memory"]["messages"][1:]
     await host.sessions.save(session)
     assert history(await host.sessions.stored("k")) == ["echo 1: one"]
+
+
+async def test_compaction_marks_on_stored_messages_are_kept(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    await host.context.run(turn("one", "k"))
+    await host.context.run(turn("two", "k"))
+    session = await host.sessions.load("k")
+    session.state["in_memory"]["messages"][0].additional_properties["_excluded"] = True  # as CompactionProvider does
+    await host.sessions.save(session)
+    restarted = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+    stored = await restarted.sessions.stored("k")
+    assert [m.additional_properties.get("_excluded", False) for m in stored.state["in_memory"]["messages"]] == [
+        True,
+        False,
+        False,
+        False,
+    ]
 
 
 async def test_a_turn_sees_what_another_process_appended(agent: Agent, tmp_path: Path) -> None:

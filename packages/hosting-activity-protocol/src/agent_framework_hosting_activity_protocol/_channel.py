@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
+from agent_framework import Message
 from agent_framework_hosting import (
+    BUSY_REPLY,
     INTERRUPTED_NOTICE,
     ChannelCommand,
     ChannelCommandContext,
@@ -22,9 +24,12 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
     DeliveryFailed,
     HostedRunResult,
     HostingError,
+    SessionBusyError,
+    TurnInterruptedError,
     current_ticket,
     replying,
 )
@@ -35,6 +40,7 @@ from agent_framework_hosting.http import (
     json_error,
     read_json_object,
 )
+from agent_framework_hosting.text import split_text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -67,6 +73,8 @@ logger = logging.getLogger("agent_framework.hosting.activity")
 
 InvokeHandler = Callable[[Mapping[str, Any]], Awaitable["tuple[int, Any] | None"]]
 ERROR_REPLY = "Sorry, something went wrong while answering. Please try again."
+STOPPED_REPLY = "(stopped before answering)"
+MERGED_REPLY = "(answered together with your other messages)"
 TYPING_INTERVAL_SECONDS = 3.0
 TYPING_STOP_GRACE_SECONDS = 5.0
 DEFAULT_MAX_MESSAGE_LENGTH = 12000
@@ -177,6 +185,8 @@ class ActivityProtocolChannel:
         commands = list(self.commands)
         if not any(command.name.lower() == "reset" for command in commands):
             commands.append(context.reset_command())
+        if not any(command.name.lower() == "stop" for command in commands):
+            commands.append(context.stop_command())
         self._all_commands = {command.name.lower(): command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._handle, methods=["POST"])],
@@ -285,6 +295,37 @@ class ActivityProtocolChannel:
         async with self.context.once(self.name, key) as first:
             yield first
 
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The conversation an activity came from (service URL, ids, tenant; no secret), for proactive messages."""
+        names = ("service_url", "conversation_id", "channel_id", "bot_id", "from_id", "tenant_id", "conversation_type")
+        reference = {name: request.attributes.get(name) for name in names}
+        if not all(isinstance(reference[name], str) for name in ("service_url", "conversation_id", "channel_id")):
+            return None
+        return {name: value for name, value in reference.items() if isinstance(value, str)}
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Send `message` into the referenced conversation through the connector (a proactive message)."""
+        destination = reference.destination
+        service_url, conversation_id = destination.get("service_url"), destination.get("conversation_id")
+        if not isinstance(service_url, str) or not isinstance(conversation_id, str):
+            raise DeliveryError("the reference has no serviceUrl or conversation id")
+        conversation: dict[str, Any] = {"id": conversation_id}
+        if isinstance(destination.get("tenant_id"), str):
+            conversation["tenantId"] = destination["tenant_id"]
+        base: dict[str, Any] = {
+            "type": "message",
+            "channelId": destination.get("channel_id"),
+            "serviceUrl": service_url,
+            "conversation": conversation,
+            "textFormat": "markdown",
+        }
+        if isinstance(destination.get("bot_id"), str):
+            base["from"] = {"id": destination["bot_id"]}
+        if isinstance(destination.get("from_id"), str):
+            base["recipient"] = {"id": destination["from_id"]}
+        for chunk in split_text(message.text, self.max_message_length) or [message.text]:
+            await self._connector.post(service_url, conversation_id, {**base, "text": chunk})
+
     @property
     def context(self) -> ChannelContext:
         if self._context is None:
@@ -365,9 +406,16 @@ class ActivityProtocolChannel:
             return replies
         try:
             result = await self.context.run(request, protocol_request=activity.raw)
+        except TurnInterruptedError:
+            return replies
+        except SessionBusyError:
+            await collect(BUSY_REPLY)
+            return replies
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
             await collect(ERROR_REPLY)
+            return replies
+        if result.merged_into is not None:
             return replies
         replies.extend(
             message_activities(
@@ -419,15 +467,22 @@ class ActivityProtocolChannel:
 
     async def _run_and_reply(self, activity: InboundActivity, request: ChannelRequest) -> None:
         typing = self._start_typing(activity)
+        result: HostedRunResult[Any] | None = None
         try:
-            result: HostedRunResult[Any] = await self.context.run(request, protocol_request=activity.raw)
+            result = await self.context.run(request, protocol_request=activity.raw)
             await replying()
             text, attachments = result.text, response_attachments(result.result)
+        except TurnInterruptedError:
+            return
+        except SessionBusyError:
+            text, attachments = BUSY_REPLY, []
         except Exception:
             logger.exception("turn failed in conversation %s", activity.conversation_id)
             text, attachments = ERROR_REPLY, []
         finally:
             await _stop(typing)
+        if result is not None and result.merged_into is not None:
+            return
         await self._send_or_keep(
             activity, message_activities(activity, text, limit=self.max_message_length, attachments=attachments)
         )
@@ -485,6 +540,12 @@ class ActivityProtocolChannel:
             result = stream.result
             text = (result.text if result is not None else "") or streamer.text
             attachments = response_attachments(result.result) if result is not None else []
+            if result is not None and result.merged_into is not None:
+                text = MERGED_REPLY
+            elif not text and stream.interrupted:
+                text = STOPPED_REPLY
+        except SessionBusyError:
+            text = BUSY_REPLY
         except Exception:
             logger.exception("streamed turn failed in conversation %s", activity.conversation_id)
             text = f"{streamer.text}\n\n{ERROR_REPLY}" if streamer.text else ERROR_REPLY

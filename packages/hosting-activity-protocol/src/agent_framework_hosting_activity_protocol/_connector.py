@@ -52,9 +52,23 @@ class Connector:
         self, inbound: InboundActivity, activity: dict[str, Any], *, attempts: int | None = None
     ) -> dict[str, Any]:
         """POST `activity` as a reply to `inbound`; returns the connector's JSON answer (its `id`)."""
-        if not service_url_allowed(inbound.service_url, self.allowed_hosts):
-            raise DeliveryError(f"serviceUrl {inbound.service_url!r} is not allowed")
-        url = activities_url(inbound.service_url, inbound.conversation_id, inbound.id)
+        return await self.post(
+            inbound.service_url, inbound.conversation_id, activity, reply_to=inbound.id, attempts=attempts
+        )
+
+    async def post(
+        self,
+        service_url: str,
+        conversation_id: str,
+        activity: dict[str, Any],
+        *,
+        reply_to: str | None = None,
+        attempts: int | None = None,
+    ) -> dict[str, Any]:
+        """POST `activity` into a conversation (a reply when `reply_to` is set, else a proactive message)."""
+        if not service_url_allowed(service_url, self.allowed_hosts):
+            raise DeliveryError(f"serviceUrl {service_url!r} is not allowed")
+        url = activities_url(service_url, conversation_id, reply_to)
         response = await self._post(url, activity, attempts or self.attempts)
         if response.status_code == 401 and isinstance(self._token_provider, ClientCredentials):
             self._token_provider.invalidate()

@@ -229,8 +229,11 @@ def to_channel_request(
         "service_url": activity.service_url,
         "activity_id": activity.id,
         "from_id": activity.sender_id,
+        "bot_id": activity.recipient_id,
         "conversation_type": activity.conversation_type,
     }
+    if isinstance(tenant_id, str):
+        attributes["tenant_id"] = tenant_id
     if activity.value is not None:
         attributes["value"] = activity.value
     locale = activity.raw.get("locale")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from agent_framework import Message
 from agent_framework_hosting import (
     INTERRUPTED_NOTICE,
     ChannelCommand,
@@ -18,7 +19,10 @@ from agent_framework_hosting import (
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
+    DeliveryError,
     HostingError,
+    TurnInterruptedError,
     chat_reply,
     replying,
 )
@@ -45,7 +49,9 @@ from ._parse import (
     to_request,
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
+from ._render import message as render_message
 from ._reply import InteractionReply, StreamEditor
+from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.discord")
@@ -56,6 +62,10 @@ DiscordIsolationKeyFactory = Callable[[Mapping[str, Any]], str]
 DEFAULT_PATH = "/discord/interactions"
 RESET_COMMAND = "reset"
 RESET_DESCRIPTION = "Start a new conversation"
+STOP_COMMAND = "stop"
+STOP_DESCRIPTION = "Stop the answer in progress"
+INTERRUPTED_MESSAGE = "(stopped before answering)"
+MERGED_MESSAGE = "(answered together with your other messages)"
 COMMAND_INPUT_OPTION = "input"
 INTERACTION_TOKEN_LIFETIME = 15 * 60.0
 FAILURE_MESSAGE = "Sorry, something went wrong while answering."
@@ -153,6 +163,7 @@ class DiscordChannel:
         self.api_base_url = api_base_url.rstrip("/")
         self.max_timestamp_skew = max_timestamp_skew
         self._builtin_reset = RESET_COMMAND not in seen
+        self._builtin_stop = STOP_COMMAND not in seen
         self._context: ChannelContext | None = None
         self._api: DiscordApi | None = None
         self._handlers: dict[str, ChannelCommand] = {}
@@ -171,6 +182,8 @@ class DiscordChannel:
         ]
         if self._builtin_reset:
             definitions.append(slash_command(RESET_COMMAND, RESET_DESCRIPTION))
+        if self._builtin_stop:
+            definitions.append(slash_command(STOP_COMMAND, STOP_DESCRIPTION))
         for command in self.user_commands:
             option = string_option(COMMAND_INPUT_OPTION, "Optional input for the command", required=False)
             definitions.append(slash_command(command.name, command.description, [option]))
@@ -192,6 +205,8 @@ class DiscordChannel:
         commands = list(self.user_commands)
         if self._builtin_reset:
             commands.insert(0, context.reset_command(name=RESET_COMMAND, description=RESET_DESCRIPTION))
+        if self._builtin_stop:
+            commands.insert(1 if self._builtin_reset else 0, context.stop_command(description=STOP_DESCRIPTION))
         self._handlers = {command.name: command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._endpoint, methods=["POST"])],
@@ -199,6 +214,26 @@ class DiscordChannel:
             on_startup=[self._startup],
             on_shutdown=[self._shutdown],
         )
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The Discord channel an interaction came from, so the host can post into it later (bot token needed)."""
+        channel_id = request.attributes.get("channel_id")
+        if not isinstance(channel_id, str) or self.bot_token is None:
+            return None
+        guild_id = request.attributes.get("guild_id")
+        return {"channel_id": channel_id, **({"guild_id": guild_id} if isinstance(guild_id, str) else {})}
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Post `message` into the referenced Discord channel with the bot token."""
+        channel_id = reference.destination.get("channel_id")
+        if not isinstance(channel_id, str):
+            raise DeliveryError("the reference has no Discord channel_id")
+        if self.bot_token is None:
+            raise DeliveryError("proactive Discord messages need the bot token")
+        for chunk in split_message(message.text) or [message.text or " "]:
+            response = await self.api.channel_message(channel_id, render_message(chunk), describe="proactive message")
+            if response is None or not response.is_success:
+                raise DeliveryError(f"Discord refused the message: {describe_failure(response)}")
 
     @property
     def context(self) -> ChannelContext:
@@ -342,7 +377,10 @@ class DiscordChannel:
             else:
                 result = await self.context.run(request, protocol_request=payload)
                 await replying()
-                text = result.text
+                text = MERGED_MESSAGE if result.merged_into is not None else result.text
+        except TurnInterruptedError:
+            await reply.send(INTERRUPTED_MESSAGE)
+            return
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
             await reply.send(chat_reply(error))
@@ -364,7 +402,10 @@ class DiscordChannel:
             await editor.close()
         if stream.result is None:
             await stream.get_final_response()
-        return stream.result.text if stream.result is not None else ""
+        if stream.result is not None and stream.result.merged_into is not None:
+            return MERGED_MESSAGE
+        text = stream.result.text if stream.result is not None else ""
+        return text or (INTERRUPTED_MESSAGE if stream.interrupted else "")
 
     async def _run_command(self, command: ChannelCommand, interaction: Interaction, key: str, received: float) -> None:
         reply = self._reply(interaction, received, ephemeral=True)

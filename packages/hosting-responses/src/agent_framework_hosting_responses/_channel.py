@@ -8,13 +8,19 @@ import time
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from agent_framework import Message
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
+    ChannelRequest,
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationBusyError,
+    ConversationReference,
+    DeliveryError,
     HostingError,
+    TurnInterruptedError,
 )
 from agent_framework_hosting.http import BadRequest, bearer_token, parse_json, read_body, secrets_equal
 from starlette.requests import Request
@@ -33,7 +39,7 @@ from ._parse import (
     parse_stream_query,
 )
 from ._records import Records
-from ._render import conversation_object, deleted, item_list, list_page
+from ._render import conversation_object, deleted, item_list, list_page, message_item
 from ._turns import TurnRunner
 
 logger = logging.getLogger("agent_framework.hosting.responses")
@@ -155,6 +161,18 @@ class ResponsesChannel:
                 methods=["GET"],
             ),
         ]
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """A turn in a Conversation can be delivered into later: its id is the reference."""
+        conversation_id = request.attributes.get("conversation_id")
+        return {"conversation_id": conversation_id} if isinstance(conversation_id, str) else None
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Append `message` to the conversation's items as an assistant message."""
+        conversation_id = reference.destination.get("conversation_id")
+        if not isinstance(conversation_id, str) or await self.runner.records.conversation(conversation_id) is None:
+            raise DeliveryError(f"there is no conversation {conversation_id!r} to deliver into")
+        await self.runner.append_items(conversation_id, [message_item(new_id("msg"), message.text, "completed")])
 
     @property
     def runner(self) -> TurnRunner:
@@ -318,6 +336,10 @@ class ResponsesChannel:
 
 
 def _hosting_message(error: HostingError) -> str:
+    if isinstance(error, ConversationBusyError):
+        return "The conversation is still working on your last message; send this again once it has answered."
+    if isinstance(error, TurnInterruptedError):
+        return "The response was interrupted by a newer message or a stop request."
     if 400 <= error.status_code < 500 and error.status_code != 409:
         return error.public_message
     if error.status_code == 409:

@@ -180,6 +180,8 @@ class TurnRunner:
         attributes: dict[str, Any] = {"response_id": turn.response_id}
         if params.previous_response_id:
             attributes["previous_response_id"] = params.previous_response_id
+        if turn.conversation_id:
+            attributes["conversation_id"] = turn.conversation_id
         native_id = params.identity
         return ChannelRequest(
             channel=self.channel_name,
@@ -248,7 +250,10 @@ class TurnRunner:
                     step = events.delta(update.text)
                     if step:
                         yield sse_frames(step)
-                response = self.completed(turn, stream.result, events=events)
+                if stream.interrupted:
+                    response = self.partial(turn, events, "incomplete")
+                else:
+                    response = self.completed(turn, stream.result, events=events)
                 closing = events.finished(response)
             except Exception:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
@@ -320,7 +325,7 @@ class TurnRunner:
             if response["status"] == "failed":
                 await self._restore_pending(turn)
             else:
-                await self._append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
+                await self.append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
         if turn.params.store:
             await self.records.save_response(self.record(turn, response, snapshot=snapshot))
 
@@ -350,7 +355,7 @@ class TurnRunner:
                 await self.records.save_conversation(record)
         turn.pending = []
 
-    async def _append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
+    async def append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
         async with self.records.lock(f"conversation:{conversation_id}"):
             record = await self.records.conversation(conversation_id)
             if record is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import httpx
-from agent_framework import Content
+from agent_framework import Content, Message
 from agent_framework_hosting import (
     BUSY_REPLY,
     INTERRUPTED_NOTICE,
@@ -23,14 +23,18 @@ from agent_framework_hosting import (
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
+    ChannelRequest,
     ChannelResponseHook,
     ChannelRunHook,
     ChannelStreamUpdateHook,
+    ConversationReference,
+    DeliveryError,
     DeliveryFailed,
+    DeliveryTicket,
     HostingError,
     SessionBusyError,
     StateUnavailableError,
-    Ticket,
+    TurnInterruptedError,
     current_ticket,
     replying,
 )
@@ -65,6 +69,7 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
+STOP_COMMAND = "stop"
 IMAGE_FAILED = "Sorry, I could not load that image."
 UNSUPPORTED = {
     "edited_message": "I can't follow edited messages. Please send your correction as a new message.",
@@ -205,7 +210,7 @@ class TelegramChannel:
         async def start(ctx: ChannelCommandContext) -> None:
             await ctx.reply(self.greeting)
 
-        return [ChannelCommand("start", "Say hello", start), context.reset_command()]
+        return [ChannelCommand("start", "Say hello", start), context.reset_command(), context.stop_command()]
 
     # lifecycle
 
@@ -305,15 +310,15 @@ class TelegramChannel:
         if ticket is None:
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
-        self._queues.submit(chat_key(update), functools.partial(self._handle, ticket, update))
+        self._queues.submit(self._queue_key(update), functools.partial(self._handle, ticket, update))
         return JSONResponse({"ok": True})
 
-    async def _accept(self, update: dict[str, Any]) -> Ticket | None:
+    async def _accept(self, update: dict[str, Any]) -> DeliveryTicket | None:
         """Record the update in the turn ledger (before Telegram hears back); None for a repeat."""
         assert self._context is not None
         return await self._context.accept(f"{self.bot_id}:{update['update_id']}", update)
 
-    async def _handle(self, ticket: Ticket, update: dict[str, Any]) -> None:
+    async def _handle(self, ticket: DeliveryTicket, update: dict[str, Any]) -> None:
         assert self._context is not None
         await self._context.handle(ticket, functools.partial(self.handle_update, update))
 
@@ -331,9 +336,46 @@ class TelegramChannel:
                     done()
 
         assert self._queues is not None
-        self._queues.submit(chat_key(update), job)
+        self._queues.submit(self._queue_key(update), job)
 
-    async def _accept_when_possible(self, update: dict[str, Any]) -> Ticket | None:
+    def _queue_key(self, update: dict[str, Any]) -> str | None:
+        """The chat's queue; None runs the update at once: `/stop`, and every update unless the policy is queue."""
+        assert self._context is not None
+        if self._context.channel_policy(self.name) != "queue":
+            return None
+        event = parse_update(update, bot_username=self.bot_username)
+        if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
+            return None
+        return chat_key(update)
+
+    # proactive delivery
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The chat (and forum topic) a request came from, so the host can deliver into it later."""
+        chat_id = request.attributes.get("chat_id")
+        if not isinstance(chat_id, int):
+            return None
+        reference: dict[str, Any] = {"chat_id": chat_id, "chat_type": request.attributes.get("chat_type", "private")}
+        thread_id = request.attributes.get("message_thread_id")
+        if isinstance(thread_id, int):
+            reference["message_thread_id"] = thread_id
+        return reference
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Send `message` into the referenced chat with sendMessage."""
+        destination = reference.destination
+        chat_id, thread_id = destination.get("chat_id"), destination.get("message_thread_id")
+        if not isinstance(chat_id, int):
+            raise DeliveryError("the reference has no Telegram chat_id")
+        target = ReplyTarget(
+            chat_id=chat_id,
+            chat_type=str(destination.get("chat_type") or "private"),
+            thread_id=thread_id if isinstance(thread_id, int) else None,
+        )
+        if not await self._outbox.deliver(target, message.text, reply=False):
+            raise DeliveryError(f"Telegram did not accept the message for chat {chat_id}")
+
+    async def _accept_when_possible(self, update: dict[str, Any]) -> DeliveryTicket | None:
         """`_accept`, retried while the state store is unavailable (nobody else retries a polled update)."""
         delay = 0.1
         while True:
@@ -425,6 +467,8 @@ class TelegramChannel:
                     await self._streamed_turn(request, target, protocol_request)
                 else:
                     await self._single_turn(request, target, protocol_request)
+        except TurnInterruptedError:
+            logger.info("telegram: the turn in chat %s was interrupted", target.chat_id)
         except SessionBusyError:
             await self._outbox.notice(target, BUSY_REPLY)
         except Exception:
@@ -434,6 +478,8 @@ class TelegramChannel:
     async def _single_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
         result = await self._context.run(request, protocol_request=protocol_request)
+        if result.merged_into is not None:
+            return
         await replying()
         images = image_uris(result.result)
         if result.text.strip() or not images:
@@ -472,6 +518,8 @@ class TelegramChannel:
                 live.add(update.text)
                 await live.refresh()
         final = stream.result
+        if final is not None and final.merged_into is not None:
+            return
         text = final.text if final is not None else live.throttle.text
         images = image_uris(final.result) if final is not None else []
         if text.strip() or live.message_ids or not images:

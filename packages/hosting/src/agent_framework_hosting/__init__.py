@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
+from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult
 from ._errors import (
     BUSY_REPLY,
     UNAVAILABLE_REPLY,
     ConfigurationError,
+    ConversationBusyError,
     HostingError,
     LeaseLostError,
     PlatformError,
     SessionBusyError,
     StateUnavailableError,
+    TurnInterruptedError,
     Unauthorized,
     chat_reply,
 )
@@ -27,7 +31,7 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
-from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, Resumer, Ticket, TurnLedger, current_ticket, replying
+from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, DeliveryTicket, Resumer, TurnLedger, current_ticket, replying
 from ._outbox import DeadLetters, DeliveryFailed, Outbox, Resender
 from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
@@ -97,11 +101,18 @@ __all__ = [
     "DeliveryOptions",
     "Outbox",
     "Resender",
+    "Concurrency",
+    "ConcurrencyPolicy",
+    "ConversationBusyError",
+    "ConversationReference",
+    "DeliveryChannel",
+    "DeliveryError",
+    "DeliveryResult",
     "FileStateStore",
     "INTERRUPTED_NOTICE",
     "Lease",
     "Resumer",
-    "Ticket",
+    "DeliveryTicket",
     "TurnLedger",
     "current_ticket",
     "replying",
@@ -118,6 +129,7 @@ __all__ = [
     "SessionBusyError",
     "StateStore",
     "StateUnavailableError",
+    "TurnInterruptedError",
     "WorkflowInputError",
     "__version__",
     "get_current_isolation_keys",

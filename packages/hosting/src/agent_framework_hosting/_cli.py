@@ -14,7 +14,9 @@ from typing import Any
 from . import _cli_dead_letters as dead_letters
 from ._banner import Banner, describe_state
 from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
+from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
 from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
+from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
 from ._demo import DemoConfigurationError, demo_agent
 from ._errors import ConfigurationError, HostingError
 from ._host import AgentFrameworkHost
@@ -42,6 +44,16 @@ def _port(value: str) -> int:
     number = _positive(value)
     if number > 65535:
         raise argparse.ArgumentTypeError(f"a port is at most 65535, got {number}")
+    return number
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 <= number <= 60:
+        raise argparse.ArgumentTypeError(f"expected 0 to 60 seconds, got {number}")
     return number
 
 
@@ -78,6 +90,19 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
     serve.add_argument(
+        "--concurrency",
+        choices=POLICIES,
+        default=None,
+        help="what a message does while its conversation is answering: queue (default), reject, interrupt, collect",
+    )
+    serve.add_argument(
+        "--collect-window",
+        type=_seconds,
+        default=DEFAULT_COLLECT_WINDOW,
+        metavar="SECONDS",
+        help=f"with --concurrency collect: how long a burst is gathered (default: {DEFAULT_COLLECT_WINDOW})",
+    )
+    serve.add_argument(
         "--session-ttl",
         type=duration,
         default=environ.get("SESSION_TTL") or None,
@@ -91,6 +116,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
     )
     serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
     add_sessions_command(commands, environ)
+    add_deliver_command(commands, environ)
     dead_letters.add_parser(commands)
     return parser
 
@@ -107,10 +133,16 @@ def _label(spec: str, kind: str, value: Any) -> str:
 
 
 def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
-    if args.channels or args.state_dir or args.session_ttl is not None or args.response_ttl is not None:
+    if (
+        args.channels
+        or args.state_dir
+        or args.session_ttl is not None
+        or args.response_ttl is not None
+        or args.concurrency
+    ):
         raise CliError(
-            "TARGET is a ready AgentFrameworkHost (it has its own channels and state): "
-            "drop --channel/--state-dir/--session-ttl/--response-ttl"
+            "TARGET is a ready AgentFrameworkHost (it has its own channels, state and concurrency): "
+            "drop --channel/--state-dir/--session-ttl/--response-ttl/--concurrency"
         )
     banner = Banner(
         target=_label(args.target, "host serving", host.target),
@@ -151,7 +183,15 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
             )
             if value
         }
-        host = AgentFrameworkHost(served, channels=selection.channels, state_dir=args.state_dir, **retention)
+        concurrency = Concurrency(args.concurrency or "queue", collect_window=args.collect_window)
+        host = AgentFrameworkHost(
+            served,
+            channels=selection.channels,
+            state_dir=args.state_dir,
+            concurrency=concurrency,
+            admin_token=environ.get(ADMIN_TOKEN_VARIABLE) or None,
+            **retention,
+        )
     except (ValueError, TypeError, ImportError, RuntimeError, OSError) as error:
         raise CliError(f"cannot build the host: {error}") from None
     banner = Banner(
@@ -197,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "deliver":
+        code, output = run_deliver(args, environ)
+        print(output if code != 1 else f"{PROG}: {output}", file=sys.stderr if code == 1 else sys.stdout)
+        return code
     try:
         plan = plan_serve(args, environ, search_path=os.getcwd())
         check_listenable(args.host, args.port)

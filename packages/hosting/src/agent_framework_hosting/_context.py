@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -12,8 +14,13 @@ import anyio
 from agent_framework import AgentResponse, AgentResponseUpdate, Content, Message
 
 from ._claims import CLAIMS
+from ._collect import Ticket
+from ._concurrency import ConcurrencyPolicy
+from ._control import ToolGuard, TurnControl
+from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
+from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
-from ._ledger import Resumer, Ticket, current_ticket
+from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._outbox import Resender
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
@@ -33,7 +40,10 @@ if TYPE_CHECKING:
     from ._host import AgentFrameworkHost
     from ._state import StateStore
 
+logger = logging.getLogger("agent_framework.hosting")
+
 IDEMPOTENCY = CLAIMS
+INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
 
 
@@ -168,13 +178,20 @@ class ChannelContext:
     async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
+        await self._host.proactive.remember(self._name, prepared)
+        ticket = await self._join(prepared)
+        if ticket is not None and not ticket.leader:
+            merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
+            return await self._respond(merged, prepared)
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
+        result: HostedRunResult[Any] | None = None
         try:
-            async with self._turn(prepared) as session:
+            async with self._turn(prepared) as (session, control):
+                inputs = await self._inputs(prepared, ticket)
                 token = trace.attach()
                 try:
-                    result = await self._invoke(prepared, session)
+                    result = await self._invoke_interruptible(prepared, session, control, inputs)
                 finally:
                     trace.detach(token)
         except BaseException as exc:
@@ -182,37 +199,51 @@ class ChannelContext:
             raise
         finally:
             trace.end(error)
+            await self._publish(ticket, None if result is None else result.result, error)
+        assert result is not None
         return await self._respond(result, prepared)
 
     async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
+        await self._host.proactive.remember(self._name, prepared)
+        ticket = await self._join(prepared)
+        if ticket is not None and not ticket.leader:
+            return self._follow(prepared, ticket)
         trace = TurnTrace(prepared, stream=True)
         held = AsyncExitStack()
         try:
-            session = await held.enter_async_context(self._turn(prepared))
+            session, control = await held.enter_async_context(self._turn(prepared))
+            start = history_length(self.target, session)
+            inputs = await self._inputs(prepared, ticket)
             token = trace.attach()
             try:
-                updates, final, close = self._invoke_stream(prepared, session)
+                updates, final, close = self._invoke_stream(prepared, session, control, inputs)
             finally:
                 trace.detach(token)
         except BaseException as exc:
             await held.aclose()
             trace.end(exc)
+            await self._publish(ticket, None, exc)
             raise
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
             try:
                 with anyio.CancelScope(shield=True):
+                    if control is not None and control.requested and stream.interrupted:
+                        partial = getattr(final_result, "messages", None) or ()
+                        mark_interrupted(self.target, session, inputs, start, partial)
                     await held.aclose()
             finally:
                 trace.end(error)
+                interrupted = TurnInterruptedError("interrupted") if stream.interrupted else None
+                await self._publish(ticket, final_result, error or interrupted)
             result = HostedRunResult(final_result, session=session, request=prepared)
             if error is not None:
                 return result
             return await self._respond(result, prepared)
 
-        return HostedStream(
+        stream = HostedStream(
             updates,
             final=final,
             close=close,
@@ -221,20 +252,91 @@ class ChannelContext:
             update_hook=self._stream_update_hook,
             request=prepared,
         )
+        if control is not None:
+            control.bind(stream.interrupt)
+        return stream
+
+    def _collecting(self, request: ChannelRequest) -> bool:
+        host = self._host
+        return (
+            request.isolation_key is not None
+            and self.policy(request) == "collect"
+            and host.agent_target
+            and host.sessions.supported
+        )
+
+    async def _join(self, request: ChannelRequest) -> Ticket | None:
+        """Under `collect`: join the conversation's batch; a leader returns once its window has closed."""
+        if not self._collecting(request):
+            return None
+        assert request.isolation_key is not None
+        ticket = await self._host.collector.join(request.isolation_key, stamp_input(request))
+        if ticket.leader:
+            await self._host.collector.window_closed(ticket)
+        return ticket
+
+    async def _inputs(self, request: ChannelRequest, ticket: Ticket | None) -> list[Message]:
+        """The turn's messages: the request's own, or every message collected into the leader's batch."""
+        if ticket is None:
+            return stamp_input(request)
+        assert request.isolation_key is not None
+        return await self._host.collector.take(request.isolation_key, ticket)
+
+    async def _publish(self, ticket: Ticket | None, response: Any, error: BaseException | None) -> None:
+        if ticket is None:
+            return
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._host.collector.publish(ticket, response, error)
+            except HostingError:
+                logger.warning("could not publish the answer of collected batch %s", ticket.batch)
+
+    def _follow(self, request: ChannelRequest, ticket: Ticket) -> HostedStream:
+        """A stream for a message merged into another request's turn: no updates, then the merged answer."""
+        collector = self._host.collector
+
+        async def nothing() -> AsyncGenerator[AgentResponseUpdate, None]:
+            return
+            yield
+
+        async def final() -> Any:
+            return await collector.result(ticket)
+
+        async def close(error: BaseException | None) -> None:
+            return None
+
+        async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
+            result = HostedRunResult(final_result, merged_into=ticket.batch, request=request)
+            if error is not None:
+                return result
+            return await self._respond(result, request)
+
+        trace = TurnTrace(request, stream=True)
+        return HostedStream(nothing(), final=final, close=close, finish=finish, trace=trace, request=request)
+
+    def policy(self, request: ChannelRequest) -> ConcurrencyPolicy:
+        """The concurrency policy for `request`: its channel's override, else the host's."""
+        return self._host.concurrency.for_channel(self._name or request.channel)
+
+    def channel_policy(self, channel: str) -> ConcurrencyPolicy:
+        """The concurrency policy of `channel`; a channel that orders messages itself does so only for ``queue``."""
+        return self._host.concurrency.for_channel(channel)
 
     @asynccontextmanager
-    async def _turn(self, request: ChannelRequest) -> AsyncIterator[Any]:
-        """Hold the isolation key's turn lock; load the session first and save it last."""
+    async def _turn(self, request: ChannelRequest) -> AsyncIterator[tuple[Any, TurnControl | None]]:
+        """Hold the isolation key's turn (by the concurrency policy); load the session first, save it last."""
         key = request.isolation_key
         if key is None:
-            yield None
+            yield None, None
             return
         host = self._host
         ttl = request.session.ttl if request.session is not None else None
-        async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
+        async with AsyncExitStack() as stack:
+            await self._hold(stack, key, self.policy(request))
+            control = await stack.enter_async_context(host.turns.running(key))
             session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
             try:
-                yield session
+                yield session, control
             finally:
                 if session is not None and host.state.keeps_objects:
                     await host.sessions.save(session, ttl=ttl)
@@ -242,10 +344,57 @@ class ChannelContext:
                     with anyio.CancelScope(shield=True):
                         await host.sessions.save(session, ttl=ttl)
 
-    def _run_kwargs(self, request: ChannelRequest, session: Any) -> dict[str, Any]:
+    async def _hold(self, stack: AsyncExitStack, key: str, policy: ConcurrencyPolicy) -> None:
+        """Take the key's turn lock: wait (queue, collect), refuse at once (reject), or interrupt the holder."""
+        state, wait, name = self._host.state, self._host.turn_wait, f"turn:{key}"
+        if policy == "reject":
+            try:
+                await stack.enter_async_context(state.lock(name, wait=0))
+            except SessionBusyError:
+                raise ConversationBusyError(f"{key!r}: {ConversationBusyError.public_message}") from None
+            return
+        if policy != "interrupt":
+            await stack.enter_async_context(state.lock(name, wait=wait))
+            return
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            # Signal whoever holds the turn now (it may change while we wait), then try the lock briefly.
+            await self._host.turns.interrupt(key)
+            try:
+                await stack.enter_async_context(state.lock(name, wait=INTERRUPT_POLL))
+                return
+            except SessionBusyError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    async def _invoke_interruptible(
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
+    ) -> HostedRunResult[Any]:
+        """Run the turn in a task the turn's control can cancel; an interrupted turn stays in history."""
+        if control is None:
+            return await self._invoke(request, session, None, inputs)
+        start = history_length(self.target, session)
+        task = asyncio.ensure_future(self._invoke(request, session, control, inputs))
+        control.bind(task.cancel)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        if task.cancelled():
+            if not control.requested:
+                raise asyncio.CancelledError
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted")
+        return task.result()
+
+    def _run_kwargs(self, request: ChannelRequest, session: Any, control: TurnControl | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if session is not None:
             kwargs["session"] = session
+        if control is not None and self._host.accepts_middleware:
+            kwargs["middleware"] = [ToolGuard(control)]
         if request.options:
             kwargs["options"] = dict(request.options)
         return kwargs
@@ -268,7 +417,9 @@ class ChannelContext:
         key = request.isolation_key
         return None if key is None else await self._host.sessions.session_id(key)
 
-    async def _invoke(self, request: ChannelRequest, session: Any) -> HostedRunResult[Any]:
+    async def _invoke(
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
+    ) -> HostedRunResult[Any]:
         host = self._host
         if host.workflows is not None:
             result = await host.workflows.run(request.input, await self._scope(request))
@@ -280,17 +431,17 @@ class ChannelContext:
             if answered is not None:
                 return HostedRunResult(answered, session=session)
         with self._bind_request_context(request):
-            response = await self.target.run(stamp_input(request), **self._run_kwargs(request, session))
+            response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
-        self, request: ChannelRequest, session: Any
+        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
     ) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
         host = self._host
         if host.workflows is not None:
             return self._workflow_stream(request)
         binding = self._bind_request_context(request)
-        stream = self.target.run(stamp_input(request), stream=True, **self._run_kwargs(request, session))
+        stream = self.target.run(inputs, stream=True, **self._run_kwargs(request, session, control))
         iterator = stream.__aiter__()
 
         async def final() -> Any:
@@ -366,6 +517,26 @@ class ChannelContext:
 
         return ChannelCommand(name=name, description=description, handle=handle)
 
+    async def stop(self, isolation_key: str) -> bool:
+        """Cancel the turn running for `isolation_key` (here or in another process); False when none runs."""
+        return await self._host.turns.interrupt(isolation_key)
+
+    def stop_command(
+        self,
+        *,
+        name: str = "stop",
+        description: str = "Stop the answer in progress",
+        stopped: str = "Stopped.",
+        idle: str = "Nothing to stop.",
+    ) -> ChannelCommand:
+        """A ready `ChannelCommand` that cancels the invoking conversation's running turn and says so."""
+
+        async def handle(ctx: ChannelCommandContext) -> None:
+            key = ctx.request.isolation_key
+            await ctx.reply(stopped if key is not None and await self.stop(key) else idle)
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
     @asynccontextmanager
     async def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> AsyncIterator[bool]:
         """Claim `key` in `namespace` (a platform delivery id); yields False for a repeat.
@@ -388,7 +559,7 @@ class ChannelContext:
             with anyio.CancelScope(shield=True):
                 await claims.commit(name, token, ttl=ttl)
 
-    async def accept(self, delivery_id: str, payload: Any) -> Ticket | None:
+    async def accept(self, delivery_id: str, payload: Any) -> DeliveryTicket | None:
         """Record a platform delivery in the turn ledger BEFORE acknowledging it; None for a repeat.
 
         `payload` (JSON) must be enough to handle the delivery again after a crash. Hand the
@@ -397,7 +568,7 @@ class ChannelContext:
         """
         return await self._host.ledger.accept(self._ledger_channel, delivery_id, payload)
 
-    async def handle(self, ticket: Ticket, work: Callable[[], Awaitable[None]]) -> None:
+    async def handle(self, ticket: DeliveryTicket, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` (the turn and its answer) for an accepted delivery; the ledger entry goes when it returns."""
         await self._host.ledger.handle(ticket, work)
 

@@ -71,3 +71,18 @@ UNAVAILABLE_REPLY = "I can't reach my conversation store right now; please try a
 def chat_reply(error: HostingError) -> str:
     """What a chat channel tells its user when the host could not run the turn (busy, or state unavailable)."""
     return BUSY_REPLY if isinstance(error, SessionBusyError) else UNAVAILABLE_REPLY
+
+
+class ConversationBusyError(SessionBusyError):
+    """The `reject` policy refused a message that arrived while the conversation's turn was running."""
+
+    code = "conversation_busy"
+    public_message = "still working on your last message; send it again once the answer arrives"
+
+
+class TurnInterruptedError(HostingError):
+    """The turn was cancelled (`interrupt` policy or `/stop`); its partial answer is kept, marked interrupted."""
+
+    status_code = 409
+    code = "turn_interrupted"
+    public_message = "the turn was interrupted by a newer message or a stop request"

@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
-from agent_framework import FileCheckpointStorage, Workflow
+from agent_framework import FileCheckpointStorage, Message, Workflow
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from ._admin import admin_routes
 from ._claims import Claims
+from ._collect import Collector
+from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
+from ._control import RunningTurns
+from ._delivery import ConversationReference, DeliveryError, DeliveryResult
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._outbox import DeadLetters, Outbox
+from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
-from ._types import Channel, ChannelCommand, ChannelContribution
+from ._types import Channel, ChannelCommand, ChannelContribution, HostedRunResult
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
 from ._workflow_input import channel_input_kind, unfed_types
 
@@ -40,7 +47,6 @@ DEFAULT_TURN_WAIT = 120.0
 DEFAULT_SHUTDOWN_TIMEOUT = 30.0
 DEFAULT_RESET_TIMEOUT = 30.0
 DEFAULT_RESPONSE_TTL = 30 * 24 * 3600.0  # what OpenAI keeps stored responses for
-
 
 
 def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
@@ -117,6 +123,10 @@ class AgentFrameworkHost:
     isolation key; `shutdown_timeout` bounds how long shutdown waits for
     background work. `session_ttl` (seconds; None: forever) is how long an idle
     conversation is kept, `response_ttl` how long stored responses are (30 days).
+    `concurrency` chooses what a message does while its conversation's turn runs:
+    ``"queue"`` (default), ``"reject"``, ``"interrupt"``, ``"collect"``, or a
+    `Concurrency` with per-channel overrides. `admin_token` turns on
+    ``POST /admin/deliver`` (proactive delivery from outside, bearer token).
     `delivery` tunes the turn ledger and the outbox (leases, resume attempts, retries).
     """
 
@@ -134,6 +144,8 @@ class AgentFrameworkHost:
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         delivery: DeliveryOptions | None = None,
+        concurrency: ConcurrencySetting = None,
+        admin_token: str | None = None,
     ) -> None:
         self.channels = list(channels)
         self._check_channels()
@@ -154,6 +166,14 @@ class AgentFrameworkHost:
         self.outbox = Outbox(self.state, delivery)
         self.dead_letters = DeadLetters(self.state)
         self.tasks = BackgroundTasks()
+        self.concurrency: Concurrency = resolve_concurrency(concurrency)
+        self.turns = RunningTurns(self.state)
+        self.proactive = Proactive(self)
+        if admin_token is not None and len(admin_token) < 16:
+            raise ValueError("admin_token must be at least 16 characters")
+        self.admin_token = admin_token
+        self.collector = Collector(self.state, window=self.concurrency.collect_window, wait=turn_wait)
+        self.accepts_middleware = self.agent_target and _accepts(getattr(target, "run", None), "middleware")
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
         self.workflows: WorkflowRunner | None = None
         if not self.agent_target:
@@ -223,6 +243,8 @@ class AgentFrameworkHost:
 
     def _build_app(self) -> Starlette:
         routes: list[BaseRoute] = [Route("/readiness", _readiness, methods=["GET"])]
+        if self.admin_token is not None:
+            routes.extend(admin_routes(self, self.admin_token))
         startups: list[Any] = []
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
@@ -327,11 +349,55 @@ class AgentFrameworkHost:
         finally:
             await self.state.aclose()
 
+    @overload
+    async def deliver(
+        self, to: Destination, message: str | Message, *, idempotency_key: str | None = None
+    ) -> DeliveryResult: ...
+
+    @overload
+    async def deliver(
+        self, to: Sequence[Destination], message: str | Message, *, idempotency_key: str | None = None
+    ) -> list[DeliveryResult]: ...
+
+    async def deliver(
+        self,
+        to: Destination | Sequence[Destination],
+        message: str | Message,
+        *,
+        idempotency_key: str | None = None,
+    ) -> DeliveryResult | list[DeliveryResult]:
+        """Send `message` into a conversation (an isolation key or a `ConversationReference`) through its channel.
+
+        The message is appended to that conversation's history too. A list sends to
+        each destination on its own and returns one result per destination. With an
+        `idempotency_key`, a destination that already got this key is not sent to again.
+        One destination that fails raises `DeliveryError`; in a list it is reported.
+        """
+        if isinstance(to, (str, ConversationReference)):
+            result = await self.proactive.deliver_one(to, message, idempotency_key=idempotency_key)
+            if not result.delivered:
+                raise DeliveryError(f"could not deliver to {result.key!r}: {result.error}")
+            return result
+        return await self.proactive.deliver_many(list(to), message, idempotency_key=idempotency_key)
+
+    async def run_and_deliver(
+        self, to: Destination, prompt: str | Message, *, idempotency_key: str | None = None
+    ) -> HostedRunResult[Any]:
+        """Run an agent-initiated turn (reminders, scheduled jobs) in a conversation and deliver the answer."""
+        return await self.proactive.run_and_deliver(to, prompt, idempotency_key=idempotency_key)
+
     def serve(self, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, **config: Any) -> None:
         """Serve with Hypercorn (the `[serve]` extra); blocks until stopped."""
         from ._serve import serve
 
         serve(self, host_name=host, port=port, workers=workers, **config)
+
+
+def _accepts(function: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -71,7 +71,7 @@ class Resumer(Protocol):
         ...
 
 
-class Ticket:
+class DeliveryTicket:
     """One delivery this process owns while it works on it."""
 
     def __init__(self, ledger: TurnLedger, key: str, entry: dict[str, Any]) -> None:
@@ -100,10 +100,10 @@ class Ticket:
         await self.ledger._write(self, status=status)
 
 
-_CURRENT: ContextVar[Ticket | None] = ContextVar("afh_ledger_ticket", default=None)
+_CURRENT: ContextVar[DeliveryTicket | None] = ContextVar("afh_ledger_ticket", default=None)
 
 
-def current_ticket() -> Ticket | None:
+def current_ticket() -> DeliveryTicket | None:
     """The ledger ticket of the delivery being handled in this task, if any."""
     return _CURRENT.get()
 
@@ -142,7 +142,7 @@ class TurnLedger:
         self.store = store
         self.options = options or DeliveryOptions()
         self._resumers: dict[str, Resumer] = {}
-        self._held: dict[str, Ticket] = {}
+        self._held: dict[str, DeliveryTicket] = {}
         self._unconfirmed: dict[str, str] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._spawn: Callable[[Any], Any] | None = None
@@ -163,7 +163,7 @@ class TurnLedger:
             "attempts": 1,
         }
 
-    async def accept(self, channel: str, delivery_id: str, payload: Any) -> Ticket | None:
+    async def accept(self, channel: str, delivery_id: str, payload: Any) -> DeliveryTicket | None:
         """Record a delivery before the platform is acknowledged; None when it is a repeat.
 
         Raises `StateUnavailableError` when it cannot be recorded (answer 503: the platform retries).
@@ -192,7 +192,7 @@ class TurnLedger:
             return await self._take_over(key, current)
         return None
 
-    async def _take_over(self, key: str, current: Any) -> Ticket | None:
+    async def _take_over(self, key: str, current: Any) -> DeliveryTicket | None:
         """A repeat of a delivery already recorded: take it over when its owner is gone (or it is our own
         write that timed out); None while its owner works on it."""
         ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.get(key)
@@ -206,7 +206,7 @@ class TurnLedger:
             return False
         return float(entry.get("lease_until", 0)) < time.time() or _owner_is_dead(entry["owner"])
 
-    async def _claim(self, key: str, current: dict[str, Any]) -> Ticket | None:
+    async def _claim(self, key: str, current: dict[str, Any]) -> DeliveryTicket | None:
         entry = dict(current)
         entry.update(
             owner=f"{_process_id()}:{secrets.token_hex(8)}",
@@ -218,12 +218,12 @@ class TurnLedger:
         logger.warning("ledger: took over the unfinished delivery %s (status %s)", key, current.get("status"))
         return self._hold(key, entry)
 
-    def _hold(self, key: str, entry: dict[str, Any]) -> Ticket:
-        ticket = Ticket(self, key, entry)
+    def _hold(self, key: str, entry: dict[str, Any]) -> DeliveryTicket:
+        ticket = DeliveryTicket(self, key, entry)
         self._held[key] = ticket
         return ticket
 
-    async def _write(self, ticket: Ticket, **changes: Any) -> bool:
+    async def _write(self, ticket: DeliveryTicket, **changes: Any) -> bool:
         entry = {**ticket.entry, **changes}
         if not await self.store.replace(LEDGER, ticket.key, entry, match={"owner": ticket.owner}):
             ticket.lost = True
@@ -233,7 +233,7 @@ class TurnLedger:
         ticket.entry = entry
         return True
 
-    async def handle(self, ticket: Ticket, work: Callable[[], Awaitable[None]]) -> None:
+    async def handle(self, ticket: DeliveryTicket, work: Callable[[], Awaitable[None]]) -> None:
         """Run `work` for `ticket`: marked running, finished when it returns, kept for a resume when cancelled."""
         token = _CURRENT.set(ticket)
         try:
@@ -257,7 +257,7 @@ class TurnLedger:
         finally:
             _CURRENT.reset(token)
 
-    async def finish(self, ticket: Ticket) -> None:
+    async def finish(self, ticket: DeliveryTicket) -> None:
         """The delivery is answered: mark it done (repeats are dropped) and delete its entry.
 
         Retried while the store is unreachable (the lease is renewed meanwhile), since an entry
@@ -304,7 +304,7 @@ class TurnLedger:
         else:
             asyncio.get_running_loop().create_task(work)
 
-    async def _resume(self, ticket: Ticket, *, previous_status: str) -> None:
+    async def _resume(self, ticket: DeliveryTicket, *, previous_status: str) -> None:
         resumer = self._resumers[str(ticket.entry["channel"])]
         payload = ticket.entry["payload"]
         if previous_status == REPLYING or int(ticket.entry.get("attempts", 1)) > self.options.max_attempts:

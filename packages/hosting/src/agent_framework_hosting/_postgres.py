@@ -14,6 +14,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -43,6 +44,15 @@ UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OS
 NO_END = 2**31 - 1
 
 
+_BATCH: ContextVar[tuple[PostgresStateStore, psycopg.AsyncConnection[Any]] | None] = ContextVar(
+    "afh_postgres_batch", default=None
+)
+
+
+async def _raise(error: BaseException) -> None:
+    raise error
+
+
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else max(1, int(seconds * 1000))
 
@@ -68,6 +78,7 @@ class PostgresStateStore:
     """
 
     keeps_objects = False
+    shared = True
 
     def __init__(
         self,
@@ -95,7 +106,7 @@ class PostgresStateStore:
         self.sweep_interval = sweep_interval
         self.location = redact_url(conninfo)
         self.leases = Leases(self, _LeaseRows(self))
-        self._pool: AsyncConnectionPool | None = None
+        self._pools: tuple[AsyncConnectionPool, AsyncConnectionPool] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
         self._swept = time.monotonic()
@@ -133,45 +144,81 @@ class PostgresStateStore:
             logger.warning("state store %s is reachable again", self.location)
         return result
 
-    async def _ready_pool(self) -> AsyncConnectionPool:
+    def _new_pool(self, size: int, **settings: Any) -> AsyncConnectionPool:
+        return AsyncConnectionPool(
+            self.conninfo,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True, "connect_timeout": 3, **settings},
+            timeout=5.0,
+            open=False,
+        )
+
+    async def _ready_pools(self) -> tuple[AsyncConnectionPool, AsyncConnectionPool]:
+        """(records pool, leases pool), opened on first use in each event loop, the schema migrated."""
         loop = asyncio.get_running_loop()
-        if self._pool is not None and self._loop is loop:
-            return self._pool
+        if self._pools is not None and self._loop is loop:
+            return self._pools
         async with self._opening:
-            if self._pool is None or self._loop is not loop:
-                pool = AsyncConnectionPool(
-                    self.conninfo,
-                    min_size=1,
-                    max_size=self.pool_size,
-                    kwargs={"autocommit": True, "connect_timeout": 3},
-                    timeout=5.0,
-                    open=False,
-                )
-                await pool.open()
+            if self._pools is None or self._loop is not loop:
+                records = self._new_pool(self.pool_size)
+                # Lease rows need no durable commit: one lost in a crash only frees its conversation
+                # sooner, and every write under a lease checks the lease's token in its own (durable) commit.
+                leases = self._new_pool(max(2, self.pool_size // 2), options="-c synchronous_commit=off")
+                await records.open()
+                await leases.open()
                 try:
-                    async with pool.connection() as connection:
+                    async with records.connection() as connection:
                         await self._migrate(connection)
                 except BaseException:
-                    await pool.close()
+                    await records.close()
+                    await leases.close()
                     raise
-                self._pool, self._loop = pool, loop
-        return self._pool
+                self._pools, self._loop = (records, leases), loop
+        return self._pools
 
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        """A pooled connection (autocommit), the schema migrated."""
-        pool = await self.guard(self._ready_pool())
-        async with pool.connection() as connection:
+    async def connection(self, *, lease: bool = False) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection (autocommit; `lease`: one that commits without waiting for the disk)."""
+        pools = await self.guard(self._ready_pools())
+        async with pools[1 if lease else 0].connection() as connection:
             yield connection
         self._maybe_sweep()
 
-    async def _run(self, statement: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+    async def _run(
+        self, statement: str, params: Sequence[Any] | Mapping[str, Any] = (), *, lease: bool = False
+    ) -> list[tuple[Any, ...]]:
+        batched = None if lease else _BATCH.get()
+        if batched is not None and batched[0] is self:
+            return await self.guard(self._execute(batched[1], statement, params))
+
         async def go() -> list[tuple[Any, ...]]:
-            async with self.connection() as connection:
-                cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
-                return await cursor.fetchall() if cursor.description is not None else []
+            async with self.connection(lease=lease) as connection:
+                return await self._execute(connection, statement, params)
 
         return await self.guard(go())
+
+    async def _execute(
+        self, connection: psycopg.AsyncConnection[Any], statement: str, params: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
+        return await cursor.fetchall() if cursor.description is not None else []
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Run this task's writes inside one transaction: all of them commit together (one disk flush), or none."""
+        if _BATCH.get() is not None:
+            yield
+            return
+        try:
+            async with self.connection() as connection, connection.transaction():
+                token = _BATCH.set((self, connection))
+                try:
+                    yield
+                finally:
+                    _BATCH.reset(token)
+        except UNAVAILABLE as error:
+            await self.guard(_raise(error))
 
     async def _migrate(self, connection: psycopg.AsyncConnection[Any]) -> None:
         async with connection.transaction():
@@ -212,12 +259,12 @@ class PostgresStateStore:
     async def aclose(self) -> None:
         if self._sweeping:
             await asyncio.wait(set(self._sweeping), timeout=5)
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        pools, self._pools = self._pools, None
+        for pool in pools or ():
             try:
                 await pool.close()
             except RuntimeError:
-                logger.debug("closing the PostgreSQL pool failed", exc_info=True)
+                logger.debug("closing a PostgreSQL pool failed", exc_info=True)
 
     # -- values -------------------------------------------------------------------------------
 
@@ -399,6 +446,7 @@ class _LeaseRows:
             "ON CONFLICT (name) DO UPDATE SET token = excluded.token, fence = excluded.fence, "
             "expires_at = excluded.expires_at WHERE l.expires_at <= clock_timestamp() RETURNING fence",
             (name, token, _ms(ttl)),
+            lease=True,
         )
         return (token, int(rows[0][0])) if rows else None
 
@@ -407,8 +455,9 @@ class _LeaseRows:
             "UPDATE {s}.afh_leases SET expires_at = clock_timestamp() + %s * interval '1 millisecond' "
             "WHERE name = %s AND token = %s AND expires_at > clock_timestamp() RETURNING 1",
             (_ms(ttl), name, token),
+            lease=True,
         )
         return bool(rows)
 
     async def release(self, name: str, token: str) -> None:
-        await self.store._run("DELETE FROM {s}.afh_leases WHERE name = %s AND token = %s", (name, token))
+        await self.store._run("DELETE FROM {s}.afh_leases WHERE name = %s AND token = %s", (name, token), lease=True)

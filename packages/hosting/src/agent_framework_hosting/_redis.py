@@ -272,6 +272,7 @@ class RedisStateStore:
     """
 
     keeps_objects = False
+    shared = True
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ import operator
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,15 @@ class _Live:
     session: AgentSession
     logs: dict[str, list[Segment]] = field(default_factory=dict)
     loaded: dict[str, list[Message]] = field(default_factory=dict)
+    marks: dict[str, list[bool]] = field(default_factory=dict)
+
+
+EXCLUDED = "_excluded"  # Agent Framework's compaction marks stored messages in place with this property
+
+
+def _marks(messages: list[Message]) -> list[bool]:
+    """Which messages carry a compaction mark: the one in-place change to stored history that must be noticed."""
+    return [bool(message.additional_properties.get(EXCLUDED)) for message in messages]
 
 
 def _message_lists(session: AgentSession) -> Iterator[tuple[str, list[Message]]]:
@@ -171,6 +180,7 @@ class SessionManager:
             session.state.setdefault(source, {})["messages"] = messages
             if complete:
                 entry.logs[source], entry.loaded[source] = segments, messages
+                entry.marks[source] = _marks(messages)
             else:
                 logger.warning("session %s lost part of its history; the rest is kept", session_id)
         if remember:
@@ -211,17 +221,19 @@ class SessionManager:
         live = self._live.get(session.session_id)
         if live is None or live.session is not session:
             live = _Live(session)
+        batch = getattr(self._store, "batch", None)
         try:
-            entry = _Live(session)
-            for source, messages in _message_lists(session):
-                entry.logs[source] = await self._append(
-                    session.session_id, messages, live.logs.get(source, []), live.loaded.get(source), ttl
-                )
-                entry.loaded[source] = messages
-            with _messages_hidden(session):
-                data = session.to_dict()
-            record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
-            await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
+            # A store that can batch (PostgreSQL) commits the new messages and the record together.
+            async with batch() if callable(batch) else nullcontext():
+                entry = _Live(session)
+                for source, messages in _message_lists(session):
+                    known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
+                    entry.logs[source] = await self._append(session.session_id, messages, *known, ttl)
+                    entry.loaded[source], entry.marks[source] = messages, _marks(messages)
+                with _messages_hidden(session):
+                    data = session.to_dict()
+                record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
+                await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
         except BaseException:
             self._live.pop(session.session_id, None)
             raise
@@ -233,6 +245,7 @@ class SessionManager:
         messages: list[Message],
         segments: list[Segment],
         loaded: list[Message] | None,
+        marks: list[bool] | None,
         ttl: float | None,
     ) -> list[Segment]:
         """Store the messages past those already stored; returns the segments that now hold them all."""
@@ -243,9 +256,10 @@ class SessionManager:
             and len(loaded) == count
             and len(messages) >= count
             and all(map(operator.is_, messages[:count], loaded))
+            and marks == _marks(messages[:count])
         )
         if not unchanged:
-            # The history was rewritten (compacted, say) or never stored here: it starts a new list.
+            # The history was rewritten or re-marked (compacted, say), or never stored here: a new list.
             segments, count = [], 0
         for log, _, _ in segments[:-1]:
             await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
@@ -305,7 +319,8 @@ class SessionManager:
         origin = self._live.get(source_id)
         if origin is not None and origin.logs == stored["logs"]:
             # The copy's first turn then reads nothing this process already holds.
-            self._remember(_Live(origin.session, dict(origin.logs), dict(origin.loaded)), target_id)
+            seeded = _Live(origin.session, dict(origin.logs), dict(origin.loaded), dict(origin.marks))
+            self._remember(seeded, target_id)
         return True
 
     async def delete(self, isolation_key: str, *, purge: bool = False) -> bool:

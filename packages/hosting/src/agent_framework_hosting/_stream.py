@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anyio
-from agent_framework import AgentResponseUpdate
+from agent_framework import AgentResponse, AgentResponseUpdate
 
 from ._errors import HostingError
 from ._hooks import maybe_await
@@ -17,6 +17,7 @@ from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
 _END = object()
+_INTERRUPTED = object()
 
 
 class StreamAbandoned(HostingError):
@@ -63,6 +64,9 @@ class HostedStream:
         self._iterated = False
         self._done = False
         self._result: HostedRunResult[Any] | None = None
+        self._interrupted = False
+        self._forwarded = False
+        self._sent: list[AgentResponseUpdate] = []
 
     @property
     def result(self) -> HostedRunResult[Any] | None:
@@ -82,24 +86,47 @@ class HostedStream:
                 self._trace.detach(token)
         return self._pump
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether the turn was interrupted (`interrupt` policy or a stop request) before it finished."""
+        return self._interrupted and not self._forwarded
+
+    def interrupt(self) -> None:
+        """Cancel the run now: the stream ends early and its final response is the partial answer."""
+        if self._done or self._stop or self._interrupted or self._forwarded:
+            return
+        self._interrupted = True
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+
     async def _run_pump(self) -> Any:
-        finished = False
         try:
-            async for update in self._updates:
-                if self._stop:
-                    break
-                await self._queue.put(update)
-                if self._stop:
-                    break
-            else:
-                finished = True
+            try:
+                finished = await self._forward() if not self._interrupted else False
+            except asyncio.CancelledError:
+                if not self._interrupted:
+                    raise
+                _uncancel()
+                finished = False
             if not finished:
                 await self._close(None)
-                return None
+                return _INTERRUPTED if self._interrupted else None
+            self._forwarded = True
             return await self._final()
         finally:
             if not self._stop:
                 await self._queue.put(_END)
+
+    async def _forward(self) -> bool:
+        """Hand the target's updates to the consumer; False when stopped early."""
+        async for update in self._updates:
+            if self._stop:
+                return False
+            self._sent.append(update)
+            await self._queue.put(update)
+            if self._stop:
+                return False
+        return True
 
     def __aiter__(self) -> AsyncIterator[AgentResponseUpdate]:
         return self._iterate()
@@ -147,6 +174,9 @@ class HostedStream:
                 await self._finish_turn(None, error)
             raise
         self._done = True
+        if final is _INTERRUPTED:
+            final = AgentResponse.from_updates(self._sent)
+            final.additional_properties = {**(final.additional_properties or {}), "hosting": {"interrupted": True}}
         self._result = await self._finish_turn(final, None)
         return self._result.result
 
@@ -182,3 +212,11 @@ class HostedStream:
 
     def __await__(self) -> Any:
         return self.get_final_response().__await__()
+
+
+def _uncancel() -> None:
+    """Clear the pending cancellation of the current task (Python 3.11+), so cleanup can await."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if callable(uncancel):
+        uncancel()

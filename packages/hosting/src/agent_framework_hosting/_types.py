@@ -133,19 +133,29 @@ _UNSET: Any = object()
 class HostedRunResult(Generic[TResult]):
     """The target's full-fidelity result and the session it ran in."""
 
-    __slots__ = ("request", "result", "session")
+    __slots__ = ("merged_into", "request", "result", "session")
 
-    def __init__(self, result: TResult, *, session: Any = None, request: ChannelRequest | None = None) -> None:
+    def __init__(
+        self,
+        result: TResult,
+        *,
+        session: Any = None,
+        request: ChannelRequest | None = None,
+        merged_into: str | None = None,
+    ) -> None:
         self.result = result
         self.session = session
         #: The request the turn actually ran (after the run hook; its session key is the one used).
         self.request = request
+        #: Set when this request's message was collected into a turn another request ran (and answers).
+        self.merged_into = merged_into
 
     def replace(self, *, result: Any = _UNSET, session: Any = _UNSET) -> HostedRunResult[Any]:
         return HostedRunResult(
             self.result if result is _UNSET else result,
             session=self.session if session is _UNSET else session,
             request=self.request,
+            merged_into=self.merged_into,
         )
 
     @property

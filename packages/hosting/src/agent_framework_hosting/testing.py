@@ -54,14 +54,17 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
     """A chat client that needs no network: replies are computed from the messages.
 
     `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
-    streamed chunk; a user message containing ``[fail]`` makes the call raise,
-    mid-stream when streaming. `calls` records the messages of every call.
+    streamed chunk, `response_delay` each non-streamed answer; a user message
+    containing ``[fail]`` makes the call raise, mid-stream when streaming. `calls` records the messages of every call.
     """
 
-    def __init__(self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, response_delay: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.reply = reply
         self.chunk_delay = chunk_delay
+        self.response_delay = response_delay
         self.calls: list[list[Message]] = []
 
     def _answer(self, messages: Sequence[Message]) -> str:
@@ -87,6 +90,8 @@ class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
             if self._fails(messages):
                 raise RuntimeError("offline model failure requested")
             text = self._answer(messages)
+            if self.response_delay:
+                await asyncio.sleep(self.response_delay)
             return ChatResponse(
                 messages=[Message(role="assistant", contents=[text])],
                 usage_details=self._usage(messages, text),  # type: ignore[arg-type]

@@ -1,0 +1,145 @@
+"""Running turns: each conversation's current turn, so a newer message or `/stop` can interrupt it.
+
+In one process the interrupt is immediate. With a shared store (Redis) the turn
+also records itself under ``turn-running`` and watches ``turn-stop`` for its own
+id, so a process that does not run the turn can still stop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from agent_framework import FunctionInvocationContext, FunctionMiddleware
+
+from ._errors import StateUnavailableError
+
+if TYPE_CHECKING:
+    from ._state import StateStore
+
+logger = logging.getLogger("agent_framework.hosting")
+
+RUNNING = "turn-running"
+STOP = "turn-stop"
+WATCH_INTERVAL = 0.05
+RUNNING_TTL = 15.0
+
+
+class TurnControl:
+    """One running turn. `interrupt()` cancels it, but never while a tool call is in flight."""
+
+    def __init__(self, key: str) -> None:
+        self.id = uuid.uuid4().hex
+        self.key = key
+        self.requested = False
+        self._tools = 0
+        self._cancel: Callable[[], Any] | None = None
+
+    def bind(self, cancel: Callable[[], Any]) -> None:
+        """Say how to cancel the turn's work; fires at once when an interrupt is already pending."""
+        self._cancel = cancel
+        self._fire()
+
+    def interrupt(self) -> None:
+        self.requested = True
+        self._fire()
+
+    def _fire(self) -> None:
+        if self.requested and self._tools == 0 and self._cancel is not None:
+            cancel, self._cancel = self._cancel, None
+            cancel()
+
+    @asynccontextmanager
+    async def tool_call(self) -> AsyncIterator[None]:
+        """A tool call has side effects: an interrupt that arrives meanwhile waits for it to finish."""
+        self._tools += 1
+        try:
+            yield
+        finally:
+            self._tools -= 1
+            self._fire()
+
+
+class ToolGuard(FunctionMiddleware):
+    """Function middleware that holds a turn's interrupt until the tool call in flight returns."""
+
+    def __init__(self, control: TurnControl) -> None:
+        self.control = control
+
+    async def process(self, context: FunctionInvocationContext, call_next: Callable[[], Awaitable[None]]) -> None:
+        async with self.control.tool_call():
+            await call_next()
+
+
+class RunningTurns:
+    """The turns running in this process, and the stop signals to turns running elsewhere."""
+
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+        self.shared = bool(getattr(state, "shared", False))
+        self._local: dict[str, TurnControl] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._local
+
+    @asynccontextmanager
+    async def running(self, key: str) -> AsyncIterator[TurnControl]:
+        """Register the turn the caller is about to run for `key` (the caller holds the key's turn lock)."""
+        control = TurnControl(key)
+        self._local[key] = control
+        watcher: asyncio.Future[None] | None = None
+        if self.shared:
+            await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
+            watcher = asyncio.ensure_future(self._watch(control))
+        try:
+            yield control
+        finally:
+            if self._local.get(key) is control:
+                del self._local[key]
+            if watcher is not None:
+                watcher.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.gather(watcher, return_exceptions=True)
+                    await self._forget(control)
+
+    async def _forget(self, control: TurnControl) -> None:
+        try:
+            if await self.state.get(RUNNING, control.key) == control.id:
+                await self.state.delete(RUNNING, control.key)
+        except StateUnavailableError:
+            logger.debug("could not clear the running-turn record of %s", control.key)
+
+    async def _watch(self, control: TurnControl) -> None:
+        """Poll the shared store for a stop signal naming this turn; keep its running record fresh."""
+        refreshed = time.monotonic()
+        while not control.requested:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                if await self.state.get(STOP, control.key) == control.id:
+                    control.interrupt()
+                    return
+                if time.monotonic() - refreshed > RUNNING_TTL / 3:
+                    await self.state.set(RUNNING, control.key, control.id, ttl=RUNNING_TTL)
+                    refreshed = time.monotonic()
+            except StateUnavailableError:
+                continue
+
+    async def interrupt(self, key: str) -> bool:
+        """Interrupt the turn running for `key`, here or in another process; False when none runs."""
+        local = self._local.get(key)
+        if local is not None:
+            local.interrupt()
+            return True
+        if not self.shared:
+            return False
+        running = await self.state.get(RUNNING, key)
+        if not isinstance(running, str):
+            return False
+        await self.state.set(STOP, key, running, ttl=RUNNING_TTL)
+        return True

@@ -1,0 +1,116 @@
+"""Proactive delivery: conversation references, and the protocol a channel implements to send into one.
+
+Every turn records where its conversation lives (channel, destination ids, service
+URL, tenant; never a secret) under the conversation's isolation key. Later,
+`host.deliver(key_or_reference, message)` sends a message there through the
+channel and appends it to the conversation's history.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from agent_framework import Message
+
+from ._errors import HostingError
+from ._types import ChannelRequest
+
+REFERENCES = "conversation-refs"
+REMEMBERED = 10_000
+
+
+class DeliveryError(HostingError):
+    """A message could not be delivered to a conversation (unknown, not deliverable, or refused by the platform)."""
+
+    status_code = 422
+    code = "delivery_failed"
+    public_message = "the message could not be delivered"
+
+
+@dataclass(frozen=True)
+class ConversationReference:
+    """Where a conversation lives: its channel, its isolation key, and the platform's destination ids."""
+
+    channel: str
+    key: str
+    destination: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "key": self.key, "destination": dict(self.destination)}
+
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> ConversationReference:
+        channel, key, destination = value.get("channel"), value.get("key"), value.get("destination")
+        if not isinstance(channel, str) or not isinstance(key, str) or not isinstance(destination, Mapping):
+            raise ValueError("a conversation reference needs channel and key strings and a destination mapping")
+        return cls(channel, key, dict(destination))
+
+
+@runtime_checkable
+class DeliveryChannel(Protocol):
+    """A channel that can send into a conversation on its own initiative (the host discovers it)."""
+
+    name: str
+
+    def conversation_reference(self, request: ChannelRequest) -> Mapping[str, Any] | None:
+        """The destination ids of `request`'s conversation (JSON-compatible, no secrets), or None."""
+        ...
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Send `message` into the referenced conversation; raise `DeliveryError` (or a `HostingError`) on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How one destination of a delivery went."""
+
+    key: str
+    channel: str | None
+    delivered: bool
+    duplicate: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "channel": self.channel,
+            "delivered": self.delivered,
+            "duplicate": self.duplicate,
+            "error": self.error,
+        }
+
+
+class RecentReferences:
+    """The references this process wrote last, so an unchanged one is not written again every turn."""
+
+    def __init__(self, size: int = REMEMBERED) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def changed(self, reference: ConversationReference) -> bool:
+        value = reference.to_dict()
+        if self._seen.get(reference.key) == value:
+            self._seen.move_to_end(reference.key)
+            return False
+        return True
+
+    def remember(self, reference: ConversationReference) -> None:
+        self._seen[reference.key] = reference.to_dict()
+        self._seen.move_to_end(reference.key)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+def delivered_message(message: str | Message, *, channel: str) -> Message:
+    """The assistant message a delivery sends and records, marked as delivered proactively."""
+    if isinstance(message, Message):
+        properties = dict(message.additional_properties or {})
+        hosting = {**(properties.get("hosting") or {}), "channel": channel, "proactive": True}
+        return Message(role=message.role, contents=list(message.contents), additional_properties={
+            **properties, "hosting": hosting})  # fmt: skip
+    return Message(role="assistant", contents=[message], additional_properties={
+        "hosting": {"channel": channel, "proactive": True}})  # fmt: skip

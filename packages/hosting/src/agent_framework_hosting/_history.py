@@ -1,0 +1,67 @@
+"""Editing a session's in-memory history: marking an interrupted turn, appending delivered messages."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from agent_framework import InMemoryHistoryProvider, Message
+
+INTERRUPTED_TEXT = "[interrupted before answering]"
+
+
+def _states(target: Any, session: Any) -> list[dict[str, Any]]:
+    """The state dicts of the target's in-memory history providers (the default one when it has none)."""
+    if session is None:
+        return []
+    providers = list(getattr(target, "context_providers", None) or ())
+    ids = [p.source_id for p in providers if isinstance(p, InMemoryHistoryProvider)]
+    if not providers:
+        ids = [InMemoryHistoryProvider.DEFAULT_SOURCE_ID]
+    return [session.state.setdefault(source_id, {}) for source_id in ids]
+
+
+def history_length(target: Any, session: Any) -> int:
+    """How many messages the session's history holds now (0 when there is no in-memory history)."""
+    states = _states(target, session)
+    return len(states[0].get("messages") or []) if states else 0
+
+
+def _marked(message: Message) -> Message:
+    properties = dict(message.additional_properties or {})
+    properties["hosting"] = {**(properties.get("hosting") or {}), "interrupted": True}
+    message.additional_properties = properties
+    return message
+
+
+def mark_interrupted(
+    target: Any, session: Any, inputs: Sequence[Message], start: int, partial: Sequence[Message] = ()
+) -> None:
+    """Keep an interrupted turn in history: its input, and its partial answer marked ``interrupted``.
+
+    `start` is the history length before the turn. What the run did not write
+    itself is appended: the input, then the `partial` answer (or a marker).
+    """
+    for state in _states(target, session):
+        messages = list(state.get("messages") or [])
+        added = messages[start:]
+        if not any(message.role == "user" for message in added):
+            messages.extend(inputs)
+            added = [*added, *inputs]
+        last = messages[-1] if messages else None
+        if last is not None and last.role == "assistant" and any(last is message for message in added):
+            _marked(last)
+        elif partial and any(message.text for message in partial):
+            messages.extend(_marked(copy.copy(message)) for message in partial)
+        else:
+            messages.append(_marked(Message(role="assistant", contents=[INTERRUPTED_TEXT])))
+        state["messages"] = messages
+
+
+def append_messages(target: Any, session: Any, messages: Sequence[Message]) -> bool:
+    """Append `messages` to the session's in-memory history; False when it keeps none."""
+    states = _states(target, session)
+    for state in states:
+        state["messages"] = [*(state.get("messages") or []), *messages]
+    return bool(states)

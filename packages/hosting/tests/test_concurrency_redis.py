@@ -1,0 +1,81 @@
+"""Concurrency policies across two host processes sharing one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+sys.path.insert(0, os.path.dirname(__file__))
+from redis_server import HostProcess, RedisServer, state_url  # noqa: E402
+
+LONG = "one two three four five six seven eight nine ten eleven twelve"
+
+
+@contextmanager
+def pair(redis: RedisServer, concurrency: str) -> Iterator[list[HostProcess]]:
+    state = state_url(redis, lock_ttl=2.0)
+    hosts: list[HostProcess] = []
+    try:
+        for _ in range(2):
+            hosts.append(HostProcess(state, chunk_delay=0.15, concurrency=concurrency))
+        yield hosts
+    finally:
+        for host in hosts:
+            host.stop()
+
+
+async def say(client: httpx.AsyncClient, host: HostProcess, text: str, key: str) -> httpx.Response:
+    return await client.post(f"{host.url}/json", json={"text": text, "key": key})
+
+
+async def first_chunk(chunks: AsyncIterator[str]) -> str:
+    async for chunk in chunks:
+        if chunk:
+            return chunk
+    raise AssertionError("the stream ended before its first chunk")
+
+
+async def test_interrupt_from_another_process_cuts_the_running_turn(redis: RedisServer) -> None:
+    with pair(redis, "interrupt") as hosts:
+        async with httpx.AsyncClient(timeout=30) as client:
+            body = {"text": LONG, "key": "k", "stream": True}
+            async with client.stream("POST", f"{hosts[0].url}/json", json=body) as stream:
+                chunks = stream.aiter_text()
+                head = await first_chunk(chunks)
+                started = time.monotonic()
+                newer = await say(client, hosts[1], "stop that", "k")
+                waited = time.monotonic() - started
+                tail = "".join([chunk async for chunk in chunks])
+            follow_up = await say(client, hosts[0], "and now?", "k")
+    assert newer.json()["text"] == "echo 2: stop that"
+    assert waited < 3.0, "the other process's turn was cancelled, not waited for"
+    assert len(head + tail) < len("echo 1: " + LONG)
+    assert follow_up.json()["text"] == "echo 3: and now?", "the interrupted turn stayed in the shared history"
+
+
+async def test_reject_sees_a_turn_running_in_another_process(redis: RedisServer) -> None:
+    with pair(redis, "reject") as hosts:
+        async with httpx.AsyncClient(timeout=30) as client:
+            body = {"text": LONG, "key": "k", "stream": True}
+            async with client.stream("POST", f"{hosts[0].url}/json", json=body) as stream:
+                await first_chunk(stream.aiter_text())
+                refused = await say(client, hosts[1], "hello?", "k")
+    assert refused.status_code == 409 and "still working" in refused.text
+
+
+async def test_collect_merges_messages_sent_to_both_processes_into_one_turn(redis: RedisServer) -> None:
+    with pair(redis, "collect:0.8") as hosts:
+        async with httpx.AsyncClient(timeout=30) as client:
+            first = asyncio.ensure_future(say(client, hosts[0], "a", "k"))
+            await asyncio.sleep(0.2)
+            second = asyncio.ensure_future(say(client, hosts[1], "b", "k"))
+            await asyncio.sleep(0.2)
+            third = asyncio.ensure_future(say(client, hosts[0], "c", "k"))
+            replies = [(await task).json()["text"] for task in (first, second, third)]
+    assert replies == ["echo 3: c"] * 3
