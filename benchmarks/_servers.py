@@ -98,6 +98,18 @@ def bare_app(state_dir: str | None) -> Starlette:
         response = await agent.run(body["input"])
         return JSONResponse({"id": "r", "object": "response", "output_text": response.text})
 
+    kept: collections.OrderedDict[str, AgentSession] = collections.OrderedDict()
+
+    async def stored(request: Request) -> Response:
+        """As `responses`, but each answer runs in a new session that is kept (1,000 at most, LRU)."""
+        body = await request.json()
+        session = agent.create_session()
+        kept[session.session_id] = session
+        if len(kept) > 1000:
+            kept.popitem(last=False)
+        response = await agent.run(body["input"], session=session)
+        return JSONResponse({"id": session.session_id, "object": "response", "output_text": response.text})
+
     async def invocations(request: Request) -> Response:
         body = await request.json()
         key = body.get("session_id")
@@ -165,6 +177,7 @@ def bare_app(state_dir: str | None) -> Starlette:
         routes=[
             Route("/static", static, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
+            Route("/stored/v1/responses", stored, methods=["POST"]),
             Route("/json", keyed, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
             Route("/a2a", a2a, methods=["POST"]),

@@ -35,6 +35,11 @@ def scenarios() -> list[tuple[str, Target, Target]]:
             Target("responses", "responses", [raw_request("/v1/responses", body())]),
         ),
         (
+            "stored, vs a bare route keeping a session",
+            Target("bare, a new session kept per answer", "bare", [raw_request("/stored/v1/responses", body())]),
+            Target("responses", "responses", [raw_request("/v1/responses", body())]),
+        ),
+        (
             "non-streaming, store: false",
             Target("bare", "bare", [bare]),
             Target("responses", "responses", [raw_request("/v1/responses", body(store=False))]),

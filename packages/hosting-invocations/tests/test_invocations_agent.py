@@ -132,9 +132,9 @@ def test_liveness_and_readiness_answer_at_the_host_root(serve: Any) -> None:
         assert (response.status_code, response.text) == (200, "ok")
 
 
-def test_liveness_can_be_left_out(serve: Any) -> None:
+def test_without_its_own_liveness_route_the_hosts_answers(serve: Any) -> None:
     client = serve(liveness=False).client
-    assert client.get("/liveness").status_code == 404
+    assert client.get("/liveness").status_code == 200
     assert client.get("/readiness").status_code == 200
 
 

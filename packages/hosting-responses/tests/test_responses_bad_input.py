@@ -9,8 +9,9 @@ import httpx
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost, ChannelRequest, ChannelSession
-from agent_framework_hosting.testing import OfflineChatClient, hostile_bodies, running_server, watch_logs
+from agent_framework_hosting.testing import OfflineChatClient, hostile_bodies, hostile_json, running_server, watch_logs
 from agent_framework_hosting_responses import ResponsesChannel
+from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
 CREATE = {"model": "m", "input": "hi", "instructions": "be brief", "metadata": {"k": "v"}, "store": True}
@@ -91,3 +92,32 @@ def test_a_foundry_chat_key_never_reaches_another_channels_session(monkeypatch: 
     assert answer.status_code == 200, answer.text
     assert answer.json()["output"][0]["content"][0]["text"] == "echo 1: what did I say?"
     assert "secret" not in str(chat.calls[-1])
+
+
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+
+
+@FUZZ
+@given(body=hostile_json(CREATE))
+def test_fuzzed_create_bodies_never_get_a_5xx_nor_log_a_traceback(client: TestClient, body: bytes) -> None:
+    with watch_logs() as logs:
+        answer = client.post("/v1/responses", content=body)
+    assert answer.status_code < 500, answer.text
+    assert logs.tracebacks() == []
+
+
+@FUZZ
+@given(body=hostile_json(CONVERSATION))
+def test_fuzzed_conversation_bodies_never_get_a_5xx_nor_log_a_traceback(client: TestClient, body: bytes) -> None:
+    conversation = client.post("/v1/conversations", json=CONVERSATION).json()["id"]
+    with watch_logs() as logs:
+        for path in (
+            "/v1/conversations",
+            f"/v1/conversations/{conversation}",
+            f"/v1/conversations/{conversation}/items",
+        ):
+            answer = client.post(path, content=body)
+            assert answer.status_code < 500, (path, answer.text)
+    assert logs.tracebacks() == []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import httpx
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost, Channel, ChannelContext, ChannelContribution
+from agent_framework_hosting._errors import StartupError
 from agent_framework_hosting.testing import JsonChannel, OfflineChatClient, running_server
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -97,11 +96,14 @@ def test_every_startup_callback_runs_and_the_first_failure_stops_the_server(agen
     host = AgentFrameworkHost(
         agent, channels=[RouteChannel("a", "/a", startup=(boom, ok)), RouteChannel("b", "/b", startup=(boom2,))]
     )
-    with pytest.raises(RuntimeError, match="first"), caplog.at_level(logging.ERROR):
+    with pytest.raises(RuntimeError, match="first"):
         with TestClient(host.app):
             pass
     assert calls == ["boom", "ok", "boom2"]
-    assert "2 startup callbacks failed" in caplog.text
+    assert isinstance(host.startup_error, StartupError)
+    assert str(host.startup_error) == (
+        "channel 'a' failed to start: RuntimeError: first; channel 'b' failed to start: ValueError: second"
+    )
 
 
 def test_every_shutdown_callback_runs_even_when_one_fails(agent: Agent) -> None:

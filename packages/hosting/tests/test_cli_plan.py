@@ -173,3 +173,30 @@ def test_the_banner_never_prints_a_redis_password() -> None:
     text = banner(result)
     assert "hunter2" not in text
     assert "state: redis://:***@127.0.0.1:6399/0" in text
+
+
+DISCORD = {"DISCORD_APPLICATION_ID": "100000000000000001", "DISCORD_PUBLIC_KEY": "ab" * 32}
+
+
+def test_without_a_public_url_the_banner_says_platforms_cannot_call_loopback() -> None:
+    text = banner(plan("--channel", "discord", environ=DISCORD), DISCORD)
+    assert "http://127.0.0.1:8000/discord/interactions" in text
+    assert "note: discord must be reachable from the internet over https" in text
+    assert "--public-url https://..." in text
+
+
+def test_a_public_url_is_what_the_banner_shows_and_where_telegram_is_told_to_post() -> None:
+    environ = {**DISCORD, "TELEGRAM_BOT_TOKEN": "123:abc"}
+    result = plan(
+        "--channel", "discord", "--channel", "telegram", "--public-url", "https://bot.example.com/", environ=environ
+    )
+    text = banner(result, environ)
+    assert "https://bot.example.com/discord/interactions" in text and "note:" not in text
+    telegram = next(c for c in result.host.channels if c.name == "telegram")
+    assert telegram.webhook_url == "https://bot.example.com/telegram/webhook"
+    assert "webhook: Telegram posts to https://bot.example.com/telegram/webhook" in text
+
+
+def test_public_url_must_be_a_url() -> None:
+    with pytest.raises(SystemExit):
+        plan("--public-url", "bot.example.com")

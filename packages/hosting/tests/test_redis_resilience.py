@@ -124,9 +124,11 @@ def test_the_host_starts_while_redis_is_down_and_serves_once_it_is_up(redis: Red
     host = build_host(state_url(redis))
     redis.stop()
     with TestClient(host.app) as client:
-        assert client.get("/readiness").status_code == 200
+        readiness = client.get("/readiness")
+        assert readiness.status_code == 503 and set(readiness.json()["down"]) == {"state"}
         assert client.post("/json", json={"text": "one", "key": "k"}).status_code == 503
         redis.start()
+        assert client.get("/readiness").status_code == 200
         assert client.post("/json", json={"text": "two", "key": "k"}).json() == {"text": "echo 1: two"}
 
 

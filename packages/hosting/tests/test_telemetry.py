@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import pytest
@@ -72,3 +73,15 @@ async def test_each_turn_logs_one_info_line(make_host, caplog) -> None:
     lines = [r for r in caplog.records if r.getMessage().startswith("turn ")]
     assert len(lines) == 1
     assert lines[0].channel == "test" and lines[0].operation == "message" and lines[0].duration_ms >= 0
+
+
+async def test_the_turn_line_names_a_hashed_session_and_the_turn_id_never_the_chat_id(make_host, caplog) -> None:
+    request = turn("hi", "telegram:4242")
+    request.attributes = {"response_id": "resp_abc", "chat_id": 4242}
+    with caplog.at_level(logging.INFO, logger="agent_framework.hosting"):
+        await make_host().context.run(request)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("turn ")]
+    expected = hashlib.sha256(b"telegram:4242").hexdigest()[:12]
+    assert f"session={expected} id=resp_abc " in line.getMessage()
+    assert "4242" not in line.getMessage() and line.session == expected and line.turn_id == "resp_abc"
+    assert " status=ok " in line.getMessage()

@@ -1,8 +1,8 @@
 """The channel's records in the host's state store: responses, event logs, conversations.
 
 Every value is plain JSON; sessions stay the host's (forks go through `context.copy_session`).
-A memory store keeps values by reference, so values are copied on the way in and out:
-a record changes only when it is written back.
+A memory store keeps values by reference, so there a record is kept as its JSON text: encoding
+it once copies it (a record changes only when it is written back) and keeps it compact.
 """
 
 from __future__ import annotations
@@ -31,10 +31,6 @@ def conversation_key(conversation_id: str) -> str:
     return f"conversation:{conversation_id}"
 
 
-def _copy(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
 class Records:
     """Typed access to the channel's namespaces of a `StateStore`."""
 
@@ -45,10 +41,12 @@ class Records:
 
     async def _get(self, namespace: str, key: str) -> Any:
         value = await self.state.get(namespace, key)
-        return _copy(value) if value is not None and self.state.keeps_objects else value
+        return json.loads(value) if isinstance(value, bytes) else value
 
     async def _set(self, namespace: str, key: str, value: Any) -> None:
-        await self.state.set(namespace, key, _copy(value) if self.state.keeps_objects else value, ttl=self.ttl)
+        if self.state.keeps_objects:
+            value = json.dumps(value, separators=(",", ":")).encode()
+        await self.state.set(namespace, key, value, ttl=self.ttl)
 
     async def response(self, response_id: str) -> dict[str, Any] | None:
         return await self._get(RESPONSES, response_id)  # type: ignore[no-any-return]

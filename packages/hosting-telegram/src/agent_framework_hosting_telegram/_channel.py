@@ -265,6 +265,7 @@ class TelegramChannel:
             timeout=self.polling_timeout,
             allowed_updates=ALLOWED_UPDATES,
             lease=self.polling_lease,
+            on_health=self._context.report_health if self._context is not None else None,
         )
         self._poll_task = asyncio.get_running_loop().create_task(self._poller.run(), name=f"{self.name}-poll")
         logger.info("telegram: polling for bot %s", self.bot_id)

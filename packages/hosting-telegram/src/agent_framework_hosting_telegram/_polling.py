@@ -13,6 +13,7 @@ from ._api import BotApi, TelegramApiError
 from ._parse import update_id_of
 
 logger = logging.getLogger("agent_framework.hosting.telegram")
+FAILURES_BEFORE_DOWN = 3
 Submit = Callable[[dict[str, Any], Callable[[], None]], None]
 
 
@@ -61,6 +62,7 @@ class Poller:
         busy_interval: float = 1.0,
         standby_interval: float = 1.0,
         max_in_flight: int = 100,
+        on_health: Callable[[str | None], None] | None = None,
     ) -> None:
         self.api = api
         self.submit = submit
@@ -70,6 +72,8 @@ class Poller:
         self.busy_interval = busy_interval
         self.standby_interval = standby_interval
         self.max_in_flight = max_in_flight
+        self.on_health = on_health
+        self._failures = 0
         self._in_flight: set[int] = set()
         self._handled: set[int] = set()
         self._next: int | None = None
@@ -98,11 +102,24 @@ class Poller:
             except TelegramApiError as error:
                 delay = error.retry_after or backoff
                 logger.warning("telegram: getUpdates failed (%s); retrying in %.1fs", error, delay)
+                self._failed(error)
                 await asyncio.sleep(delay)
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
+            self._recovered()
             self._accept(updates)
+
+    def _failed(self, error: TelegramApiError) -> None:
+        """Readiness turns 503 at once for a rejected token, else after a few failures in a row."""
+        self._failures += 1
+        if self.on_health is not None and (error.error_code in (401, 404) or self._failures >= FAILURES_BEFORE_DOWN):
+            self.on_health(f"polling failed {self._failures} time(s) in a row: {error}")
+
+    def _recovered(self) -> None:
+        if self._failures and self.on_health is not None:
+            self.on_health(None)
+        self._failures = 0
 
     async def confirm(self) -> None:
         """Tell Telegram about updates handled since the last request (at shutdown)."""

@@ -10,6 +10,8 @@ from typing import Any
 from ._channels_from_env import SkippedChannel
 from ._locations import redact_url
 
+# Channels whose platform calls this server (Telegram registers its own webhook URL, or long-polls).
+_CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _NOTES: dict[str, str] = {
     "ResponsesChannel": "OpenAI Responses API; also at {base}/v1/responses",
@@ -69,6 +71,21 @@ def anonymous_warnings(channels: Sequence[Any]) -> list[str]:
     ]
 
 
+def unreachable_notes(channels: Sequence[Any]) -> list[str]:
+    """A note when a platform must call this server but the banner can only show a loopback address."""
+    needing = [
+        str(getattr(c, "name", type(c).__name__))
+        for c in channels
+        if type(c).__name__ in _CALLED_BY_PLATFORM and getattr(c, "app_id", "set") is not None
+    ]
+    if not needing:
+        return []
+    return [
+        f"note: {', '.join(needing)} must be reachable from the internet over https; expose this port with a tunnel "
+        "or a reverse proxy and pass --public-url https://... (see the README, 'Deploying')"
+    ]
+
+
 def describe_state(state_location: Any, workers: int, *, max_sessions: int | None = None) -> str:
     if state_location is None:
         note = "conversations are lost on restart; --state-dir keeps them"
@@ -89,9 +106,11 @@ class Banner:
     host: str
     port: int
     workers: int
+    public_url: str | None = None
 
     def render(self, environ: Mapping[str, str]) -> str:
-        base = base_url(self.host, self.port)
+        local = base_url(self.host, self.port)
+        base = self.public_url or local
         lines = [f"agent-framework-host: serving {self.target}"]
         if self.model:
             lines.append(f"  model: {self.model}")
@@ -101,9 +120,11 @@ class Banner:
             lines.append("skipped:")
             lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
         lines.extend(anonymous_warnings(self.channels))
+        if self.public_url is None:
+            lines.extend(unreachable_notes(self.channels))
         lines.append(f"state: {self.state}")
         if self.workers > 1:
             lines.append(f"workers: {self.workers}")
         lines.append("try it:")
-        lines.append(f"  {curl_line(self.channels, base, environ)}")
+        lines.append(f"  {curl_line(self.channels, local, environ)}")
         return "\n".join(lines)

@@ -17,12 +17,16 @@ from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_ch
 from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
 from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
 from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
-from ._demo import DemoConfigurationError, demo_agent
-from ._errors import ConfigurationError, HostingError
+from ._demo import DemoConfigurationError, OpenAISettings, demo_agent
+from ._errors import ConfigurationError, HostingError, StartupError
 from ._host import AgentFrameworkHost
+from ._logging import LOG_FORMATS, configure_logging
+from ._otel import configure_otlp
+from ._preflight import warn_if_unreachable
 from ._target import TargetError, load_target
 
 PROG = "agent-framework-host"
+DEFAULT_GRACEFUL_TIMEOUT = 30.0
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -57,10 +61,33 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _grace_seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected zero or more seconds, got {value!r}")
+    return number
+
+
+def _public_url(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or len(value) <= len("https://"):
+        raise argparse.ArgumentTypeError(f"expected an https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
 def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     environ = os.environ if environ is None else environ
     parser = argparse.ArgumentParser(prog=PROG, description="Serve an Agent Framework agent or workflow over channels.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
         help="serve TARGET (default: the built-in demo agent)",
@@ -114,7 +141,28 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         default=environ.get("RESPONSE_TTL") or None,
         help="keep stored Responses this long (default: $RESPONSE_TTL or 30d)",
     )
-    serve.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="(default: info)")
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default="info",
+        help="(default: info; debug adds tracebacks, upstream logs)",
+    )
+    serve.add_argument("--log-format", choices=LOG_FORMATS, default="text", help="text or one JSON object a line")
+    serve.add_argument(
+        "--graceful-timeout",
+        type=_grace_seconds,
+        default=DEFAULT_GRACEFUL_TIMEOUT,
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight turns (streams included) may finish (default: 30)",
+    )
+    serve.add_argument(
+        "--public-url",
+        type=_public_url,
+        default=environ.get("PUBLIC_URL") or None,
+        metavar="URL",
+        help="the https:// address platforms reach this server at (a tunnel or a proxy); used in the banner and "
+        "for Telegram's webhook (default: $PUBLIC_URL)",
+    )
     add_sessions_command(commands, environ)
     add_deliver_command(commands, environ)
     dead_letters.add_parser(commands)
@@ -125,6 +173,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
 class ServePlan:
     host: AgentFrameworkHost
     banner: Banner
+    model_url: str | None = None
 
 
 def _label(spec: str, kind: str, value: Any) -> str:
@@ -153,12 +202,14 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
         host=args.host,
         port=args.port,
         workers=args.workers,
+        public_url=getattr(args, "public_url", None),
     )
     return ServePlan(host, banner)
 
 
 def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
     """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
+    environ = _with_public_url(environ, getattr(args, "public_url", None))
     try:
         target = load_target(args.target, search_path=search_path) if args.target else None
         if target is not None and target.kind == "host":
@@ -166,8 +217,11 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         if target is None:
             demo = demo_agent(environ)
             served, model, label = demo.agent, demo.model, "the demo agent"
+            settings = OpenAISettings.from_env(environ)
+            model_url = settings.base_url if settings is not None else None
         else:
             served, model, label = target.value, None, _label(args.target, target.kind, target.value)
+            model_url = None
         selection = select_channels(environ, args.channels)
     except (TargetError, DemoConfigurationError, ChannelSelectionError) as error:
         raise CliError(str(error)) from None
@@ -203,8 +257,9 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         host=args.host,
         port=args.port,
         workers=args.workers,
+        public_url=getattr(args, "public_url", None),
     )
-    return ServePlan(host, banner)
+    return ServePlan(host, banner, model_url)
 
 
 def _memory_cap(host: AgentFrameworkHost) -> int | None:
@@ -224,9 +279,18 @@ def check_listenable(host: str, port: int) -> None:
         probe.bind(address)
 
 
+def _with_public_url(environ: Mapping[str, str], public_url: str | None) -> Mapping[str, str]:
+    if public_url is None or environ.get("TELEGRAM_WEBHOOK_URL"):
+        return environ
+    return {**environ, "TELEGRAM_WEBHOOK_URL": f"{public_url}/telegram/webhook"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    environ = os.environ
-    args = build_parser(environ).parse_args(argv)
+    parser = build_parser(os.environ)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "dead-letters":
         return dead_letters.run(args)
     if args.command == "sessions":
@@ -236,25 +300,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
             return 1
         return 0
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    environ = os.environ
+    configure_logging(args.log_level, getattr(args, "log_format", "text"))
     if args.command == "deliver":
         code, output = run_deliver(args, environ)
         print(output if code != 1 else f"{PROG}: {output}", file=sys.stderr if code == 1 else sys.stdout)
         return code
     try:
+        exporting = configure_otlp(environ)
+        if exporting:
+            logging.getLogger("agent_framework.hosting").info("telemetry: %s", exporting)
         plan = plan_serve(args, environ, search_path=os.getcwd())
         check_listenable(args.host, args.port)
-    except CliError as error:
+    except ConfigurationError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"{PROG}: error: cannot listen on {args.host}:{args.port}: {_one_line(error)}", file=sys.stderr)
         return 1
-    print(plan.banner.render(environ), flush=True)
+    warn_if_unreachable(plan.model_url)
+    banner = plan.banner.render(environ)
+    if args.workers > 1:
+        print(banner, flush=True)
+    else:
+        plan.host.on_started.append(lambda: print(banner, flush=True))
+    plan.host.shutdown_timeout = args.graceful_timeout
     try:
         plan.host.serve(
-            host=args.host, port=args.port, workers=args.workers, errorlog=logging.getLogger("hypercorn.error")
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            errorlog=logging.getLogger("hypercorn.error"),
+            graceful_timeout=args.graceful_timeout,
         )
+    except StartupError as error:
+        print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0

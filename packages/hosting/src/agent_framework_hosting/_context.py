@@ -21,6 +21,7 @@ from ._errors import ConversationBusyError, HostingError, SessionBusyError, Turn
 from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
+from ._metrics import host_metrics
 from ._outbox import Resender
 from ._stream import HostedStream
 from ._telemetry import TurnTrace
@@ -144,6 +145,10 @@ class ChannelContext:
     def channel_name(self) -> str | None:
         """The name of the channel this context is bound to (None for the host's own context)."""
         return self._name
+
+    def report_health(self, problem: str | None) -> None:
+        """Mark this channel down in `/readiness` for `problem`, or up again with None."""
+        self._host.health.report(f"channel {self._name or 'host'!r}", problem)
 
     @property
     def target(self) -> Any:
@@ -332,7 +337,9 @@ class ChannelContext:
         host = self._host
         ttl = request.session.ttl if request.session is not None else None
         async with AsyncExitStack() as stack:
+            queued = time.perf_counter()
             await self._hold(stack, key, self.policy(request))
+            host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
             control = await stack.enter_async_context(host.turns.running(key))
             session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
             try:

@@ -64,6 +64,12 @@ class ConfigurationError(HostingError):
         return str(self)
 
 
+class StartupError(ConfigurationError):
+    """The state store or a channel failed to start; the message names which and why, on one line."""
+
+    code = "startup_failed"
+
+
 BUSY_REPLY = "I'm still answering your previous message; please try again in a moment."
 UNAVAILABLE_REPLY = "I can't reach my conversation store right now; please try again shortly."
 

@@ -7,7 +7,7 @@ import concurrent.futures
 import inspect
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -16,8 +16,6 @@ from urllib.parse import quote
 from agent_framework import FileCheckpointStorage, Message, Workflow
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from ._admin import admin_routes
@@ -27,9 +25,12 @@ from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
 from ._control import RunningTurns
 from ._delivery import ConversationReference, DeliveryError, DeliveryResult
+from ._errors import StartupError
+from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
+from ._logging import exception_summary
 from ._outbox import DeadLetters, Outbox
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
@@ -180,6 +181,9 @@ class AgentFrameworkHost:
             self.workflows = WorkflowRunner(factory or target, checkpoints)
             self._check_workflow_inputs(self.workflows)
         self._app: Starlette | None = None
+        self.health = Health(self.state)
+        self.on_started: list[Callable[[], Any]] = []
+        self.startup_error: StartupError | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.context = ChannelContext(self)
 
@@ -242,10 +246,10 @@ class AgentFrameworkHost:
         return self._app
 
     def _build_app(self) -> Starlette:
-        routes: list[BaseRoute] = [Route("/readiness", _readiness, methods=["GET"])]
+        routes: list[BaseRoute] = [Route("/readiness", self.health.readiness, methods=["GET"])]
         if self.admin_token is not None:
             routes.extend(admin_routes(self, self.admin_token))
-        startups: list[Any] = []
+        startups: list[tuple[str, Any]] = [("the state store", self._open_state)]
         shutdowns: list[Any] = []
         self.commands: dict[str, list[ChannelCommand]] = {}
         for channel in self.channels:
@@ -254,9 +258,10 @@ class AgentFrameworkHost:
                 raise TypeError(f"channel {channel.name!r} contribute() must return a ChannelContribution")
             routes.extend(_mount(channel.path, contribution.routes))
             routes.extend(_unique_root_routes(routes, contribution.root_routes, channel.name))
-            startups.extend(contribution.on_startup)
+            startups.extend((f"channel {channel.name!r}", callback) for callback in contribution.on_startup)
             shutdowns.extend(contribution.on_shutdown)
             self.commands[channel.name] = list(contribution.commands)
+        routes.extend(_unique_root_routes(routes, [Route("/liveness", liveness, methods=["GET"])], "host"))
         middleware = [Middleware(FoundryIsolationMiddleware)] if foundry_hosted() else []
         return Starlette(
             debug=self.debug, routes=routes, middleware=middleware, lifespan=self._lifespan(startups, shutdowns)
@@ -265,12 +270,8 @@ class AgentFrameworkHost:
     def _lifespan(self, startups: list[Any], shutdowns: list[Any]) -> Any:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            logger.info("%s", self.describe())
             self._loop = asyncio.get_running_loop()
-            opened = getattr(self.state, "open", None)
-            if callable(opened):
-                await opened()
-            await _run_all(startups, "startup")
+            await self._start(startups)
             await self.ledger.start(self.tasks.spawn)
             self.outbox.start()
             try:
@@ -286,6 +287,32 @@ class AgentFrameworkHost:
                     await self.state.aclose()
 
         return lifespan
+
+    async def _open_state(self) -> None:
+        opened = getattr(self.state, "open", None)
+        if callable(opened):
+            await opened()
+
+    async def _start(self, startups: list[tuple[str, Any]]) -> None:
+        """Run every startup callback; on failure record one `StartupError` naming each component, raise the first."""
+        self.startup_error = None
+        failures: list[str] = []
+        first: Exception | None = None
+        for label, callback in startups:
+            try:
+                await callback()
+            except Exception as error:
+                logger.debug("%s failed to start", label, exc_info=True)
+                self.health.report(label, exception_summary(error))
+                failures.append(f"{label} failed to start: {exception_summary(error)}")
+                first = first or error
+        if first is not None:
+            # The original error propagates (callers may expect its type); `startup_error` is the one-line summary.
+            self.startup_error = StartupError("; ".join(failures))
+            raise first
+        logger.info("%s", self.describe())
+        for callback in list(self.on_started):
+            callback()
 
     def describe(self) -> str:
         kind = "Workflow" if not self.agent_target else type(self.target).__name__
@@ -407,10 +434,6 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-async def _readiness(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
-
-
 def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     if not routes:
         return []
@@ -451,7 +474,13 @@ async def _run_all(callbacks: list[Any], phase: str) -> None:
         try:
             await callback()
         except Exception as error:
-            logger.exception("%s callback %r failed", phase, callback)
+            logger.error(
+                "%s callback %r failed: %s",
+                phase,
+                callback,
+                exception_summary(error),
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             failures.append(error)
     if failures:
         if len(failures) > 1:

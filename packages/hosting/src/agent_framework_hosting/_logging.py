@@ -69,19 +69,49 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str = "info", log_format: str = "text", stream: TextIO | None = None) -> None:
-    """Log to stderr (or `stream`) at `level`; below debug, upstream INFO chatter and tracebacks are left out."""
+class _Quiet(logging.Filter):
+    """Drops upstream records below WARNING (the host's own records all pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or record.name.startswith(_OWN):
+            return True
+        return not any(record.name == name or record.name.startswith(name + ".") for name in QUIETED)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time of each record."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
+def configure_logging(
+    level: str = "info", log_format: str = "text", stream: TextIO | None = None, *, force: bool = False
+) -> bool:
+    """Log to stderr (or `stream`) at `level`; below debug, upstream INFO chatter and tracebacks are left out.
+
+    Like `logging.basicConfig`, nothing changes when the root logger already has handlers (an embedding
+    application or a test runner configured logging) unless `force`; returns whether logging was configured.
+    """
+    root = logging.getLogger()
+    ours = [handler for handler in root.handlers if getattr(handler, "_agent_framework_host", False)]
+    if len(ours) != len(root.handlers) and not force:
+        return False
+    for handler in ours:
+        root.removeHandler(handler)
     numeric = getattr(logging, level.upper())
     debug = numeric <= logging.DEBUG
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
+    handler._agent_framework_host = True  # type: ignore[attr-defined]
     formatter_type = JsonFormatter if log_format == "json" else TextFormatter
     handler.setFormatter(formatter_type(tracebacks=debug))
-    root = logging.getLogger()
-    for existing in list(root.handlers):
-        root.removeHandler(existing)
+    if not debug:
+        handler.addFilter(_Quiet())
     root.addHandler(handler)
     root.setLevel(numeric)
-    for name in QUIETED:
-        logging.getLogger(name).setLevel(logging.NOTSET if debug else max(numeric, logging.WARNING))
-    for name in _OWN:
-        logging.getLogger(name).setLevel(numeric)
+    return True

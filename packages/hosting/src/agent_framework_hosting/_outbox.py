@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from ._errors import HostingError, PlatformError
 from ._ledger import DeliveryOptions
+from ._metrics import record_dead_letter
 from ._state import StateStore
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -95,6 +96,7 @@ class Outbox:
         letter = {**item, "owner": FREE, "dead_at": time.time()}
         await self.store.set(DEAD_LETTERS, item["id"], letter)
         await self.store.delete(OUTBOX, item["id"])
+        record_dead_letter(str(item["channel"]))
         logger.error("outbox: gave up on a reply for %s after %d attempt(s): %s", item["channel"], item["attempts"],
                      item["last_error"])  # fmt: skip
 

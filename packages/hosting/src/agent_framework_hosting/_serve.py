@@ -10,10 +10,13 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ._errors import StartupError
+
 if TYPE_CHECKING:
     from ._host import AgentFrameworkHost
 
 logger = logging.getLogger("agent_framework.hosting")
+STARTUP_FAILED_EXIT = 3
 
 
 def _config(host: str, port: int, **options: Any) -> Any:
@@ -31,24 +34,42 @@ def _config(host: str, port: int, **options: Any) -> Any:
     return config
 
 
+def _run(host: AgentFrameworkHost, coroutine: Any) -> None:
+    """Run Hypercorn; a failed startup surfaces as the host's one-line `StartupError`, not Hypercorn's traceback."""
+    from hypercorn.utils import LifespanFailureError
+
+    try:
+        asyncio.run(coroutine)
+    except LifespanFailureError:
+        if host.startup_error is not None:
+            raise host.startup_error from None
+        raise StartupError("the application failed to start; see the log above") from None
+
+
 def _worker(host: AgentFrameworkHost, config: Any, sockets: Any) -> None:
     from hypercorn.asyncio.run import worker_serve
     from hypercorn.utils import wrap_app
 
     app = wrap_app(host.app, config.wsgi_max_body_size, None)  # type: ignore[arg-type]
-    asyncio.run(worker_serve(app, config, sockets=sockets))
+    try:
+        _run(host, worker_serve(app, config, sockets=sockets))
+    except StartupError as error:
+        logger.error("worker %d: %s", os.getpid(), error)
+        sys.exit(STARTUP_FAILED_EXIT)
 
 
 def serve(
     host: AgentFrameworkHost, *, host_name: str = "127.0.0.1", port: int = 8000, workers: int = 1, **options: Any
 ) -> None:
+    """Serve until SIGINT/SIGTERM; then stop accepting and let in-flight requests finish for `graceful_timeout`."""
+    options.setdefault("graceful_timeout", host.shutdown_timeout)
     config = _config(host_name, port, **options)
     app = host.app
-    logger.info("serving on http://%s:%s with %d worker(s)", host_name, port, workers)
+    logger.debug("starting Hypercorn on http://%s:%s with %d worker(s)", host_name, port, workers)
     if workers <= 1:
         from hypercorn.asyncio import serve as hypercorn_serve
 
-        asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+        _run(host, hypercorn_serve(app, config))  # type: ignore[arg-type]
         return
     if sys.platform == "win32":
         raise RuntimeError("workers > 1 needs fork(); run one process per worker instead")
@@ -74,3 +95,5 @@ def serve(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if all(process.exitcode == STARTUP_FAILED_EXIT for process in processes):
+        raise StartupError("every worker failed to start; see the log above")

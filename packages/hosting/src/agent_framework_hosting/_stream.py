@@ -145,6 +145,7 @@ class HostedStream:
                     update = await maybe_await(self._update_hook(update))
                     if update is None:
                         continue
+                self._trace.first_update()
                 yield update
         except BaseException as error:
             with anyio.CancelScope(shield=True):

@@ -8,8 +8,11 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+
+from ._metrics import record_dead_letter, record_outbound_retry
 
 logger = logging.getLogger("agent_framework.hosting")
 RetryAfter = Callable[[httpx.Response], "float | None"]
@@ -23,6 +26,10 @@ def header_retry_after(response: httpx.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _target(url: str) -> str:
+    return urlsplit(url).hostname or "unknown"
 
 
 async def send_with_retry(
@@ -50,6 +57,7 @@ async def send_with_retry(
                 raise
             delay = min(max_delay, base_delay * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
             logger.warning("%s failed (%s); retrying in %.2fs", describe, type(error).__name__, delay)
+            record_outbound_retry(_target(url), type(error).__name__)
             await asyncio.sleep(delay)
             continue
         if response.status_code != 429 and response.status_code < 500:
@@ -62,6 +70,7 @@ async def send_with_retry(
         else:
             delay = min(max_delay, base_delay * 2 ** (attempt - 1))
         logger.warning("%s answered %s; retrying in %.2fs", describe, response.status_code, delay)
+        record_outbound_retry(_target(url), str(response.status_code))
         await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -111,3 +120,16 @@ def redact_in_logs(pattern: str, replacement: str, *, loggers: Sequence[str] = H
 
 def forget_redaction(pattern: str) -> None:
     _redactor.rules.pop(pattern, None)
+
+
+__all__ = [
+    "HTTP_LOGGERS",
+    "MAX_RETRY_AFTER",
+    "RetryAfter",
+    "forget_redaction",
+    "header_retry_after",
+    "record_dead_letter",
+    "record_outbound_retry",
+    "redact_in_logs",
+    "send_with_retry",
+]

@@ -581,9 +581,38 @@ def hostile_bodies(fields: dict[str, Any] | None = None) -> dict[str, bytes]:
         if _with_surrogate(value) != value:
             found[f"surrogate-in-{name}"] = json.dumps({**rest, name: _with_surrogate(value)}).encode()
         found[f"surrogate-in-name-{name}"] = json.dumps({**base, name + LONE_SURROGATE: value}).encode()
-        head = json.dumps(rest)[:-1] + (", " if rest else "")
-        found[f"nested-{name}"] = (head + json.dumps(name) + ": ").encode() + nested_json(1000) + b"}"
+        found[f"nested-{name}"] = with_raw_field(base, name, nested_json(1000))
     return found
+
+
+def with_raw_field(fields: dict[str, Any], name: str, raw: bytes) -> bytes:
+    """`fields` as JSON with `name`'s value replaced by the raw JSON text `raw` (which may be too deep to build)."""
+    rest = {key: item for key, item in fields.items() if key != name}
+    head = json.dumps(rest)[:-1] + (", " if rest else "")
+    return (head + json.dumps(name) + ": ").encode() + raw + b"}"
+
+
+def hostile_json(valid: dict[str, Any] | None = None) -> Any:
+    """A hypothesis strategy of JSON bodies holding lone surrogates or nesting 101 to 3,000 levels deep.
+
+    With `valid` (a body the channel accepts), most bodies are `valid` with one field replaced. Needs hypothesis.
+    """
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(categories=["Cs", "L", "N", "P", "Zs"]), max_size=12)
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+    values = st.recursive(
+        leaves, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3), max_leaves=8
+    )
+    depths = st.integers(101, 3000)
+    plain = values.map(lambda value: json.dumps(value).encode()) | depths.map(nested_json)
+    if not valid:
+        return plain
+    base = dict(valid)
+    fields = st.sampled_from(sorted(base))
+    replaced = st.tuples(fields, values).map(lambda pair: json.dumps({**base, pair[0]: pair[1]}).encode())
+    deep = st.tuples(fields, depths).map(lambda pair: with_raw_field(base, pair[0], nested_json(pair[1])))
+    return replaced | replaced | deep | plain
 
 
 class LogWatch(logging.Handler):
@@ -597,10 +626,12 @@ class LogWatch(logging.Handler):
         self.records.append(record)
 
     def tracebacks(self) -> list[str]:
+        """Records with a traceback or at ERROR and above; asyncio's garbage-collection notices are left out
+        (they fire whenever a task of any earlier test is collected, so they name no request)."""
         return [
             f"{r.name}: {r.getMessage()}"
             for r in self.records
-            if r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info
+            if (r.exc_info is not None or r.levelno >= logging.ERROR or r.stack_info) and r.name != "asyncio"
         ]
 
 
