@@ -186,3 +186,17 @@ def test_two_threads_run_in_parallel_while_one_threads_turns_are_serialised(slac
     assert started["b1"] < by_text["a1"], "thread B waited for thread A"
     assert started["a2"] > by_text["a1"], "thread A's second turn overlapped its first"
     assert slack.texts("C1", "10.000001") == ["a1 one two three four five six", "a2 one two three four five six"]
+
+
+def test_a_proactive_message_is_posted_into_the_conversation(slack: FakeSlack, signer: Signer) -> None:
+    admin = "admin-token-0123456789"
+    host = make_host(make_channel(slack), admin_token=admin)
+    with TestClient(host.app) as client:
+        post_event(client, signer, envelope(message("hello there", channel="D1")))
+        assert answered(slack, "D1", None) == ["echo 1: hello there"]
+        [key] = client.portal.call(host.state.keys, "conversation-refs")
+        response = client.post(
+            "/admin/deliver", json={"to": key, "text": "Build **passed**"}, headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert response.status_code == 200, response.text
+        assert answered(slack, "D1", None, count=2)[-1] == "Build *passed*"

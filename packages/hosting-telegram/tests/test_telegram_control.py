@@ -124,3 +124,20 @@ async def test_without_an_admin_token_there_is_no_admin_route(fake: FakeBotApi) 
         async with httpx.AsyncClient(timeout=10) as http:
             response = await http.post(bot.url + "/admin/deliver", json={"to": "k", "text": "x"})
         assert response.status_code == 404
+
+
+async def test_link_joins_two_chats_into_one_conversation(fake: FakeBotApi) -> None:
+    from agent_framework_hosting import IdentityLinking
+
+    with serve_bot(fake, webhook_url=WEBHOOK_URL, host_kwargs={"linking": IdentityLinking()}) as bot:
+        assert {"link", "unlink"} <= {c["command"] for c in fake.of("setMyCommands")[0]["commands"]}
+        await post(bot, message_update(1, "my name is Ada", chat_id=42))
+        await post(bot, message_update(2, "/link", chat_id=42))
+        await eventually(lambda: len(fake.sent_texts(42)) == 2, message="the code")
+        code = fake.sent_texts(42)[1].split("Your link code is ")[1].split(".")[0]
+        await post(bot, message_update(3, f"/link {code}", chat_id=43))
+        await eventually(lambda: fake.sent_texts(43), message="the confirmation")
+        assert fake.sent_texts(43)[0].startswith("Linked")
+        await post(bot, message_update(4, "who am I?", chat_id=43))
+        await eventually(lambda: len(fake.sent_texts(43)) == 2, message="the answer")
+        assert fake.sent_texts(43)[1] == "echo 2: who am I?"

@@ -10,16 +10,19 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from redis_server import HostProcess, RedisServer, state_url  # noqa: E402
+
+from .conftest import postgres_url
 
 LONG = "one two three four five six seven eight nine ten eleven twelve"
 
 
 @contextmanager
-def pair(redis: RedisServer, concurrency: str) -> Iterator[list[HostProcess]]:
-    state = state_url(redis, lock_ttl=2.0)
+def pair(redis: RedisServer, concurrency: str, *, state: str | None = None) -> Iterator[list[HostProcess]]:
+    state = state or state_url(redis, lock_ttl=2.0)
     hosts: list[HostProcess] = []
     try:
         for _ in range(2):
@@ -41,8 +44,12 @@ async def first_chunk(chunks: AsyncIterator[str]) -> str:
     raise AssertionError("the stream ended before its first chunk")
 
 
-async def test_interrupt_from_another_process_cuts_the_running_turn(redis: RedisServer) -> None:
-    with pair(redis, "interrupt") as hosts:
+@pytest.mark.parametrize("backend", ["redis", "postgresql"])
+async def test_interrupt_from_another_process_cuts_the_running_turn(
+    redis: RedisServer, request: pytest.FixtureRequest, backend: str
+) -> None:
+    state = postgres_url(request.getfixturevalue("postgres")) if backend == "postgresql" else None
+    with pair(redis, "interrupt", state=state) as hosts:
         async with httpx.AsyncClient(timeout=30) as client:
             body = {"text": LONG, "key": "k", "stream": True}
             async with client.stream("POST", f"{hosts[0].url}/json", json=body) as stream:

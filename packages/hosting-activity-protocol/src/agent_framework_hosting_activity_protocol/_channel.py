@@ -187,6 +187,9 @@ class ActivityProtocolChannel:
             commands.append(context.reset_command())
         if not any(command.name.lower() == "stop" for command in commands):
             commands.append(context.stop_command())
+        if context.linking_enabled:
+            taken = {command.name.lower() for command in commands}
+            commands += [c for c in (context.link_command(), context.unlink_command()) if c.name not in taken]
         self._all_commands = {command.name.lower(): command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._handle, methods=["POST"])],

@@ -164,6 +164,7 @@ class DiscordChannel:
         self.max_timestamp_skew = max_timestamp_skew
         self._builtin_reset = RESET_COMMAND not in seen
         self._builtin_stop = STOP_COMMAND not in seen
+        self._link_commands: list[ChannelCommand] = []
         self._context: ChannelContext | None = None
         self._api: DiscordApi | None = None
         self._handlers: dict[str, ChannelCommand] = {}
@@ -184,7 +185,7 @@ class DiscordChannel:
             definitions.append(slash_command(RESET_COMMAND, RESET_DESCRIPTION))
         if self._builtin_stop:
             definitions.append(slash_command(STOP_COMMAND, STOP_DESCRIPTION))
-        for command in self.user_commands:
+        for command in [*self.user_commands, *self._link_commands]:
             option = string_option(COMMAND_INPUT_OPTION, "Optional input for the command", required=False)
             definitions.append(slash_command(command.name, command.description, [option]))
         return definitions
@@ -207,6 +208,12 @@ class DiscordChannel:
             commands.insert(0, context.reset_command(name=RESET_COMMAND, description=RESET_DESCRIPTION))
         if self._builtin_stop:
             commands.insert(1 if self._builtin_reset else 0, context.stop_command(description=STOP_DESCRIPTION))
+        if context.linking_enabled:
+            taken = {command.name for command in commands}
+            self._link_commands = [
+                command for command in (context.link_command(), context.unlink_command()) if command.name not in taken
+            ]
+            commands.extend(self._link_commands)
         self._handlers = {command.name: command for command in commands}
         return ChannelContribution(
             routes=[Route("/", self._endpoint, methods=["POST"])],

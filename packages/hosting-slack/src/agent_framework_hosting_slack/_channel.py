@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from agent_framework import Content
+from agent_framework import Content, Message
 from agent_framework_hosting import (
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ConversationReference,
+    DeliveryError,
     HostingError,
     SessionBusyError,
     StateUnavailableError,
@@ -161,6 +163,28 @@ class SlackChannel:
     @property
     def api(self) -> SlackApi:
         return self._api
+
+    def conversation_reference(self, request: ChannelRequest) -> dict[str, Any] | None:
+        """The Slack channel (and thread) a turn came from, so the host can post into it later."""
+        team, channel, thread = (request.metadata.get(name) for name in ("team", "channel", "thread_ts"))
+        if not isinstance(team, str) or not isinstance(channel, str):
+            return None
+        reference = {"team": team, "channel": channel}
+        if isinstance(thread, str):
+            reference["thread_ts"] = thread
+        if request.identity is not None:
+            reference["user"] = request.identity.native_id
+        return reference
+
+    async def deliver(self, reference: ConversationReference, message: Message) -> None:
+        """Post `message` into the referenced channel or thread with chat.postMessage."""
+        destination = reference.destination
+        team, channel, thread = destination.get("team"), destination.get("channel"), destination.get("thread_ts")
+        if not isinstance(team, str) or not isinstance(channel, str):
+            raise DeliveryError("the reference has no Slack team and channel")
+        place = Place(team, channel, str(destination.get("user") or ""), thread if isinstance(thread, str) else None)
+        if not await self._outbox.deliver(place, message.text):
+            raise DeliveryError(f"Slack did not accept the message for {channel}")
 
     @property
     def context(self) -> ChannelContext:

@@ -210,7 +210,10 @@ class TelegramChannel:
         async def start(ctx: ChannelCommandContext) -> None:
             await ctx.reply(self.greeting)
 
-        return [ChannelCommand("start", "Say hello", start), context.reset_command(), context.stop_command()]
+        commands = [ChannelCommand("start", "Say hello", start), context.reset_command(), context.stop_command()]
+        if context.linking_enabled:
+            commands += [context.link_command(), context.unlink_command()]
+        return commands
 
     # lifecycle
 

@@ -32,6 +32,7 @@ from ._isolation import (
     set_current_isolation_keys,
 )
 from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, DeliveryTicket, Resumer, TurnLedger, current_ticket, replying
+from ._linking import IdentityLinking, LinkError
 from ._outbox import DeadLetters, DeliveryFailed, Outbox, Resender
 from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
@@ -120,6 +121,8 @@ __all__ = [
     "HostedRunResult",
     "HostedStream",
     "HostingError",
+    "IdentityLinking",
+    "LinkError",
     "IsolationKeys",
     "LeaseLostError",
     "MemoryStateStore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
@@ -21,6 +22,7 @@ from ._errors import ConversationBusyError, HostingError, SessionBusyError, Turn
 from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
+from ._linking import LinkError, code_argument, current_key
 from ._metrics import host_metrics
 from ._outbox import Resender
 from ._stream import HostedStream
@@ -32,6 +34,7 @@ from ._types import (
     ChannelRequest,
     ChannelResponseHook,
     ChannelRunHook,
+    ChannelSession,
     ChannelStreamUpdateHook,
     HostedRunResult,
 )
@@ -184,6 +187,7 @@ class ChannelContext:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
+        prepared = await self._linked(prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
@@ -212,6 +216,7 @@ class ChannelContext:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
+        prepared = await self._linked(prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
             return self._follow(prepared, ticket)
@@ -519,14 +524,75 @@ class ChannelContext:
             if key is None or not self._host.can_reset_sessions:
                 await ctx.reply("There is no conversation to reset here.")
                 return
-            await self.reset_session(key)
+            await self.reset_session(await self._shared_key(key))
             await ctx.reply(reply)
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    async def _linked(self, request: ChannelRequest) -> ChannelRequest:
+        """With identity linking: note the arriving key (for linked memory) and run under the shared key."""
+        links, key = self._host.links, request.isolation_key
+        if links is None or key is None or request.session is None:
+            return request
+        current_key.set(key)
+        shared = await links.conversation_key(key)
+        if shared == key:
+            return request
+        return dataclasses.replace(request, session=ChannelSession(shared, ttl=request.session.ttl))
+
+    @property
+    def linking_enabled(self) -> bool:
+        """Whether the host links identities (so chat channels offer `/link` and `/unlink`)."""
+        return self._host.links is not None
+
+    def link_command(
+        self, *, name: str = "link", description: str = "Link this chat with another channel"
+    ) -> ChannelCommand:
+        """`/link` shows a single-use code; `/link CODE` (sent on another channel) joins the two identities."""
+
+        async def handle(ctx: ChannelCommandContext) -> None:
+            links, key = self._host.links, ctx.request.isolation_key
+            if links is None or key is None:
+                await ctx.reply("Linking is not available here.")
+                return
+            code = code_argument(ctx.request.input)
+            try:
+                if code is None:
+                    minutes = round(links.settings.code_ttl / 60)
+                    issued = await links.issue(key)
+                    await ctx.reply(
+                        f"Your link code is {issued}. Within {minutes} minutes, send /{name} {issued} in the chat "
+                        "you want to link with this one. Do not share it with anyone."
+                    )
+                    return
+                other = await links.redeem(key, code)
+            except LinkError as error:
+                await ctx.reply(str(error))
+                return
+            if links.settings.share == "conversation":
+                shared = await links.conversation_key(key)
+                await self.copy_session(other, shared)
+            await ctx.reply("Linked: this chat and your other channel are now one person. Send /unlink to undo.")
+
+        return ChannelCommand(name=name, description=description, handle=handle)
+
+    def unlink_command(self, *, name: str = "unlink", description: str = "Undo /link for this chat") -> ChannelCommand:
+        async def handle(ctx: ChannelCommandContext) -> None:
+            links, key = self._host.links, ctx.request.isolation_key
+            if links is None or key is None:
+                await ctx.reply("Linking is not available here.")
+                return
+            await ctx.reply("Unlinked." if await links.unlink(key) else "This chat is not linked.")
 
         return ChannelCommand(name=name, description=description, handle=handle)
 
     async def stop(self, isolation_key: str) -> bool:
         """Cancel the turn running for `isolation_key` (here or in another process); False when none runs."""
-        return await self._host.turns.interrupt(isolation_key)
+        return await self._host.turns.interrupt(await self._shared_key(isolation_key))
+
+    async def _shared_key(self, isolation_key: str) -> str:
+        links = self._host.links
+        return isolation_key if links is None else await links.conversation_key(isolation_key)
 
     def stop_command(
         self,

@@ -95,7 +95,10 @@ class RunningTurns:
         self._local[key] = control
         watcher: asyncio.Future[None] | None = None
         if self.shared:
-            await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
+            try:
+                await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
+            except StateUnavailableError:
+                logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
             watcher = asyncio.ensure_future(self._watch(control))
         try:
             yield control

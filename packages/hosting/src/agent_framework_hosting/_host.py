@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, overload
 from urllib.parse import quote
 
-from agent_framework import FileCheckpointStorage, Message, Workflow
+from agent_framework import FileCheckpointStorage, InMemoryHistoryProvider, Message, Workflow
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
@@ -29,6 +29,8 @@ from ._errors import StartupError
 from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
 from ._ledger import DeliveryOptions, TurnLedger
+from ._linked_memory import LinkedMemory
+from ._linking import IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._logging import exception_summary
 from ._outbox import DeadLetters, Outbox
@@ -128,6 +130,7 @@ class AgentFrameworkHost:
     ``"queue"`` (default), ``"reject"``, ``"interrupt"``, ``"collect"``, or a
     `Concurrency` with per-channel overrides. `admin_token` turns on
     ``POST /admin/deliver`` (proactive delivery from outside, bearer token).
+    `linking` (an `IdentityLinking`) turns on `/link` and `/unlink` in chat channels.
     `delivery` tunes the turn ledger and the outbox (leases, resume attempts, retries).
     """
 
@@ -147,6 +150,7 @@ class AgentFrameworkHost:
         delivery: DeliveryOptions | None = None,
         concurrency: ConcurrencySetting = None,
         admin_token: str | None = None,
+        linking: IdentityLinking | None = None,
     ) -> None:
         self.channels = list(channels)
         self._check_channels()
@@ -173,6 +177,10 @@ class AgentFrameworkHost:
         if admin_token is not None and len(admin_token) < 16:
             raise ValueError("admin_token must be at least 16 characters")
         self.admin_token = admin_token
+        self.linking = linking
+        self.links = Links(self.state, linking) if linking is not None else None
+        if linking is not None and linking.share == "memory" and self.agent_target:
+            _add_linked_memory(self, linking)
         self.collector = Collector(self.state, window=self.concurrency.collect_window, wait=turn_wait)
         self.accepts_middleware = self.agent_target and _accepts(getattr(target, "run", None), "middleware")
         checkpoints = self._checkpoints(checkpoint_location, checkpoints_path, checkpoints_named)
@@ -418,6 +426,16 @@ class AgentFrameworkHost:
         from ._serve import serve
 
         serve(self, host_name=host, port=port, workers=workers, **config)
+
+
+def _add_linked_memory(host: AgentFrameworkHost, linking: IdentityLinking) -> None:
+    """Give the agent the linked-memory provider (and, as the agent would by itself, in-memory history)."""
+    providers = getattr(host.target, "context_providers", None)
+    if not isinstance(providers, list):
+        raise TypeError("linking with share='memory' needs an agent with context_providers")
+    if not providers:
+        providers.append(InMemoryHistoryProvider())
+    providers.append(LinkedMemory(host, messages=linking.memory_messages))
 
 
 def _accepts(function: Any, name: str) -> bool:

@@ -102,8 +102,8 @@ def configure_logging(
     ours = [handler for handler in root.handlers if getattr(handler, "_agent_framework_host", False)]
     if len(ours) != len(root.handlers) and not force:
         return False
-    for handler in ours:
-        root.removeHandler(handler)
+    for previous in ours:
+        root.removeHandler(previous)
     numeric = getattr(logging, level.upper())
     debug = numeric <= logging.DEBUG
     handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()

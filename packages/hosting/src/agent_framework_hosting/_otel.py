@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,19 +17,17 @@ DEFAULT_SERVICE_NAME = "agent-framework-host"
 
 
 def _exporters(protocol: str) -> tuple[Any, Any]:
+    """The span and metric exporter classes for `protocol` (`grpc`, else HTTP with protobuf)."""
+    transport = "grpc" if protocol == "grpc" else "http"
     try:
-        if protocol == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        else:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        traces = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.trace_exporter")
+        metrics = importlib.import_module(f"opentelemetry.exporter.otlp.proto.{transport}.metric_exporter")
     except ImportError:
         raise ConfigurationError(
             "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed: "
             "pip install 'agent-framework-hosting[otlp]'"
         ) from None
-    return OTLPSpanExporter, OTLPMetricExporter
+    return traces.OTLPSpanExporter, metrics.OTLPMetricExporter
 
 
 def configure_otlp(environ: Mapping[str, str]) -> str | None:
