@@ -189,7 +189,10 @@ class TurnLedger:
             current = await self.store.get(LEDGER, key)
             if current is None:
                 continue  # finished or swept away since the add: try again
-            return await self._take_over(key, current)
+            ticket = await self._take_over(key, current)
+            if ticket is not None or await self.store.get(LEDGER, key) is not None:
+                return ticket
+            # the entry went while we tried to take it over (a late write swept away): record it afresh
         return None
 
     async def _take_over(self, key: str, current: Any) -> DeliveryTicket | None:
