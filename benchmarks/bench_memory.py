@@ -57,11 +57,12 @@ def main() -> None:
     parser.add_argument("--max-sessions", type=int, default=10_000)
     args = parser.parse_args()
     print(f"{'conversations':>13} {'LRU cap':>9} {'idle sessions':>14} {'MB traced':>10} {'bytes each':>11}")
-    rows: list[tuple[int, int, str, int | None]] = []
-    for sessions in args.sessions:
-        rows.append((sessions, sessions + 1000, "frozen (JSON)", None))
-        rows.append((sessions, args.max_sessions, "frozen (JSON)", None))
-    rows.insert(0, (args.sessions[0], args.sessions[0] + 1000, "live objects", 10**9))
+    first, *more = args.sessions
+    rows: list[tuple[int, int, str, int | None]] = [
+        (first, first + 1000, "live objects", 10**9),
+        (first, first + 1000, "frozen (JSON)", None),
+        *((count, args.max_sessions, "frozen (JSON)", None) for count in args.sessions),
+    ]
     for sessions, cap, label, warm in rows:
         used = asyncio.run(traced(sessions, cap, warm))
         each = used / min(sessions, cap)

@@ -8,7 +8,7 @@ four keys), so each one takes the key's turn lock, loads and saves. Host process
 to core 0; the load generator, redis-server and PostgreSQL to core 1.
 
 Cost per turn: one conversation driven in-process for `--turns` turns; the host's own cost of
-a turn is its total minus the agent's `run`, reported (median of five turns) at turn 10, 100
+a turn is its total minus the agent's `run`, reported (median of seven turns) at turn 10, 100
 and 400, with the agent's cost beside it.
 """
 
@@ -110,7 +110,7 @@ class TimedAgent:
 
 
 async def cost_per_turn(state: str | None, turns: int) -> dict[int, tuple[float, float]]:
-    """{turn: (host ms, agent ms)}, medians of the five turns ending at each of `COST_AT`."""
+    """{turn: (host ms, agent ms)}, medians of the seven turns ending at each of `COST_AT`."""
     agent = TimedAgent()
     host = AgentFrameworkHost(agent, channels=[], state_dir=state)
     own: list[tuple[float, float]] = []
@@ -124,7 +124,7 @@ async def cost_per_turn(state: str | None, turns: int) -> dict[int, tuple[float,
     finally:
         await host.state.aclose()
     return {
-        at: (statistics.median(o[0] for o in own[at - 5 : at]), statistics.median(o[1] for o in own[at - 5 : at]))
+        at: (statistics.median(o[0] for o in own[at - 7 : at]), statistics.median(o[1] for o in own[at - 7 : at]))
         for at in COST_AT
         if at <= turns
     }

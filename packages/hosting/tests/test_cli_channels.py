@@ -9,22 +9,25 @@ from pathlib import Path
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
-from agent_framework_hosting._channels_from_env import (
-    KNOWN_CHANNELS,
+from agent_framework_hosting.plugins import (
+    ChannelPlugin,
     ChannelSelectionError,
-    ChannelSpec,
-    Setting,
+    ChannelSetting,
+    SkippedChannel,
+    channels_table,
+    discover,
     select_channels,
 )
 from agent_framework_hosting.testing import OfflineChatClient
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
-SPECS = {spec.name: spec for spec in KNOWN_CHANNELS}
+INSTALLED = discover().plugins
+PLUGINS = {plugin.name: plugin for plugin in INSTALLED}
 
 
 def names(selection: object) -> list[str]:
-    return [s.spec.name for s in selection.selected]  # type: ignore[attr-defined]
+    return [s.plugin.name for s in selection.selected]  # type: ignore[attr-defined]
 
 
 def reasons(selection: object) -> dict[str, str]:
@@ -41,6 +44,8 @@ def every_setting() -> dict[str, str]:
         "DISCORD_PUBLIC_KEY": SigningKey.generate().verify_key.encode().hex(),
         "BOT_APP_ID": "00000000-0000-0000-0000-000000000001",
         "BOT_APP_PASSWORD": "app-password",
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": "slack-signing-secret",
     }
 
 
@@ -51,14 +56,17 @@ def test_without_settings_only_the_channels_that_need_none_start() -> None:
         "telegram": "needs TELEGRAM_BOT_TOKEN",
         "discord": "needs DISCORD_APPLICATION_ID and DISCORD_PUBLIC_KEY",
         "activity-protocol": "needs BOT_APP_ID and BOT_APP_PASSWORD",
+        "slack": "needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET or SLACK_APP_TOKEN",
     }
 
 
 def test_a_channel_starts_when_its_settings_are_present(every_setting: dict[str, str]) -> None:
     selection = select_channels(every_setting)
-    assert names(selection) == ["responses", "invocations", "telegram", "discord", "activity-protocol", "webchat"]
+    assert names(selection) == [
+        "responses", "invocations", "telegram", "discord", "slack", "activity-protocol", "webchat"
+    ]  # fmt: skip
     assert selection.skipped == []
-    assert [type(c).__name__ for c in selection.channels] == [spec.class_name for spec in KNOWN_CHANNELS]
+    assert [type(c) for c in selection.channels] == [plugin.channel for plugin in INSTALLED]
 
 
 def test_settings_become_constructor_arguments_and_blank_ones_are_ignored() -> None:
@@ -67,8 +75,8 @@ def test_settings_become_constructor_arguments_and_blank_ones_are_ignored() -> N
         "TELEGRAM_WEBHOOK_URL": "https://x.example/hook",
         "TELEGRAM_SECRET_TOKEN": "",
     }
-    assert SPECS["telegram"].kwargs(environ) == {"bot_token": "123:abc", "webhook_url": "https://x.example/hook"}
-    assert SPECS["telegram"].missing({"TELEGRAM_BOT_TOKEN": "   "}) == ["TELEGRAM_BOT_TOKEN"]
+    assert PLUGINS["telegram"].arguments(environ) == {"bot_token": "123:abc", "webhook_url": "https://x.example/hook"}
+    assert PLUGINS["telegram"].missing({"TELEGRAM_BOT_TOKEN": "   "}) == ["TELEGRAM_BOT_TOKEN"]
 
 
 def test_a_channel_that_rejects_its_settings_is_skipped_with_the_reason(every_setting: dict[str, str]) -> None:
@@ -91,8 +99,10 @@ def test_asking_for_a_channel_without_its_settings_is_an_error() -> None:
 
 
 def test_asking_for_an_unknown_channel_is_an_error() -> None:
-    with pytest.raises(ChannelSelectionError, match="unknown channel 'slack'; known channels: responses, invocations"):
-        select_channels({}, ["slack"])
+    with pytest.raises(
+        ChannelSelectionError, match="unknown channel 'sms'; installed channels: responses, invocations"
+    ):
+        select_channels({}, ["sms"])
 
 
 def test_the_web_chat_needs_the_responses_channel() -> None:
@@ -101,38 +111,57 @@ def test_the_web_chat_needs_the_responses_channel() -> None:
     assert names(select_channels({}, ["webchat", "responses"])) == ["responses", "webchat"]
 
 
-def test_a_channel_package_that_is_not_installed_is_skipped_with_a_pip_hint() -> None:
-    ghost = ChannelSpec("ghost", "agent-framework-hosting-ghost", "agent_framework_hosting_ghost", "GhostChannel")
-    selection = select_channels({}, specs=[SPECS["invocations"], ghost])
+def test_a_plugin_that_cannot_be_loaded_is_skipped_and_asking_for_it_says_why() -> None:
+    broken = [SkippedChannel("ghost", "failed to import: ModuleNotFoundError: No module named 'ghost_dependency'")]
+    selection = select_channels({}, plugins=[PLUGINS["invocations"]], broken=broken)
     assert names(selection) == ["invocations"]
-    assert reasons(selection) == {"ghost": "not installed (pip install agent-framework-hosting-ghost)"}
-    with pytest.raises(ChannelSelectionError, match=r"channel 'ghost' not installed \(pip install"):
-        select_channels({}, ["ghost"], specs=[ghost])
+    assert reasons(selection) == {"ghost": "failed to import: ModuleNotFoundError: No module named 'ghost_dependency'"}
+    with pytest.raises(ChannelSelectionError, match=r"channel 'ghost' failed to import: ModuleNotFoundError"):
+        select_channels({}, ["ghost"], plugins=[], broken=broken)
 
 
-def test_a_broken_channel_package_says_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
-    broken, wrong = f"broken_channel_{uuid.uuid4().hex[:6]}", f"wrong_channel_{uuid.uuid4().hex[:6]}"
-    (tmp_path / f"{broken}.py").write_text("import a_dependency_that_is_not_installed\n")
-    (tmp_path / f"{wrong}.py").write_text(
-        "class PickyChannel:\n"
-        "    def __init__(self, *, token):\n"
-        "        raise ValueError('token must look like 123:abc')\n"
+def test_a_plugin_whose_channel_rejects_its_settings_says_what_is_wrong() -> None:
+    class PickyChannel:
+        def __init__(self, *, token: str) -> None:
+            raise ValueError("token must look like 123:abc")
+
+    picky = ChannelPlugin(
+        "picky", channel=PickyChannel, settings=(ChannelSetting("PICKY_TOKEN", "token", required=True),)
     )
-    specs = [
-        ChannelSpec("broken", "broken-dist", broken, "BrokenChannel"),
-        ChannelSpec("renamed", "wrong-dist", wrong, "RenamedChannel"),
-        ChannelSpec(
-            "picky", "wrong-dist", wrong, "PickyChannel", settings=(Setting("PICKY_TOKEN", "token", required=True),)
-        ),
-    ]
-    selection = select_channels({"PICKY_TOKEN": "nope"}, specs=specs)
+    selection = select_channels({"PICKY_TOKEN": "nope"}, plugins=[picky])
     assert selection.selected == []
-    assert reasons(selection) == {
-        "broken": "failed to import: No module named 'a_dependency_that_is_not_installed'",
-        "renamed": f"{wrong} has no RenamedChannel (an incompatible version?)",
-        "picky": "could not be configured: token must look like 123:abc",
+    assert reasons(selection) == {"picky": "could not be configured: token must look like 123:abc"}
+
+
+def test_entry_points_that_fail_to_load_or_are_not_plugins_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"odd_channels_{uuid.uuid4().hex[:6]}"
+    (tmp_path / f"{module}.py").write_text("import a_dependency_that_is_not_installed\n")
+    (tmp_path / f"{module}_plain.py").write_text("PLUGIN = 'not a plugin'\n")
+    info = tmp_path / f"{module}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[agent_framework_hosting.channels]\nbroken = {module}:PLUGIN\nplain = {module}_plain:PLUGIN\n"
+    )
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    found = discover()
+    assert {b.name: b.reason for b in found.broken} == {
+        "broken": "failed to import: ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'",
+        "plain": f"{module}_plain:PLUGIN is not a ChannelPlugin (an incompatible version?)",
     }
+    assert [p.name for p in found.plugins] == [p.name for p in INSTALLED]
+
+
+def test_every_installed_plugin_declares_a_channel_and_its_settings_once() -> None:
+    first_party = ["responses", "invocations", "telegram", "discord", "slack", "activity-protocol", "webchat"]
+    assert [p.name for p in INSTALLED if p.name in first_party] == first_party
+    for plugin in INSTALLED:
+        assert plugin.distribution.startswith("agent-framework-hosting-")
+        assert len({s.variable for s in plugin.settings}) == len(plugin.settings)
+    secrets = {s.variable for p in INSTALLED for s in p.settings if s.secret}
+    assert {"TELEGRAM_BOT_TOKEN", "BOT_APP_PASSWORD", "RESPONSES_API_KEY"} <= secrets
 
 
 def test_responses_api_key_in_the_environment_protects_the_responses_channel() -> None:
@@ -146,3 +175,9 @@ def test_responses_api_key_in_the_environment_protects_the_responses_channel() -
     assert refused.status_code == 401
     assert allowed.status_code == 200
     assert allowed.json()["output"][0]["content"][0]["text"] == "echo 1: hi"
+
+
+def test_the_readme_channel_table_is_the_plugins_declaration() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    first_party = [p for p in INSTALLED if p.distribution.startswith("agent-framework-hosting-")]
+    assert channels_table(first_party) in readme, "regenerate it: python -m agent_framework_hosting.plugins"

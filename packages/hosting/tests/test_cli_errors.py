@@ -73,9 +73,9 @@ def test_the_console_script_reports_the_same_way(project: Path) -> None:
 
 
 def test_an_unknown_channel_name_is_a_usage_error(project: Path) -> None:
-    result = run(project, "serve", "--channel", "slack")
+    result = run(project, "serve", "--channel", "sms")
     assert result.returncode == 2
-    assert "invalid choice: 'slack'" in result.stderr
+    assert "invalid choice: 'sms'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -152,6 +153,83 @@ def test_a_target_with_a_state_dir_keeps_conversations_across_restarts(serve: ob
     second = serve(*argv, cwd=tmp_path)  # type: ignore[operator]
     after = httpx.post(second.url + "/invocations", json={"message": "two", "session_id": "s"}, timeout=30).json()
     assert (before["response"], after["response"]) == ("echo 1: one", "echo 2: two")
+
+
+# -- a third-party channel package, found through its entry point --------------------------------------
+
+CHANNEL_MODULE = textwrap.dedent(
+    '''
+    """A tiny channel: POST {"text": ...} to its path answers {"answer": ...}, prefixed from the environment."""
+
+    from agent_framework_hosting import ChannelContribution, ChannelRequest, ChannelSession
+    from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+
+    class ShoutChannel:
+        def __init__(self, *, prefix, path="/shout"):
+            self.name = "shout"
+            self.path = path
+            self.prefix = prefix
+
+        def contribute(self, context):
+            async def post(request):
+                body = await request.json()
+                turn = ChannelRequest(
+                    channel=self.name, operation="message", input=body["text"], session=ChannelSession(body.get("key"))
+                )
+                result = await context.run(turn)
+                return JSONResponse({"answer": f"{self.prefix}{result.text.upper()}", "ran": result.request.channel})
+
+            return ChannelContribution(routes=[Route("/", post, methods=["POST"])])
+
+
+    PLUGIN = ChannelPlugin(
+        name="shout",
+        channel=ShoutChannel,
+        title="Shout",
+        settings=(ChannelSetting("SHOUT_PREFIX", "prefix", required=True), ChannelSetting("SHOUT_PATH", "path")),
+        note="answers in capitals",
+        example="curl {url} -d '{{\\"text\\": \\"hi\\"}}'",
+    )
+    '''
+)
+
+
+def install_shout(site: Path) -> None:
+    """A distribution 'shout-channel' installed into `site`: its module and its dist-info with the entry point."""
+    (site / "shout_channel.py").write_text(CHANNEL_MODULE)
+    info = site / "shout_channel-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shout-channel\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[agent_framework_hosting.channels]\nshout = shout_channel:PLUGIN\n")
+
+
+def test_a_third_party_channel_package_is_discovered_configured_and_served(serve: object, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    install_shout(site)
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]), "SHOUT_PREFIX": ">>"}
+    served = serve("--channel", "shout", "--channel", "invocations", env=env)  # type: ignore[operator]
+    banner = served.banner
+    assert f"  shout              {served.url}/shout  (answers in capitals)" in banner
+    assert f"  invocations        {served.url}/invocations" in banner
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        answer = http.post("/shout", json={"text": "what is 12 * 7?", "key": "k"})
+    assert answer.json() == {"answer": ">>12 * 7 = 84 (WORKED OUT BY THE CALCULATE TOOL).", "ran": "shout"}
+    assert stop(served) == 0
+
+
+def test_a_third_party_channel_without_its_settings_is_skipped_with_the_reason(serve: object, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    install_shout(site)
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    served = serve(env=env)  # type: ignore[operator]
+    assert "  shout              needs SHOUT_PREFIX" in served.banner
+    with httpx.Client(base_url=served.url, timeout=30) as http:
+        assert http.post("/shout", json={"text": "hi"}).status_code in (404, 405)
 
 
 def test_deliver_sends_into_a_conversation_of_a_running_host(serve: object) -> None:

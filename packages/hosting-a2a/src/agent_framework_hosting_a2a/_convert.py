@@ -73,7 +73,7 @@ def now() -> Timestamp:
     return stamp
 
 
-def status(state: TaskState.ValueType, message: Message | None = None) -> TaskStatus:
+def status(state: TaskState, message: Message | None = None) -> TaskStatus:
     result = TaskStatus(state=state, timestamp=now())
     if message is not None:
         result.message.CopyFrom(message)
@@ -125,7 +125,7 @@ def complete(task: Task, text: str, artifact_id: str) -> None:
     task.status.CopyFrom(status(TaskState.TASK_STATE_COMPLETED, answer))
 
 
-def end(task: Task, state: TaskState.ValueType, text: str | None = None) -> None:
+def end(task: Task, state: TaskState, text: str | None = None) -> None:
     """Move `task` to a terminal `state`, with an explanatory agent message when `text` is given."""
     message = agent_message(text, task_id=task.id, context_id=task.context_id) if text else None
     task.status.CopyFrom(status(state, message))

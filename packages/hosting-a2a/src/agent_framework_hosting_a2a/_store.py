@@ -31,12 +31,13 @@ class TaskStore:
         value = await self.state.get(TASKS, task_id)
         if not isinstance(value, dict) or not isinstance(value.get("task"), dict):
             return None
-        return ParseDict(value["task"], Task(), ignore_unknown_fields=True)
+        task: Task = ParseDict(value["task"], Task(), ignore_unknown_fields=True)
+        return task
 
     async def create(self, task: Task) -> None:
         await self.state.set(TASKS, task.id, _record(task), ttl=self.ttl)
 
-    async def move(self, task: Task, *, from_state: TaskState.ValueType) -> bool:
+    async def move(self, task: Task, *, from_state: TaskState) -> bool:
         """Store `task` only if the stored one is still in `from_state`; False when someone else moved it."""
         match = {"state": TaskState.Name(from_state)}
         return await self.state.replace(TASKS, task.id, _record(task), match=match)

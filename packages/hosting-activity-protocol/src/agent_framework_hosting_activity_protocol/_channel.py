@@ -535,11 +535,12 @@ class ActivityProtocolChannel:
             except BaseException:
                 await stream.aclose()
                 raise
-            async for update in stream:
-                if typing is not None and update.text:
-                    await _stop(typing)
-                    typing = None
-                streamer.add(update.text)
+            async with streamer.live:
+                async for update in stream:
+                    if typing is not None and update.text:
+                        await _stop(typing)
+                        typing = None
+                    streamer.add(update.text)
             result = stream.result
             text = (result.text if result is not None else "") or streamer.text
             attachments = response_attachments(result.result) if result is not None else []

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import time
 from typing import Any
 
-from agent_framework_hosting.streaming import EditThrottle
+from agent_framework_hosting.streaming import STOP, LiveEdit
 from agent_framework_hosting.text import split_text
 
 from ._connector import Connector, DeliveryError
@@ -28,8 +25,9 @@ def stream_refused(status: int | None) -> bool:
 class TeamsStream:
     """Streams one answer into a Teams chat, falling back to plain messages when Teams refuses.
 
-    Chunks go out from a sender task, at most one per `min_interval`, each
-    carrying all text so far, so a slow connector never holds up the agent.
+    `start()`, then ``async with streamer.live:`` around the agent's stream, then `finish()`.
+    Chunks go out through a `LiveEdit` (at most one per `min_interval`, each
+    carrying all text so far), so a slow connector never holds up the agent.
     """
 
     def __init__(
@@ -43,55 +41,42 @@ class TeamsStream:
     ) -> None:
         self._connector = connector
         self._inbound = inbound
-        self._throttle = EditThrottle(min_interval)
+        self._live = LiveEdit(self._show, min_interval=min_interval, limit=limit)
         self._limit = limit
         self._informative_text = informative_text
         self._stream_id: str | None = None
         self._sequence = 0
         self._streaming = True
-        self._changed = asyncio.Event()
-        self._closing = asyncio.Event()
-        self._sender: asyncio.Task[None] | None = None
 
     @property
     def text(self) -> str:
-        return self._throttle.text
+        return self._live.text
 
     @property
     def streaming(self) -> bool:
         """False once Teams refused the stream (the answer then goes out as plain messages)."""
         return self._streaming
 
+    @property
+    def live(self) -> LiveEdit:
+        """The live-edit loop; ``async with streamer.live:`` around the agent's stream."""
+        return self._live
+
     async def start(self) -> None:
+        """Send the informative update, if any."""
         if self._informative_text:
             self._sequence = 1
             await self._post(informative_update(self._inbound, self._informative_text))
-        if self._streaming:
-            self._sender = asyncio.get_running_loop().create_task(self._send_chunks())
 
     def add(self, text: str) -> None:
-        if text:
-            self._throttle.add(text)
-            self._changed.set()
+        self._live.add(text)
 
-    async def _send_chunks(self) -> None:
-        last = float("-inf")
-        while self._streaming and not self._closing.is_set():
-            await self._changed.wait()
-            self._changed.clear()
-            delay = self._throttle.min_interval - (time.monotonic() - last)
-            if delay > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), delay)
-            if self._closing.is_set() or not self._throttle.due():
-                continue
-            text = self._throttle.text
-            if len(text) > self._limit:
-                return
-            self._sequence += 1
-            await self._post(streaming_update(self._inbound, text, stream_id=self._stream_id, sequence=self._sequence))
-            self._throttle.mark_sent(text)
-            last = time.monotonic()
+    async def _show(self, text: str) -> float | None:
+        if not self._streaming:
+            return STOP
+        self._sequence += 1
+        await self._post(streaming_update(self._inbound, text, stream_id=self._stream_id, sequence=self._sequence))
+        return None if self._streaming else STOP
 
     async def _post(self, activity: dict[str, Any]) -> None:
         try:
@@ -117,10 +102,6 @@ class TeamsStream:
 
     async def finish(self, text: str, attachments: list[dict[str, Any]] | None = None) -> None:
         """End the stream with the whole answer (or send it as plain messages); raises `DeliveryError`."""
-        self._closing.set()
-        self._changed.set()
-        if self._sender is not None:
-            await self._sender
         chunks = split_text(text, self._limit) if text else []
         if self._streaming and self._stream_id is not None:
             first = chunks[0] if chunks else EMPTY_REPLY

@@ -154,7 +154,7 @@ class AGUIChannel:
         yield self._encode(renderer.finished())
 
     async def _turn(
-        self, run: RunAgentInput, messages: list, ids: list[str], record: ThreadRecord, renderer: EventRenderer
+        self, run: RunAgentInput, messages: list[Any], ids: list[str], record: ThreadRecord, renderer: EventRenderer
     ) -> AsyncIterator[bytes]:
         assert self._context is not None and self._threads is not None
         tools: list[FunctionTool] = front_end_tools(run.tools)

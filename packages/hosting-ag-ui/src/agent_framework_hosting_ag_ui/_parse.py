@@ -101,6 +101,8 @@ def approved(text: str) -> bool:
 
 def _approval(message: ToolMessage, request: dict[str, Any]) -> Message:
     asked = Content.from_dict(request)
+    if asked.id is None or asked.function_call is None:
+        return _tool_result(message)
     answer = Content.from_function_approval_response(approved(_tool_text(message)), asked.id, asked.function_call)
     return Message(role="user", contents=[answer], message_id=message.id)
 
@@ -128,6 +130,7 @@ def unseen_messages(
     history, assistant messages. System, developer, activity and reasoning messages are not
     taken from clients. Tool calls the server sent itself are never added twice.
     """
+    approvals = {} if approvals is None else approvals
     known = set(seen)
     seen_calls = {item[5:] for item in known if item.startswith("call:")}
     converted: list[Message] = []

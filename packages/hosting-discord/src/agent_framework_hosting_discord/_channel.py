@@ -27,6 +27,7 @@ from agent_framework_hosting import (
     replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
+from agent_framework_hosting.streaming import LiveEdit
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -50,7 +51,7 @@ from ._parse import (
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
 from ._render import message as render_message
-from ._reply import InteractionReply, StreamEditor
+from ._reply import InteractionReply
 from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
@@ -401,12 +402,9 @@ class DiscordChannel:
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
         stream = await self.context.run_stream(request, protocol_request=payload)
         await replying()  # previews go out as it streams: from here on a resume only apologises
-        editor = StreamEditor(reply.preview, self.edit_interval)
-        try:
+        async with LiveEdit(reply.preview, min_interval=self.edit_interval) as live:
             async for update in stream:
-                editor.add(update.text)
-        finally:
-            await editor.close()
+                live.add(update.text)
         if stream.result is None:
             await stream.get_final_response()
         if stream.result is not None and stream.result.merged_into is not None:

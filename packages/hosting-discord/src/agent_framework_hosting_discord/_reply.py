@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-
-from agent_framework_hosting.streaming import EditThrottle
+from collections.abc import Callable
 
 from ._api import DiscordApi, describe_failure, token_expired
 from ._parse import Interaction
@@ -58,7 +55,7 @@ class InteractionReply:
             await self._deliver(chunk)
 
     async def preview(self, text: str) -> None:
-        """Show a growing answer in the original message; best effort, never raises."""
+        """Show a growing answer in the original message (a `LiveEdit` show); best effort, never raises."""
         chunks = split_message(text)
         if not chunks or self._edited or self.expired:
             return
@@ -108,56 +105,3 @@ class InteractionReply:
         response = await self._api.channel_message(channel_id, message(chunk), describe=describe)
         if response is None or not response.is_success:
             logger.error("%s failed: %s", describe, describe_failure(response))
-
-
-class StreamEditor:
-    """Edits a message as a streamed answer grows, at most once per `interval`, one edit in flight.
-
-    `add()` never waits for Discord, so slow edits never hold back the agent's stream.
-    """
-
-    def __init__(
-        self, show: Callable[[str], Awaitable[None]], interval: float, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._show = show
-        self._interval = interval
-        self._clock = clock
-        self._throttle = EditThrottle(interval, clock=clock)
-        self._wake = asyncio.Event()
-        self._closed = False
-        self._task: asyncio.Task[None] | None = None
-        self._last_edit = float("-inf")
-
-    def add(self, text: str) -> None:
-        if not text or self._closed:
-            return
-        self._throttle.add(text)
-        self._wake.set()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def _run(self) -> None:
-        while not self._closed:
-            if self._throttle.due():
-                text = self._throttle.text
-                try:
-                    await self._show(text)
-                except Exception:
-                    logger.exception("streaming edit failed")
-                self._throttle.mark_sent(text)
-                self._last_edit = self._clock()
-                continue
-            self._wake.clear()
-            pending = self._throttle.text.strip() != self._throttle.sent.strip()
-            timeout = max(0.0, self._interval - (self._clock() - self._last_edit)) if pending else None
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
-
-    async def close(self) -> None:
-        """Stop editing; waits for an edit in flight so it cannot land after the final answer."""
-        self._closed = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.shield(self._task)

@@ -30,22 +30,25 @@ REDACTED_LOGGERS = (
 
 
 class SlackApiError(PlatformError):
-    """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached."""
+    """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached.
 
-    def __init__(self, method: str, error: str, *, status_code: int | None = None) -> None:
-        super().__init__(f"{method} failed: {error}" + (f" (HTTP {status_code})" if status_code else ""))
+    `platform_status` is Slack's HTTP status (None when no answer came back).
+    """
+
+    def __init__(self, method: str, error: str, *, platform_status: int | None = None) -> None:
+        super().__init__(f"{method} failed: {error}" + (f" (HTTP {platform_status})" if platform_status else ""))
         self.method = method
         self.error = error
-        self.status_code = status_code
+        self.platform_status = platform_status
 
     @property
     def rate_limited(self) -> bool:
-        return self.status_code == 429 or self.error == "ratelimited"
+        return self.platform_status == 429 or self.error == "ratelimited"
 
     @property
     def transient(self) -> bool:
         """A refusal that is about load, not about the request (another attempt later may succeed)."""
-        return self.rate_limited or self.status_code is None or self.status_code >= 500
+        return self.rate_limited or self.platform_status is None or self.platform_status >= 500
 
 
 class Secrets:
@@ -128,13 +131,13 @@ class SlackApi:
         except ValueError:
             body = None
         if response.status_code == 429:
-            raise SlackApiError(method, "ratelimited", status_code=429)
+            raise SlackApiError(method, "ratelimited", platform_status=429)
         if not isinstance(body, dict):
-            raise SlackApiError(method, "answer is not a JSON object", status_code=response.status_code)
+            raise SlackApiError(method, "answer is not a JSON object", platform_status=response.status_code)
         if body.get("ok") is not True or response.status_code >= 400:
-            error = body.get("error")
-            code = error if isinstance(error, str) else "request_failed"
-            raise SlackApiError(method, code, status_code=response.status_code)
+            reason = body.get("error")
+            code = reason if isinstance(reason, str) else "request_failed"
+            raise SlackApiError(method, code, platform_status=response.status_code)
         return body
 
     async def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
@@ -145,7 +148,7 @@ class SlackApi:
         try:
             async with self.client.stream("GET", url, headers=headers, follow_redirects=True) as response:
                 if response.status_code != 200:
-                    raise SlackApiError("file download", "download refused", status_code=response.status_code)
+                    raise SlackApiError("file download", "download refused", platform_status=response.status_code)
                 if response.headers.get("content-type", "").startswith("text/html"):
                     raise SlackApiError("file download", "Slack answered with a login page (missing files:read?)")
                 data = bytearray()
@@ -172,4 +175,4 @@ class SlackApi:
         except httpx.TransportError as error:
             raise SlackApiError("response_url", type(error).__name__) from None
         if response.status_code >= 400:
-            raise SlackApiError("response_url", "refused", status_code=response.status_code)
+            raise SlackApiError("response_url", "refused", platform_status=response.status_code)

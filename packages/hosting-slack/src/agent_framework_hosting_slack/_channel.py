@@ -17,6 +17,9 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
     ChannelRequest,
+    ChannelResponseHook,
+    ChannelRunHook,
+    ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryError,
     HostingError,
@@ -112,9 +115,9 @@ class SlackChannel:
         api_base: str = DEFAULT_API_BASE,
         path: str = "/slack",
         commands: Sequence[ChannelCommand] = (),
-        run_hook: Any = None,
-        response_hook: Any = None,
-        stream_update_hook: Any = None,
+        run_hook: ChannelRunHook | None = None,
+        response_hook: ChannelResponseHook | None = None,
+        stream_update_hook: ChannelStreamUpdateHook | None = None,
         stream: bool = True,
         native_streaming: bool = True,
         stream_interval: float = 1.0,
@@ -507,7 +510,11 @@ class SlackChannel:
     ) -> None:
         request = to_request(place, text, operation=COMMAND_OPERATION, channel=self.name, metadata={"args": args})
         try:
-            await command.handle(ChannelCommandContext(request=request, reply=functools.partial(reply, place)))
+
+            async def answer(text: str) -> None:
+                await reply(place, text)
+
+            await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             await reply(place, chat_reply(error))
         except Exception:

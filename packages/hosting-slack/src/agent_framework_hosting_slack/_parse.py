@@ -252,7 +252,8 @@ def _message(
         return Ignored("message without user, channel or ts", event_id)
     if bot is not None and user == bot:
         return Ignored("the bot's own message", event_id)
-    raw_text = event.get("text") if isinstance(event.get("text"), str) else ""
+    given = event.get("text")
+    raw_text = given if isinstance(given, str) else ""
     thread_ts = _str(event.get("thread_ts"))
     channel_type = _str(event.get("channel_type"))
     dm = channel_type in DM_CHANNEL_TYPES or (channel_type is None and channel[:1] == "D")

@@ -88,7 +88,7 @@ class StreamRefused(SlackApiError):
     """Slack refused ``chat.startStream`` for a reason other than load: stream this answer another way."""
 
     def __init__(self, error: SlackApiError) -> None:
-        super().__init__(error.method, error.error, status_code=error.status_code)
+        super().__init__(error.method, error.error, platform_status=error.platform_status)
 
 
 class NativeStream:

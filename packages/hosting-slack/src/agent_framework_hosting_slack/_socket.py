@@ -53,7 +53,7 @@ class SocketModeRunner:
         try:
             # Open the first connection URL here, so a refused app token fails startup instead of retrying forever.
             client.wss_uri = await self._open_url(web)
-            await asyncio.wait_for(client.connect(), self.connect_timeout)
+            await asyncio.wait_for(client.connect(), self.connect_timeout)  # type: ignore[no-untyped-call]
         except BaseException:
             await self.stop()
             raise

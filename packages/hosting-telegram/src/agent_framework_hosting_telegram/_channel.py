@@ -19,6 +19,7 @@ from agent_framework import Content, Message
 from agent_framework_hosting import (
     BUSY_REPLY,
     INTERRUPTED_NOTICE,
+    BackgroundTasks,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -39,12 +40,13 @@ from agent_framework_hosting import (
     replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
+from agent_framework_hosting.streaming import LiveEdit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._api import BotApi, TelegramApiError
-from ._chats import ChatQueues, TaskSet
+from ._chats import ChatQueues
 from ._parse import (
     CallbackQuery,
     CommandMessage,
@@ -174,7 +176,7 @@ class TelegramChannel:
         self._outbox = Outbox(self._api, Formatter(parse_mode, render))
         self._context: ChannelContext | None = None
         self._commands: dict[str, ChannelCommand] = {}
-        self._tasks = TaskSet()
+        self._tasks = BackgroundTasks()
         self._queues: ChatQueues | None = None
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
@@ -514,19 +516,19 @@ class TelegramChannel:
         await replying()  # the answer shows up as it streams: from here on a resume only apologises
         live: DraftReply | LiveReply
         if self.stream_drafts and target.private and not self._outbox.drafts_refused:
-            live = DraftReply(self._outbox, target, min_interval=self.stream_edit_min_interval)
+            live = DraftReply(self._outbox, target)
         else:
-            live = LiveReply(self._outbox, target, min_interval=self.stream_edit_min_interval)
-        async for update in stream:
-            if update.text:
-                live.add(update.text)
-                await live.refresh()
+            live = LiveReply(self._outbox, target)
+        async with LiveEdit(live.show, min_interval=self.stream_edit_min_interval) as edits:
+            async for update in stream:
+                edits.add(update.text)
         final = stream.result
         if final is not None and final.merged_into is not None:
             return
-        text = final.text if final is not None else live.throttle.text
+        text = final.text if final is not None else edits.text
         images = image_uris(final.result) if final is not None else []
         if text.strip() or live.message_ids or not images:
+            await edits.settle(interval=live.edits_messages)
             await live.finish(text)
         await self._outbox.send_images(target, images)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -56,26 +55,3 @@ class ChatQueues:
             await job()
         except Exception:
             logger.exception("telegram: processing an update failed")
-
-
-class TaskSet:
-    """Tasks this channel owns (polling mode), so shutdown can wait for them and then cancel."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def drain(self, timeout: float) -> None:
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            logger.warning("telegram: cancelled %d update(s) still running at shutdown", len(pending))
-            await asyncio.wait(pending, timeout=5)

@@ -7,12 +7,9 @@ import contextlib
 import itertools
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
-
-from agent_framework_hosting.streaming import EditThrottle
 
 from ._api import BotApi, TelegramApiError
 from ._html import MESSAGE_LIMIT, escape, html_to_text, split_html
@@ -172,43 +169,32 @@ def image_uris(response: Any) -> list[str]:
 
 
 class LiveReply:
-    """The messages showing one streamed answer: sent once, then edited at most every `min_interval`.
+    """The messages showing one streamed answer: sent once, then edited (a `LiveEdit` show).
 
     Interim edits make one attempt each (the next edit supersedes a failed one,
-    and a 429 pauses edits for its ``retry_after``); the final edit retries.
+    and a 429 holds edits for its ``retry_after``); the final edit retries.
     """
 
-    def __init__(self, outbox: Outbox, target: ReplyTarget, *, min_interval: float) -> None:
+    edits_messages = True
+
+    def __init__(self, outbox: Outbox, target: ReplyTarget) -> None:
         self.outbox = outbox
         self.target = target
-        self.throttle = EditThrottle(min_interval)
         self.message_ids: list[int] = []
         self._shown: list[Chunk | None] = []
-        self._last_call = float("-inf")
-        self._hold_until = 0.0
 
-    def add(self, text: str) -> None:
-        self.throttle.add(text)
-
-    async def refresh(self) -> None:
-        """Show the text so far, when an edit is due."""
-        if not self.throttle.due() or time.monotonic() < self._hold_until:
-            return
-        text = self.throttle.text
-        self.throttle.mark_sent(text)
+    async def show(self, text: str) -> float | None:
+        """Show the text so far; returns how long to hold further edits (after a 429)."""
         try:
             await self._show(self.outbox.formatter.chunks(text), attempts=1)
         except TelegramApiError as error:
-            if error.retry_after:
-                self._hold_until = time.monotonic() + error.retry_after
             logger.debug("telegram: interim update for chat %s failed: %s", self.target.chat_id, error.description)
+            return error.retry_after or None
+        return None
 
     async def finish(self, text: str) -> bool:
         """Show the complete answer, formatted, splitting it into more messages when it is long."""
         chunks = self.outbox.formatter.chunks(text) or self.outbox.formatter.chunks(NO_RESPONSE)
-        wait = max(self._last_call + self.throttle.min_interval, self._hold_until) - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
         try:
             await self._show(chunks, attempts=4)
         except TelegramApiError as error:
@@ -225,11 +211,9 @@ class LiveReply:
             if index < len(self.message_ids):
                 if self._shown[index] == chunk:
                     continue
-                self._last_call = time.monotonic()
                 await self.outbox.edit(self.target, self.message_ids[index], chunk, attempts=attempts)
                 self._shown[index] = chunk
             else:
-                self._last_call = time.monotonic()
                 message_id = await self.outbox.send(self.target, chunk, reply=index == 0, attempts=attempts)
                 if message_id is None:
                     raise TelegramApiError("sendMessage", "answer had no message_id")
@@ -238,53 +222,46 @@ class LiveReply:
 
 
 class DraftReply:
-    """One streamed answer in a private chat: a draft animated at most every `min_interval`, then real messages.
+    """One streamed answer in a private chat: an animated draft (a `LiveEdit` show), then real messages.
 
     If Telegram refuses ``sendMessageDraft`` (any 4xx but 429), the turn goes on
     as a `LiveReply`; unless the refusal is about this chat (403), the outbox
     offers no more drafts until restart.
     """
 
-    def __init__(self, outbox: Outbox, target: ReplyTarget, *, min_interval: float) -> None:
+    def __init__(self, outbox: Outbox, target: ReplyTarget) -> None:
         self.outbox = outbox
         self.target = target
         self.draft_id = outbox.next_draft_id()
-        self.throttle = EditThrottle(min_interval)
         self.fallback: LiveReply | None = None
-        self._hold_until = 0.0
+
+    @property
+    def edits_messages(self) -> bool:
+        """Whether the final answer edits messages (so keeps the edit pace): only after falling back."""
+        return self.fallback is not None
 
     @property
     def message_ids(self) -> list[int]:
         return self.fallback.message_ids if self.fallback is not None else []
 
-    def add(self, text: str) -> None:
-        self.throttle.add(text)
+    async def show(self, text: str) -> float | None:
+        """Show the text so far in the draft (its last message-sized part); returns a hold after a 429."""
         if self.fallback is not None:
-            self.fallback.add(text)
-
-    async def refresh(self) -> None:
-        """Show the text so far in the draft (its last message-sized part), when an update is due."""
-        if self.fallback is not None:
-            await self.fallback.refresh()
-            return
-        if not self.throttle.due() or time.monotonic() < self._hold_until:
-            return
-        text = self.throttle.text
-        self.throttle.mark_sent(text)
+            return await self.fallback.show(text)
         chunks = [chunk for chunk in self.outbox.formatter.chunks(text) if chunk.plain.strip()]
         if not chunks:
-            return
+            return None
         try:
             await self.outbox.draft(self.target, self.draft_id, chunks[-1])
         except TelegramApiError as error:
             if error.error_code == 429:
-                self._hold_until = time.monotonic() + (error.retry_after or 0.0)
-            elif error.error_code is not None and 400 <= error.error_code < 500:
-                await self._fall_back(error)
-            else:
-                logger.debug("telegram: draft update for chat %s failed: %s", self.target.chat_id, error.description)
+                return error.retry_after or None
+            if error.error_code is not None and 400 <= error.error_code < 500:
+                return await self._fall_back(error, text)
+            logger.debug("telegram: draft update for chat %s failed: %s", self.target.chat_id, error.description)
+        return None
 
-    async def _fall_back(self, error: TelegramApiError) -> None:
+    async def _fall_back(self, error: TelegramApiError, text: str) -> float | None:
         if error.error_code == 403:
             logger.info("telegram: chat %s refused a draft (%s); editing for this turn", self.target.chat_id, error)
         else:
@@ -292,17 +269,13 @@ class DraftReply:
                 "telegram: sendMessageDraft was refused (%s); streaming by editing messages until restart", error
             )
             self.outbox.drafts_refused = True
-        self.fallback = LiveReply(self.outbox, self.target, min_interval=self.throttle.min_interval)
-        self.fallback.add(self.throttle.text)
-        await self.fallback.refresh()
+        self.fallback = LiveReply(self.outbox, self.target)
+        return await self.fallback.show(text)
 
     async def finish(self, text: str) -> bool:
         """Send the complete answer as real messages (split when long); the draft gives way to them."""
         if self.fallback is not None:
             return await self.fallback.finish(text)
-        wait = self._hold_until - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
         return await self.outbox.deliver(self.target, text)
 
 

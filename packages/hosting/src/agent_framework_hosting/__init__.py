@@ -36,6 +36,7 @@ from ._linking import IdentityLinking, LinkError
 from ._outbox import DeadLetters, DeliveryFailed, Outbox, Resender
 from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
+from ._tasks import BackgroundTasks
 from ._types import (
     Channel,
     ChannelCommand,
@@ -86,6 +87,7 @@ __all__ = [
     "ISOLATION_HEADER_CHAT",
     "ISOLATION_HEADER_USER",
     "AgentFrameworkHost",
+    "BackgroundTasks",
     "Channel",
     "ChannelCommand",
     "ChannelCommandContext",

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._channels_from_env import SkippedChannel
 from ._locations import redact_url
+from .plugins import ChannelPlugin, SkippedChannel, plugin_for
 
 # Channels whose platform calls this server (Telegram registers its own webhook URL, or long-polls).
 _CALLED_BY_PLATFORM = ("DiscordChannel", "ActivityProtocolChannel")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-_NOTES: dict[str, str] = {
-    "ResponsesChannel": "OpenAI Responses API; also at {base}/v1/responses",
-    "InvocationsChannel": 'POST {{"message": "...", "session_id": "..."}}',
-    "DiscordChannel": "set this as the Interactions Endpoint URL",
-    "ActivityProtocolChannel": "set this as the Azure Bot messaging endpoint",
-    "WebChatChannel": "open it in a browser",
-}
 
 
 def base_url(host: str, port: int) -> str:
@@ -29,35 +21,32 @@ def base_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def _telegram_note(channel: Any) -> str:
-    return f"webhook: Telegram posts to {getattr(channel, 'webhook_url', None) or 'this path'}"
-
-
 def channel_path(channel: Any) -> str:
     """Where a channel answers."""
     return getattr(channel, "path", "") or "/"
 
 
-def channel_line(channel: Any, base: str) -> str:
-    kind = type(channel).__name__
-    name = str(getattr(channel, "name", kind))
+def channel_line(channel: Any, base: str, plugins: Sequence[ChannelPlugin] = ()) -> str:
+    name = str(getattr(channel, "name", type(channel).__name__))
     if getattr(channel, "transport", None) == "polling":
         return f"  {name:<18} long polling (no public URL needed)"
-    note = _telegram_note(channel) if kind == "TelegramChannel" else _NOTES.get(kind, "").format(base=base)
+    plugin = plugin_for(channel, plugins)
+    note = plugin.describe_note(channel, base) if plugin is not None else ""
     line = f"  {name:<18} {base}{channel_path(channel)}"
     return f"{line}  ({note})" if note else line
 
 
-def curl_line(channels: Sequence[Any], base: str, environ: Mapping[str, str]) -> str:
-    by_kind = {type(c).__name__: c for c in channels}
-    responses, invocations = by_kind.get("ResponsesChannel"), by_kind.get("InvocationsChannel")
-    if responses is not None:
-        auth = ' -H "Authorization: Bearer $RESPONSES_API_KEY"' if environ.get("RESPONSES_API_KEY") else ""
-        body = shlex.quote('{"input": "Hello! What can you do?", "stream": true}')
-        return f"curl -N {base}{channel_path(responses)}{auth} -H 'Content-Type: application/json' -d {body}"
-    if invocations is not None:
-        body = shlex.quote('{"message": "Hello! What can you do?"}')
-        return f"curl {base}{channel_path(invocations)} -H 'Content-Type: application/json' -d {body}"
+def curl_line(
+    channels: Sequence[Any], base: str, environ: Mapping[str, str], plugins: Sequence[ChannelPlugin] = ()
+) -> str:
+    """The first example a served channel's plugin offers, in plugin order; else the readiness probe."""
+    served = [(plugin_for(channel, plugins), channel) for channel in channels]
+    for plugin in plugins:
+        for owner, channel in served:
+            if owner is plugin:
+                example = plugin.describe_example(f"{base}{channel_path(channel)}", environ)
+                if example:
+                    return example
     return f"curl {base}/readiness"
 
 
@@ -106,6 +95,7 @@ class Banner:
     host: str
     port: int
     workers: int
+    plugins: Sequence[ChannelPlugin] = ()
     public_url: str | None = None
 
     def render(self, environ: Mapping[str, str]) -> str:
@@ -115,7 +105,7 @@ class Banner:
         if self.model:
             lines.append(f"  model: {self.model}")
         lines.append("channels:")
-        lines.extend(channel_line(channel, base) for channel in self.channels)
+        lines.extend(channel_line(channel, base, self.plugins) for channel in self.channels)
         if self.skipped:
             lines.append("skipped:")
             lines.extend(f"  {s.name:<18} {s.reason}" for s in self.skipped)
@@ -126,5 +116,5 @@ class Banner:
         if self.workers > 1:
             lines.append(f"workers: {self.workers}")
         lines.append("try it:")
-        lines.append(f"  {curl_line(self.channels, local, environ)}")
+        lines.append(f"  {curl_line(self.channels, local, environ, self.plugins)}")
         return "\n".join(lines)

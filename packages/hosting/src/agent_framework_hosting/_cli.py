@@ -13,7 +13,6 @@ from typing import Any
 
 from . import _cli_dead_letters as dead_letters
 from ._banner import Banner, describe_state
-from ._channels_from_env import KNOWN_CHANNELS, ChannelSelectionError, select_channels
 from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
 from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
 from ._concurrency import DEFAULT_COLLECT_WINDOW, POLICIES, Concurrency
@@ -24,6 +23,7 @@ from ._logging import LOG_FORMATS, configure_logging
 from ._otel import configure_otlp
 from ._preflight import warn_if_unreachable
 from ._target import TargetError, load_target
+from .plugins import ChannelSelectionError, Discovered, discover, select_channels
 
 PROG = "agent-framework-host"
 DEFAULT_GRACEFUL_TIMEOUT = 30.0
@@ -83,8 +83,11 @@ def _version() -> str:
     return __version__
 
 
-def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    environ: Mapping[str, str] | None = None, discovered: Discovered | None = None
+) -> argparse.ArgumentParser:
     environ = os.environ if environ is None else environ
+    discovered = discover() if discovered is None else discovered
     parser = argparse.ArgumentParser(prog=PROG, description="Serve an Agent Framework agent or workflow over channels.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -113,7 +116,7 @@ def build_parser(environ: Mapping[str, str] | None = None) -> argparse.ArgumentP
         action="append",
         dest="channels",
         metavar="NAME",
-        choices=[spec.name for spec in KNOWN_CHANNELS],
+        choices=discovered.names,
         help="serve only this channel (repeatable; default: every installed channel whose settings are present)",
     )
     serve.add_argument(
@@ -181,7 +184,7 @@ def _label(spec: str, kind: str, value: Any) -> str:
     return f"{spec} ({kind} {name!r})" if isinstance(name, str) and name else f"{spec} ({kind})"
 
 
-def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> ServePlan:
+def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost, discovered: Discovered) -> ServePlan:
     if (
         args.channels
         or args.state_dir
@@ -203,17 +206,25 @@ def _ready_host_plan(args: argparse.Namespace, host: AgentFrameworkHost) -> Serv
         port=args.port,
         workers=args.workers,
         public_url=getattr(args, "public_url", None),
+        plugins=discovered.plugins,
     )
     return ServePlan(host, banner)
 
 
-def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_path: str | None = None) -> ServePlan:
-    """Everything `serve` does before it listens: load TARGET, pick channels, build the host."""
+def plan_serve(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    *,
+    search_path: str | None = None,
+    discovered: Discovered | None = None,
+) -> ServePlan:
+    """Everything `serve` does before it listens: load TARGET, pick the installed channels, build the host."""
+    discovered = discover() if discovered is None else discovered
     environ = _with_public_url(environ, getattr(args, "public_url", None))
     try:
         target = load_target(args.target, search_path=search_path) if args.target else None
         if target is not None and target.kind == "host":
-            return _ready_host_plan(args, target.value)
+            return _ready_host_plan(args, target.value, discovered)
         if target is None:
             demo = demo_agent(environ)
             served, model, label = demo.agent, demo.model, "the demo agent"
@@ -222,7 +233,7 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         else:
             served, model, label = target.value, None, _label(args.target, target.kind, target.value)
             model_url = None
-        selection = select_channels(environ, args.channels)
+        selection = select_channels(environ, args.channels, plugins=discovered.plugins, broken=discovered.broken)
     except (TargetError, DemoConfigurationError, ChannelSelectionError) as error:
         raise CliError(str(error)) from None
     if not selection.channels:
@@ -258,6 +269,7 @@ def plan_serve(args: argparse.Namespace, environ: Mapping[str, str], *, search_p
         port=args.port,
         workers=args.workers,
         public_url=getattr(args, "public_url", None),
+        plugins=discovered.plugins,
     )
     return ServePlan(host, banner, model_url)
 
@@ -286,7 +298,9 @@ def _with_public_url(environ: Mapping[str, str], public_url: str | None) -> Mapp
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(os.environ)
+    environ = os.environ
+    discovered = discover()
+    parser = build_parser(environ, discovered)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -300,7 +314,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)
             return 1
         return 0
-    environ = os.environ
     configure_logging(args.log_level, getattr(args, "log_format", "text"))
     if args.command == "deliver":
         code, output = run_deliver(args, environ)
@@ -310,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporting = configure_otlp(environ)
         if exporting:
             logging.getLogger("agent_framework.hosting").info("telemetry: %s", exporting)
-        plan = plan_serve(args, environ, search_path=os.getcwd())
+        plan = plan_serve(args, environ, search_path=os.getcwd(), discovered=discovered)
         check_listenable(args.host, args.port)
     except ConfigurationError as error:
         print(f"{PROG}: error: {_one_line(error)}", file=sys.stderr)

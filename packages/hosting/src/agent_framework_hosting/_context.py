@@ -25,7 +25,7 @@ from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
 from ._metrics import host_metrics
 from ._outbox import Resender
-from ._stream import HostedStream
+from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
     Channel,
@@ -172,7 +172,7 @@ class ChannelContext:
         """The host's state store, for channel records (stored responses, seen update ids)."""
         return self._host.state
 
-    async def prepare(self, request: ChannelRequest, *, protocol_request: Any = None) -> ChannelRequest:
+    async def prepare(self, request: ChannelRequest, *, protocol_request: object = None) -> ChannelRequest:
         """Apply the run hook to a request the channel handles itself (a command), as `run` would."""
         return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
 
@@ -183,7 +183,7 @@ class ChannelContext:
         hooked.request = prepared
         return hooked
 
-    async def run(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedRunResult[Any]:
+    async def run(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
@@ -212,7 +212,7 @@ class ChannelContext:
         assert result is not None
         return await self._respond(result, prepared)
 
-    async def run_stream(self, request: ChannelRequest, *, protocol_request: Any = None) -> HostedStream:
+    async def run_stream(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
         prepared = await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
@@ -239,6 +239,8 @@ class ChannelContext:
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
             try:
+                # Shielded: the session is saved and the turn lock released even when the consumer
+                # (a disconnecting client) is being cancelled.
                 with anyio.CancelScope(shield=True):
                     if control is not None and control.requested and stream.interrupted:
                         partial = getattr(final_result, "messages", None) or ()
@@ -350,6 +352,8 @@ class ChannelContext:
             try:
                 yield session, control
             finally:
+                # Saved inside the lock, so the next turn on this key reads this one's history. A store that
+                # keeps the live object needs no I/O; one that writes is shielded so a cancelled turn saves too.
                 if session is not None and host.state.keeps_objects:
                     await host.sessions.save(session, ttl=ttl)
                 elif session is not None:
@@ -470,7 +474,9 @@ class ChannelContext:
 
         return iterator, final, close
 
-    def _workflow_stream(self, request: ChannelRequest) -> tuple[AsyncIterator[AgentResponseUpdate], Any, Any]:
+    def _workflow_stream(
+        self, request: ChannelRequest
+    ) -> tuple[AsyncIterator[AgentResponseUpdate], FinalResult, CloseRun]:
         workflows = self._host.workflows
         assert workflows is not None
         collected: list[AgentResponseUpdate] = []

@@ -8,24 +8,19 @@ function invocation runs the tool, and the model words the result.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent_framework import (
-    BaseChatClient,
-    ChatResponse,
-    ChatResponseUpdate,
     Content,
-    FunctionInvocationLayer,
     Message,
 )
 
-from .testing import words
+from ._offline import OfflineChatClient
 
 DEFAULT_WORD_DELAY = 0.03
 MAX_READ_CHARS = 1000
@@ -251,17 +246,20 @@ def _tool_names(options: Any) -> list[str]:
     return [name for name in (getattr(t, "name", None) for t in tools) if isinstance(name, str)]
 
 
-class DemoChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
+class DemoChatClient(OfflineChatClient):
     """A conversational chat client that runs offline (see the module docstring).
 
     `word_delay` is the pause before each streamed word.
     """
 
     def __init__(self, *, word_delay: float = DEFAULT_WORD_DELAY, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.word_delay = word_delay
+        super().__init__(chunk_delay=word_delay, **kwargs)
 
-    def _next(self, messages: Sequence[Message], options: Any) -> Content:
+    @property
+    def word_delay(self) -> float:
+        return self.chunk_delay
+
+    def plan(self, messages: Sequence[Message], options: Any) -> Content:
         pending = _pending_tool_result(messages)
         if pending is not None:
             return Content.from_text(word_tool_result(*pending))
@@ -269,40 +267,3 @@ class DemoChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
         if isinstance(step, ToolCall):
             return Content.from_function_call(f"call_{uuid.uuid4().hex[:12]}", step.name, arguments=step.arguments)
         return Content.from_text(step)
-
-    @staticmethod
-    def _usage(messages: Sequence[Message], text: str) -> Content:
-        prompt = sum(len(m.text.split()) for m in messages)
-        completion = len(text.split())
-        return Content.from_usage(
-            {"input_token_count": prompt, "output_token_count": completion, "total_token_count": prompt + completion}  # type: ignore[arg-type]
-        )
-
-    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
-        step = self._next(messages, options)
-        finish = "tool_calls" if step.type == "function_call" else "stop"
-        if stream:
-            return self._build_response_stream(self._stream(messages, step, finish))
-
-        async def respond() -> ChatResponse:
-            text = step.text or ""
-            return ChatResponse(
-                messages=[Message(role="assistant", contents=[step])],
-                usage_details=self._usage(messages, text).usage_details,
-                finish_reason=finish,  # type: ignore[arg-type]
-            )
-
-        return respond()
-
-    async def _stream(
-        self, messages: Sequence[Message], step: Content, finish: str
-    ) -> AsyncIterator[ChatResponseUpdate]:
-        if step.type == "function_call":
-            yield ChatResponseUpdate(role="assistant", contents=[step], finish_reason=finish)  # type: ignore[arg-type]
-            return
-        text = step.text or ""
-        for chunk in words(text):
-            if self.word_delay:
-                await asyncio.sleep(self.word_delay)
-            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(chunk)])
-        yield ChatResponseUpdate(role="assistant", contents=[self._usage(messages, text)], finish_reason=finish)  # type: ignore[arg-type]

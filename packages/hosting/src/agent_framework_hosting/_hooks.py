@@ -13,7 +13,7 @@ async def maybe_await(value: Any) -> Any:
 
 
 async def apply_run_hook(
-    hook: ChannelRunHook | None, request: ChannelRequest, *, target: Any, protocol_request: Any
+    hook: ChannelRunHook | None, request: ChannelRequest, *, target: Any, protocol_request: object
 ) -> ChannelRequest:
     if hook is None:
         return request

@@ -39,6 +39,7 @@ from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
 from ._tasks import BackgroundTasks
 from ._types import Channel, ChannelCommand, ChannelContribution, HostedRunResult
+from ._upstream import workflow_has_checkpointing
 from ._workflow import CheckpointFactory, ScopedCheckpointStorage, WorkflowRunner, resolve_target
 from ._workflow_input import channel_input_kind, unfed_types
 
@@ -234,7 +235,7 @@ class AgentFrameworkHost:
         if not is_workflow:
             logger.warning("checkpoint_location is set but the target is not a workflow; ignoring it")
             return None
-        if isinstance(self.target, Workflow) and self.target._runner.context.has_checkpointing():
+        if isinstance(self.target, Workflow) and workflow_has_checkpointing(self.target):
             raise RuntimeError(
                 "the workflow already has its own checkpoint storage; give the host a checkpoint location "
                 "or the workflow one, not both"
@@ -385,7 +386,7 @@ class AgentFrameworkHost:
             await self.state.aclose()
 
     @overload
-    async def deliver(
+    async def deliver(  # type: ignore[overload-overlap]  # a str is a Sequence too; it is matched first
         self, to: Destination, message: str | Message, *, idempotency_key: str | None = None
     ) -> DeliveryResult: ...
 

@@ -201,7 +201,7 @@ class PostgresStateStore:
     async def _execute(
         self, connection: psycopg.AsyncConnection[Any], statement: str, params: Sequence[Any] | Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
-        cursor = await connection.execute(self._sql(statement), params)  # type: ignore[arg-type]
+        cursor = await connection.execute(self._sql(statement), params)
         return await cursor.fetchall() if cursor.description is not None else []
 
     @asynccontextmanager

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agent_framework import WorkflowCheckpoint
-from agent_framework._workflows._checkpoint_encoding import decode_checkpoint_value, encode_checkpoint_value
 from agent_framework.exceptions import WorkflowCheckpointException
 from psycopg.types.json import Jsonb
 
 from ._postgres import _ms
+from ._upstream import decode_checkpoint_value, encode_checkpoint_value
 
 if TYPE_CHECKING:
     from ._postgres import PostgresStateStore

@@ -546,6 +546,7 @@ class RedisStateStore:
     @asynccontextmanager
     async def _hold(self, name: str, wait: float | None) -> AsyncIterator[RedisLease]:
         deadline = None if wait is None else time.monotonic() + wait
+        # The process-local lock first: turns of this process queue here instead of all polling Redis.
         async with self._local.hold(name, wait=wait):
             lease = await self._acquire(self._internal("lock", name), self.lock_ttl, deadline, name)
             renewal = asyncio.ensure_future(self._keep(lease))
@@ -556,6 +557,8 @@ class RedisStateStore:
                 lease.released = True
                 _HELD.set(tuple(held for held in _HELD.get() if held is not lease))
                 renewal.cancel()
+                # Shielded, so a cancelled turn still frees the key; bounded, so a dead Redis cannot hang
+                # shutdown (the lease then simply expires).
                 with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
                     await asyncio.gather(renewal, return_exceptions=True)
                     await self._release(lease)
@@ -587,7 +590,7 @@ class RedisStateStore:
             delay = min(delay * 2, POLL_MAX)
 
     async def _renew(self, lease: RedisLease) -> bool:
-        started = time.monotonic()
+        started = time.monotonic()  # the new expiry counts from before the call: Redis may apply it late
         renewed = await self.guard(self._scripts().renew(keys=[lease.key], args=[lease.token, _ms(lease.ttl)]))
         if renewed:
             lease.expires_at = started + lease.ttl

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from agent_framework import WorkflowCheckpoint
-from agent_framework._workflows._checkpoint_encoding import decode_checkpoint_value, encode_checkpoint_value
 from agent_framework.exceptions import WorkflowCheckpointException
 
 from ._redis import _dumps, _ms
+from ._upstream import decode_checkpoint_value, encode_checkpoint_value
 
 if TYPE_CHECKING:
     from ._redis import RedisStateStore

@@ -160,7 +160,7 @@ class SessionManager:
         if stored is None:
             return None
         if self._store.keeps_objects:
-            return stored.thaw() if isinstance(stored, ParkedSession) else stored  # type: ignore[no-any-return]
+            return stored.thaw() if isinstance(stored, ParkedSession) else stored
         return await self._restore(session_id, stored, None, remember=False)
 
     async def _restore(
@@ -176,11 +176,12 @@ class SessionManager:
         for source, segments in stored["logs"].items():
             known = live.logs.get(source, []) if live is not None else []
             loaded = live.loaded.get(source) if live is not None else None
-            messages, complete = await self._read(segments, known, loaded)
+            messages, complete, reused = await self._read(segments, known, loaded)
             session.state.setdefault(source, {})["messages"] = messages
             if complete:
                 entry.logs[source], entry.loaded[source] = segments, messages
-                entry.marks[source] = _marks(messages)
+                held = live.marks.get(source) if live is not None and reused else None
+                entry.marks[source] = (held or [])[:reused] + _marks(messages[reused:])
             else:
                 logger.warning("session %s lost part of its history; the rest is kept", session_id)
         if remember:
@@ -189,8 +190,8 @@ class SessionManager:
 
     async def _read(
         self, segments: list[Segment], known: list[Segment], loaded: list[Message] | None
-    ) -> tuple[list[Message], bool]:
-        """The messages `segments` name, reading only those past what this process already holds."""
+    ) -> tuple[list[Message], bool, int]:
+        """The messages `segments` name, whether all were found, and how many came from what this process held."""
         messages: list[Message] = []
         start = 0
         if loaded is not None and _extends(segments, known) and len(loaded) == _end(known):
@@ -203,7 +204,7 @@ class SessionManager:
             raw = await self._store.items(HISTORY, log, begin - first, end - first)
             complete = complete and len(raw) == end - begin
             messages.extend(Message.from_dict(item) for item in raw)
-        return messages, complete
+        return messages, complete, start
 
     def _remember(self, entry: _Live, session_id: str | None = None) -> None:
         session_id = session_id or entry.session.session_id
@@ -227,9 +228,10 @@ class SessionManager:
             async with batch() if callable(batch) else nullcontext():
                 entry = _Live(session)
                 for source, messages in _message_lists(session):
+                    marks = _marks(messages)
                     known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
-                    entry.logs[source] = await self._append(session.session_id, messages, *known, ttl)
-                    entry.loaded[source], entry.marks[source] = messages, _marks(messages)
+                    entry.logs[source] = await self._append(session.session_id, messages, marks, *known, ttl)
+                    entry.loaded[source], entry.marks[source] = messages, marks
                 with _messages_hidden(session):
                     data = session.to_dict()
                 record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
@@ -243,6 +245,7 @@ class SessionManager:
         self,
         session_id: str,
         messages: list[Message],
+        current: list[bool],
         segments: list[Segment],
         loaded: list[Message] | None,
         marks: list[bool] | None,
@@ -256,7 +259,7 @@ class SessionManager:
             and len(loaded) == count
             and len(messages) >= count
             and all(map(operator.is_, messages[:count], loaded))
-            and marks == _marks(messages[:count])
+            and marks == current[:count]
         )
         if not unchanged:
             # The history was rewritten or re-marked (compacted, say), or never stored here: a new list.

@@ -16,6 +16,10 @@ from ._telemetry import TurnTrace
 from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
+FinalResult = Callable[[], Awaitable[Any]]
+"""Awaits the target's final result once its updates are consumed."""
+CloseRun = Callable[[BaseException | None], Awaitable[None]]
+"""Stops the target's run early (the error that stopped it, if any)."""
 _END = object()
 _INTERRUPTED = object()
 
@@ -43,8 +47,8 @@ class HostedStream:
         self,
         updates: AsyncIterator[AgentResponseUpdate],
         *,
-        final: Callable[[], Awaitable[Any]],
-        close: Callable[[BaseException | None], Awaitable[None]],
+        final: FinalResult,
+        close: CloseRun,
         finish: Callable[[Any, BaseException | None], Awaitable[HostedRunResult[Any]]],
         trace: TurnTrace,
         update_hook: ChannelStreamUpdateHook | None = None,
@@ -58,6 +62,7 @@ class HostedStream:
         self._finish_turn = finish
         self._trace = trace
         self._update_hook = update_hook
+        # One slot: the pump waits for the consumer to take each update, so nothing is buffered ahead.
         self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
         self._stop = False
         self._pump: asyncio.Task[Any] | None = None
@@ -124,7 +129,7 @@ class HostedStream:
                 return False
             self._sent.append(update)
             await self._queue.put(update)
-            if self._stop:
+            if self._stop:  # the consumer left while we waited to hand this update over
                 return False
         return True
 
@@ -197,6 +202,8 @@ class HostedStream:
         if pump is None:
             await self._close(None)
             return
+        # Free the slot so a pump blocked in put() wakes, sees _stop and closes the run itself (in its
+        # own task, where the target's context lives); only a pump that does not stop in time is cancelled.
         with contextlib.suppress(asyncio.QueueEmpty):
             self._queue.get_nowait()
         await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)

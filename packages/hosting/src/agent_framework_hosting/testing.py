@@ -24,96 +24,32 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from agent_framework import (
-    BaseChatClient,
-    ChatResponse,
-    ChatResponseUpdate,
-    Content,
-    FunctionInvocationLayer,
-    Message,
-)
+from ._offline import FAIL_MARKER, OfflineChatClient, Reply, echo_reply, words
 
-Reply = Callable[[Sequence[Message]], str]
-FAIL_MARKER = "[fail]"
-
-
-def echo_reply(messages: Sequence[Message]) -> str:
-    """``echo <n>: <last user text>``, where n counts the user messages the model saw."""
-    users = [m for m in messages if m.role == "user"]
-    last = users[-1].text if users else ""
-    return f"echo {len(users)}: {last}"
-
-
-def words(text: str) -> list[str]:
-    """Split text into chunks that concatenate back to exactly `text`."""
-    parts = text.split(" ")
-    return [part + " " for part in parts[:-1]] + [parts[-1]] if parts else [text]
-
-
-class OfflineChatClient(FunctionInvocationLayer[Any], BaseChatClient[Any]):
-    """A chat client that needs no network: replies are computed from the messages.
-
-    `reply` computes the answer (default `echo_reply`); `chunk_delay` slows each
-    streamed chunk, `response_delay` each non-streamed answer; a user message
-    containing ``[fail]`` makes the call raise, mid-stream when streaming. `calls` records the messages of every call.
-    """
-
-    def __init__(
-        self, *, reply: Reply = echo_reply, chunk_delay: float = 0.0, response_delay: float = 0.0, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        self.reply = reply
-        self.chunk_delay = chunk_delay
-        self.response_delay = response_delay
-        self.calls: list[list[Message]] = []
-
-    def _answer(self, messages: Sequence[Message]) -> str:
-        self.calls.append(list(messages))
-        return self.reply(messages)
-
-    @staticmethod
-    def _fails(messages: Sequence[Message]) -> bool:
-        users = [m for m in messages if m.role == "user"]
-        return bool(users) and FAIL_MARKER in users[-1].text
-
-    @staticmethod
-    def _usage(messages: Sequence[Message], text: str) -> dict[str, int]:
-        prompt = sum(len(m.text.split()) for m in messages)
-        completion = len(text.split())
-        return {"input_token_count": prompt, "output_token_count": completion, "total_token_count": prompt + completion}
-
-    def _inner_get_response(self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any) -> Any:
-        if stream:
-            return self._build_response_stream(self._stream(messages))
-
-        async def respond() -> ChatResponse:
-            if self._fails(messages):
-                raise RuntimeError("offline model failure requested")
-            text = self._answer(messages)
-            if self.response_delay:
-                await asyncio.sleep(self.response_delay)
-            return ChatResponse(
-                messages=[Message(role="assistant", contents=[text])],
-                usage_details=self._usage(messages, text),  # type: ignore[arg-type]
-                finish_reason="stop",
-            )
-
-        return respond()
-
-    async def _stream(self, messages: Sequence[Message]) -> AsyncIterator[ChatResponseUpdate]:
-        text = self._answer(messages)
-        chunks = words(text)
-        for index, chunk in enumerate(chunks):
-            if self.chunk_delay:
-                await asyncio.sleep(self.chunk_delay)
-            if index == len(chunks) // 2 and self._fails(messages):
-                raise RuntimeError("offline model failure requested")
-            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(chunk)])
-        yield ChatResponseUpdate(
-            role="assistant",
-            contents=[Content.from_usage(self._usage(messages, text))],  # type: ignore[arg-type]
-            finish_reason="stop",
-        )
+__all__ = [
+    "FAIL_MARKER",
+    "JsonChannel",
+    "LogWatch",
+    "OfflineChatClient",
+    "PostgresServer",
+    "RedisServer",
+    "Reply",
+    "ServerProcess",
+    "echo_reply",
+    "eventually",
+    "free_port",
+    "hostile_bodies",
+    "nested_json",
+    "postgres_bin_dir",
+    "redis_server_binary",
+    "running_server",
+    "serve_until_terminated",
+    "server_processes",
+    "wait_for_port",
+    "wait_until",
+    "watch_logs",
+    "words",
+]
 
 
 def free_port() -> int:
@@ -155,7 +91,7 @@ def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) 
     def run() -> None:
         asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+            loop.run_until_complete(serve(app, config, shutdown_trigger=stop.wait))
         except BaseException as error:
             failure.append(error)
         finally:
@@ -517,7 +453,7 @@ def serve_until_terminated(app: Any, port: int) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await serve(app, config, shutdown_trigger=stop.wait)
 
     asyncio.run(main())
 
