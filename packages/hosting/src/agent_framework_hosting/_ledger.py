@@ -172,7 +172,7 @@ class TurnLedger:
         entry = self._new_entry(channel, delivery_id, payload)
         for _ in range(3):
             try:
-                added = await self.store.add(LEDGER, key, entry)
+                added, done = await self._add(key, entry)
             except HostingError:
                 # the store may still write it (a stalled Redis runs it late): the platform's retry may take it over
                 self._unconfirmed[key] = entry["owner"]
@@ -180,7 +180,6 @@ class TurnLedger:
                     self._unconfirmed.pop(next(iter(self._unconfirmed)))
                 raise
             if added:
-                done = await self.store.get(CLAIMS, key)
                 if isinstance(done, dict) and done.get("status") == "done" or done is True:
                     # answered and its entry removed just before this repeat arrived
                     await self.store.discard(LEDGER, key, match={"owner": entry["owner"]})
@@ -194,6 +193,16 @@ class TurnLedger:
                 return ticket
             # the entry went while we tried to take it over (a late write swept away): record it afresh
         return None
+
+    async def _add(self, key: str, entry: dict[str, Any]) -> tuple[bool, Any | None]:
+        """Add the entry and, only after it, read the delivery's done mark (one round trip where the store can)."""
+        add_and_get = getattr(self.store, "add_and_get", None)
+        if add_and_get is not None:
+            added, done = await add_and_get(LEDGER, key, entry, read=(CLAIMS, key))
+            return bool(added), done
+        if not await self.store.add(LEDGER, key, entry):
+            return False, None
+        return True, await self.store.get(CLAIMS, key)
 
     async def _take_over(self, key: str, current: Any) -> DeliveryTicket | None:
         """A repeat of a delivery already recorded: take it over when its owner is gone (or it is our own
@@ -270,8 +279,7 @@ class TurnLedger:
         deadline = time.monotonic() + self.options.lease * 2
         while not ticket.lost:
             try:
-                await self.store.set(CLAIMS, ticket.key, {"status": "done"}, ttl=self.options.done_ttl)
-                await self.store.discard(LEDGER, ticket.key, match={"owner": ticket.owner})
+                await self._settle(ticket)
                 break
             except HostingError:
                 if time.monotonic() >= deadline:
@@ -279,6 +287,17 @@ class TurnLedger:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
         self._held.pop(ticket.key, None)
+
+    async def _settle(self, ticket: DeliveryTicket) -> None:
+        """Write the done mark, then delete the entry (one atomic step where the store can)."""
+        done, owned = {"status": "done"}, {"owner": ticket.owner}
+        set_then_discard = getattr(self.store, "set_then_discard", None)
+        if set_then_discard is not None:
+            await set_then_discard(CLAIMS, ticket.key, done, discard=(LEDGER, ticket.key), match=owned,
+                                   ttl=self.options.done_ttl)  # fmt: skip
+            return
+        await self.store.set(CLAIMS, ticket.key, done, ttl=self.options.done_ttl)
+        await self.store.discard(LEDGER, ticket.key, match=owned)
 
     async def renew(self) -> None:
         """Extend the lease of every delivery this process is working on."""
@@ -293,7 +312,11 @@ class TurnLedger:
             if key in self._held:
                 continue
             current = await self.store.get(LEDGER, key)
-            if not self._lapsed(current) or current.get("channel") not in self._resumers:
+            if (
+                not isinstance(current, dict)
+                or not self._lapsed(current)
+                or current.get("channel") not in self._resumers
+            ):
                 continue
             ticket = await self._claim(key, current)
             if ticket is not None:

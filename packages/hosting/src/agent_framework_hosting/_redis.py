@@ -118,6 +118,29 @@ else
 end
 return 1
 """
+# Set KEYS[1] to ARGV[1] (ttl ARGV[2] ms; 0: none), then delete KEYS[2] when its JSON object has the
+# fields ARGV[3..] (name, value pairs): a done mark and the removal of what it finishes, in one step.
+SET_THEN_DISCARD = """
+if tonumber(ARGV[2]) > 0 then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('set', KEYS[1], ARGV[1])
+end
+local current = redis.call('get', KEYS[2])
+if not current then
+  return 0
+end
+local ok, doc = pcall(cjson.decode, current)
+if not ok or type(doc) ~= 'table' then
+  return 0
+end
+for i = 3, #ARGV, 2 do
+  if tostring(doc[ARGV[i]]) ~= ARGV[i + 1] then
+    return 0
+  end
+end
+return redis.call('del', KEYS[2])
+"""
 FENCED_SET = """
 for i = 2, #KEYS do
   if redis.call('get', KEYS[i]) ~= ARGV[i + 1] then
@@ -260,6 +283,7 @@ class _Scripts:
         self.fenced_append = client.register_script(FENCED_APPEND)
         self.discard_owned = client.register_script(DISCARD_OWNED)
         self.replace_matching = client.register_script(REPLACE_MATCHING)
+        self.set_then_discard = client.register_script(SET_THEN_DISCARD)
 
 
 class RedisStateStore:
@@ -405,13 +429,17 @@ class RedisStateStore:
             logger.debug("closing the Redis client failed", exc_info=True)
 
     async def get(self, namespace: str, key: str) -> Any | None:
-        raw = await self.guard(self.client.get(self.key(namespace, key)))
+        target = self.key(namespace, key)
+        return self._decode(await self.guard(self.client.get(target)), target)
+
+    @staticmethod
+    def _decode(raw: bytes | str | None, target: str) -> Any | None:
         if raw is None:
             return None
         try:
             return json.loads(raw)
         except ValueError:
-            logger.warning("ignoring a value that is not JSON at %s", self.key(namespace, key))
+            logger.warning("ignoring a value that is not JSON at %s", target)
             return None
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
@@ -480,6 +508,51 @@ class RedisStateStore:
             owner = value.get("owner") if isinstance(value, dict) else None
             if isinstance(owner, str):
                 self.orphans.add(target, owner, ttl or self.lock_ttl)
+            raise
+
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        """`add`, and read the value at `read` (namespace, key) right after it, in one round trip."""
+        target, px = self.key(namespace, key), None if ttl is None else _ms(ttl)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(target, _dumps(value), nx=True, px=px)
+        if namespace in INDEXED:
+            pipe.sadd(self._internal("index", namespace), key)
+        pipe.get(self.key(*read))
+        try:
+            replies = await self.guard(pipe.execute())
+        except StateUnavailableError:
+            owner = value.get("owner") if isinstance(value, dict) else None
+            if isinstance(owner, str):
+                self.orphans.add(target, owner, ttl or self.lock_ttl)
+            raise
+        return bool(replies[0]), self._decode(replies[-1], self.key(*read))
+
+    async def set_then_discard(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        discard: tuple[str, str],
+        match: Mapping[str, str],
+        ttl: float | None = None,
+    ) -> bool:
+        """`set`, then `discard(*discard, match=match)`, in one atomic step; returns whether it discarded."""
+        if self._held_leases():
+            await self.set(namespace, key, value, ttl=ttl)
+            return await self.discard(*discard, match=match)
+        target = self.key(*discard)
+        args: list[bytes | str | int] = [_dumps(value), 0 if ttl is None else _ms(ttl)]
+        for name, expected in match.items():
+            args += [name, expected]
+        script = self._scripts().set_then_discard
+        try:
+            return bool(await self.guard(script(keys=[self.key(namespace, key), target], args=args)))
+        except StateUnavailableError:
+            if "owner" in match:
+                self.orphans.add(target, match["owner"], self.lock_ttl)
             raise
 
     async def replace(

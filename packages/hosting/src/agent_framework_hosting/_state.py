@@ -593,30 +593,63 @@ class FileStateStore:
     ) -> bool:
         path = self._path(namespace, key)
 
+        def _encode(current: dict[str, Any] | None) -> tuple[Any, bytes]:
+            expires = (current or {}).get("expires_at") if ttl is None else time.time() + ttl
+            return expires, json.dumps(
+                {"key": key, "expires_at": expires, "value": value}, separators=(",", ":")
+            ).encode()
+
         def _replace() -> bool:
-            with blocking_file_lock(path.parent / ".lock"):
-                current = self._record(path)
-                if current is None or not matches(current.get("value"), match):
-                    return False
-                expires = current.get("expires_at") if ttl is None else time.time() + ttl
-                record = {"key": key, "expires_at": expires, "value": value}
-                self._write(path, json.dumps(record, separators=(",", ":")).encode())
-                return True
+            # The new record is written and fsynced before the folder lock is taken, so writers to one
+            # namespace wait for each other only for the compare and the rename, never for a disk flush.
+            expires, data = _encode(self._record(path))
+            temp = self._temp(path, data)
+            try:
+                with blocking_file_lock(path.parent / ".lock"):
+                    current = self._record(path)
+                    if current is None or not matches(current.get("value"), match):
+                        return False
+                    if ttl is None and current.get("expires_at") != expires:
+                        self._write(path, _encode(current)[1])  # its expiry changed meanwhile: keep the new one
+                    else:
+                        os.replace(temp, path)
+                    return True
+            finally:
+                temp.unlink(missing_ok=True)
 
         return await asyncio.to_thread(_replace)
 
+    def _discard(self, path: Path, match: Mapping[str, str]) -> bool:
+        with blocking_file_lock(path.parent / ".lock"):
+            current = self._record(path)
+            if current is None or not matches(current.get("value"), match):
+                return False
+            path.unlink(missing_ok=True)
+            return True
+
     async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
-        path = self._path(namespace, key)
+        return await asyncio.to_thread(self._discard, self._path(namespace, key), match)
 
-        def _discard() -> bool:
-            with blocking_file_lock(path.parent / ".lock"):
-                current = self._record(path)
-                if current is None or not matches(current.get("value"), match):
-                    return False
-                path.unlink(missing_ok=True)
-                return True
+    async def set_then_discard(
+        self,
+        namespace: str,
+        key: str,
+        value: Any,
+        *,
+        discard: tuple[str, str],
+        match: Mapping[str, str],
+        ttl: float | None = None,
+    ) -> bool:
+        """`set`, then `discard(*discard, match=match)`, in one trip to the worker thread."""
+        data, path, gone = self._encode(key, value, ttl), self._path(namespace, key), self._path(*discard)
 
-        return await asyncio.to_thread(_discard)
+        def _both() -> bool:
+            self._write(path, data)
+            return self._discard(gone, match)
+
+        discarded = await asyncio.to_thread(_both)
+        self._maybe_sweep(namespace, ttl)
+        return discarded
 
     async def keys(self, namespace: str) -> list[str]:
         folder = self.root / quote(namespace, safe="")
