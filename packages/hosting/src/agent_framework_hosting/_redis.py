@@ -547,13 +547,10 @@ class RedisStateStore:
         args: list[bytes | str | int] = [_dumps(value), 0 if ttl is None else _ms(ttl)]
         for name, expected in match.items():
             args += [name, expected]
+        # No orphan is recorded when this times out: deleting the entry before the value is surely written
+        # could let a repeat in; the caller retries the whole step instead (a late run of it is harmless).
         script = self._scripts().set_then_discard
-        try:
-            return bool(await self.guard(script(keys=[self.key(namespace, key), target], args=args)))
-        except StateUnavailableError:
-            if "owner" in match:
-                self.orphans.add(target, match["owner"], self.lock_ttl)
-            raise
+        return bool(await self.guard(script(keys=[self.key(namespace, key), target], args=args)))
 
     async def replace(
         self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
