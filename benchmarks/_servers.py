@@ -338,6 +338,65 @@ def slack_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
 
 
+DISCORD_APP_ID = "100000000000000001"
+DISCORD_SEED = bytes(range(32))
+
+
+def discord_public_key() -> str:
+    from nacl.signing import SigningKey
+
+    return SigningKey(DISCORD_SEED).verify_key.encode().hex()
+
+
+def bare_discord_app(state_dir: str | None) -> Starlette:
+    """The interactions baseline: verify the Ed25519 signature, parse, defer (type 5), start a turn.
+
+    As in the channel, one user's interactions take turns: the first starts a turn of the stalled
+    agent and later ones wait behind it.
+    """
+    import asyncio
+
+    from nacl.signing import VerifyKey
+
+    key = VerifyKey(bytes.fromhex(discord_public_key()))
+    agent = Agent(client=StalledClient(), name="bench")
+    locks: dict[str, asyncio.Lock] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(user: str, prompt: str) -> None:
+        async with locks.setdefault(user, asyncio.Lock()):
+            await agent.run(prompt)
+
+    async def interactions(request: Request) -> Response:
+        body = await request.body()
+        stamp = request.headers["x-signature-timestamp"]
+        key.verify(stamp.encode() + body, bytes.fromhex(request.headers["x-signature-ed25519"]))
+        interaction = json.loads(body)
+        if interaction["type"] == 1:
+            return JSONResponse({"type": 1})
+        user = interaction["member"]["user"]["id"]
+        task = asyncio.get_running_loop().create_task(answer(user, interaction["data"]["options"][0]["value"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return JSONResponse({"type": 5})
+
+    return Starlette(routes=[Route("/discord/interactions", interactions, methods=["POST"])])
+
+
+def discord_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_discord import DiscordChannel
+
+    channel = DiscordChannel(
+        application_id=DISCORD_APP_ID,
+        public_key=discord_public_key(),
+        register_commands=False,
+        api_base_url="http://127.0.0.1:9/api/v10",
+    )
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir, turn_wait=None).app
+
+
 def invocations_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting_invocations import InvocationsChannel
@@ -429,6 +488,8 @@ APPS: dict[str, Callable[[str | None], Any]] = {
     "ag-ui": ag_ui_app,
     "mcp": mcp_app,
     "bare": bare_app,
+    "bare-discord": bare_discord_app,
+    "discord": discord_app,
     "bare-slack": bare_slack_app,
     "bare-telegram": bare_telegram_app,
     "host": host_app,
