@@ -88,9 +88,9 @@ class Outbox:
         return stored
 
     def _delay(self, attempts: int, error: BaseException | None) -> float:
-        backoff = min(self.options.outbox_backoff * 2 ** (attempts - 1), self.options.outbox_max_delay)
+        backoff = float(min(self.options.outbox_backoff * 2 ** (attempts - 1), self.options.outbox_max_delay))
         retry_after = getattr(error, "retry_after", None)
-        return max(float(backoff), float(retry_after)) if isinstance(retry_after, (int, float)) else float(backoff)
+        return max(backoff, float(retry_after)) if isinstance(retry_after, (int, float)) else backoff
 
     async def _bury(self, item: dict[str, Any]) -> None:
         letter = {**item, "owner": FREE, "dead_at": time.time()}
