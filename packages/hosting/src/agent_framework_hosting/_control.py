@@ -94,18 +94,22 @@ class RunningTurns:
         control = TurnControl(key)
         self._local[key] = control
         watcher: asyncio.Future[None] | None = None
+        finished = asyncio.Event()
         if self.shared:
             try:
                 await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
             except StateUnavailableError:
                 logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
-            watcher = asyncio.ensure_future(self._watch(control))
+            watcher = asyncio.ensure_future(self._watch(control, finished))
         try:
             yield control
         finally:
             if self._local.get(key) is control:
                 del self._local[key]
             if watcher is not None:
+                # The flag as well as the cancel: a Redis client can swallow a cancellation (redis-py's
+                # `can_read` under asyncio.timeout(0) on Python 3.11), and the turn would wait forever.
+                finished.set()
                 watcher.cancel()
                 with anyio.CancelScope(shield=True):
                     await asyncio.gather(watcher, return_exceptions=True)
@@ -118,10 +122,10 @@ class RunningTurns:
         except StateUnavailableError:
             logger.debug("could not clear the running-turn record of %s", control.key)
 
-    async def _watch(self, control: TurnControl) -> None:
-        """Poll the shared store for a stop signal naming this turn; keep its running record fresh."""
+    async def _watch(self, control: TurnControl, finished: asyncio.Event) -> None:
+        """Poll the shared store for a stop signal naming this turn, until it finishes; keep its record fresh."""
         refreshed = time.monotonic()
-        while not control.requested:
+        while not control.requested and not finished.is_set():
             await asyncio.sleep(WATCH_INTERVAL)
             try:
                 if await self.state.get(STOP, control.key) == control.id:

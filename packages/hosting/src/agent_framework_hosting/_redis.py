@@ -564,8 +564,9 @@ class RedisStateStore:
         return bool(renewed)
 
     async def _keep(self, lease: RedisLease) -> None:
-        """Renew `lease` every third of its ttl until cancelled or lost."""
-        while True:
+        """Renew `lease` every third of its ttl until released, cancelled or lost."""
+        # `released` as well as the cancel: the Redis client can swallow a cancellation (see RunningTurns).
+        while not lease.released:
             await asyncio.sleep(lease.ttl / 3)
             try:
                 if await self._renew(lease):
@@ -652,6 +653,8 @@ class RedisLeader:
     async def release(self) -> None:
         """Step down so another process can lead at once."""
         lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.released = True
         await self._stop_keeper()
         if lease is not None:
             await self.store._release(lease)
