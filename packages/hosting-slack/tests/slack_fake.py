@@ -110,6 +110,14 @@ class FakeSlack:
                     raise AssertionError(f"the fake Slack never saw {what}; it saw {seen!r}")
                 self._changed.wait(min(left, 0.05))
 
+    def expect(self, channel: str, thread_ts: str | None, texts: list[str], timeout: float = 20.0) -> None:
+        """Wait until the finished messages in a thread (or a DM's top level) are exactly `texts`."""
+        try:
+            self.wait_for(lambda fake: fake.texts(channel, thread_ts) == texts, timeout=timeout, what=repr(texts))
+        except AssertionError:
+            seen = self.texts(channel, thread_ts)
+            raise AssertionError(f"expected {texts!r} in {channel}/{thread_ts}, saw {seen!r}") from None
+
     def thread(self, channel: str, thread_ts: str | None) -> list[Posted]:
         """The bot's messages in a thread (or at a channel's top level for None), oldest first."""
         with self._changed:

@@ -74,9 +74,9 @@ def test_a_direct_message_is_acknowledged_then_answered_at_the_top_level(slack: 
     with TestClient(make_host(make_channel(slack, stream=False)).app) as client:
         response = post_event(client, signer, envelope(message("hello there", channel="D1")))
         assert response.status_code == 200 and response.json() == {"ok": True}
-        assert answered(slack, "D1", None) == ["echo 1: hello there"]
+        slack.expect("D1", None, ["echo 1: hello there"])
         post_event(client, signer, envelope(message("and again", channel="D1")))
-        assert answered(slack, "D1", None, 2) == ["echo 1: hello there", "echo 2: and again"]
+        slack.expect("D1", None, ["echo 1: hello there", "echo 2: and again"])
     post = slack.of("chat.postMessage")[0]
     assert post.headers["authorization"] == f"Bearer {BOT_TOKEN}"
     assert "thread_ts" not in post.body
@@ -85,7 +85,7 @@ def test_a_direct_message_is_acknowledged_then_answered_at_the_top_level(slack: 
 def test_a_mention_is_answered_in_a_new_thread_under_it(slack: FakeSlack, signer: Signer) -> None:
     with TestClient(make_host(make_channel(slack)).app) as client:
         post_event(client, signer, envelope(mention("what's up?", channel="C1", ts="100.000001")))
-        assert answered(slack, "C1", "100.000001") == ["echo 1: what's up?"]
+        slack.expect("C1", "100.000001", ["echo 1: what's up?"])
 
 
 def test_in_a_thread_the_bot_is_part_of_it_answers_without_a_mention(slack: FakeSlack, signer: Signer) -> None:
@@ -94,7 +94,7 @@ def test_in_a_thread_the_bot_is_part_of_it_answers_without_a_mention(slack: Fake
         post_event(client, signer, envelope(mention("hi", channel="C1", ts="100.000001")))
         answered(slack, "C1", "100.000001")
         post_event(client, signer, envelope(message("follow-up", channel="C1", thread_ts="100.000001")))
-        assert answered(slack, "C1", "100.000001", 2) == ["echo 1: hi", "echo 2: follow-up"]
+        slack.expect("C1", "100.000001", ["echo 1: hi", "echo 2: follow-up"])
         post_event(client, signer, envelope(message("top level chatter", channel="C1")))
         time.sleep(0.3)
     assert slack.texts("C1", "90.000001") == []
@@ -124,7 +124,7 @@ def test_the_event_is_acknowledged_before_the_agent_has_answered(slack: FakeSlac
         response = post_event(client, signer, envelope(mention("one two three four five", channel="C1", ts="1.000001")))
         assert response.status_code == 200
         assert slack.texts("C1", "1.000001") == [], "the answer was finished before the acknowledgement"
-        assert answered(slack, "C1", "1.000001") == ["echo 1: one two three four five"]
+        slack.expect("C1", "1.000001", ["echo 1: one two three four five"])
 
 
 def test_slack_retries_never_run_the_agent_twice_and_are_logged(
@@ -138,7 +138,7 @@ def test_slack_retries_never_run_the_agent_twice_and_are_logged(
             post_event(client, signer, payload, **{"X-Slack-Retry-Num": str(n), "X-Slack-Retry-Reason": "http_timeout"})
             for n in (1, 2, 3)
         ]
-        assert answered(slack, "D1", None) == ["echo 1: only once"]
+        slack.expect("D1", None, ["echo 1: only once"])
         late = post_event(client, signer, payload, **{"X-Slack-Retry-Num": "3", "X-Slack-Retry-Reason": "http_error"})
         time.sleep(0.3)
     assert first.json() == {"ok": True}
@@ -193,10 +193,10 @@ def test_a_proactive_message_is_posted_into_the_conversation(slack: FakeSlack, s
     host = make_host(make_channel(slack), admin_token=admin)
     with TestClient(host.app) as client:
         post_event(client, signer, envelope(message("hello there", channel="D1")))
-        assert answered(slack, "D1", None) == ["echo 1: hello there"]
+        slack.expect("D1", None, ["echo 1: hello there"])
         [key] = client.portal.call(host.state.keys, "conversation-refs")
         response = client.post(
             "/admin/deliver", json={"to": key, "text": "Build **passed**"}, headers={"Authorization": f"Bearer {admin}"}
         )
         assert response.status_code == 200, response.text
-        assert answered(slack, "D1", None, count=2)[-1] == "Build *passed*"
+        slack.expect("D1", None, ["echo 1: hello there", "Build *passed*"])

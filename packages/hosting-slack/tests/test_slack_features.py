@@ -35,7 +35,7 @@ def test_an_image_is_downloaded_with_the_bot_token_and_given_to_the_agent_as_dat
     event = message("what is in this picture?", channel="D1", subtype="file_share", files=[file])
     with TestClient(make_host(make_channel(slack), agent).app) as client:
         post_event(client, signer, envelope(event))
-        assert finished(slack, "D1", None) == ["echo 1: what is in this picture?"]
+        slack.expect("D1", None, ["echo 1: what is in this picture?"])
     download = slack.of("file")[0]
     assert download.headers["authorization"] == f"Bearer {BOT_TOKEN}"
     user = [m for m in agent.calls[0] if m.role == "user"][-1]
@@ -59,12 +59,12 @@ def test_an_image_alone_is_answered_and_a_file_off_slack_is_never_fetched_with_t
     }
     with TestClient(make_host(make_channel(slack), agent).app) as client:
         post_event(client, signer, envelope(message("", channel="D1", subtype="file_share", files=[good])))
-        assert finished(slack, "D1", None) == ["echo 1:"]
+        slack.expect("D1", None, ["echo 1:"])
         post_event(client, signer, envelope(message("", channel="D2", subtype="file_share", files=[foreign])))
-        assert finished(slack, "D2", None) == ["Sorry, I could not load that image."]
+        slack.expect("D2", None, ["Sorry, I could not load that image."])
         pdf = slack.add_file("doc.pdf", b"%PDF", "application/pdf")
         post_event(client, signer, envelope(message("", channel="D3", subtype="file_share", files=[pdf])))
-        assert finished(slack, "D3", None) == ["Sorry, I can only read text and images."]
+        slack.expect("D3", None, ["Sorry, I can only read text and images."])
     assert len(agent.calls) == 1
     assert [c.body["name"] for c in slack.of("file")] == ["dog.jpg"]
 
@@ -104,7 +104,7 @@ def test_an_assistant_thread_gets_prompts_a_thinking_status_a_title_and_a_stream
         ]
         assert (prompts["channel_id"], prompts["thread_ts"], prompts["title"]) == ("D1", "50.000001", "Try these")
         post_event(client, signer, envelope(message("What can you do?", channel="D1", thread_ts="50.000001")))
-        assert finished(slack, "D1", "50.000001", 2) == ["Hi! How can I help?", "echo 1: What can you do?"]
+        slack.expect("D1", "50.000001", ["Hi! How can I help?", "echo 1: What can you do?"])
         post_event(client, signer, envelope(message("more", channel="D1", thread_ts="50.000001")))
         finished(slack, "D1", "50.000001", 3)
     statuses = [c.body["status"] for c in slack.of("assistant.threads.setStatus")]
@@ -119,7 +119,7 @@ def test_a_failed_turn_in_an_assistant_thread_clears_the_status(slack: FakeSlack
     with TestClient(make_host(make_channel(slack, stream=False)).app) as client:
         post_event(client, signer, envelope(thread_started("D1", "51.000001")))
         post_event(client, signer, envelope(message("please [fail]", channel="D1", thread_ts="51.000001")))
-        assert finished(slack, "D1", "51.000001") == ["Sorry, something went wrong while answering. Please try again."]
+        slack.expect("D1", "51.000001", ["Sorry, something went wrong while answering. Please try again."])
         slack.wait_for(lambda fake: len(fake.of("assistant.threads.setStatus")) == 2, what="the cleared status")
     assert [c.body["status"] for c in slack.of("assistant.threads.setStatus")] == ["is thinking…", ""]
 
@@ -154,7 +154,7 @@ def test_slash_reset_in_a_dm_starts_a_new_conversation(slack: FakeSlack, signer:
         assert response.status_code == 200
         slack.wait_for(lambda fake: fake.responses, what="the reset confirmation")
         post_event(client, signer, envelope(message("who am I?", channel="D1")))
-        assert finished(slack, "D1", None, 2) == ["echo 1: remember me", "echo 1: who am I?"]
+        slack.expect("D1", None, ["echo 1: remember me", "echo 1: who am I?"])
     assert slack.responses == [{"response_type": "ephemeral", "text": "Started a new conversation."}]
 
 
@@ -167,8 +167,7 @@ def test_slash_reset_in_a_channel_explains_threads_and_reset_by_mention_works(sl
         post_event(client, signer, envelope(mention("/reset", channel="C1", ts="60.000002", thread_ts="60.000001")))
         finished(slack, "C1", "60.000001", 2)
         post_event(client, signer, envelope(mention("again", channel="C1", ts="60.000003", thread_ts="60.000001")))
-        texts = finished(slack, "C1", "60.000001", 3)
-    assert texts == ["echo 1: hello", "Started a new conversation.", "echo 1: again"]
+        slack.expect("C1", "60.000001", ["echo 1: hello", "Started a new conversation.", "echo 1: again"])
 
 
 def test_custom_commands_unknown_commands_and_bad_forms(slack: FakeSlack, signer: Signer) -> None:
@@ -207,7 +206,7 @@ def test_a_button_press_runs_a_turn_in_its_thread(slack: FakeSlack, signer: Sign
     with TestClient(make_host(make_channel(slack)).app) as client:
         response = post_form(client, signer, INTERACTIONS, {"payload": json.dumps(payload)})
         assert response.status_code == 200
-        assert finished(slack, "C1", "70.000001") == ["echo 1: Tell me more"]
+        slack.expect("C1", "70.000001", ["echo 1: Tell me more"])
         garbage = post_form(client, signer, INTERACTIONS, {"nope": "1"})
     assert garbage.status_code == 400
 
@@ -223,7 +222,7 @@ def test_a_429_is_waited_out_for_its_retry_after_and_a_5xx_is_retried(slack: Fak
     )
     with TestClient(make_host(make_channel(slack, stream=False)).app) as client:
         post_event(client, signer, envelope(message("hello", channel="D1")))
-        assert finished(slack, "D1", None) == ["echo 1: hello"]
+        slack.expect("D1", None, ["echo 1: hello"])
     posts = slack.of("chat.postMessage")
     assert len(posts) == 3
     assert posts[1].at - posts[0].at >= 1.0, "the Retry-After was not honoured"

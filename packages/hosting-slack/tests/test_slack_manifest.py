@@ -32,7 +32,7 @@ def test_the_manifest_subscribes_to_the_events_the_channel_handles_with_the_scop
         "mpim:history",
     }
     assert scopes == needed
-    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/reset"]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/reset", "/stop"]
 
 
 def test_its_request_urls_are_the_channels_routes() -> None:

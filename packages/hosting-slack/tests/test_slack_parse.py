@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from agent_framework_hosting.http import BadRequest
 from agent_framework_hosting_slack._parse import (
     AssistantThreadStarted,
     BlockAction,
@@ -181,7 +182,9 @@ def test_block_actions_carry_the_buttons_value_into_the_thread() -> None:
     assert (action.value, action.place.thread_ts) == ("Tell me more", "500.1")
     assert isinstance(parse_block_action({"type": "view_submission"}), Ignored)
     assert interaction_payload(b"payload=%7B%22a%22%3A1%7D") == {"a": 1}
-    assert interaction_payload(b"payload=not-json") is None
+    with pytest.raises(BadRequest):
+        interaction_payload(b"payload=not-json")
+    assert interaction_payload(b"other=1") is None
 
 
 def test_a_request_carries_the_conversation_identity_and_images_as_data() -> None:

@@ -76,3 +76,35 @@ def test_two_hosts_sharing_redis_answer_an_event_delivered_to_both_once(
     assert sorted(answer.get("duplicate", False) for answer in answers) == [False, True]
     assert len(first_agent.calls) + len(second_agent.calls) == 1
     assert slack.texts("D1", None) == ["echo 1: hello both"]
+
+
+def test_in_socket_mode_an_envelope_that_cannot_be_recorded_is_left_unacknowledged(
+    redis: RedisServer, slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    from agent_framework_hosting.testing import wait_until
+    from slack_fake import APP_TOKEN
+
+    agent = OfflineChatClient()
+    channel = make_channel(slack, signing_secret=None, app_token=APP_TOKEN, stream=False)
+    payload = envelope(message("over the socket", channel="D1"))
+    with TestClient(make_host(channel, agent, state_dir=state(redis)).app):
+        slack.wait_for(lambda fake: fake.sockets, what="the connection")
+        redis.stop()
+        try:
+            slack.push_envelope({"envelope_id": "first", "type": "events_api", "payload": payload, "retry_attempt": 0})
+            wait_until(lambda: "envelope first not acknowledged" in caplog.text, message="the refusal")
+        finally:
+            redis.start()
+        assert [ack for ack in slack.acks if ack.get("envelope_id") == "first"] == []
+        slack.push_envelope(
+            {
+                "envelope_id": "again",
+                "type": "events_api",
+                "payload": payload,
+                "retry_attempt": 1,
+                "retry_reason": "timeout",
+            }
+        )
+        slack.wait_for(lambda fake: fake.texts("D1", None) == ["echo 1: over the socket"], what="the answer")
+    assert [ack["envelope_id"] for ack in slack.acks] == ["again"]
+    assert len(agent.calls) == 1

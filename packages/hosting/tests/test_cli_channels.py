@@ -51,7 +51,7 @@ def every_setting() -> dict[str, str]:
 
 def test_without_settings_only_the_channels_that_need_none_start() -> None:
     selection = select_channels({})
-    assert names(selection) == ["responses", "invocations", "webchat"]
+    assert names(selection) == ["responses", "invocations", "webchat", "a2a", "mcp", "ag-ui"]
     assert reasons(selection) == {
         "telegram": "needs TELEGRAM_BOT_TOKEN",
         "discord": "needs DISCORD_APPLICATION_ID and DISCORD_PUBLIC_KEY",
@@ -63,7 +63,8 @@ def test_without_settings_only_the_channels_that_need_none_start() -> None:
 def test_a_channel_starts_when_its_settings_are_present(every_setting: dict[str, str]) -> None:
     selection = select_channels(every_setting)
     assert names(selection) == [
-        "responses", "invocations", "telegram", "discord", "slack", "activity-protocol", "webchat"
+        "responses", "invocations", "telegram", "discord", "slack", "activity-protocol", "webchat", "a2a", "mcp",
+        "ag-ui",
     ]  # fmt: skip
     assert selection.skipped == []
     assert [type(c) for c in selection.channels] == [plugin.channel for plugin in INSTALLED]

@@ -41,7 +41,7 @@ def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_without_target_the_demo_is_served_on_every_settingless_channel() -> None:
     result = plan()
-    assert [c.name for c in result.host.channels] == ["responses", "invocations", "webchat"]
+    assert [c.name for c in result.host.channels] == ["responses", "invocations", "webchat", "a2a", "mcp", "ag-ui"]
     assert result.host.target.name == "demo"
     text = banner(result)
     assert "serving the demo agent" in text
@@ -50,6 +50,9 @@ def test_without_target_the_demo_is_served_on_every_settingless_channel() -> Non
     assert f"{responses}  (OpenAI Responses API; also at http://127.0.0.1:8000/v1/responses)" in text
     assert "  invocations        http://127.0.0.1:8000/invocations" in text
     assert "  webchat            http://127.0.0.1:8000/  (open it in a browser)" in text
+    assert "  a2a                http://127.0.0.1:8000/a2a  (A2A v1.0/v0.3 JSON-RPC; agent card at" in text
+    assert "  mcp                http://127.0.0.1:8000/mcp  (MCP Streamable HTTP; tool 'ask')" in text
+    assert "  ag-ui              http://127.0.0.1:8000/ag-ui  (AG-UI event stream; POST a RunAgentInput)" in text
     assert "  telegram           needs TELEGRAM_BOT_TOKEN" in text
     assert (
         "state: memory, the 1000 most recent conversations (conversations are lost on restart; --state-dir keeps them)"
@@ -127,7 +130,7 @@ def test_several_workers_with_memory_state_are_warned_about() -> None:
 def test_an_agent_target_is_served_on_the_environment_channels(module: str, tmp_path: Path) -> None:
     result = plan(f"{module}:agent", cwd=tmp_path)
     assert result.host.target.name == "echo"
-    assert [c.name for c in result.host.channels] == ["responses", "invocations", "webchat"]
+    assert [c.name for c in result.host.channels] == ["responses", "invocations", "webchat", "a2a", "mcp", "ag-ui"]
     assert f"serving {module}:agent (agent 'echo')" in banner(result)
     assert "model:" not in banner(result)
 

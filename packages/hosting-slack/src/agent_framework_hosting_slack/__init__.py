@@ -5,7 +5,8 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from ._api import SlackApiError
-from ._channel import SlackAssistant, SlackChannel
+from ._assistant import SlackAssistant
+from ._channel import SlackChannel
 from ._manifest import app_manifest
 from ._mrkdwn import markdown_to_mrkdwn
 from ._parse import Place, unescape

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from agent_framework_hosting import PlatformError
-from agent_framework_hosting.outbound import forget_redaction, redact_in_logs, send_with_retry
+from agent_framework_hosting.outbound import forget_redaction, header_retry_after, redact_in_logs, send_with_retry
 
 logger = logging.getLogger("agent_framework.hosting.slack")
 SDK_LOGGER = "agent_framework.hosting.slack.sdk"
@@ -32,14 +32,17 @@ REDACTED_LOGGERS = (
 class SlackApiError(PlatformError):
     """A Web API method answered ``ok: false`` (`error` is Slack's code) or could not be reached.
 
-    `platform_status` is Slack's HTTP status (None when no answer came back).
+    `platform_status` is Slack's HTTP status (None when no answer came back); `retry_after` a 429's wait.
     """
 
-    def __init__(self, method: str, error: str, *, platform_status: int | None = None) -> None:
+    def __init__(
+        self, method: str, error: str, *, platform_status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{method} failed: {error}" + (f" (HTTP {platform_status})" if platform_status else ""))
         self.method = method
         self.error = error
         self.platform_status = platform_status
+        self.retry_after = retry_after
 
     @property
     def rate_limited(self) -> bool:
@@ -131,7 +134,7 @@ class SlackApi:
         except ValueError:
             body = None
         if response.status_code == 429:
-            raise SlackApiError(method, "ratelimited", platform_status=429)
+            raise SlackApiError(method, "ratelimited", platform_status=429, retry_after=header_retry_after(response))
         if not isinstance(body, dict):
             raise SlackApiError(method, "answer is not a JSON object", platform_status=response.status_code)
         if body.get("ok") is not True or response.status_code >= 400:

@@ -23,7 +23,6 @@ from agent_framework_hosting import (
     ConversationReference,
     DeliveryError,
     HostingError,
-    SessionBusyError,
     StateUnavailableError,
     chat_reply,
 )
@@ -34,6 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._api import DEFAULT_API_BASE, Secrets, SlackApi, SlackApiError
+from ._assistant import AssistantThreads, SlackAssistant
 from ._parse import (
     ACTION_OPERATION,
     COMMAND_OPERATION,
@@ -51,39 +51,23 @@ from ._parse import (
     parse_slash_command,
     to_request,
 )
-from ._reply import Formatter, NativeStream, Outbox, Render, StreamRefused
+from ._reply import Formatter, Outbox, Render
 from ._socket import SocketModeRunner
+from ._turns import APOLOGY, Answers
 from ._verify import InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.slack")
 
 EVENT_NAMESPACE = "slack-event"
 THREADS = "slack-threads"
-ASSISTANT_THREADS = "slack-assistant"
-TITLED = "slack-titled"
 DEDUPE_TTL = 24 * 3600.0
 THREAD_TTL = 30 * 24 * 3600.0
-APOLOGY = "Sorry, something went wrong while answering. Please try again."
 UNREADABLE = "Sorry, I can only read text and images."
 IMAGE_FAILED = "Sorry, I could not load that image."
-CHANNEL_RESET = "In a channel every thread is its own conversation: mention me with `/reset` inside the thread."
+IN_THREADS = "In a channel every thread is its own conversation: mention me with `/{name}` inside the thread."
+RESET_COMMAND = "reset"
+STOP_COMMAND = "stop"
 UNKNOWN_COMMAND = "I don't know the command /{name}."
-
-
-@dataclass(frozen=True)
-class SlackAssistant:
-    """Slack's assistant surface: suggested prompts when a thread opens, a status while thinking, thread titles."""
-
-    suggested_prompts: Sequence[tuple[str, str]] = ()
-    """Up to four (title, message) pairs offered when a user opens an assistant thread."""
-    prompts_title: str | None = None
-    greeting: str | None = None
-    thinking_status: str = "is thinking…"
-    set_titles: bool = True
-
-    def __post_init__(self) -> None:
-        if len(self.suggested_prompts) > 4:
-            raise ValueError("Slack shows at most four suggested prompts")
 
 
 @dataclass(frozen=True)
@@ -152,16 +136,29 @@ class SlackChannel:
             {"slack-bot-token": bot_token, "slack-app-token": app_token, "slack-signing-secret": signing_secret}
         )
         self._api = SlackApi(bot_token, api_base, client=http_client)
+        self._assistant = AssistantThreads(self._api, self.assistant, ttl=thread_ttl)
         self._outbox = Outbox(self._api, Formatter(render))
         self._socket = SocketModeRunner(app_token, api_base, self._envelope) if app_token else None
         self._user_commands = list(commands)
         self._commands: dict[str, ChannelCommand] = {}
         self._context: ChannelContext | None = None
         self._queues: ConversationQueues | None = None
-        self.native_refused = False
+        self._answers = Answers(
+            self._api, self._outbox, stream=stream, native_streaming=native_streaming, interval=stream_interval
+        )
 
     def __repr__(self) -> str:
-        return f"SlackChannel(name={self.name!r}, path={self.path!r}, socket_mode={self._socket is not None})"
+        return f"SlackChannel(name={self.name!r}, path={self.path!r}, socket_mode={self.socket_mode})"
+
+    @property
+    def events_api(self) -> bool:
+        """Whether Slack's HTTP deliveries are served (a signing secret was given)."""
+        return self._verifier is not None
+
+    @property
+    def socket_mode(self) -> bool:
+        """Whether the channel connects in Socket Mode (an app token was given)."""
+        return self._socket is not None
 
     @property
     def api(self) -> SlackApi:
@@ -198,7 +195,7 @@ class SlackChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         self._queues = ConversationQueues(lambda work: context.spawn(work, name=f"{self.name}-turn"), label=self.name)
-        commands = [context.reset_command(), *self._user_commands]
+        commands = [context.reset_command(), context.stop_command(), *self._user_commands]
         self._commands = {command.name.lower(): command for command in commands}
         routes: list[Route] = []
         if self._verifier is not None:
@@ -288,11 +285,11 @@ class SlackChannel:
     async def _interactions_route(self, request: Request) -> Response:
         try:
             body = await self._verified_body(request)
+            payload = interaction_payload(body)
         except InvalidSignature as error:
             return json_error(401, str(error), "invalid_signature")
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
-        payload = interaction_payload(body)
         if payload is None:
             return json_error(400, "body must be a form with a JSON payload field", "invalid_interaction")
         self.accept_interaction(payload)
@@ -344,14 +341,18 @@ class SlackChannel:
         job: Callable[[], Awaitable[None]]
         if isinstance(event, AssistantThreadStarted):
             job = functools.partial(self._claimed, claim, functools.partial(self._thread_started, event))
+            self._submit(event.place, job)
         else:
             job = functools.partial(self._claimed, claim, functools.partial(self._message, event))
-        self._submit(event.place, job)
+            found = command_in(event.text)
+            self._submit(event.place, job, at_once=found is not None and found[0] == STOP_COMMAND)
         return Accepted("accepted")
 
-    def _submit(self, place: Place, job: Callable[[], Awaitable[None]]) -> None:
+    def _submit(self, place: Place, job: Callable[[], Awaitable[None]], *, at_once: bool = False) -> None:
+        """Queue `job` behind the conversation's earlier work; `/stop` (and policies other than queue) run at once."""
         assert self._queues is not None
-        self._queues.submit(place.conversation_key, job)
+        queued = not at_once and self.context.channel_policy(self.name) == "queue"
+        self._queues.submit(place.conversation_key if queued else None, job)
 
     @staticmethod
     async def _claimed(claim: AbstractAsyncContextManager[bool], work: Callable[[], Awaitable[None]]) -> None:
@@ -370,9 +371,10 @@ class SlackChannel:
         handler = self._commands.get(command.command)
         if handler is None:
             return {"response_type": "ephemeral", "text": UNKNOWN_COMMAND.format(name=command.command)}
-        if command.command == "reset" and not command.place.dm:
-            return {"response_type": "ephemeral", "text": CHANNEL_RESET}
-        self._submit(command.place, functools.partial(self._slash_command, handler, command))
+        if command.command in (RESET_COMMAND, STOP_COMMAND) and not command.place.dm:
+            return {"response_type": "ephemeral", "text": IN_THREADS.format(name=command.command)}
+        job = functools.partial(self._slash_command, handler, command)
+        self._submit(command.place, job, at_once=command.command == STOP_COMMAND)
         return None
 
     def accept_interaction(self, payload: Any) -> None:
@@ -385,29 +387,9 @@ class SlackChannel:
     # the work
 
     async def _thread_started(self, event: AssistantThreadStarted) -> None:
-        place = event.place
-        await self.context.state.set(ASSISTANT_THREADS, place.thread_key or "", True, ttl=self.thread_ttl)
-        options = self.assistant
-        if options.greeting:
-            await self._outbox.notice(place, options.greeting)
-        if options.suggested_prompts:
-            payload: dict[str, Any] = {
-                "channel_id": place.channel,
-                "thread_ts": place.thread_ts,
-                "prompts": [{"title": title, "message": message} for title, message in options.suggested_prompts],
-            }
-            if options.prompts_title:
-                payload["title"] = options.prompts_title
-            await self._quietly("assistant.threads.setSuggestedPrompts", payload)
-
-    async def _quietly(self, method: str, payload: Mapping[str, Any]) -> bool:
-        """A call whose failure costs the user nothing essential (status, title, prompts)."""
-        try:
-            await self._api.call(method, payload, attempts=2)
-        except SlackApiError as error:
-            logger.warning("slack: %s failed: %s", method, error)
-            return False
-        return True
+        await self._assistant.started(self.context.state, event.place)
+        if self.assistant.greeting:
+            await self._outbox.notice(event.place, self.assistant.greeting)
 
     async def _message(self, event: UserMessage) -> None:
         place = event.place
@@ -432,11 +414,9 @@ class SlackChannel:
             return
         if not place.dm and place.thread_key is not None:
             await state.set(THREADS, place.thread_key, True, ttl=self.thread_ttl)
-        assistant = (
-            place.dm and place.thread_key is not None and bool(await state.get(ASSISTANT_THREADS, place.thread_key))
-        )
+        assistant = await self._assistant.knows(state, place)
         if assistant:
-            await self._assistant_turn_begins(place, event.text)
+            await self._assistant.turn_begins(state, place, event.text)
         request = to_request(
             place,
             event.text,
@@ -447,27 +427,7 @@ class SlackChannel:
         )
         answered = await self._turn(request, place, event)
         if assistant and not answered:
-            await self._quietly(
-                "assistant.threads.setStatus", {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": ""}
-            )
-
-    async def _assistant_turn_begins(self, place: Place, text: str) -> None:
-        options = self.assistant
-        if options.thinking_status:
-            await self._quietly(
-                "assistant.threads.setStatus",
-                {"channel_id": place.channel, "thread_ts": place.thread_ts, "status": options.thinking_status},
-            )
-        if (
-            options.set_titles
-            and text
-            and await self.context.state.add(TITLED, place.thread_key or "", True, ttl=self.thread_ttl)
-        ):
-            title = " ".join(text.split())
-            await self._quietly(
-                "assistant.threads.setTitle",
-                {"channel_id": place.channel, "thread_ts": place.thread_ts, "title": title[:80]},
-            )
+            await self._assistant.status(place, "")
 
     async def _block_action(self, action: BlockAction) -> None:
         request = to_request(
@@ -509,11 +469,11 @@ class SlackChannel:
         reply: Callable[[Place, str], Awaitable[bool]],
     ) -> None:
         request = to_request(place, text, operation=COMMAND_OPERATION, channel=self.name, metadata={"args": args})
+
+        async def answer(text: str) -> None:
+            await reply(place, text)
+
         try:
-
-            async def answer(text: str) -> None:
-                await reply(place, text)
-
             await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             await reply(place, chat_reply(error))
@@ -521,56 +481,5 @@ class SlackChannel:
             logger.exception("slack: command /%s failed in %s", command.name, place.conversation_key)
             await reply(place, APOLOGY)
 
-    # running the agent
-
     async def _turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        """Run one turn and answer in `place`; returns whether the agent's answer was delivered."""
-        try:
-            if self.stream:
-                return await self._streamed_turn(request, place, protocol_request)
-            result = await self.context.run(request, protocol_request=protocol_request)
-            return await self._outbox.deliver(place, result.text)
-        except (SessionBusyError, StateUnavailableError) as error:
-            logger.warning("slack: a turn in %s could not run: %s", place.conversation_key, error.code)
-            await self._outbox.notice(place, chat_reply(error))
-            return False
-        except Exception:
-            logger.exception("slack: the agent failed to answer in %s", place.conversation_key)
-            await self._outbox.notice(place, APOLOGY)
-            return False
-
-    async def _streamed_turn(self, request: ChannelRequest, place: Place, protocol_request: Any) -> bool:
-        stream = await self.context.run_stream(request, protocol_request=protocol_request)
-        native: NativeStream | None = None
-        if self.native_streaming and not self.native_refused and place.thread_ts is not None:
-            native = NativeStream(self._api, place, min_interval=self.stream_interval)
-        streamed: list[str] = []
-        async for update in stream:
-            if not update.text:
-                continue
-            streamed.append(update.text)
-            if native is None:
-                continue
-            native.add(update.text)
-            try:
-                await native.refresh()
-            except StreamRefused as refusal:
-                logger.warning(
-                    "slack: chat.startStream was refused (%s); posting and editing until restart", refusal.error
-                )
-                self.native_refused = True
-                native = None
-        final = stream.result
-        text = final.text if final is not None else "".join(streamed)
-        if native is not None:
-            try:
-                await native.finish(text)
-                return True
-            except StreamRefused as refusal:
-                logger.warning("slack: chat.startStream was refused (%s); posting until restart", refusal.error)
-                self.native_refused = True
-            except SlackApiError as error:
-                logger.error("slack: could not stream the answer in %s: %s", place.conversation_key, error)
-                if native.started:
-                    return False
-        return await self._outbox.deliver(place, text)
+        return await self._answers.turn(self.context, request, place, protocol_request)

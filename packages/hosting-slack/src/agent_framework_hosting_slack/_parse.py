@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs
 
 from agent_framework import Content
 from agent_framework_hosting import ChannelIdentity, ChannelRequest, ChannelSession
+from agent_framework_hosting.http import parse_json
 
 CHANNEL = "slack"
 MESSAGE_OPERATION = "message.create"
@@ -278,7 +278,7 @@ def _message(
 
 def _form(body: bytes) -> dict[str, str]:
     try:
-        pairs = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        pairs = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         return {}
     return {key: values[0] for key, values in pairs.items() if values}
@@ -303,14 +303,9 @@ def parse_slash_command(body: bytes | Mapping[str, Any]) -> SlashCommand | Ignor
 
 
 def interaction_payload(body: bytes) -> Any:
-    """The JSON in an interaction's ``payload`` form field, or None."""
+    """The JSON in an interaction's ``payload`` form field, or None; `BadRequest` when it is not sound JSON."""
     raw = _form(body).get("payload")
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
+    return None if raw is None else parse_json(raw)
 
 
 def parse_block_action(payload: Any) -> BlockAction | Ignored:

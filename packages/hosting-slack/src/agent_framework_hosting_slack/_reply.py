@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
+from agent_framework_hosting.streaming import STOP
 from agent_framework_hosting.text import FENCE, split_fenced
 
 from ._api import SlackApi, SlackApiError
@@ -47,14 +46,15 @@ class Outbox:
         self.api = api
         self.formatter = formatter
 
-    async def post(self, place: Place, mrkdwn: str) -> str | None:
+    async def post(self, place: Place, mrkdwn: str, *, attempts: int | None = None) -> str | None:
         """Post one already formatted message; returns its ``ts``."""
-        answer = await self.api.call("chat.postMessage", {**address(place), "text": mrkdwn, "mrkdwn": True})
+        payload = {**address(place), "text": mrkdwn, "mrkdwn": True}
+        answer = await self.api.call("chat.postMessage", payload, attempts=attempts)
         ts = answer.get("ts")
         return ts if isinstance(ts, str) else None
 
-    async def update(self, place: Place, ts: str, mrkdwn: str) -> None:
-        await self.api.call("chat.update", {"channel": place.channel, "ts": ts, "text": mrkdwn})
+    async def update(self, place: Place, ts: str, mrkdwn: str, *, attempts: int | None = None) -> None:
+        await self.api.call("chat.update", {"channel": place.channel, "ts": ts, "text": mrkdwn}, attempts=attempts)
 
     async def deliver(self, place: Place, text: str) -> bool:
         """Send a whole answer (Markdown) as one or more messages."""
@@ -94,25 +94,25 @@ class StreamRefused(SlackApiError):
 class NativeStream:
     """One answer streamed into a thread with ``chat.startStream`` / ``appendStream`` / ``stopStream``.
 
-    Text is sent as Markdown (Slack renders it). Appends go out at most every
-    `min_interval` seconds, each at most `APPEND_LIMIT` characters; a message
-    that grows past `message_limit` is stopped and the answer continues in a
-    new streamed message (a code block cut there is closed and reopened).
+    `show(text)` (the live-edit loop's callback) sends what `text` adds to what
+    was streamed, as Markdown (Slack renders it), at most `APPEND_LIMIT`
+    characters a call; a message that grows past `message_limit` is stopped and
+    the answer continues in a new streamed message (a code block cut there is
+    closed and reopened). `finish` sends the rest and stops the stream.
     """
 
-    def __init__(self, api: SlackApi, place: Place, *, min_interval: float, message_limit: int = STREAM_MESSAGE_LIMIT):
+    def __init__(self, api: SlackApi, place: Place, *, message_limit: int = STREAM_MESSAGE_LIMIT) -> None:
         if place.thread_ts is None:
             raise ValueError("native streams are replies in a thread")
         self.api = api
         self.place = place
-        self.min_interval = min_interval
         self.message_limit = message_limit
         self.messages: list[str] = []
+        self.refused: SlackApiError | None = None
         self._pending = ""
         self._in_message = ""
         self._streamed = ""
-        self._last = float("-inf")
-        self._hold_until = 0.0
+        self._stopped = False
 
     @property
     def started(self) -> bool:
@@ -123,37 +123,27 @@ class NativeStream:
         """Everything sent so far (across messages, without the fences added at cuts)."""
         return self._streamed
 
-    def add(self, text: str) -> None:
-        self._pending += text
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        return bool(self._pending.strip()) and now - self._last >= self.min_interval and now >= self._hold_until
-
-    async def refresh(self) -> None:
-        """Send what is pending when due; raises `StreamRefused` if Slack will not start a stream."""
-        if not self.due():
-            return
+    async def show(self, text: str) -> float | None:
+        """Stream what `text` adds; returns seconds to hold on a 429, `STOP` when Slack refuses streams."""
+        if not text.startswith(self._streamed):
+            return None
+        self._pending = text[len(self._streamed) :]
         try:
             await self._flush(attempts=1)
-        except StreamRefused:
-            raise
+        except StreamRefused as refusal:
+            self.refused = refusal
+            return STOP
         except SlackApiError as error:
-            if error.rate_limited:
-                self._hold_until = time.monotonic() + 1.0
             logger.debug("slack: interim stream update in %s failed: %s", self.place.conversation_key, error)
+            return error.retry_after or (1.0 if error.rate_limited else None)
+        return None
 
-    async def finish(self, final_text: str | None = None) -> None:
-        """Send the rest and stop the stream; `final_text` (the hooked final answer) wins if it differs."""
-        if final_text is not None and final_text != self._streamed + self._pending:
-            if final_text.startswith(self._streamed):
-                self._pending = final_text[len(self._streamed) :]
-            else:
-                await self._replace(final_text)
-                return
-        wait = max(self._last + self.min_interval, self._hold_until) - time.monotonic()
-        if wait > 0 and self._pending:
-            await asyncio.sleep(wait)
+    async def finish(self, final_text: str) -> None:
+        """Send the rest of `final_text` and stop; a final text that differs from what was streamed replaces it."""
+        if not final_text.startswith(self._streamed):
+            await self._replace(final_text)
+            return
+        self._pending = final_text[len(self._streamed) :]
         if self._pending or not self.messages:
             await self._flush(attempts=4, ensure_text=True)
         await self._stop()
@@ -180,7 +170,6 @@ class NativeStream:
         if not self.place.dm:
             payload["recipient_user_id"] = self.place.user
             payload["recipient_team_id"] = self.place.user_team or self.place.team
-        self._last = time.monotonic()
         try:
             answer = await self.api.call("chat.startStream", payload, attempts=attempts)
         except SlackApiError as error:
@@ -192,9 +181,9 @@ class NativeStream:
             raise SlackApiError("chat.startStream", "no ts in the answer")
         self.messages.append(ts)
         self._in_message = text
+        self._stopped = False
 
     async def _append(self, text: str, *, attempts: int) -> None:
-        self._last = time.monotonic()
         payload = {"channel": self.place.channel, "ts": self.messages[-1], "markdown_text": text}
         await self.api.call("chat.appendStream", payload, attempts=attempts)
         self._in_message += text
@@ -211,11 +200,18 @@ class NativeStream:
         self._pending = self._pending[len(first) :]
         self._streamed += first
 
-    async def _stop(self) -> None:
+    async def abandon(self) -> None:
+        """The turn failed or was stopped: end the streamed message where it is (Slack would leave it open)."""
+        if self.messages and not self._stopped:
+            await self._stop(attempts=1)
+
+    async def _stop(self, *, attempts: int | None = None) -> None:
         if not self.messages:
             return
+        self._stopped = True
         try:
-            await self.api.call("chat.stopStream", {"channel": self.place.channel, "ts": self.messages[-1]})
+            payload = {"channel": self.place.channel, "ts": self.messages[-1]}
+            await self.api.call("chat.stopStream", payload, attempts=attempts)
         except SlackApiError as error:
             logger.error("slack: could not stop a stream in %s: %s", self.place.conversation_key, error)
 
@@ -231,3 +227,52 @@ class NativeStream:
                 logger.error("slack: could not replace a streamed answer in %s: %s", self.place.conversation_key, error)
         for chunk in chunks[len(self.messages) :]:
             await self.api.call("chat.postMessage", {**address(self.place), "text": chunk})
+
+
+class LiveMessage:
+    """One answer shown by posting a message and editing it as it grows (``chat.postMessage`` + ``chat.update``).
+
+    `show(text)` is the live-edit loop's callback; `finish` puts the final answer
+    in place, continuing in further messages when it is longer than one.
+    """
+
+    def __init__(self, outbox: Outbox, place: Place) -> None:
+        self.outbox = outbox
+        self.place = place
+        self.ts: str | None = None
+        self._shown = ""
+
+    async def show(self, text: str) -> float | None:
+        first = self.outbox.formatter.chunks(text)[0]
+        try:
+            await self._put(first, attempts=1)
+        except SlackApiError as error:
+            logger.debug("slack: interim update in %s failed: %s", self.place.conversation_key, error)
+            return error.retry_after or (1.0 if error.rate_limited else None)
+        return None
+
+    async def finish(self, text: str) -> bool:
+        """Show the complete answer: the first part in the live message, the rest as new messages."""
+        chunks = self.outbox.formatter.chunks(text)
+        try:
+            await self._put(chunks[0], attempts=4)
+        except SlackApiError as error:
+            logger.error("slack: could not deliver a reply to %s: %s", self.place.conversation_key, error)
+            return False
+        for index, chunk in enumerate(chunks[1:], start=2):
+            try:
+                await self.outbox.post(self.place, chunk)
+            except SlackApiError as error:
+                logger.error("slack: could not deliver part %d/%d of a reply to %s: %s",
+                             index, len(chunks), self.place.conversation_key, error)  # fmt: skip
+                return False
+        return True
+
+    async def _put(self, mrkdwn: str, *, attempts: int) -> None:
+        if mrkdwn == self._shown:
+            return
+        if self.ts is None:
+            self.ts = await self.outbox.post(self.place, mrkdwn, attempts=attempts)
+        else:
+            await self.outbox.update(self.place, self.ts, mrkdwn, attempts=attempts)
+        self._shown = mrkdwn

@@ -47,13 +47,15 @@ class SocketModeRunner:
 
         sdk_logger = logging.getLogger(SDK_LOGGER)
         web = AsyncWebClient(base_url=self._api_base, logger=sdk_logger)
-        client = SocketModeClient(self._app_token, web_client=web, logger=sdk_logger, ping_interval=self._ping_interval)
+        client: Any = SocketModeClient(
+            self._app_token, web_client=web, logger=sdk_logger, ping_interval=self._ping_interval
+        )
         client.socket_mode_request_listeners.append(self._on_request)
         self._client = client
         try:
             # Open the first connection URL here, so a refused app token fails startup instead of retrying forever.
             client.wss_uri = await self._open_url(web)
-            await asyncio.wait_for(client.connect(), self.connect_timeout)  # type: ignore[no-untyped-call]
+            await asyncio.wait_for(client.connect(), self.connect_timeout)
         except BaseException:
             await self.stop()
             raise

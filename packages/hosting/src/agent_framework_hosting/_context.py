@@ -9,12 +9,13 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from agent_framework import AgentResponseUpdate, Content, Message
 
-from ._claims import CLAIMS
+from ._claims import CLAIMS, Claims
 from ._collect import Ticket
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
@@ -587,28 +588,47 @@ class ChannelContext:
 
         return ChannelCommand(name=name, description=description, handle=handle)
 
-    @asynccontextmanager
-    async def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> AsyncIterator[bool]:
-        """Claim `key` in `namespace` (a platform delivery id); yields False for a repeat.
+    def once(self, namespace: str, key: str, *, ttl: float = DEFAULT_IDEMPOTENCY_TTL) -> Claim:
+        """Claim `key` in `namespace` (a platform delivery id); the block gets False for a repeat.
 
         The delivery counts as handled (for `ttl` seconds) only when the body
         finishes; a body that raises releases the claim, and a claim whose
         process died lapses, so the platform's retry runs it.
         """
-        name = f"{namespace}:{key}"
-        claims = self._host.claims
-        token = await claims.take(name)
-        try:
-            yield token is not None
-        except BaseException:
-            if token is not None:
-                with anyio.CancelScope(shield=True):
-                    await claims.release(name, token)
-            raise
-        if token is not None:
-            with anyio.CancelScope(shield=True):
-                await claims.commit(name, token, ttl=ttl)
+        return Claim(self._host.claims, f"{namespace}:{key}", ttl)
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Run `work` in the background; the host waits for it (bounded) at shutdown."""
         return self._host.tasks.spawn(work, name=name)
+
+
+class Claim:
+    """`ChannelContext.once`'s claim on one delivery id, as an async context manager.
+
+    A plain object rather than a generator: channels that acknowledge first hold
+    one per queued delivery, so it stays small.
+    """
+
+    __slots__ = ("_claims", "_name", "_token", "_ttl")
+
+    def __init__(self, claims: Claims, name: str, ttl: float) -> None:
+        self._claims = claims
+        self._name = name
+        self._ttl = ttl
+        self._token: str | None = None
+
+    async def __aenter__(self) -> bool:
+        self._token = await self._claims.take(self._name)
+        return self._token is not None
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._token is None:
+            return
+        # Shielded: a cancelled handler still releases (or commits) what it claimed.
+        with anyio.CancelScope(shield=True):
+            if kind is not None:
+                await self._claims.release(self._name, self._token)
+            else:
+                await self._claims.commit(self._name, self._token, ttl=self._ttl)

@@ -29,6 +29,7 @@ RUNNING = "turn-running"
 STOP = "turn-stop"
 WATCH_INTERVAL = 0.05
 RUNNING_TTL = 15.0
+WATCH_STOP_TIMEOUT = 5.0
 
 
 class TurnControl:
@@ -94,24 +95,25 @@ class RunningTurns:
         control = TurnControl(key)
         self._local[key] = control
         watcher: asyncio.Future[None] | None = None
-        finished = asyncio.Event()
+        done = asyncio.Event()
         if self.shared:
             try:
                 await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
             except StateUnavailableError:
                 logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
-            watcher = asyncio.ensure_future(self._watch(control, finished))
+            watcher = asyncio.ensure_future(self._watch(control, done))
         try:
             yield control
         finally:
             if self._local.get(key) is control:
                 del self._local[key]
             if watcher is not None:
-                # The flag as well as the cancel: a Redis client can swallow a cancellation (redis-py's
-                # `can_read` under asyncio.timeout(0) on Python 3.11), and the turn would wait forever.
-                finished.set()
-                watcher.cancel()
+                # Let the watcher finish its read rather than cancel it mid-command (that costs the connection).
+                done.set()
                 with anyio.CancelScope(shield=True):
+                    await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
+                    if not watcher.done():
+                        watcher.cancel()
                     await asyncio.gather(watcher, return_exceptions=True)
                     await self._forget(control)
 
@@ -122,11 +124,15 @@ class RunningTurns:
         except StateUnavailableError:
             logger.debug("could not clear the running-turn record of %s", control.key)
 
-    async def _watch(self, control: TurnControl, finished: asyncio.Event) -> None:
-        """Poll the shared store for a stop signal naming this turn, until it finishes; keep its record fresh."""
+    async def _watch(self, control: TurnControl, done: asyncio.Event) -> None:
+        """Poll the shared store for a stop signal naming this turn (until `done`); keep its running record fresh."""
         refreshed = time.monotonic()
-        while not control.requested and not finished.is_set():
-            await asyncio.sleep(WATCH_INTERVAL)
+        while not control.requested:
+            try:
+                await asyncio.wait_for(done.wait(), WATCH_INTERVAL)
+                return
+            except asyncio.TimeoutError:
+                pass
             try:
                 if await self.state.get(STOP, control.key) == control.id:
                     control.interrupt()

@@ -196,7 +196,9 @@ class PostgresStateStore:
             async with self.connection(lease=lease) as connection:
                 return await self._execute(connection, statement, params)
 
-        return await self.guard(go())
+        # A caller cancelled mid-statement (a watcher stopped at the end of a turn) must not cancel the
+        # statement itself: psycopg would leave its pooled connection waiting on the server.
+        return await self.guard(asyncio.shield(go()))
 
     async def _execute(
         self, connection: psycopg.AsyncConnection[Any], statement: str, params: Sequence[Any] | Mapping[str, Any]

@@ -565,7 +565,7 @@ class RedisStateStore:
 
     async def _keep(self, lease: RedisLease) -> None:
         """Renew `lease` every third of its ttl until released, cancelled or lost."""
-        # `released` as well as the cancel: the Redis client can swallow a cancellation (see RunningTurns).
+        # `released` as well as the cancel: redis-py can swallow a cancellation (its `can_read` under asyncio.timeout).
         while not lease.released:
             await asyncio.sleep(lease.ttl / 3)
             try:

@@ -50,8 +50,19 @@ def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     except RecursionError:
         raise BadRequest(f"body nests deeper than {max_depth} levels", code="invalid_json") from None
-    check_json_tree(payload, max_depth=max_depth)
+    if not _plainly_sound(body, max_depth):
+        check_json_tree(payload, max_depth=max_depth)
     return payload
+
+
+def _plainly_sound(body: bytes | str, max_depth: int) -> bool:
+    """True when the raw text alone proves the parsed tree sound, so the walk can be skipped (the common case).
+
+    ASCII without a ``\\u`` escape cannot hold a lone surrogate, and fewer than `max_depth` brackets in
+    all cannot nest `max_depth` deep.
+    """
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    return raw.isascii() and b"\\u" not in raw and raw.count(b"[") + raw.count(b"{") < max_depth
 
 
 def check_json_tree(payload: Any, *, max_depth: int = MAX_JSON_DEPTH) -> None:
