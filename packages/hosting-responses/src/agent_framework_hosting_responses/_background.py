@@ -56,6 +56,10 @@ class BackgroundRunner:
         return JSONResponse(queued)
 
     async def _run(self, turn: Turn, run: LiveRun, events: ResponseEvents) -> None:
+        with self.turns.streams.open(turn.conversation_id, self.turns.listener(turn, events, run.append)):
+            await self._run_turn(turn, run, events)
+
+    async def _run_turn(self, turn: Turn, run: LiveRun, events: ResponseEvents) -> None:
         stream: HostedStream | None = None
         response: dict[str, Any] | None = None
         loop = asyncio.get_running_loop()

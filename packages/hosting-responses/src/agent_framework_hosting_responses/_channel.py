@@ -168,11 +168,17 @@ class ResponsesChannel:
         return {"conversation_id": conversation_id} if isinstance(conversation_id, str) else None
 
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
-        """Append `message` to the conversation's items as an assistant message."""
+        """Append `message` to the conversation's items as an assistant message; a response streaming there shows it.
+
+        A response streaming in the conversation (in this process) streams the message at once as an output
+        item of its own, and keeps it in its output; with no response running, it is the conversation's next item.
+        """
         conversation_id = reference.destination.get("conversation_id")
         if not isinstance(conversation_id, str) or await self.runner.records.conversation(conversation_id) is None:
             raise DeliveryError(f"there is no conversation {conversation_id!r} to deliver into")
-        await self.runner.append_items(conversation_id, [message_item(new_id("msg"), message.text, "completed")])
+        item = message_item(new_id("msg"), message.text, "completed")
+        await self.runner.append_items(conversation_id, [item])
+        self.runner.streams.deliver(conversation_id, item)
 
     @property
     def runner(self) -> TurnRunner:

@@ -14,17 +14,23 @@ class ResponseEvents:
     """Builds the events of one streamed response with consistent ids and sequence numbers.
 
     The assistant message is announced on its first text (`output_item.added`,
-    `content_part.added`), so the final output must use `message_id` and keep the
-    message first whenever `message_started` is true. Events refer to the dicts they
-    are given (no copies): treat a response dict as frozen once it is in an event.
+    `content_part.added`) at the next free output index; a message delivered into the
+    conversation meanwhile is streamed whole as an item of its own. The final output
+    must be put in that order with `arrange`. Events refer to the dicts they are given
+    (no copies): treat a response dict as frozen once it is in an event.
     """
 
     def __init__(self, response_id: str) -> None:
         self.response_id = response_id
         self.message_id = new_id("msg")
         self.message_started = False
+        self.message_index = 0
         self.text = ""
+        #: Items streamed whole while the response ran (delivered messages), by output index.
+        self.delivered: dict[int, dict[str, Any]] = {}
+        self.closed = False
         self._next = 0
+        self._items = 0
 
     def _event(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"type": kind, "sequence_number": self._next, **fields}
@@ -45,18 +51,48 @@ class ResponseEvents:
 
     def _open_message(self) -> list[dict[str, Any]]:
         self.message_started = True
+        self.message_index = self._items
+        self._items += 1
+        return self._opened(message_item(self.message_id, None, "in_progress"), self.message_index)
+
+    def _opened(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
         return [
-            self._event(
-                "response.output_item.added", output_index=0, item=message_item(self.message_id, None, "in_progress")
-            ),
+            self._event("response.output_item.added", output_index=index, item=item),
             self._event(
                 "response.content_part.added",
-                item_id=self.message_id,
-                output_index=0,
+                item_id=item["id"],
+                output_index=index,
                 content_index=0,
                 part=output_text_part(""),
             ),
         ]
+
+    def deliver(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events streaming a whole delivered message `item` (completed) as the next output item.
+
+        Nothing once the response is closing: the message is then only the conversation's next item.
+        """
+        if self.closed:
+            return []
+        index = self._items
+        self._items += 1
+        self.delivered[index] = item
+        text = item["content"][0]["text"] if item["content"] else ""
+        events = self._opened({**item, "status": "in_progress", "content": []}, index)
+        ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
+        events.append(self._event("response.output_text.delta", **ids, delta=text, logprobs=[]))
+        return events + self._closed(item, index)
+
+    def arrange(self, output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`output` (the agent's items) with the delivered messages, in the order the stream announced them."""
+        streamed = dict(self.delivered)
+        rest = []
+        for item in output:
+            if self.message_started and item["type"] == "message" and item["id"] == self.message_id:
+                streamed[self.message_index] = item
+            else:
+                rest.append(item)
+        return [streamed[index] for index in sorted(streamed)] + rest
 
     def delta(self, text: str) -> list[dict[str, Any]]:
         """Events for a chunk of assistant text (none for an empty chunk)."""
@@ -68,7 +104,7 @@ class ResponseEvents:
             self._event(
                 "response.output_text.delta",
                 item_id=self.message_id,
-                output_index=0,
+                output_index=self.message_index,
                 content_index=0,
                 delta=text,
                 logprobs=[],
@@ -82,8 +118,11 @@ class ResponseEvents:
         `response.completed`, `.incomplete`, or `.failed` (for `failed` and `cancelled`, as
         Microsoft's Responses server ends a cancelled response).
         """
+        self.closed = True
         events: list[dict[str, Any]] = []
         for index, item in enumerate(response["output"]):
+            if index in self.delivered:
+                continue
             if item["type"] == "message" and item["id"] == self.message_id:
                 events.extend(self._close_message(item, index))
             elif item["type"] == "function_call":
@@ -93,6 +132,10 @@ class ResponseEvents:
 
     def _close_message(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
         events = [] if self.message_started else self._open_message()
+        return events + self._closed(item, index)
+
+    def _closed(self, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
         part = item["content"][0] if item["content"] else output_text_part("")
         ids = {"item_id": item["id"], "output_index": index, "content_index": 0}
         events.append(self._event("response.output_text.done", **ids, text=part["text"], logprobs=[]))

@@ -1,10 +1,15 @@
-"""Background responses running in this process: their event logs, followers and cancellation."""
+"""Responses running in this process: background event logs and followers, and deliveries into open streams."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+import anyio
+
+T = TypeVar("T")
 
 
 class LiveRun:
@@ -68,3 +73,100 @@ class LiveRuns:
 
     def __len__(self) -> int:
         return len(self._runs)
+
+
+Listener = Callable[[dict[str, Any]], None]
+
+
+class OpenStreams:
+    """The responses running in each conversation of this process, so a delivered message reaches them."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[str, list[Listener]] = {}
+
+    @contextlib.contextmanager
+    def open(self, conversation_id: str | None, listener: Listener) -> Iterator[None]:
+        """Hand `listener` every message item delivered into the conversation until the block ends."""
+        if conversation_id is None:
+            yield
+            return
+        self._listeners.setdefault(conversation_id, []).append(listener)
+        try:
+            yield
+        finally:
+            listeners = self._listeners[conversation_id]
+            listeners.remove(listener)
+            if not listeners:
+                del self._listeners[conversation_id]
+
+    def deliver(self, conversation_id: str, item: dict[str, Any]) -> int:
+        """Give `item` to every response running in the conversation; how many there were."""
+        listeners = list(self._listeners.get(conversation_id, ()))
+        for listener in listeners:
+            listener(item)
+        return len(listeners)
+
+
+class Inbox:
+    """Events of delivered messages waiting for a foreground stream to send them."""
+
+    def __init__(self) -> None:
+        self._events: list[dict[str, Any]] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self._events.extend(events)
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
+
+    def take(self) -> list[dict[str, Any]]:
+        events, self._events = self._events, []
+        return events
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future that is done once there are events to take."""
+        if self._waiter is None or (self._waiter.done() and not self._events):
+            self._waiter = asyncio.get_running_loop().create_future()
+        if self._events and not self._waiter.done():
+            self._waiter.set_result(None)
+        return self._waiter
+
+
+_END = object()
+
+
+async def _next(iterator: AsyncIterator[T]) -> T | object:
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _END
+
+
+async def interleaved(updates: AsyncIterable[T], inbox: Inbox) -> AsyncIterator[T | list[dict[str, Any]]]:
+    """`updates`, with the inbox's event batches in between as soon as they arrive (not after the next update).
+
+    One `__anext__` is kept in flight across deliveries: cancelling it would abandon the run.
+    """
+    iterator = aiter(updates)
+    pending: asyncio.Task[T | object] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(_next(iterator))
+            waiting: set[asyncio.Future[Any]] = {pending, inbox.waiter()}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            delivered = inbox.take()
+            if delivered:
+                yield delivered
+            if pending.done():
+                step, pending = pending, None
+                update = step.result()
+                if update is _END:
+                    return
+                yield update  # type: ignore[misc]
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({pending})

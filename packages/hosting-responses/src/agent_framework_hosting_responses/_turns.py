@@ -9,9 +9,10 @@ snapshot, so chains and forks alike see exactly R's context.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,7 @@ from ._render import (
     response_object,
     usage_object,
 )
+from ._runs import Inbox, Listener, OpenStreams, interleaved
 from ._sse import EventStreamResponse, sse_frames
 
 logger = logging.getLogger("agent_framework.hosting.responses")
@@ -66,6 +68,8 @@ class Turn:
     pending_messages: list[Message] = field(default_factory=list)
     seeded: bool = False
     ran: ChannelRequest | None = None
+    #: Ids of the messages delivered into the conversation that this turn's response streamed.
+    delivered: set[str] = field(default_factory=set)
 
     @property
     def run_key(self) -> str | None:
@@ -89,6 +93,7 @@ class TurnRunner:
         self.records = records
         self.channel_name = context.channel_name or "responses"
         self.forwarded = tuple(forwarded)
+        self.streams = OpenStreams()
         self.background = BackgroundRunner(self, replay_timeout=replay_timeout)
 
     @property
@@ -240,14 +245,35 @@ class TurnRunner:
         events = ResponseEvents(turn.response_id)
         return EventStreamResponse(self._stream_body(turn, stream, events), on_close=stream.aclose)
 
+    def listener(self, turn: Turn, events: ResponseEvents, send: Callable[[list[dict[str, Any]]], None]) -> Listener:
+        """What a message delivered into the turn's conversation does: `send` its events while the response runs."""
+
+        def delivered(item: dict[str, Any]) -> None:
+            step = events.deliver(item)
+            if step:
+                turn.delivered.add(item["id"])
+                send(step)
+
+        return delivered
+
     async def _stream_body(self, turn: Turn, stream: HostedStream, events: ResponseEvents) -> AsyncIterator[bytes]:
+        inbox = Inbox()
+        with self.streams.open(turn.conversation_id, self.listener(turn, events, inbox.put)):
+            async with contextlib.aclosing(self._stream_events(turn, stream, events, inbox)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+
+    async def _stream_events(
+        self, turn: Turn, stream: HostedStream, events: ResponseEvents, inbox: Inbox
+    ) -> AsyncGenerator[bytes, None]:
         finished = False
         try:
             started = self.response(turn, "in_progress")
             yield sse_frames([*events.created(started), *events.in_progress(started)])
             try:
-                async for update in stream:
-                    step = events.delta(update.text)
+                source = interleaved(stream, inbox) if turn.conversation_id else stream
+                async for update in source:
+                    step = update if isinstance(update, list) else events.delta(update.text)
                     if step:
                         yield sse_frames(step)
                 if stream.interrupted:
@@ -262,7 +288,8 @@ class TurnRunner:
             with anyio.CancelScope(shield=True):
                 await self.safe_finish(turn, response)
             finished = True
-            yield sse_frames(closing)
+            # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
+            yield sse_frames([*inbox.take(), *closing])
         finally:
             if not finished:
                 with anyio.CancelScope(shield=True):
@@ -300,6 +327,8 @@ class TurnRunner:
             message_started=events.message_started if events is not None else False,
             status="completed" if status == "completed" else "incomplete",
         )
+        if events is not None:
+            output = events.arrange(output)
         usage = usage_object(getattr(result, "usage_details", None))
         return self.response(
             turn, status, output=output, usage=usage, incomplete_details=incomplete, completed_at=int(time.time())
@@ -307,7 +336,7 @@ class TurnRunner:
 
     def partial(self, turn: Turn, events: ResponseEvents, status: str, **fields: Any) -> dict[str, Any]:
         output = [message_item(events.message_id, events.text, "incomplete")] if events.message_started else []
-        return self.response(turn, status, output=output, **fields)
+        return self.response(turn, status, output=events.arrange(output), **fields)
 
     def record(self, turn: Turn, response: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
         return {"response": response, "key": turn.run_key, "snapshot": snapshot, "input_items": turn.params.items}
@@ -325,7 +354,9 @@ class TurnRunner:
             if response["status"] == "failed":
                 await self._restore_pending(turn)
             else:
-                await self.append_items(turn.conversation_id, [*turn.params.items, *response["output"]])
+                # Messages delivered during the turn were appended at once; they move to where the response has them.
+                items = [*turn.params.items, *response["output"]]
+                await self.append_items(turn.conversation_id, items, moving=turn.delivered)
         if turn.params.store:
             await self.records.save_response(self.record(turn, response, snapshot=snapshot))
 
@@ -355,9 +386,13 @@ class TurnRunner:
                 await self.records.save_conversation(record)
         turn.pending = []
 
-    async def append_items(self, conversation_id: str, items: list[dict[str, Any]]) -> None:
+    async def append_items(
+        self, conversation_id: str, items: list[dict[str, Any]], *, moving: Collection[str] = ()
+    ) -> None:
+        """Append `items` to the conversation; an item already there whose id is in `moving` is moved instead."""
         async with self.records.lock(f"conversation:{conversation_id}"):
             record = await self.records.conversation(conversation_id)
             if record is not None:
-                record["items"] = [*(record.get("items") or []), *items]
+                kept = [item for item in record.get("items") or [] if item.get("id") not in moving]
+                record["items"] = [*kept, *items]
                 await self.records.save_conversation(record)
