@@ -380,7 +380,51 @@ def host_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(make_agent(), channels=[JsonChannel()], state_dir=state_dir).app
 
 
+def _hook_app(state_dir: str | None, *, ledger: bool) -> Any:
+    """An ack-first style webhook that answers after the whole turn, so `wrk` counts complete turns.
+
+    With `ledger`, each update goes through the turn ledger (accept, running, replying, done) as
+    Telegram, Discord and Activity updates do; without, it runs the same turn directly.
+    """
+    from agent_framework_hosting import AgentFrameworkHost, ChannelContribution, ChannelRequest, ChannelSession
+    from agent_framework_hosting import replying as mark_replying
+
+    class Hook:
+        name = "hook"
+        path = "/hook"
+
+        def contribute(self, context: Any) -> Any:
+            async def turn(body: dict[str, Any]) -> None:
+                request = ChannelRequest("hook", "message", body["text"], session=ChannelSession(str(body["chat"])))
+                await context.run(request)
+                await mark_replying()
+
+            async def post(request: Request) -> Response:
+                body = await request.json()
+                if ledger:
+                    ticket = await context.accept(str(body["update_id"]), body)
+                    if ticket is not None:
+                        await context.handle(ticket, lambda: turn(body))
+                else:
+                    await turn(body)
+                return JSONResponse({"ok": True})
+
+            if ledger:
+                context.resumable(self)
+            return ChannelContribution(routes=[Route("/", post, methods=["POST"])])
+
+        async def resume(self, payload: Any) -> None:
+            return None
+
+        async def interrupted(self, payload: Any) -> None:
+            return None
+
+    return AgentFrameworkHost(make_agent(), channels=[Hook()], state_dir=state_dir).app
+
+
 APPS: dict[str, Callable[[str | None], Any]] = {
+    "hook": lambda state_dir: _hook_app(state_dir, ledger=False),
+    "hook-ledger": lambda state_dir: _hook_app(state_dir, ledger=True),
     "a2a": a2a_app,
     "ag-ui": ag_ui_app,
     "mcp": mcp_app,

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,7 +19,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import TELEGRAM_SECRET  # noqa: E402
-from _wrk import Target, Template, check_headroom, compare, ensure_tools, raw_request, server_process, table  # noqa: E402
+from _wrk import Bench, Target, Template, raw_request, server_process  # noqa: E402
 
 KEYS = 64
 
@@ -46,28 +45,18 @@ def telegram_update() -> Template:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    static = Target("static route", "bare", [raw_request("/static", b"{}")])
-    compare([static], **settings)
-    rows = []
-    pair = [Target("bare", "bare", invocations()), Target("invocations", "invocations", invocations())]
-    rows.append(("invocations", *compare(pair, **settings)))
+    bench = Bench(__doc__)
+    bench.pair(
+        "invocations", Target("bare", "bare", invocations()), Target("invocations", "invocations", invocations())
+    )
     with server_process("telegram-api") as api_port:
         env = {"BENCH_TELEGRAM_API": f"http://127.0.0.1:{api_port}"}
-        pair = [
+        bench.pair(
+            "telegram webhook, to the acknowledgement",
             Target("bare", "bare-telegram", telegram_update(), env=env),
             Target("telegram", "telegram", telegram_update(), env=env),
-        ]
-        rows.append(("telegram webhook, to the acknowledgement", *compare(pair, **settings)))
-    print(table(rows))
-    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
+        )
+    bench.report()
 
 
 if __name__ == "__main__":

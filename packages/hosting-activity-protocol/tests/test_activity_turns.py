@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from agent_framework_hosting import DeliveryOptions
 from agent_framework_hosting.testing import OfflineChatClient
 from microsoft_agents.activity import Activity
 
@@ -119,6 +120,21 @@ def test_an_undeliverable_reply_is_logged_with_the_conversation_id(
     deployment.post(inbound, token=mint())
     wait_for(lambda: "undeliverable" in caplog.text, message="the log line")
     assert "conv-gone" in caplog.text and "404" in caplog.text
+
+
+def test_a_reply_the_connector_keeps_failing_goes_out_later_from_the_durable_outbox(
+    deploy: Any, mint: Any, make_activity: Any, wait_for: Any
+) -> None:
+    delivery = DeliveryOptions(outbox_backoff=0.2, outbox_interval=0.1)
+    deployment = deploy(send_typing_action=False, host_options={"delivery": delivery})
+    for _ in range(5):  # the send's own 4 attempts, then the outbox's first retry
+        deployment.fake.script(503, body={"error": {"code": "ServiceUnavailable"}})
+    deployment.post(make_activity("hi", channel_id="webchat"), token=mint())
+    wait_for(lambda: len(deployment.fake.recorded()) == 6, timeout=20, message="the kept reply")
+    time.sleep(0.5)
+    assert len(deployment.fake.recorded()) == 6
+    assert [message["text"] for message in deployment.fake.messages()] == ["echo 1: hi"] * 6
+    assert deployment.fake.scripted == []
 
 
 def test_mentions_of_the_bot_are_stripped_before_the_agent_sees_the_text(

@@ -81,8 +81,10 @@ def bot_processes(state: str, api_bases: list[str], **options: str) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    import asyncio
+
     from agent_framework import Agent
-    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting import AgentFrameworkHost, DeliveryOptions
     from agent_framework_hosting.testing import OfflineChatClient, serve_until_terminated
     from agent_framework_hosting_telegram import TelegramChannel
     from telegram_fake import TOKEN
@@ -93,11 +95,32 @@ def _serve(args: argparse.Namespace) -> None:
         transport=args.transport,
         webhook_url=args.webhook_url or None,
         secret_token=args.secret or None,
-        stream=False,
+        stream=args.stream == "yes",
         polling_timeout=1,
         shutdown_timeout=2.0,
     )
-    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[channel], state_dir=args.state)
+
+    class SlowEcho(OfflineChatClient):
+        """Takes `--delay` seconds to think before answering, so a test can kill the process mid-turn."""
+
+        def _inner_get_response(self, **kwargs: Any) -> Any:
+            answer = super()._inner_get_response(**kwargs)
+            if kwargs.get("stream"):
+                return answer
+
+            async def later() -> Any:
+                await asyncio.sleep(args.delay)
+                return await answer
+
+            return later()
+
+    client = SlowEcho(chunk_delay=args.delay / 4 if args.stream == "yes" else 0.0)
+    host = AgentFrameworkHost(
+        Agent(client=client, name="echo"),
+        channels=[channel],
+        state_dir=args.state,
+        delivery=DeliveryOptions(lease=args.lease),
+    )
     serve_until_terminated(host.app, args.port)
 
 
@@ -109,4 +132,7 @@ if __name__ == "__main__":
     parser.add_argument("--transport", default="polling")
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--secret", default="")
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--lease", type=float, default=30.0)
+    parser.add_argument("--stream", default="no")
     _serve(parser.parse_args())

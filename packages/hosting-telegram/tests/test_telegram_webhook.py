@@ -8,10 +8,11 @@ import json
 import logging
 import os
 import sys
+from typing import Any
 
 import httpx
 import pytest
-from agent_framework_hosting import ChannelCommand, ChannelCommandContext
+from agent_framework_hosting import ChannelCommand, ChannelCommandContext, DeliveryOptions
 from agent_framework_hosting.testing import OfflineChatClient, eventually
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -303,6 +304,35 @@ async def test_an_undeliverable_reply_is_logged_with_the_chat_id(
             message="the delivery error in the log",
         )
         assert len(fake.of("sendMessage")) == 4
+
+
+async def test_an_answer_telegram_would_not_take_goes_out_later_from_the_durable_outbox(fake: FakeBotApi) -> None:
+    fake.fail("sendMessage", "5xx", times=5)  # the send's own 4 attempts, then the outbox's first retry
+    delivery = DeliveryOptions(outbox_backoff=0.2, outbox_interval=0.1)
+    with webhook_bot(fake, host_kwargs={"delivery": delivery}) as bot:
+        await post(bot, message_update(1, "hi", chat_id=31337))
+        await eventually(lambda: fake.sent_texts(31337), message="the kept reply")
+        await asyncio.sleep(0.5)
+        assert fake.sent_texts(31337) == ["echo 1: hi"]
+        assert len(fake.of("sendMessage")) == 6
+        assert await bot.host.state.keys("outbox") == []
+
+
+async def test_an_answer_telegram_refuses_becomes_a_dead_letter(fake: FakeBotApi) -> None:
+    fake.fail("sendMessage", "unauthorized", times=4)
+    with webhook_bot(fake) as bot:
+        await post(bot, message_update(1, "hi", chat_id=31337))
+        letters = await eventually_async(bot.host.dead_letters.list)
+        assert [(letter["channel"], letter["destination"]["chat_id"]) for letter in letters] == [("telegram", 31337)]
+        assert letters[0]["payload"]["text"] == "echo 1: hi"
+
+
+async def eventually_async(read: Any, timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := await read()):
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+    return value
 
 
 async def test_agent_errors_get_a_short_apology_without_internals(fake: FakeBotApi) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from agent_framework_hosting import RedisStateStore, StateUnavailableError
-from agent_framework_hosting.testing import running_server
+from agent_framework_hosting.testing import running_server, wait_until
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -196,6 +196,7 @@ def test_an_update_redelivered_after_a_redis_stall_runs_the_agent(redis: RedisSe
             body = {"update_id": "u1", "text": "hello", "key": "k", "reply_url": f"{platform_url}/send"}
             assert first.post("/json", json={"text": "warm-up", "key": "w"}).status_code == 200
             assert first.post("/hook", json={**body, "update_id": "u0"}).json() == {"duplicate": False}
+            wait_until(lambda: replies, message="the first answer")
             redis.pause()
             started = time.monotonic()
             try:
@@ -208,3 +209,42 @@ def test_an_update_redelivered_after_a_redis_stall_runs_the_agent(redis: RedisSe
             assert retry.post("/hook", json=body).json() == {"duplicate": True}
     assert [reply["update_id"] for reply in replies] == ["u0", "u1"]
     assert replies[1]["text"] == "echo 2: hello"
+
+
+@pytest.mark.parametrize("redelivered_to", ["same host", "other host"])
+def test_a_ledger_delivery_redelivered_after_a_redis_stall_is_answered_once(
+    redis: RedisServer, redelivered_to: str
+) -> None:
+    from agent_framework import Agent
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting.testing import OfflineChatClient
+    from fault_host import LedgerHook
+
+    url = state_url(redis, lock_ttl=20.0) + "&socket_timeout=1"
+
+    def ledger_host() -> AgentFrameworkHost:
+        return AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[LedgerHook("none")],
+                                  state_dir=url)  # fmt: skip
+
+    platform, replies = _collector()
+    with running_server(platform) as platform_url, TestClient(ledger_host().app) as first:
+        with TestClient(ledger_host().app) as second:
+            body = {"update_id": "u1", "text": "hello", "key": "k", "reply_url": f"{platform_url}/send"}
+            assert first.post("/hook", json={**body, "update_id": "u0"}).json() == {"duplicate": False}
+            wait_until(lambda: replies, message="the first answer")
+            redis.pause()
+            started = time.monotonic()
+            try:
+                assert first.post("/hook", json=body).status_code == 503
+            finally:
+                _stall(redis, started)
+            retry = first if redelivered_to == "same host" else second
+            time.sleep(0 if redelivered_to == "same host" else 1.5)
+            assert retry.post("/hook", json=body).json() == {"duplicate": False}
+            wait_until(lambda: len(replies) == 2, message="the answer")
+            assert retry.post("/hook", json=body).json() == {"duplicate": True}
+            time.sleep(0.5)
+    assert [(reply["update_id"], reply["text"]) for reply in replies] == [
+        ("u0", "echo 1: hello"),
+        ("u1", "echo 2: hello"),
+    ]

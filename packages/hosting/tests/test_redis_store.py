@@ -195,3 +195,14 @@ async def test_compare_and_set_and_delete_match_fields_on_redis(store: RedisStat
     assert await store.keys("claims") == ["a"]
     assert await store.discard("claims", "a", match={"owner": "t1", "status": "done"})
     assert await store.keys("claims") == []
+
+
+async def test_the_ledger_outbox_and_dead_letters_are_listed_from_an_index_not_a_scan(store: RedisStateStore) -> None:
+    assert await store.add("ledger", "telegram:1", {"owner": "a"})
+    await store.set("ledger", "telegram:2", {"owner": "b"})
+    assert not await store.add("ledger", "telegram:1", {"owner": "c"})
+    assert await store.keys("ledger") == ["telegram:1", "telegram:2"]
+    assert await store.discard("ledger", "telegram:1", match={"owner": "a"})
+    await store.delete("ledger", "telegram:2")
+    assert await store.keys("ledger") == []
+    assert await store.client.scard(store._internal("index", "ledger")) == 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +15,7 @@ import httpx
 from agent_framework import Message
 from agent_framework_hosting import (
     BUSY_REPLY,
+    INTERRUPTED_NOTICE,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -22,10 +25,13 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     ConversationReference,
+    DeliveryFailed,
     HostedRunResult,
     HostingError,
     SessionBusyError,
     TurnInterruptedError,
+    current_ticket,
+    replying,
 )
 from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
@@ -174,6 +180,8 @@ class ActivityProtocolChannel:
 
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
+        context.resumable(self)
+        context.resendable(self)
         commands = list(self.commands)
         if not any(command.name.lower() == "reset" for command in commands):
             commands.append(context.reset_command())
@@ -331,17 +339,41 @@ class ActivityProtocolChannel:
         channel_request = to_channel_request(activity, channel=self.name, stream=self.stream)
         if channel_request is None:
             return _accepted()
-        async with self._first_delivery(activity) as first:
-            if not first:
-                logger.info(
-                    "ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id
-                )
-                return _accepted()
-            if activity.expect_replies:
+        if activity.expect_replies:
+            async with self._first_delivery(activity) as first:
+                if not first:
+                    logger.info(
+                        "ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id
+                    )
+                    return _accepted()
                 replies = await self._answer(activity, channel_request)
                 return JSONResponse({"activities": replies})
-            self.context.spawn(self._deliver(activity, channel_request), name=f"activity-{activity.id}")
+        # recorded in the turn ledger before the connector hears back; a crash after this is resumed
+        ticket = await self.context.accept(self._delivery_id(activity), activity.raw)
+        if ticket is None:
+            logger.info("ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id)
+            return _accepted()
+        work = self.context.handle(ticket, functools.partial(self._deliver, activity, channel_request))
+        self.context.spawn(work, name=f"activity-{activity.id}")
         return _accepted()
+
+    @staticmethod
+    def _delivery_id(activity: InboundActivity) -> str:
+        if activity.id is None:  # nothing to recognise a redelivery by; still recorded, so a crash is resumed
+            return f"no-id:{uuid.uuid4().hex}"
+        return f"{activity.channel_id}:{activity.conversation_id}:{activity.id}"
+
+    # -- resuming what a crashed or stopped process left unanswered (the turn ledger calls these) --
+
+    async def resume(self, payload: Any) -> None:
+        activity = read_activity(payload)
+        request = to_channel_request(activity, channel=self.name, stream=self.stream)
+        if request is not None:
+            await self._deliver(activity, request)
+
+    async def interrupted(self, payload: Any) -> None:
+        activity = read_activity(payload)
+        await self._send_all(activity, message_activities(activity, INTERRUPTED_NOTICE, limit=self.max_message_length))
 
     async def _welcome(self, activity: InboundActivity) -> Response:
         if not members_to_welcome(activity) or not self.welcome_message:
@@ -441,6 +473,7 @@ class ActivityProtocolChannel:
         result: HostedRunResult[Any] | None = None
         try:
             result = await self.context.run(request, protocol_request=activity.raw)
+            await replying()
             text, attachments = result.text, response_attachments(result.result)
         except TurnInterruptedError:
             return
@@ -453,9 +486,36 @@ class ActivityProtocolChannel:
             await _stop(typing)
         if result is not None and result.merged_into is not None:
             return
-        await self._send_all(
+        await self._send_or_keep(
             activity, message_activities(activity, text, limit=self.max_message_length, attachments=attachments)
         )
+
+    async def _send_or_keep(self, activity: InboundActivity, replies: list[dict[str, Any]]) -> None:
+        """Send the replies; what the connector would not take goes to the durable outbox."""
+        for index, reply in enumerate(replies):
+            try:
+                await self._connector.send(activity, reply)
+            except DeliveryError as error:
+                logger.error(
+                    "reply to activity %s in conversation %s is undeliverable: %s %s",
+                    activity.id, activity.conversation_id, error, error.detail,
+                )  # fmt: skip
+                ticket = current_ticket()
+                key = f"{ticket.key if ticket is not None else uuid.uuid4().hex}:{index}"
+                destination, rest = {"activity": activity.raw}, {"replies": replies[index:]}
+                await self.context.keep(destination, rest, key=key, error=_failure(error))
+                return
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """Send a kept reply's remaining activities again (the outbox calls this)."""
+        activity = read_activity(destination["activity"])
+        replies = payload["replies"]
+        while replies:
+            try:
+                await self._connector.send(activity, replies[0])
+            except DeliveryError as error:
+                raise _failure(error) from None
+            replies.pop(0)  # progress is kept with the item
 
     async def _stream_to_teams(self, activity: InboundActivity, request: ChannelRequest) -> None:
         streamer = TeamsStream(
@@ -469,6 +529,7 @@ class ActivityProtocolChannel:
         attachments: list[dict[str, Any]] = []
         try:
             stream = await self.context.run_stream(request, protocol_request=activity.raw)
+            await replying()  # the answer goes out as it streams: from here on a resume only apologises
             try:
                 await streamer.start()
             except BaseException:
@@ -555,3 +616,10 @@ def _unauthorized(reason: str, request: Request) -> Response:
     client = request.client.host if request.client else "unknown"
     logger.warning("rejected activity from %s: %s", client, reason)
     return json_error(401, "unauthorized", "unauthorized")
+
+
+def _failure(error: DeliveryError) -> DeliveryFailed:
+    """The outbox's view of a connector failure: a 4xx other than 408/429 is a refusal, not worth retrying."""
+    status = error.platform_status
+    permanent = status is not None and 400 <= status < 500 and status not in (408, 429)
+    return DeliveryFailed(f"{error} {error.detail}".strip(), permanent=permanent)

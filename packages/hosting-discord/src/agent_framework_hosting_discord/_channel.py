@@ -10,6 +10,7 @@ from typing import Any
 
 from agent_framework import Message
 from agent_framework_hosting import (
+    INTERRUPTED_NOTICE,
     ChannelCommand,
     ChannelCommandContext,
     ChannelContext,
@@ -23,6 +24,7 @@ from agent_framework_hosting import (
     HostingError,
     TurnInterruptedError,
     chat_reply,
+    replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from agent_framework_hosting.streaming import LiveEdit
@@ -54,6 +56,7 @@ from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.discord")
+Job = Callable[[float], Coroutine[Any, Any, None]]
 
 DiscordIsolationKeyFactory = Callable[[Mapping[str, Any]], str]
 
@@ -192,6 +195,7 @@ class DiscordChannel:
         from . import __version__
 
         self._context = context
+        context.resumable(self)
         self._api = DiscordApi(
             base_url=self.api_base_url,
             application_id=self.application_id,
@@ -313,7 +317,10 @@ class DiscordChannel:
             raise BadRequest("no session key for this interaction", code="invalid_interaction")
         return key
 
-    async def _application_command(self, payload: dict[str, Any], received: float) -> Response:
+    def _plan(
+        self, payload: dict[str, Any]
+    ) -> tuple[Interaction, Callable[[float], Coroutine[Any, Any, None]], bool] | Response:
+        """What an application command does (the job and whether its reply is ephemeral), or an immediate answer."""
         interaction = parse_command(payload)
         job: Callable[[str, float], Coroutine[Any, Any, None]]
         if interaction.command == self.agent_command:
@@ -325,17 +332,37 @@ class DiscordChannel:
             job, ephemeral = partial(self._run_command, command, interaction), True
         else:
             return JSONResponse(immediate(f"Unknown command `/{interaction.command}`."))
-        key = self._isolation_key(interaction, payload)
-        async with self.context.once("discord", interaction.id) as first:
-            pass
-        if not first:
+        return interaction, partial(job, self._isolation_key(interaction, payload)), ephemeral
+
+    async def _application_command(self, payload: dict[str, Any], received: float) -> Response:
+        planned = self._plan(payload)
+        if isinstance(planned, Response):
+            return planned
+        interaction, job, ephemeral = planned
+        # recorded in the turn ledger before Discord hears back; a crash after this is resumed
+        ticket = await self.context.accept(interaction.id, {"interaction": payload, "received_at": time.time()})
+        if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
             return JSONResponse(deferred(ephemeral=ephemeral))
 
         async def start() -> None:
-            self.context.spawn(job(key, received), name=f"discord-interaction-{interaction.id}")
+            work = self.context.handle(ticket, partial(job, received))
+            self.context.spawn(work, name=f"discord-interaction-{interaction.id}")
 
         return JSONResponse(deferred(ephemeral=ephemeral), background=BackgroundTask(start))
+
+    # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
+
+    async def resume(self, payload: Any) -> None:
+        planned = self._plan(payload["interaction"])
+        if not isinstance(planned, Response):
+            await planned[1](_monotonic_of(payload["received_at"]))
+
+    async def interrupted(self, payload: Any) -> None:
+        planned = self._plan(payload["interaction"])
+        if not isinstance(planned, Response):
+            received = _monotonic_of(payload["received_at"])
+            await self._reply(planned[0], received, ephemeral=planned[2]).send(INTERRUPTED_NOTICE)
 
     def _reply(self, interaction: Interaction, received: float, *, ephemeral: bool) -> InteractionReply:
         return InteractionReply(self.api, interaction, ephemeral=ephemeral, expires_at=received + self.token_lifetime)
@@ -357,6 +384,7 @@ class DiscordChannel:
                 text = await self._stream_answer(request, payload, reply)
             else:
                 result = await self.context.run(request, protocol_request=payload)
+                await replying()
                 text = MERGED_MESSAGE if result.merged_into is not None else result.text
         except TurnInterruptedError:
             await reply.send(INTERRUPTED_MESSAGE)
@@ -373,6 +401,7 @@ class DiscordChannel:
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
         stream = await self.context.run_stream(request, protocol_request=payload)
+        await replying()  # previews go out as it streams: from here on a resume only apologises
         async with LiveEdit(reply.preview, min_interval=self.edit_interval) as live:
             async for update in stream:
                 live.add(update.text)
@@ -411,3 +440,8 @@ class DiscordChannel:
             return
         if not replied:
             await reply.send("Done.")
+
+
+def _monotonic_of(wall_time: float) -> float:
+    """`time.monotonic()` at the moment `wall_time` (epoch seconds) was read."""
+    return time.monotonic() - (time.time() - wall_time)

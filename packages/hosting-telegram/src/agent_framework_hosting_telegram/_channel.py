@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import hmac
 import logging
 import re
+import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
 from typing import Any, Literal
 
 import httpx
 from agent_framework import Content, Message
 from agent_framework_hosting import (
     BUSY_REPLY,
+    INTERRUPTED_NOTICE,
     BackgroundTasks,
     ChannelCommand,
     ChannelCommandContext,
@@ -28,9 +30,14 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryError,
+    DeliveryFailed,
+    DeliveryTicket,
     HostingError,
     SessionBusyError,
+    StateUnavailableError,
     TurnInterruptedError,
+    current_ticket,
+    replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
 from agent_framework_hosting.queues import ConversationQueues
@@ -61,7 +68,6 @@ logger = logging.getLogger("agent_framework.hosting.telegram")
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
-DEDUPE_TTL = 48 * 3600.0
 PARSE_MODES = ("HTML", "MarkdownV2", "Markdown", None)
 DEFAULT_GREETING = "Hi! Send me a message and I will answer. Use /reset to start a new conversation."
 APOLOGY = "Sorry, something went wrong while answering. Please try again."
@@ -180,10 +186,6 @@ class TelegramChannel:
         """The secret Telegram must send in ``X-Telegram-Bot-Api-Secret-Token`` (to register the webhook yourself)."""
         return self._secret
 
-    @property
-    def dedupe_namespace(self) -> str:
-        return f"telegram:{self.bot_id}"
-
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         leader = getattr(context.state, "leader", None)
@@ -191,6 +193,8 @@ class TelegramChannel:
             self.polling_lease = leader(f"telegram-poll:{self.bot_id}")
         self._commands = {command.name.lower(): command for command in self._builtin_commands(context)}
         self._commands.update({command.name.lower(): command for command in self._user_commands})
+        context.resumable(self)
+        context.resendable(self)
         if self.transport == "webhook":
             self._queues = ConversationQueues(
                 lambda work: context.spawn(work, name=f"{self.name}-update"), label=self.name
@@ -304,37 +308,40 @@ class TelegramChannel:
         update_id = update_id_of(update)
         if update_id is None:
             return json_error(400, "update_id must be an integer", "invalid_update")
-        claim = AsyncExitStack()
         try:
-            first = await claim.enter_async_context(self._once(update_id))
+            ticket = await self._accept(update)
         except HostingError as error:
             return json_error(error.status_code, str(error), error.code)
         except Exception:
             logger.exception("telegram: could not record update %s", update_id)
             return json_error(503, "state store unavailable; retry later", "state_unavailable")
-        if not first:
-            await claim.aclose()
+        if ticket is None:
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
-        self._queues.submit(self._queue_key(update), functools.partial(self._run_claimed, update, claim))
+        self._queues.submit(self._queue_key(update), functools.partial(self._handle, ticket, update))
         return JSONResponse({"ok": True})
 
-    def _once(self, update_id: int) -> Any:
+    async def _accept(self, update: dict[str, Any]) -> DeliveryTicket | None:
+        """Record the update in the turn ledger (before Telegram hears back); None for a repeat."""
         assert self._context is not None
-        return self._context.once(self.dedupe_namespace, str(update_id), ttl=DEDUPE_TTL)
+        return await self._context.accept(f"{self.bot_id}:{update['update_id']}", update)
 
-    async def _run_claimed(self, update: dict[str, Any], claim: AsyncExitStack) -> None:
-        async with claim:
-            await self.handle_update(update)
+    async def _handle(self, ticket: DeliveryTicket, update: dict[str, Any]) -> None:
+        assert self._context is not None
+        await self._context.handle(ticket, functools.partial(self.handle_update, update))
 
     def _submit_polled(self, update: dict[str, Any], done: Callable[[], None]) -> None:
         async def job() -> None:
+            recorded = False
             try:
-                async with self._once(update["update_id"]) as first:
-                    if first:
-                        await self.handle_update(update)
+                ticket = await self._accept_when_possible(update)
+                recorded = True
+                if ticket is not None:
+                    await self._handle(ticket, update)
             finally:
-                done()
+                # an update never recorded stays unconfirmed, so Telegram hands it out again
+                if recorded:
+                    done()
 
         assert self._queues is not None
         self._queues.submit(self._queue_key(update), job)
@@ -375,6 +382,28 @@ class TelegramChannel:
         )
         if not await self._outbox.deliver(target, message.text, reply=False):
             raise DeliveryError(f"Telegram did not accept the message for chat {chat_id}")
+
+    async def _accept_when_possible(self, update: dict[str, Any]) -> DeliveryTicket | None:
+        """`_accept`, retried while the state store is unavailable (nobody else retries a polled update)."""
+        delay = 0.1
+        while True:
+            try:
+                return await self._accept(update)
+            except StateUnavailableError as error:
+                logger.warning("telegram: cannot record update %s yet (%s); retrying", update.get("update_id"), error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
+
+    async def resume(self, payload: Any) -> None:
+        await self.handle_update(payload)
+
+    async def interrupted(self, payload: Any) -> None:
+        event = parse_update(payload, bot_username=self.bot_username)
+        target = getattr(event, "target", None)
+        if isinstance(target, ReplyTarget):
+            await self._outbox.notice(target, INTERRUPTED_NOTICE)
 
     async def handle_update(self, update: dict[str, Any]) -> None:
         """Act on one update (already deduplicated): run the agent, a command, or answer briefly."""
@@ -459,14 +488,34 @@ class TelegramChannel:
         result = await self._context.run(request, protocol_request=protocol_request)
         if result.merged_into is not None:
             return
+        await replying()
         images = image_uris(result.result)
         if result.text.strip() or not images:
-            await self._outbox.deliver(target, result.text)
+            failed = await self._outbox.deliver_from(target, result.text)
+            if failed is not None:
+                await self._keep(target, result.text, *failed)
         await self._outbox.send_images(target, images)
+
+    async def _keep(self, target: ReplyTarget, text: str, start: int, error: TelegramApiError) -> None:
+        """Hand the undelivered rest of an answer to the durable outbox."""
+        assert self._context is not None
+        ticket = current_ticket()
+        key = f"{ticket.key if ticket is not None else uuid.uuid4().hex}:{start}"
+        destination = dataclasses.asdict(target)
+        await self._context.keep(destination, {"text": text, "start": start}, key=key, error=_failure(error))
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """Send a kept answer's remaining chunks again (the outbox calls this)."""
+        target = ReplyTarget(**destination)
+        failed = await self._outbox.deliver_from(target, payload["text"], start=int(payload["start"]), reply=False)
+        if failed is not None:
+            payload["start"] = failed[0]
+            raise _failure(failed[1])
 
     async def _streamed_turn(self, request: Any, target: ReplyTarget, protocol_request: Any) -> None:
         assert self._context is not None
         stream = await self._context.run_stream(request, protocol_request=protocol_request)
+        await replying()  # the answer shows up as it streams: from here on a resume only apologises
         live: DraftReply | LiveReply
         if self.stream_drafts and target.private and not self._outbox.drafts_refused:
             live = DraftReply(self._outbox, target)
@@ -484,3 +533,10 @@ class TelegramChannel:
             await edits.settle(interval=live.edits_messages)
             await live.finish(text)
         await self._outbox.send_images(target, images)
+
+
+def _failure(error: TelegramApiError) -> DeliveryFailed:
+    """The outbox's view of a Bot API failure: a 4xx other than 429 is a refusal, not worth retrying."""
+    code = error.error_code
+    permanent = code is not None and 400 <= code < 500 and code != 429
+    return DeliveryFailed(str(error), retry_after=error.retry_after, permanent=permanent)

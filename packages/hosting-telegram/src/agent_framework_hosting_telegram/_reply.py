@@ -114,17 +114,23 @@ class Outbox:
 
     async def deliver(self, target: ReplyTarget, text: str, *, reply: bool = True) -> bool:
         """Send a whole answer as one or more messages; a failure is logged with the chat id."""
+        return await self.deliver_from(target, text, reply=reply) is None
+
+    async def deliver_from(
+        self, target: ReplyTarget, text: str, *, start: int = 0, reply: bool = True
+    ) -> tuple[int, TelegramApiError] | None:
+        """Send the answer's chunks from `start` on; the first chunk that failed and why, or None when all went."""
         chunks = self.formatter.chunks(text) or self.formatter.chunks(NO_RESPONSE)
-        for index, chunk in enumerate(chunks):
+        for index in range(start, len(chunks)):
             try:
-                await self.send(target, chunk, reply=reply and index == 0)
+                await self.send(target, chunks[index], reply=reply and index == 0)
             except TelegramApiError as error:
                 logger.error(
                     "telegram: could not deliver part %d/%d of a reply to chat %s: %s",
                     index + 1, len(chunks), target.chat_id, error,
                 )  # fmt: skip
-                return False
-        return True
+                return index, error
+        return None
 
     async def notice(self, target: ReplyTarget, text: str) -> bool:
         """A short plain-text message (greetings, confirmations, apologies)."""

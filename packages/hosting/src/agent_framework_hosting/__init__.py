@@ -31,8 +31,10 @@ from ._isolation import (
     reset_current_isolation_keys,
     set_current_isolation_keys,
 )
+from ._ledger import INTERRUPTED_NOTICE, DeliveryOptions, DeliveryTicket, Resumer, TurnLedger, current_ticket, replying
 from ._linking import IdentityLinking, LinkError
-from ._state import FileStateStore, MemoryStateStore, StateStore
+from ._outbox import DeadLetters, DeliveryFailed, Outbox, Resender
+from ._state import FileStateStore, Lease, MemoryStateStore, StateStore
 from ._stream import HostedStream
 from ._tasks import BackgroundTasks
 from ._types import (
@@ -97,6 +99,11 @@ __all__ = [
     "ChannelRunHook",
     "ChannelSession",
     "ChannelStreamUpdateHook",
+    "DeadLetters",
+    "DeliveryFailed",
+    "DeliveryOptions",
+    "Outbox",
+    "Resender",
     "Concurrency",
     "ConcurrencyPolicy",
     "ConversationBusyError",
@@ -105,6 +112,13 @@ __all__ = [
     "DeliveryError",
     "DeliveryResult",
     "FileStateStore",
+    "INTERRUPTED_NOTICE",
+    "Lease",
+    "Resumer",
+    "DeliveryTicket",
+    "TurnLedger",
+    "current_ticket",
+    "replying",
     "HostStatePaths",
     "HostedRunResult",
     "HostedStream",

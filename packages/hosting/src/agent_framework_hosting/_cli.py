@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import _cli_dead_letters as dead_letters
 from ._banner import Banner, describe_state
 from ._cli_deliver import ADMIN_TOKEN_VARIABLE, add_deliver_command, run_deliver
 from ._cli_sessions import add_sessions_command, duration, sessions_main, ttl_argument
@@ -167,6 +168,7 @@ def build_parser(
     )
     add_sessions_command(commands, environ)
     add_deliver_command(commands, environ)
+    dead_letters.add_parser(commands)
     return parser
 
 
@@ -303,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "dead-letters":
+        return dead_letters.run(args)
     if args.command == "sessions":
         try:
             sessions_main(args, sys.stdout)

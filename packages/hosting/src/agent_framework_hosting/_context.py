@@ -7,13 +7,13 @@ import copy
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from agent_framework import AgentResponseUpdate, Content, Message
+from agent_framework import AgentResponse, AgentResponseUpdate, Content, Message
 
 from ._claims import CLAIMS, Claims
 from ._collect import Ticket
@@ -22,8 +22,10 @@ from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
 from ._history import history_length, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
+from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
 from ._metrics import host_metrics
+from ._outbox import Resender
 from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
@@ -54,7 +56,28 @@ def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
     block: dict[str, Any] = {"channel": request.channel}
     if request.identity is not None:
         block["identity"] = request.identity.to_dict()
+    ticket = current_ticket()
+    if ticket is not None:
+        block["delivery"] = ticket.key
     return block
+
+
+def _answered_before(session: Any, delivery: str) -> AgentResponse | None:
+    """The answer `session` already holds for `delivery` (a resumed turn whose session was saved), if any."""
+    history = getattr(session, "state", {}).get("in_memory", {}).get("messages")
+    if not isinstance(history, list):
+        return None
+    messages = [item if isinstance(item, Message) else Message.from_dict(item) for item in history]
+    for index in range(len(messages) - 1, -1, -1):
+        hosting = (messages[index].additional_properties or {}).get("hosting") or {}
+        if messages[index].role == "user" and hosting.get("delivery") == delivery:
+            answer = []
+            for later in messages[index + 1 :]:
+                if later.role == "user":
+                    break
+                answer.append(later)
+            return AgentResponse(messages=answer) if answer else None
+    return None
 
 
 def stamp_input(request: ChannelRequest) -> list[Message]:
@@ -418,6 +441,12 @@ class ChannelContext:
         if host.workflows is not None:
             result = await host.workflows.run(request.input, await self._scope(request))
             return HostedRunResult(result)
+        ticket = current_ticket()
+        if ticket is not None and session is not None and ticket.resumed:
+            # the crashed attempt may have saved this turn already: answer from it instead of running twice
+            answered = _answered_before(session, ticket.key)
+            if answered is not None:
+                return HostedRunResult(answered, session=session)
         with self._bind_request_context(request):
             response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         return HostedRunResult(response, session=session)
@@ -596,6 +625,41 @@ class ChannelContext:
         process died lapses, so the platform's retry runs it.
         """
         return Claim(self._host.claims, f"{namespace}:{key}", ttl)
+
+    async def accept(self, delivery_id: str, payload: Any) -> DeliveryTicket | None:
+        """Record a platform delivery in the turn ledger BEFORE acknowledging it; None for a repeat.
+
+        `payload` (JSON) must be enough to handle the delivery again after a crash. Hand the
+        ticket to `handle` (usually in the background, after acknowledging). Raises
+        `StateUnavailableError` when it cannot be recorded: answer 503 so the platform retries.
+        """
+        return await self._host.ledger.accept(self._ledger_channel, delivery_id, payload)
+
+    async def handle(self, ticket: DeliveryTicket, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` (the turn and its answer) for an accepted delivery; the ledger entry goes when it returns."""
+        await self._host.ledger.handle(ticket, work)
+
+    def resumable(self, resumer: Resumer) -> None:
+        """Let the ledger finish this channel's deliveries that a crashed or stopped process left unanswered."""
+        self._host.ledger.register(self._ledger_channel, resumer)
+
+    def resendable(self, resender: Resender) -> None:
+        """Let the durable outbox retry this channel's replies that failed to go out."""
+        self._host.outbox.register(self._ledger_channel, resender)
+
+    async def keep(self, destination: Any, payload: Any, *, key: str, error: BaseException | None = None) -> bool:
+        """Hand a reply that could not be delivered to the durable outbox (retried, then a dead letter).
+
+        `destination` and `payload` are JSON the channel's `resend` understands; `key` is the
+        reply's idempotency key (the same reply is queued once).
+        """
+        return await self._host.outbox.keep(self._ledger_channel, destination, payload, key=key, error=error)
+
+    @property
+    def _ledger_channel(self) -> str:
+        if self._name is None:
+            raise RuntimeError("the turn ledger needs a context bound to a channel (context.bind(name))")
+        return self._name
 
     def spawn(self, work: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Run `work` in the background; the host waits for it (bounded) at shutdown."""

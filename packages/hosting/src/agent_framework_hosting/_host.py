@@ -28,10 +28,12 @@ from ._delivery import ConversationReference, DeliveryError, DeliveryResult
 from ._errors import StartupError
 from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
+from ._ledger import DeliveryOptions, TurnLedger
 from ._linked_memory import LinkedMemory
 from ._linking import IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._logging import exception_summary
+from ._outbox import DeadLetters, Outbox
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -130,6 +132,7 @@ class AgentFrameworkHost:
     `Concurrency` with per-channel overrides. `admin_token` turns on
     ``POST /admin/deliver`` (proactive delivery from outside, bearer token).
     `linking` (an `IdentityLinking`) turns on `/link` and `/unlink` in chat channels.
+    `delivery` tunes the turn ledger and the outbox (leases, resume attempts, retries).
     """
 
     def __init__(
@@ -145,6 +148,7 @@ class AgentFrameworkHost:
         response_ttl: float | None = DEFAULT_RESPONSE_TTL,
         turn_wait: float | None = DEFAULT_TURN_WAIT,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        delivery: DeliveryOptions | None = None,
         concurrency: ConcurrencySetting = None,
         admin_token: str | None = None,
         linking: IdentityLinking | None = None,
@@ -164,6 +168,9 @@ class AgentFrameworkHost:
         self.response_ttl = response_ttl
         self.sessions = SessionManager(target, self.state, ttl=session_ttl)
         self.claims = Claims(self.state)
+        self.ledger = TurnLedger(self.state, delivery)
+        self.outbox = Outbox(self.state, delivery)
+        self.dead_letters = DeadLetters(self.state)
         self.tasks = BackgroundTasks()
         self.concurrency: Concurrency = resolve_concurrency(concurrency)
         self.turns = RunningTurns(self.state)
@@ -274,11 +281,15 @@ class AgentFrameworkHost:
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             self._loop = asyncio.get_running_loop()
             await self._start(startups)
+            await self.ledger.start(self.tasks.spawn)
+            self.outbox.start()
             try:
                 yield
             finally:
                 try:
                     await self.tasks.drain(self.shutdown_timeout)
+                    await self.ledger.stop()
+                    await self.outbox.stop()
                     await _run_all(shutdowns, "shutdown")
                 finally:
                     self._loop = None

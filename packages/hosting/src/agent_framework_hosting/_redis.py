@@ -44,6 +44,8 @@ POLL_MAX = 0.1
 RELEASE_TIMEOUT = 5.0
 ORPHAN_GRACE = 1.0
 ORPHAN_POLL = 0.1
+# Namespaces listed often (every few seconds by every process): kept in an index set instead of SCANned.
+INDEXED = frozenset({"ledger", "outbox", "dead_letters"})
 OWN_URL_OPTIONS = ("prefix", "lock_ttl", "leader_ttl", "checkpoint_ttl")
 UNAVAILABLE = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.ReadOnlyError, OSError)
 
@@ -417,6 +419,7 @@ class RedisStateStore:
         leases = [lease for lease in _HELD.get() if lease.store is self and not lease.released]
         if not leases:
             await self.guard(self.client.set(target, data, px=None if ttl is None else _ms(ttl)))
+            await self._index(namespace, key)
             return
         keys = [target, *(lease.key for lease in leases)]
         args: list[bytes | str | int] = [data, 0 if ttl is None else _ms(ttl), *(lease.token for lease in leases)]
@@ -424,6 +427,11 @@ class RedisStateStore:
             for lease in leases:
                 lease.lost = True
             raise LeaseLostError("the turn's lease expired and another process took over; the turn was not saved")
+        await self._index(namespace, key)
+
+    async def _index(self, namespace: str, key: str) -> None:
+        if namespace in INDEXED:
+            await self.guard(self.client.sadd(self._internal("index", namespace), key))
 
     def _held_leases(self) -> list[RedisLease]:
         return [lease for lease in _HELD.get() if lease.store is self and not lease.released]
@@ -460,7 +468,13 @@ class RedisStateStore:
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         target, px = self.key(namespace, key), None if ttl is None else _ms(ttl)
         try:
-            return bool(await self.guard(self.client.set(target, _dumps(value), nx=True, px=px)))
+            if namespace not in INDEXED:
+                return bool(await self.guard(self.client.set(target, _dumps(value), nx=True, px=px)))
+            pipe = self.client.pipeline(transaction=True)
+            pipe.set(target, _dumps(value), nx=True, px=px)
+            pipe.sadd(self._internal("index", namespace), key)
+            stored, _ = await self.guard(pipe.execute())
+            return bool(stored)
         except StateUnavailableError:
             # A claim ({"owner": token, ...}) Redis may still store late must not block the platform's retry.
             owner = value.get("owner") if isinstance(value, dict) else None
@@ -489,7 +503,9 @@ class RedisStateStore:
         return bool(await self.guard(self._scripts().replace_matching(keys=[target], args=args)))
 
     async def keys(self, namespace: str) -> list[str]:
-        """Every key in `namespace` (a SCAN of the keyspace: meant for small namespaces such as the ledger)."""
+        """Every key in `namespace`: from an index set for the ledger, outbox and dead letters, else a SCAN."""
+        if namespace in INDEXED:
+            return await self.guard(self._indexed_keys(namespace))
         prefix = self.key(namespace, "x")[:-1]
 
         async def scan() -> list[str]:
@@ -499,6 +515,23 @@ class RedisStateStore:
             return found
 
         return await self.guard(scan())
+
+    async def _indexed_keys(self, namespace: str) -> list[str]:
+        """The index's members whose records still exist; members whose records went are pruned."""
+        index = self._internal("index", namespace)
+        members = sorted(
+            raw.decode() if isinstance(raw, bytes) else str(raw) for raw in await self.client.smembers(index)
+        )
+        if not members:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for member in members:
+            pipe.exists(self.key(namespace, member))
+        alive = await pipe.execute()
+        gone = [member for member, exists in zip(members, alive, strict=True) if not exists]
+        if gone:
+            await self.client.srem(index, *gone)
+        return [member for member, exists in zip(members, alive, strict=True) if exists]
 
     async def delete(self, namespace: str, key: str) -> bool:
         return bool(await self.guard(self.client.delete(self.key(namespace, key))))
