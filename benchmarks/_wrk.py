@@ -112,7 +112,8 @@ class Template:
         return ("\n".join(lines) + "\n" + self.body).encode()
 
 
-Requests = Union[Sequence[bytes], Template]  # noqa: UP007 - a runtime alias on Python 3.10
+# Raw requests replayed in a loop, a template, or a function making new raw requests for every run.
+Requests = Union[Sequence[bytes], Template, Callable[[], Sequence[bytes]]]  # noqa: UP007 - a runtime alias on 3.10
 
 
 @dataclass
@@ -195,7 +196,8 @@ def wrk(port: int, requests: Requests, *, seconds: float, connections: int) -> d
             extra.append(str(int(time.time()) * 1_000_000))  # a fresh range of numbers for every run
             extra.extend(requests.args)
         else:
-            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in requests)
+            raws = requests() if callable(requests) else requests
+            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in raws)
         with open(script, "w") as file:
             file.write(lua)
         with open(data, "wb") as file:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeGuard
+from typing import Any, Protocol
 
 from ._claims import CLAIMS
 from ._errors import HostingError, StateUnavailableError
@@ -204,7 +204,7 @@ class TurnLedger:
         self._unconfirmed.pop(key, None)
         return await self._claim(key, current)
 
-    def _lapsed(self, entry: Any) -> TypeGuard[dict[str, Any]]:
+    def _lapsed(self, entry: Any) -> bool:
         if not isinstance(entry, dict) or not isinstance(entry.get("owner"), str):
             return False
         return float(entry.get("lease_until", 0)) < time.time() or _owner_is_dead(entry["owner"])
@@ -293,7 +293,9 @@ class TurnLedger:
             if key in self._held:
                 continue
             current = await self.store.get(LEDGER, key)
-            if not self._lapsed(current) or current.get("channel") not in self._resumers:
+            if not isinstance(current, dict) or not self._lapsed(current):
+                continue
+            if current.get("channel") not in self._resumers:
                 continue
             ticket = await self._claim(key, current)
             if ticket is not None:
