@@ -34,6 +34,7 @@ from ._linking import CODES, LIMITS, MEMBERS, PERSONS, IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._logging import exception_summary
 from ._outbox import DEAD_LETTERS, OUTBOX, DeadLetters, Outbox
+from ._parked import warm_sessions
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -183,7 +184,7 @@ class AgentFrameworkHost:
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.session_ttl = session_ttl
         self.response_ttl = response_ttl
-        self.sessions = SessionManager(target, self.state, ttl=session_ttl)
+        self.sessions = SessionManager(target, self.state, ttl=session_ttl, warm=warm_sessions(max_sessions))
         self.claims = Claims(self.state)
         self.ledger = TurnLedger(self.state, delivery)
         self.outbox = Outbox(self.state, delivery)
