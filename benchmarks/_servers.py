@@ -338,6 +338,149 @@ def slack_app(state_dir: str | None) -> Any:
     return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir).app
 
 
+DISCORD_APP_ID = "100000000000000001"
+DISCORD_SEED = bytes(range(32))
+
+
+def discord_public_key() -> str:
+    from nacl.signing import SigningKey
+
+    return SigningKey(DISCORD_SEED).verify_key.encode().hex()
+
+
+def bare_discord_app(state_dir: str | None) -> Starlette:
+    """The interactions baseline: verify the Ed25519 signature, parse, defer (type 5), start a turn.
+
+    As in the channel, one user's interactions take turns: the first starts a turn of the stalled
+    agent and later ones wait behind it.
+    """
+    import asyncio
+
+    from nacl.signing import VerifyKey
+
+    key = VerifyKey(bytes.fromhex(discord_public_key()))
+    agent = Agent(client=StalledClient(), name="bench")
+    locks: dict[str, asyncio.Lock] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(user: str, prompt: str) -> None:
+        async with locks.setdefault(user, asyncio.Lock()):
+            await agent.run(prompt)
+
+    async def interactions(request: Request) -> Response:
+        body = await request.body()
+        stamp = request.headers["x-signature-timestamp"]
+        key.verify(stamp.encode() + body, bytes.fromhex(request.headers["x-signature-ed25519"]))
+        interaction = json.loads(body)
+        if interaction["type"] == 1:
+            return JSONResponse({"type": 1})
+        user = interaction["member"]["user"]["id"]
+        task = asyncio.get_running_loop().create_task(answer(user, interaction["data"]["options"][0]["value"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return JSONResponse({"type": 5})
+
+    return Starlette(routes=[Route("/discord/interactions", interactions, methods=["POST"])])
+
+
+def discord_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_discord import DiscordChannel
+
+    channel = DiscordChannel(
+        application_id=DISCORD_APP_ID,
+        public_key=discord_public_key(),
+        register_commands=False,
+        api_base_url="http://127.0.0.1:9/api/v10",
+    )
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir, turn_wait=None).app
+
+
+BOT_APP_ID = "00000000-0000-0000-0000-00000000b0a7"
+BOT_ISSUER = "https://api.botframework.com"
+BOT_KEY_ID = "bench-key"
+
+
+def _bot_key() -> Any:
+    """The RSA key the benchmark signs Bot Framework tokens with (PEM file named by BENCH_BOT_KEY)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    with open(os.environ["BENCH_BOT_KEY"], "rb") as file:
+        return load_pem_private_key(file.read(), password=None)
+
+
+def _bot_base() -> str:
+    return os.environ["BENCH_BOT_FRAMEWORK"]
+
+
+def bot_framework_app(state_dir: str | None) -> Starlette:
+    """A fake Bot Framework: OpenID metadata and the JWKS holding the benchmark's key; a token service."""
+    import jwt
+
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(_bot_key().public_key()))
+    jwk.update({"kid": BOT_KEY_ID, "use": "sig", "alg": "RS256"})
+    base = f"http://127.0.0.1:{os.environ['BENCH_PORT']}"
+
+    async def metadata(request: Request) -> Response:
+        return JSONResponse({"issuer": BOT_ISSUER, "jwks_uri": base + "/keys"})
+
+    async def keys(request: Request) -> Response:
+        return JSONResponse({"keys": [jwk]})
+
+    async def token(request: Request) -> Response:
+        return JSONResponse({"token_type": "Bearer", "expires_in": 3600, "access_token": "outbound"})
+
+    routes = [Route("/openid", metadata), Route("/keys", keys), Route("/token", token, methods=["POST"])]
+    return Starlette(routes=routes)
+
+
+def bare_activity_app(state_dir: str | None) -> Starlette:
+    """The Activity baseline: validate the bearer JWT (cached key), parse, answer 201, start a turn."""
+    import asyncio
+
+    import jwt
+
+    public_key = _bot_key().public_key()
+    agent = Agent(client=StalledClient(), name="bench")
+    locks: dict[str, asyncio.Lock] = {}
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def answer(conversation: str, text: str) -> None:
+        async with locks.setdefault(conversation, asyncio.Lock()):
+            await agent.run(text)
+
+    async def messages(request: Request) -> Response:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=BOT_APP_ID, issuer=BOT_ISSUER)
+        activity = await request.json()
+        if claims.get("serviceurl") != activity["serviceUrl"]:
+            return JSONResponse({"error": "serviceUrl"}, status_code=401)
+        conversation = activity["conversation"]["id"]
+        task = asyncio.get_running_loop().create_task(answer(conversation, activity["text"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return Response(status_code=201)
+
+    return Starlette(routes=[Route("/activity/messages", messages, methods=["POST"])])
+
+
+def activity_app(state_dir: str | None) -> Any:
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting_activity_protocol import ActivityProtocolChannel
+
+    channel = ActivityProtocolChannel(
+        app_id=BOT_APP_ID,
+        app_password="bench-password",
+        openid_metadata_url=_bot_base() + "/openid",
+        entra_openid_metadata_url=_bot_base() + "/openid",
+        token_endpoint=_bot_base() + "/token",
+        service_url_allowed_hosts=("127.0.0.1",),
+    )
+    agent = Agent(client=StalledClient(), name="bench")
+    return AgentFrameworkHost(agent, channels=[channel], state_dir=state_dir, turn_wait=None).app
+
+
 def invocations_app(state_dir: str | None) -> Any:
     from agent_framework_hosting import AgentFrameworkHost
     from agent_framework_hosting_invocations import InvocationsChannel
@@ -428,7 +571,12 @@ APPS: dict[str, Callable[[str | None], Any]] = {
     "a2a": a2a_app,
     "ag-ui": ag_ui_app,
     "mcp": mcp_app,
+    "activity": activity_app,
     "bare": bare_app,
+    "bare-activity": bare_activity_app,
+    "bot-framework": bot_framework_app,
+    "bare-discord": bare_discord_app,
+    "discord": discord_app,
     "bare-slack": bare_slack_app,
     "bare-telegram": bare_telegram_app,
     "host": host_app,
@@ -449,6 +597,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", default=None)
     args = parser.parse_args()
+    os.environ["BENCH_PORT"] = str(args.port)
     logging.getLogger("agent_framework").setLevel(logging.WARNING)
     app = APPS[args.name](args.state_dir)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

@@ -7,6 +7,7 @@ median, so a slow minute of the machine touches every server alike.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -42,12 +43,12 @@ function request()
 end
 """
 
-# Sends one request template with "{n}" replaced by a counter, so every request is new (an update id),
-# and "{chat}" by the counter modulo 64, so 64 conversations take turns.
-COUNTER_LUA = """
+# Reads a request template (path, headers, body) and makes bodies from it: "{n}" becomes a counter, so
+# every request is new (an update id), and "{chat}" the counter modulo 64, so 64 conversations take turns.
+TEMPLATE_LUA = """
 local path, headers, body = nil, {}, ""
 local counter = 0
-function init(args)
+local function load_template(args)
   local file = assert(io.open(args[1], "rb"))
   path = file:read("*l")
   for line in file:lines() do
@@ -59,13 +60,20 @@ function init(args)
   file:close()
   counter = tonumber(args[2])
 end
-function request()
+local function next_body()
   counter = counter + 1
   local text = string.gsub(body, "{n}", string.format("%.0f", counter))
-  text = string.gsub(text, "{chat}", string.format("%.0f", counter % 64 + 1))
-  return wrk.format("POST", path, headers, text)
+  return (string.gsub(text, "{chat}", string.format("%.0f", counter % 64 + 1)))
 end
 """
+
+COUNTER_LUA = (
+    TEMPLATE_LUA
+    + """
+function init(args) load_template(args) end
+function request() return wrk.format("POST", path, headers, next_body()) end
+"""
+)
 
 
 def ensure_tools() -> None:
@@ -104,7 +112,8 @@ class Template:
         return ("\n".join(lines) + "\n" + self.body).encode()
 
 
-Requests = Union[Sequence[bytes], Template]  # noqa: UP007 - a runtime alias on Python 3.10
+# Raw requests replayed in a loop, a template, or a function making new raw requests for every run.
+Requests = Union[Sequence[bytes], Template, Callable[[], Sequence[bytes]]]  # noqa: UP007 - a runtime alias on 3.10
 
 
 @dataclass
@@ -187,7 +196,8 @@ def wrk(port: int, requests: Requests, *, seconds: float, connections: int) -> d
             extra.append(str(int(time.time()) * 1_000_000))  # a fresh range of numbers for every run
             extra.extend(requests.args)
         else:
-            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in requests)
+            raws = requests() if callable(requests) else requests
+            lua, payload = REPLAY_LUA, b"".join(raw + b"\0\n" for raw in raws)
         with open(script, "w") as file:
             file.write(lua)
         with open(data, "wb") as file:
@@ -238,3 +248,46 @@ def table(rows: Sequence[tuple[str, Target, Target]]) -> str:
             f"{measured.median('p50_ms'):>7.2f} {measured.median('p99_ms'):>7.2f} {errors:>6.0f}"
         )
     return "\n".join(lines)
+
+
+class Bench:
+    """What every `wrk` benchmark shares: its command line, the static-route check and the final table.
+
+    `Bench(doc)` parses `--seconds/--warmup/--rounds/--connections`, installs the tools and measures the
+    static route; `pair(...)` measures a baseline and a server side by side; `report()` prints the table.
+    """
+
+    def __init__(self, doc: str | None, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+        parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--seconds", type=float, default=10.0, help="each measured window")
+        parser.add_argument("--warmup", type=float, default=10.0, help="load before the first measured window")
+        parser.add_argument("--rounds", type=int, default=2, help="measured windows per server, alternating")
+        parser.add_argument("--connections", type=int, default=32)
+        if extra is not None:
+            extra(parser)
+        self.args = parser.parse_args()
+        self.settings = {
+            "warmup": self.args.warmup,
+            "seconds": self.args.seconds,
+            "rounds": self.args.rounds,
+            "connections": self.args.connections,
+        }
+        ensure_tools()
+        print(
+            f"wrk -t1 -c{self.args.connections} on core {LOAD_CORE}, each server on core {SERVER_CORE}; "
+            f"{self.args.warmup:g} s warm-up, median of {self.args.rounds} x {self.args.seconds:g} s",
+            flush=True,
+        )
+        self.static = Target("static route", "bare", [raw_request("/static", b"{}")])
+        compare([self.static], **self.settings)  # type: ignore[arg-type]
+        self.rows: list[tuple[str, Target, Target]] = []
+
+    def pair(self, name: str, base: Target, measured: Target) -> None:
+        compare([base, measured], **self.settings)  # type: ignore[arg-type]
+        self.rows.append((name, base, measured))
+        print(table([self.rows[-1]]).splitlines()[-1], flush=True)
+
+    def report(self) -> None:
+        print()
+        print(table(self.rows))
+        print(check_headroom(self.static, [target for _, base, measured in self.rows for target in (base, measured)]))

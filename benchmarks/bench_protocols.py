@@ -14,14 +14,13 @@ session manager, no AG-UI seen-message bookkeeping, no per-conversation locks.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _wrk import Target, Template, check_headroom, compare, ensure_tools, raw_request, table  # noqa: E402
+from _wrk import Bench, Target, Template  # noqa: E402
 
 MODERN_MCP = "2026-07-28"
 
@@ -63,26 +62,14 @@ def ag_ui() -> Template:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    static = Target("static route", "bare", [raw_request("/static", b"{}")])
-    compare([static], **settings)
-    rows = []
+    bench = Bench(__doc__)
     for name, server, requests in (
         ("A2A SendMessage", "a2a", a2a),
         ("MCP tools/call", "mcp", mcp),
         ("AG-UI run", "ag-ui", ag_ui),
     ):
-        pair = [Target("bare", "bare", requests()), Target(name, server, requests())]
-        rows.append((name, *compare(pair, **settings)))
-    print(table(rows))
-    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
+        bench.pair(name, Target("bare", "bare", requests()), Target(name, server, requests()))
+    bench.report()
 
 
 if __name__ == "__main__":

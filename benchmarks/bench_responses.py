@@ -11,14 +11,15 @@ the wire (see `_ttfb.py`).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _wrk import Target, check_headroom, compare, ensure_tools, raw_request, table  # noqa: E402
+from _wrk import Bench, Target, raw_request  # noqa: E402
+
+TTFB_HELP = "also measure agent update -> first byte"
 
 
 def body(**fields: object) -> bytes:
@@ -53,27 +54,11 @@ def scenarios() -> list[tuple[str, Target, Target]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0, help="each measured window")
-    parser.add_argument("--warmup", type=float, default=10.0, help="load before the first measured window")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--ttfb", action="store_true", help="also measure agent update -> first byte")
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    print(f"wrk -t1 -c{args.connections} on core 1, server on core 0; median of {args.rounds} x {args.seconds:g} s")
-    static = Target("static route", "bare", [raw_request("/static", b"{}")])
-    compare([static], **settings)
-    rows = []
+    bench = Bench(__doc__, lambda parser: parser.add_argument("--ttfb", action="store_true", help=TTFB_HELP))
     for name, base, measured in scenarios():
-        compare([base, measured], **settings)
-        rows.append((name, base, measured))
-        print(table([rows[-1]]).splitlines()[-1], flush=True)
-    print()
-    print(table(rows))
-    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
-    if args.ttfb:
+        bench.pair(name, base, measured)
+    bench.report()
+    if bench.args.ttfb:
         from _ttfb import report
 
         print(report())

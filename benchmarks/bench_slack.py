@@ -12,7 +12,6 @@ figures are those of the path to the acknowledgement alone.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,9 +19,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _servers import SLACK_SECRET  # noqa: E402
-from _wrk import Target, Template, check_headroom, compare, ensure_tools, raw_request, server_process, table  # noqa: E402
+from _wrk import TEMPLATE_LUA, Bench, Target, Template, server_process  # noqa: E402
 
-SIGNED_LUA = r"""
+SIGNED_LUA = (
+    TEMPLATE_LUA
+    + r"""
 local bit = require("bit")
 local band, bor, bxor, bnot = bit.band, bit.bor, bit.bxor, bit.bnot
 local rshift, lshift, ror, tobit = bit.rshift, bit.lshift, bit.ror, bit.tobit
@@ -81,19 +82,8 @@ local function hmac_hex(message)
   return (string.gsub(digest, ".", function(ch) return string.format("%02x", string.byte(ch)) end))
 end
 
-local path, headers, body = nil, {}, ""
-local counter = 0
 function init(args)
-  local file = assert(io.open(args[1], "rb"))
-  path = file:read("*l")
-  for line in file:lines() do
-    if line == "" then break end
-    local name, value = string.match(line, "^([^:]+): (.*)$")
-    headers[name] = value
-  end
-  body = file:read("*a")
-  file:close()
-  counter = tonumber(args[2])
+  load_template(args)
   local key = args[3] .. string.rep("\0", 64 - #args[3])
   local ipad, opad = {}, {}
   for i = 1, 64 do
@@ -104,9 +94,7 @@ function init(args)
   inner, outer = table.concat(ipad), table.concat(opad)
 end
 function request()
-  counter = counter + 1
-  local text = string.gsub(body, "{n}", string.format("%.0f", counter))
-  text = string.gsub(text, "{chat}", string.format("%.0f", counter % 64 + 1))
+  local text = next_body()
   local stamp = tostring(os.time())
   local signed = {}
   for name, value in pairs(headers) do signed[name] = value end
@@ -115,6 +103,7 @@ function request()
   return wrk.format("POST", path, signed, text)
 end
 """
+)
 
 
 def slack_event() -> Template:
@@ -140,25 +129,15 @@ def slack_event() -> Template:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    static = Target("static route", "bare", [raw_request("/static", b"{}")])
-    compare([static], **settings)
+    bench = Bench(__doc__)
     with server_process("slack-api") as api_port:
         env = {"BENCH_SLACK_API": f"http://127.0.0.1:{api_port}"}
-        pair = [
+        bench.pair(
+            "slack events, to the acknowledgement",
             Target("bare", "bare-slack", slack_event(), env=env),
             Target("slack", "slack", slack_event(), env=env),
-        ]
-        rows = [("slack events, to the acknowledgement", *compare(pair, **settings))]
-    print(table(rows))
-    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
+        )
+    bench.report()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,10 @@
     python benchmarks/bench_webhooks.py [--seconds 10] [--warmup 10] [--rounds 2] [--connections 32]
 
 - Invocations: a request runs the agent and answers (a session per `session_id`, 64 of them).
+- Discord interactions, request to the deferral: 64 users, every interaction new and signed (Ed25519);
+  the bare route verifies the signature too, answers type 5 and starts a turn.
+- Activity Protocol, request to acknowledgement: 64 conversations, every activity new, under one valid
+  Bot Connector token (RS256, keys from a fake Bot Framework); the bare route validates it too.
 - Telegram webhook, request to acknowledgement: every update is new (its `update_id` counts up) and
   64 chats take turns. The bare route checks the secret, parses, answers 200 and starts a turn; the
   channel also claims the update id and queues the update for its chat. The model never answers
@@ -12,17 +16,20 @@
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _servers import TELEGRAM_SECRET  # noqa: E402
-from _wrk import Target, Template, check_headroom, compare, ensure_tools, raw_request, server_process, table  # noqa: E402
+from _servers import BOT_APP_ID, BOT_ISSUER, BOT_KEY_ID, DISCORD_APP_ID, DISCORD_SEED, TELEGRAM_SECRET  # noqa: E402
+from _wrk import Bench, Target, Template, raw_request, server_process  # noqa: E402
 
 KEYS = 64
+DISCORD_REQUESTS = 60_000  # more than one run sends: every interaction is new
+_interaction_ids = itertools.count(700_000_000_000_000_000)
 
 
 def invocations() -> list[bytes]:
@@ -45,29 +52,99 @@ def telegram_update() -> Template:
     return Template("/telegram/webhook", body, {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
 
 
+def discord_interactions() -> list[bytes]:
+    """New `/ask` interactions from 64 users, each signed as Discord signs it (enough for one run)."""
+    import time
+
+    from nacl.signing import SigningKey
+
+    key = SigningKey(DISCORD_SEED)
+    stamp = str(int(time.time()))
+    raws = []
+    for number in itertools.islice(_interaction_ids, DISCORD_REQUESTS):
+        user = {"id": f"2000000000000{number % 64:05d}", "username": "ada", "global_name": "Ada", "discriminator": "0"}
+        interaction = {
+            "id": str(number),
+            "application_id": DISCORD_APP_ID,
+            "type": 2,
+            "token": f"token{number}",
+            "version": 1,
+            "channel_id": "300000000000000001",
+            "guild_id": "400000000000000001",
+            "member": {"user": user, "roles": [], "permissions": "0"},
+            "data": {"id": "5", "name": "ask", "type": 1, "options": [{"name": "prompt", "type": 3, "value": "hi"}]},
+        }
+        body = json.dumps(interaction, separators=(",", ":")).encode()
+        signature = key.sign(stamp.encode() + body).signature.hex()
+        headers = {"X-Signature-Ed25519": signature, "X-Signature-Timestamp": stamp}
+        raws.append(raw_request("/discord/interactions", body, headers))
+    return raws
+
+
+def activity_message(service_url: str) -> Template:
+    """New messages (their ids count up) in 64 conversations, under one valid Bot Connector token."""
+    import time
+
+    import jwt
+    from _servers import _bot_key
+
+    now = int(time.time())
+    claims = {"iss": BOT_ISSUER, "aud": BOT_APP_ID, "iat": now, "nbf": now - 10, "exp": now + 3600}
+    claims["serviceurl"] = service_url
+    token = jwt.encode(claims, _bot_key(), algorithm="RS256", headers={"kid": BOT_KEY_ID})
+    activity = {
+        "type": "message",
+        "id": "act-{n}",
+        "timestamp": "2026-11-26T00:00:00Z",
+        "channelId": "msteams",
+        "serviceUrl": service_url,
+        "from": {"id": "29:user-{chat}", "name": "Ada"},
+        "conversation": {"id": "conv-{chat}", "conversationType": "personal"},
+        "recipient": {"id": "28:bot", "name": "bench"},
+        "text": "hello there",
+    }
+    return Template("/activity/messages", json.dumps(activity), {"Authorization": f"Bearer {token}"})
+
+
+def _write_bot_key(folder: str) -> str:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = os.path.join(folder, "bot-key.pem")
+    with open(path, "wb") as file:
+        file.write(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    return path
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    static = Target("static route", "bare", [raw_request("/static", b"{}")])
-    compare([static], **settings)
-    rows = []
-    pair = [Target("bare", "bare", invocations()), Target("invocations", "invocations", invocations())]
-    rows.append(("invocations", *compare(pair, **settings)))
+    bench = Bench(__doc__)
+    bench.pair(
+        "invocations", Target("bare", "bare", invocations()), Target("invocations", "invocations", invocations())
+    )
     with server_process("telegram-api") as api_port:
         env = {"BENCH_TELEGRAM_API": f"http://127.0.0.1:{api_port}"}
-        pair = [
+        bench.pair(
+            "telegram webhook, to the acknowledgement",
             Target("bare", "bare-telegram", telegram_update(), env=env),
             Target("telegram", "telegram", telegram_update(), env=env),
-        ]
-        rows.append(("telegram webhook, to the acknowledgement", *compare(pair, **settings)))
-    print(table(rows))
-    print(check_headroom(static, [target for _, base, measured in rows for target in (base, measured)]))
+        )
+    bench.pair(
+        "discord interaction, to the deferral",
+        Target("bare", "bare-discord", discord_interactions),
+        Target("discord", "discord", discord_interactions),
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["BENCH_BOT_KEY"] = _write_bot_key(folder)
+        with server_process("bot-framework") as bot_port:
+            base = f"http://127.0.0.1:{bot_port}"
+            env = {"BENCH_BOT_FRAMEWORK": base}
+            bench.pair(
+                "activity message, to the acknowledgement",
+                Target("bare", "bare-activity", activity_message(base + "/"), env=env),
+                Target("activity", "activity", activity_message(base + "/"), env=env),
+            )
+    bench.report()
 
 
 if __name__ == "__main__":

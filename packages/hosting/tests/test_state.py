@@ -9,7 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
-from agent_framework_hosting import FileStateStore, MemoryStateStore, SessionBusyError, StateStore
+from agent_framework import Agent
+from agent_framework_hosting import AgentFrameworkHost, FileStateStore, MemoryStateStore, SessionBusyError, StateStore
+from agent_framework_hosting.testing import OfflineChatClient
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -81,6 +83,36 @@ async def test_memory_store_evicts_the_least_recently_used() -> None:
     assert (await store.get("ns", "a"), await store.get("ns", "b"), await store.get("ns", "c")) == (1, None, 3)
     with pytest.raises(ValueError):
         MemoryStateStore(max_entries=0)
+
+
+async def test_memory_store_never_evicts_a_pinned_namespace_but_sweeps_what_expired() -> None:
+    store = MemoryStateStore(max_entries=2, pinned={"ledger"})
+    for index in range(5):
+        await store.set("ledger", f"in-flight-{index}", index)
+        await store.set("sessions", f"s{index}", index)
+    assert [await store.get("ledger", f"in-flight-{index}") for index in range(5)] == [0, 1, 2, 3, 4]
+    assert [await store.get("sessions", f"s{index}") for index in range(5)] == [None, None, None, 3, 4]
+    for index in range(5):
+        await store.set("ledger", f"done-{index}", index, ttl=0.01)
+    await asyncio.sleep(0.05)
+    for index in range(20):
+        await store.set("ledger", f"later-{index}", index)
+    assert sorted(await store.keys("ledger")) == sorted(
+        [*(f"in-flight-{index}" for index in range(5)), *(f"later-{index}" for index in range(20))]
+    )
+    assert len(store._space("ledger")) == 25  # type: ignore[attr-defined]
+
+
+async def test_a_host_in_memory_keeps_every_delivery_in_flight_past_max_sessions() -> None:
+    from agent_framework_hosting._host import IN_FLIGHT_NAMESPACES
+
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="a"), channels=[], max_sessions=2)
+    assert isinstance(host.state, MemoryStateStore)
+    assert set(IN_FLIGHT_NAMESPACES) <= host.state.pinned
+    context = host.context.bind("chat")
+    tickets = [await context.accept(f"update-{index}", {"n": index}) for index in range(10)]
+    assert all(ticket is not None for ticket in tickets)
+    assert [await context.accept(f"update-{index}", {"n": index}) for index in range(10)] == [None] * 10
 
 
 async def test_memory_store_locks_do_not_leak() -> None:

@@ -19,21 +19,21 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from ._admin import admin_routes
-from ._claims import Claims
-from ._collect import Collector
+from ._claims import CLAIMS, Claims
+from ._collect import BATCHES, RESULTS, Collector
 from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
-from ._control import RunningTurns
+from ._control import RUNNING, STOP, RunningTurns
 from ._delivery import ConversationReference, DeliveryError, DeliveryResult
 from ._errors import StartupError
 from ._health import Health, liveness
 from ._isolation import FoundryIsolationMiddleware, foundry_hosted
-from ._ledger import DeliveryOptions, TurnLedger
+from ._ledger import LEDGER, DeliveryOptions, TurnLedger
 from ._linked_memory import LinkedMemory
-from ._linking import IdentityLinking, Links
+from ._linking import CODES, LIMITS, MEMBERS, PERSONS, IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._logging import exception_summary
-from ._outbox import DeadLetters, Outbox
+from ._outbox import DEAD_LETTERS, OUTBOX, DeadLetters, Outbox
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -84,10 +84,27 @@ def _state_locations(state_dir: Any) -> tuple[Any, Path | None, bool]:
     )
 
 
+# Namespaces of work in flight (and of links a person made): memory state never evicts them.
+IN_FLIGHT_NAMESPACES = (
+    LEDGER,
+    OUTBOX,
+    DEAD_LETTERS,
+    CLAIMS,
+    RUNNING,
+    STOP,
+    BATCHES,
+    RESULTS,
+    CODES,
+    LIMITS,
+    MEMBERS,
+    PERSONS,
+)
+
+
 def open_state_store(location: Any, *, max_entries: int) -> StateStore:
     """The store for a sessions location: memory, a folder, a `redis://` URL, or a store as is."""
     if location is None:
-        return MemoryStateStore(max_entries=max_entries)
+        return MemoryStateStore(max_entries=max_entries, pinned=IN_FLIGHT_NAMESPACES)
     if isinstance(location, StateStore):
         return location
     if url_scheme(location) in POSTGRES_SCHEMES:

@@ -293,7 +293,9 @@ class TurnLedger:
             if key in self._held:
                 continue
             current = await self.store.get(LEDGER, key)
-            if not self._lapsed(current) or current.get("channel") not in self._resumers:
+            if not isinstance(current, dict) or not self._lapsed(current):
+                continue
+            if current.get("channel") not in self._resumers:
                 continue
             ticket = await self._claim(key, current)
             if ticket is not None:

@@ -88,7 +88,7 @@ class Outbox:
         return stored
 
     def _delay(self, attempts: int, error: BaseException | None) -> float:
-        backoff = min(self.options.outbox_backoff * 2 ** (attempts - 1), self.options.outbox_max_delay)
+        backoff = float(min(self.options.outbox_backoff * 2 ** (attempts - 1), self.options.outbox_max_delay))
         retry_after = getattr(error, "retry_after", None)
         return max(backoff, float(retry_after)) if isinstance(retry_after, (int, float)) else backoff
 

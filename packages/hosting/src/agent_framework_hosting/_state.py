@@ -13,7 +13,7 @@ import time
 import uuid
 from array import array
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,14 +154,21 @@ class KeyedLocks:
 
 
 class MemoryStateStore:
-    """Process-local state; each namespace is an LRU of at most `max_entries` keys."""
+    """Process-local state; each namespace is an LRU of at most `max_entries` keys.
+
+    `pinned` namespaces are never cut short: they hold work in flight (ledger entries, claims,
+    the outbox), and forgetting one would lose a message or answer it twice. Their expired
+    entries are swept whenever such a namespace has doubled since its last sweep.
+    """
 
     keeps_objects = True
 
-    def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+    def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, pinned: Collection[str] = ()) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
+        self.pinned = frozenset(pinned)
+        self._sweep_at: dict[str, int] = {}
         self._spaces: dict[str, OrderedDict[str, tuple[Any, float | None]]] = {}
         self._locks = KeyedLocks()
         self.evicted = 0
@@ -189,9 +196,19 @@ class MemoryStateStore:
         space = self._space(namespace)
         space[key] = (value, None if ttl is None else time.monotonic() + ttl)
         space.move_to_end(key)
+        if namespace in self.pinned:
+            if len(space) > self._sweep_at.get(namespace, self.max_entries):
+                self._sweep(namespace, space)
+            return
         while len(space) > self.max_entries:
             space.popitem(last=False)
             self._evicted(namespace)
+
+    def _sweep(self, namespace: str, space: OrderedDict[str, tuple[Any, float | None]]) -> None:
+        now = time.monotonic()
+        for stale in [key for key, (_, expires) in space.items() if expires is not None and expires <= now]:
+            del space[stale]
+        self._sweep_at[namespace] = max(self.max_entries, 2 * len(space))
 
     def _evicted(self, namespace: str) -> None:
         self.evicted += 1
