@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 from agent_framework_hosting import DeliveryOptions
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import GatedChatClient, OfflineChatClient
 from microsoft_agents.activity import Activity
 
 
@@ -51,13 +51,17 @@ def test_the_conversation_keeps_its_history_and_the_token_is_cached(
 
 
 def test_the_ack_does_not_wait_for_a_slow_agent(deploy: Any, mint: Any, make_activity: Any, wait_for: Any) -> None:
-    deployment = deploy(chat=OfflineChatClient(reply=lambda messages: "a slow answer", chunk_delay=0.3))
-    started = time.monotonic()
-    assert deployment.post(make_activity("take your time"), token=mint()).status_code == 202
-    acked_after = time.monotonic() - started
-    assert deployment.fake.messages() == []
-    wait_for(deployment.fake.messages, message="the eventual reply")
-    assert acked_after < time.monotonic() - started - 0.5
+    chat = GatedChatClient(reply=lambda messages: "a slow answer")
+    deployment = deploy(chat=chat)
+    try:
+        # The model cannot answer until the gate opens, so the 202 proves the ack did not wait for it.
+        assert deployment.post(make_activity("take your time"), token=mint()).status_code == 202
+        wait_for(lambda: chat.held == ["take your time"], message="the turn to reach the model")
+        assert deployment.fake.messages() == []
+    finally:
+        chat.release()
+    [reply] = wait_for(deployment.fake.messages, message="the eventual reply")
+    assert reply["text"] == "a slow answer"
 
 
 def test_a_typing_activity_precedes_the_reply(deploy: Any, mint: Any, make_activity: Any, wait_for: Any) -> None:
@@ -165,11 +169,14 @@ def test_long_answers_are_split_into_several_messages(deploy: Any, make_activity
         authenticated=False, chat=OfflineChatClient(reply=lambda messages: long_answer), max_message_length=500
     )
     deployment.post(make_activity("essay", channel_id="webchat"))
-    messages = wait_for(lambda: len(deployment.fake.messages()) >= 4 and deployment.fake.messages())
-    time.sleep(0.2)
-    messages = deployment.fake.messages()
+
+    def whole_answer() -> Any:
+        messages = deployment.fake.messages()
+        return " ".join(m["text"] for m in messages).split() == long_answer.split() and messages
+
+    messages = wait_for(whole_answer, message="every part of the answer")
+    assert len(messages) >= 4
     assert all(len(m["text"]) <= 500 for m in messages)
-    assert " ".join(m["text"] for m in messages).split() == long_answer.split()
 
 
 def test_an_agent_failure_sends_an_apology_not_silence(deploy: Any, make_activity: Any, wait_for: Any) -> None:

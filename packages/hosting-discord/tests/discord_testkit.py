@@ -51,6 +51,7 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     scripts: list[Scripted] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
+    holds: dict[str, threading.Event] = field(default_factory=dict)
     url: str = ""
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -60,6 +61,11 @@ class FakeDiscord:
 
     def delay(self, method: str, seconds: float) -> None:
         self.delays[method] = seconds
+
+    def hold(self, method: str) -> threading.Event:
+        """Calls of `method` get no answer until the returned event is set (at most 30 s)."""
+        self.holds[method] = threading.Event()
+        return self.holds[method]
 
     async def handle(self, request: Request) -> Response:
         raw = await request.body()
@@ -75,6 +81,8 @@ class FakeDiscord:
             self._changed.notify_all()
         if call.method in self.delays:
             await asyncio.sleep(self.delays[call.method])
+        if call.method in self.holds:
+            await asyncio.to_thread(self.holds[call.method].wait, 30)
         for scripted in self.scripts:
             if scripted.method == call.method and scripted.contains in call.path and scripted.responses:
                 status, body = scripted.responses.pop(0)

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import GatedChatClient, OfflineChatClient, wait_until
 
 LONG_INPUT = " ".join(f"w{n}" for n in range(30))
 
@@ -24,11 +24,16 @@ def poll(client: openai.OpenAI, response_id: str, statuses: tuple[str, ...], tim
 
 
 def test_background_returns_at_once_and_polling_sees_it_complete(serve: Any) -> None:
-    served = serve(chat=OfflineChatClient(chunk_delay=0.05))
-    started = time.monotonic()
-    queued = served.client.responses.create(model="m", input="take your time", background=True)
-    assert time.monotonic() - started < 0.5
-    assert queued.status == "queued" and queued.background is True and queued.output == []
+    chat = GatedChatClient(chunk_delay=0.05)
+    served = serve(chat=chat)
+    try:
+        # The model cannot answer until the gate opens, so getting the response back proves it did not wait for the run.
+        queued = served.client.responses.create(model="m", input="take your time", background=True)
+        assert queued.status == "queued" and queued.background is True and queued.output == []
+        wait_until(lambda: chat.held == ["take your time"], message="the run to reach the model")
+        assert served.client.responses.retrieve(queued.id).status in ("queued", "in_progress")
+    finally:
+        chat.release()
     done = poll(served.client, queued.id, ("completed",))
     assert done.output_text == "echo 1: take your time"
     follow_up = served.client.responses.create(model="m", input="next", previous_response_id=done.id)

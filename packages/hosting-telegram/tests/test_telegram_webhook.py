@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from agent_framework_hosting import ChannelCommand, ChannelCommandContext, DeliveryOptions
-from agent_framework_hosting.testing import OfflineChatClient, eventually
+from agent_framework_hosting.testing import GatedChatClient, OfflineChatClient, eventually
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -346,18 +346,26 @@ async def test_agent_errors_get_a_short_apology_without_internals(fake: FakeBotA
 
 
 async def test_one_chat_runs_in_order_while_other_chats_run_in_parallel(fake: FakeBotApi) -> None:
-    client = OfflineChatClient(chunk_delay=0.05)
+    client = GatedChatClient(chunk_delay=0.05, holds=lambda text: text == "one")
     with webhook_bot(fake, client=client, stream=True, stream_edit_min_interval=0) as bot:
-        for update_id, text in enumerate(["one", "two", "three"], start=1):
-            await post(bot, message_update(update_id, text, chat_id=1))
-        await post(bot, message_update(10, "other", chat_id=2))
-        await eventually(lambda: len(fake.sent_texts(1)) == 3 and fake.sent_texts(2), message="all replies")
-        await asyncio.sleep(0.3)
-        assert [m["visible"] for m in fake.current(1)] == ["echo 1: one", "echo 2: two", "echo 3: three"]
-        assert [m["visible"] for m in fake.current(2)] == ["echo 1: other"]
-        other_reply = min(c.at for c in fake.timed("sendMessage") if c.payload["chat_id"] == 2)
-        last_chat_one = max(c.at for c in fake.timed("sendMessage") if c.payload["chat_id"] == 1)
-        assert other_reply < last_chat_one
+        try:
+            for update_id, text in enumerate(["one", "two", "three"], start=1):
+                await post(bot, message_update(update_id, text, chat_id=1))
+            await eventually(lambda: client.held == ["one"], message="chat 1's first turn to reach the model")
+            await post(bot, message_update(10, "other", chat_id=2))
+            # Chat 2 is answered in full while chat 1's first turn is still held...
+            await eventually(lambda: [m["visible"] for m in fake.current(2)] == ["echo 1: other"], message="chat 2")
+            # ...and chat 1's later messages wait behind its first.
+            assert client.held == ["one"]
+            assert [call[-1].text for call in client.calls] == ["other"]
+        finally:
+            client.release()
+        await eventually(
+            lambda: [m["visible"] for m in fake.current(1)] == ["echo 1: one", "echo 2: two", "echo 3: three"],
+            timeout=20,
+            message="chat 1's answers, in order",
+        )
+    assert [m["visible"] for m in fake.current(2)] == ["echo 1: other"]
 
 
 async def test_the_bot_token_never_appears_in_logs(fake: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:

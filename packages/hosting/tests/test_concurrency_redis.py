@@ -77,12 +77,12 @@ async def test_reject_sees_a_turn_running_in_another_process(redis: RedisServer)
 
 
 async def test_collect_merges_messages_sent_to_both_processes_into_one_turn(redis: RedisServer) -> None:
-    with pair(redis, "collect:0.8") as hosts:
+    with pair(redis, "collect:3") as hosts:
         async with httpx.AsyncClient(timeout=30) as client:
             first = asyncio.ensure_future(say(client, hosts[0], "a", "k"))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.3)
             second = asyncio.ensure_future(say(client, hosts[1], "b", "k"))
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.3)
             third = asyncio.ensure_future(say(client, hosts[0], "c", "k"))
             replies = [(await task).json()["text"] for task in (first, second, third)]
     assert replies == ["echo 3: c"] * 3

@@ -597,8 +597,9 @@ class RedisStateStore:
         return bool(renewed)
 
     async def _keep(self, lease: RedisLease) -> None:
-        """Renew `lease` every third of its ttl until cancelled or lost."""
-        while True:
+        """Renew `lease` every third of its ttl until released, cancelled or lost."""
+        # `released` as well as the cancel: redis-py can swallow a cancellation (its `can_read` under asyncio.timeout).
+        while not lease.released:
             await asyncio.sleep(lease.ttl / 3)
             try:
                 if await self._renew(lease):
@@ -685,6 +686,8 @@ class RedisLeader:
     async def release(self) -> None:
         """Step down so another process can lead at once."""
         lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.released = True
         await self._stop_keeper()
         if lease is not None:
             await self.store._release(lease)

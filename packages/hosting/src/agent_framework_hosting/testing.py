@@ -28,6 +28,7 @@ from ._offline import FAIL_MARKER, OfflineChatClient, Reply, echo_reply, words
 
 __all__ = [
     "FAIL_MARKER",
+    "GatedChatClient",
     "JsonChannel",
     "LogWatch",
     "OfflineChatClient",
@@ -50,6 +51,59 @@ __all__ = [
     "watch_logs",
     "words",
 ]
+
+
+class GatedChatClient(OfflineChatClient):
+    """An `OfflineChatClient` whose answers wait until `release()`, so a test can see what happens meanwhile.
+
+    `holds(text)` chooses which calls wait, by the last user message (all by default); `held` lists the
+    texts of the calls waiting now. A call still held after `timeout` seconds fails instead of hanging.
+    """
+
+    def __init__(self, *, holds: Callable[[str], bool] = lambda text: True, timeout: float = 60.0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.holds = holds
+        self.timeout = timeout
+        self.gate = threading.Event()
+        self.held: list[str] = []
+
+    def release(self) -> None:
+        self.gate.set()
+
+    async def _wait_for_gate(self, messages: Sequence[Any]) -> None:
+        users = [m for m in messages if m.role == "user"]
+        text = users[-1].text if users else ""
+        if not self.holds(text):
+            return
+        self.held.append(text)
+        try:
+            deadline = time.monotonic() + self.timeout
+            while not self.gate.is_set():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the gate was never released for {text!r}")
+                await asyncio.sleep(0.01)
+        finally:
+            self.held.remove(text)
+
+    def _inner_get_response(self, *, messages: Sequence[Any], stream: bool, options: Any, **kwargs: Any) -> Any:
+        answer = super()._inner_get_response(messages=messages, stream=stream, options=options, **kwargs)
+        if stream:
+            return answer  # `_stream` waits at the gate
+
+        async def gated() -> Any:
+            try:
+                await self._wait_for_gate(messages)
+            except BaseException:
+                answer.close()
+                raise
+            return await answer
+
+        return gated()
+
+    async def _stream(self, messages: Sequence[Any], step: Any = None) -> AsyncIterator[Any]:
+        await self._wait_for_gate(messages)
+        async for update in super()._stream(messages, step):
+            yield update
 
 
 def free_port() -> int:
