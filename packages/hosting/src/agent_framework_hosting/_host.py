@@ -425,11 +425,13 @@ class AgentFrameworkHost:
         The message is appended to that conversation's history too. A list sends to
         each destination on its own and returns one result per destination. With an
         `idempotency_key`, a destination that already got this key is not sent to again.
-        One destination that fails raises `DeliveryError`; in a list it is reported.
+        A send the platform fails goes to the durable outbox (retried, never sooner than
+        its Retry-After, then a dead letter): the result says `queued`. One destination
+        that is unknown or refused for good raises `DeliveryError`; in a list it is reported.
         """
         if isinstance(to, (str, ConversationReference)):
             result = await self.proactive.deliver_one(to, message, idempotency_key=idempotency_key)
-            if not result.delivered:
+            if not result.delivered and not result.queued:
                 raise DeliveryError(f"could not deliver to {result.key!r}: {result.error}")
             return result
         return await self.proactive.deliver_many(list(to), message, idempotency_key=idempotency_key)
