@@ -9,7 +9,7 @@ from typing import Any
 from ag_ui.core import Event
 from agent_framework import ChatResponseUpdate, Content, tool
 from agent_framework import Message as AgentMessage
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting.testing import CountingChatClient
 from pydantic import TypeAdapter
 
 EVENT = TypeAdapter(Event)
@@ -23,36 +23,26 @@ def delete_file(path: str) -> str:
     return f"deleted {path}"
 
 
-class ToolModel(OfflineChatClient):
+class ToolModel(CountingChatClient):
     """The offline echo model, plus: ``call <tool> <json>`` makes it call that tool; a tool result it reports."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.active = 0
-        self.most_active = 0
-
-    async def _stream(self, messages: Sequence[AgentMessage]) -> AsyncIterator[ChatResponseUpdate]:
-        self.active += 1
-        self.most_active = max(self.most_active, self.active)
-        try:
-            last = messages[-1]
-            results = [c for c in last.contents if c.type == "function_result"]
-            if results:
-                self.calls.append(list(messages))
-                yield ChatResponseUpdate(
-                    role="assistant", contents=[Content.from_text(f"tool said: {results[0].result}")]
-                )
-                return
-            if last.role == "user" and last.text.startswith("call "):
-                self.calls.append(list(messages))
-                _, name, arguments = last.text.split(" ", 2)
-                call = Content.from_function_call(f"call_{len(self.calls)}", name, arguments=arguments)
-                yield ChatResponseUpdate(role="assistant", contents=[call], finish_reason="tool_calls")
-                return
-            async for update in super()._stream(messages):
-                yield update
-        finally:
-            self.active -= 1
+    async def _answer_stream(
+        self, messages: Sequence[AgentMessage], step: Content | None = None
+    ) -> AsyncIterator[ChatResponseUpdate]:
+        last = messages[-1]
+        results = [c for c in last.contents if c.type == "function_result"]
+        if results:
+            self.calls.append(list(messages))
+            yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(f"tool said: {results[0].result}")])
+            return
+        if last.role == "user" and last.text.startswith("call "):
+            self.calls.append(list(messages))
+            _, name, arguments = last.text.split(" ", 2)
+            call = Content.from_function_call(f"call_{len(self.calls)}", name, arguments=arguments)
+            yield ChatResponseUpdate(role="assistant", contents=[call], finish_reason="tool_calls")
+            return
+        async for update in super()._answer_stream(messages, step):
+            yield update
 
 
 def events_of(body: str) -> list[Any]:

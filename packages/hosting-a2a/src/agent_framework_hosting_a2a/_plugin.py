@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import shlex
-from collections.abc import Mapping
 
-from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting
+from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting, curl_example
 
 from ._channel import A2AChannel
 
 _MESSAGE = {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "Hello! What can you do?"}]}
 _SEND = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": _MESSAGE}})
-
-
-def _example(url: str, environ: Mapping[str, str]) -> str:
-    auth = ' -H "Authorization: Bearer $A2A_API_KEY"' if environ.get("A2A_API_KEY") else ""
-    return f"curl {url}{auth} -H 'Content-Type: application/json' -H 'A2A-Version: 1.0' -d {shlex.quote(_SEND)}"
 
 
 PLUGIN = ChannelPlugin(
@@ -27,5 +20,5 @@ PLUGIN = ChannelPlugin(
     order=70,
     paths="`/a2a`, `/.well-known/agent-card.json`",
     note="A2A v1.0/v0.3 JSON-RPC; agent card at {base}/.well-known/agent-card.json",
-    example=_example,
+    example=curl_example(_SEND, key="A2A_API_KEY", headers=("A2A-Version: 1.0",)),
 )

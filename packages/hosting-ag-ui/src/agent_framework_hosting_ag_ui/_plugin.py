@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shlex
-from collections.abc import Mapping
 
-from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting
+from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting, curl_example
 
 from ._channel import AGUIChannel
 
@@ -23,11 +21,6 @@ _RUN = json.dumps(
 )
 
 
-def _example(url: str, environ: Mapping[str, str]) -> str:
-    auth = ' -H "Authorization: Bearer $AG_UI_API_KEY"' if environ.get("AG_UI_API_KEY") else ""
-    return f"curl -N {url}{auth} -H 'Content-Type: application/json' -d {shlex.quote(_RUN)}"
-
-
 PLUGIN = ChannelPlugin(
     name="ag-ui",
     channel=AGUIChannel,
@@ -36,5 +29,5 @@ PLUGIN = ChannelPlugin(
     order=72,
     paths="`/ag-ui`",
     note="AG-UI event stream; POST a RunAgentInput",
-    example=_example,
+    example=curl_example(_RUN, key="AG_UI_API_KEY", stream=True),
 )

@@ -18,7 +18,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationBusyError,
     ConversationReference,
-    DeliveryError,
+    DeliveryFailed,
     HostingError,
     TurnInterruptedError,
 )
@@ -175,7 +175,7 @@ class ResponsesChannel:
         """
         conversation_id = reference.destination.get("conversation_id")
         if not isinstance(conversation_id, str) or await self.runner.records.conversation(conversation_id) is None:
-            raise DeliveryError(f"there is no conversation {conversation_id!r} to deliver into")
+            raise DeliveryFailed(f"there is no conversation {conversation_id!r} to deliver into", permanent=True)
         item = message_item(new_id("msg"), message.text, "completed")
         await self.runner.append_items(conversation_id, [item])
         self.runner.streams.deliver(conversation_id, item)

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Mapping
-
-from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting
+from agent_framework_hosting.plugins import ChannelPlugin, ChannelSetting, curl_example
 
 from ._channel import ResponsesChannel
-
-
-def _example(url: str, environ: Mapping[str, str]) -> str:
-    auth = ' -H "Authorization: Bearer $RESPONSES_API_KEY"' if environ.get("RESPONSES_API_KEY") else ""
-    body = shlex.quote('{"input": "Hello! What can you do?", "stream": true}')
-    return f"curl -N {url}{auth} -H 'Content-Type: application/json' -d {body}"
-
 
 PLUGIN = ChannelPlugin(
     name="responses",
@@ -24,5 +14,5 @@ PLUGIN = ChannelPlugin(
     order=10,
     paths="`/responses`, `/v1/responses`, `/conversations`",
     note="OpenAI Responses API; also at {base}/v1/responses",
-    example=_example,
+    example=curl_example('{"input": "Hello! What can you do?", "stream": true}', key="RESPONSES_API_KEY", stream=True),
 )

@@ -40,13 +40,13 @@ from agent_framework_hosting import (
     replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
+from agent_framework_hosting.queues import ConversationQueues
 from agent_framework_hosting.streaming import LiveEdit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._api import BotApi, TelegramApiError
-from ._chats import ChatQueues
 from ._parse import (
     CallbackQuery,
     CommandMessage,
@@ -177,7 +177,7 @@ class TelegramChannel:
         self._context: ChannelContext | None = None
         self._commands: dict[str, ChannelCommand] = {}
         self._tasks = BackgroundTasks()
-        self._queues: ChatQueues | None = None
+        self._queues: ConversationQueues | None = None
         self._poller: Poller | None = None
         self._poll_task: asyncio.Task[None] | None = None
 
@@ -196,10 +196,12 @@ class TelegramChannel:
         context.resumable(self)
         context.resendable(self)
         if self.transport == "webhook":
-            self._queues = ChatQueues(lambda work: context.spawn(work, name=f"{self.name}-update"))
+            self._queues = ConversationQueues(
+                lambda work: context.spawn(work, name=f"{self.name}-update"), label=self.name
+            )
             routes = [Route("/", self._webhook, methods=["POST"])]
         else:
-            self._queues = ChatQueues(self._tasks.spawn)
+            self._queues = ConversationQueues(self._tasks.spawn, label=self.name)
             routes = []
         return ChannelContribution(
             routes=routes,

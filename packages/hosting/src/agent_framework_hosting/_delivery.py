@@ -73,6 +73,8 @@ class DeliveryResult:
     delivered: bool
     duplicate: bool = False
     error: str | None = None
+    #: The send failed and the durable outbox retries it (a dead letter once it gives up).
+    queued: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class DeliveryResult:
             "delivered": self.delivered,
             "duplicate": self.duplicate,
             "error": self.error,
+            "queued": self.queued,
         }
 
 

@@ -34,6 +34,7 @@ from ._linking import CODES, LIMITS, MEMBERS, PERSONS, IdentityLinking, Links
 from ._locations import POSTGRES_SCHEMES, check_writable_folder, is_remote_location, url_scheme
 from ._logging import exception_summary
 from ._outbox import DEAD_LETTERS, OUTBOX, DeadLetters, Outbox
+from ._parked import warm_sessions
 from ._proactive import Destination, Proactive
 from ._sessions import SessionManager
 from ._state import FileStateStore, MemoryStateStore, StateStore
@@ -183,7 +184,7 @@ class AgentFrameworkHost:
         self.state: StateStore = open_state_store(sessions_location, max_entries=max_sessions)
         self.session_ttl = session_ttl
         self.response_ttl = response_ttl
-        self.sessions = SessionManager(target, self.state, ttl=session_ttl)
+        self.sessions = SessionManager(target, self.state, ttl=session_ttl, warm=warm_sessions(max_sessions))
         self.claims = Claims(self.state)
         self.ledger = TurnLedger(self.state, delivery)
         self.outbox = Outbox(self.state, delivery)
@@ -424,11 +425,13 @@ class AgentFrameworkHost:
         The message is appended to that conversation's history too. A list sends to
         each destination on its own and returns one result per destination. With an
         `idempotency_key`, a destination that already got this key is not sent to again.
-        One destination that fails raises `DeliveryError`; in a list it is reported.
+        A send the platform fails goes to the durable outbox (retried, never sooner than
+        its Retry-After, then a dead letter): the result says `queued`. One destination
+        that is unknown or refused for good raises `DeliveryError`; in a list it is reported.
         """
         if isinstance(to, (str, ConversationReference)):
             result = await self.proactive.deliver_one(to, message, idempotency_key=idempotency_key)
-            if not result.delivered:
+            if not result.delivered and not result.queued:
                 raise DeliveryError(f"could not deliver to {result.key!r}: {result.error}")
             return result
         return await self.proactive.deliver_many(list(to), message, idempotency_key=idempotency_key)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from agent_framework import WorkflowCheckpoint
 from agent_framework.exceptions import WorkflowCheckpointException
 from psycopg.types.json import Jsonb
 
+from ._checkpoint_codec import checkpoint_created, encode_checkpoint, restore_checkpoint
 from ._postgres import _ms
-from ._upstream import decode_checkpoint_value, encode_checkpoint_value
 
 if TYPE_CHECKING:
     from ._postgres import PostgresStateStore
 
 logger = logging.getLogger("agent_framework.hosting")
-
-
-def _created(checkpoint: WorkflowCheckpoint) -> float:
-    try:
-        return datetime.fromisoformat(checkpoint.timestamp).timestamp()
-    except (TypeError, ValueError):
-        return time.time()
 
 
 class PostgresCheckpointStorage:
@@ -40,23 +31,14 @@ class PostgresCheckpointStorage:
 
     def _decode(self, encoded: Any, checkpoint_id: str) -> WorkflowCheckpoint:
         try:
-            decoded = decode_checkpoint_value(encoded, allowed_types=self._store.allowed_checkpoint_types)
-            return WorkflowCheckpoint.from_dict(decoded)
+            return restore_checkpoint(encoded, self._store.allowed_checkpoint_types)
         except WorkflowCheckpointException:
             raise
         except Exception as error:
             raise WorkflowCheckpointException(f"checkpoint {checkpoint_id} cannot be restored") from error
 
     async def save(self, checkpoint: WorkflowCheckpoint) -> str:
-        try:
-            encoded = encode_checkpoint_value(checkpoint.to_dict())
-            decode_checkpoint_value(encoded, allowed_types=self._store.allowed_checkpoint_types)
-        except WorkflowCheckpointException:
-            raise
-        except Exception as error:
-            raise WorkflowCheckpointException(
-                f"checkpoint {checkpoint.checkpoint_id} cannot be encoded or restored under the allowed types"
-            ) from error
+        encoded = encode_checkpoint(checkpoint, self._store.allowed_checkpoint_types)
         await self._store._run(
             "INSERT INTO {s}.afh_checkpoints (scope, checkpoint_id, workflow_name, created, data, expires_at) "
             "VALUES (%s, %s, %s, %s, %s, {s}.afh_expiry(%s)) ON CONFLICT (scope, checkpoint_id) DO UPDATE SET "
@@ -66,7 +48,7 @@ class PostgresCheckpointStorage:
                 self.scope,
                 checkpoint.checkpoint_id,
                 checkpoint.workflow_name,
-                _created(checkpoint),
+                checkpoint_created(checkpoint),
                 Jsonb(encoded),
                 _ms(self._store.checkpoint_ttl),
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from ._delivery import (
 )
 from ._errors import HostingError
 from ._history import append_messages
+from ._outbox import DeliveryFailed
 from ._types import ChannelRequest, ChannelSession, HostedRunResult
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ Destination = str | ConversationReference
 DELIVERIES = "delivery"
 MULTICAST_LIMIT = 16
 PROACTIVE_OPERATION = "proactive"
+#: The outbox's name for proactive deliveries (each item's destination is a whole conversation reference).
+OUTBOX_CHANNEL = "deliver"
 
 
 class Proactive:
@@ -39,6 +43,7 @@ class Proactive:
     def __init__(self, host: AgentFrameworkHost) -> None:
         self._host = host
         self._recent = RecentReferences()
+        host.outbox.register(OUTBOX_CHANNEL, self)
 
     def _channel(self, name: str) -> DeliveryChannel | None:
         for channel in self._host.channels:
@@ -96,13 +101,17 @@ class Proactive:
             if channel is None:
                 raise DeliveryError(f"channel {reference.channel!r} is not served here or cannot deliver")
             outgoing = delivered_message(message, channel=reference.channel)
+            first = True
             if idempotency_key is None:
-                await self._send(channel, reference, outgoing, record)
-                return DeliveryResult(reference.key, reference.channel, delivered=True)
-            claim = f"{idempotency_key}:{reference.channel}:{reference.key}"
-            async with self._host.context.once(DELIVERIES, claim) as first:
-                if first:
-                    await self._send(channel, reference, outgoing, record)
+                kept = await self._send_or_keep(channel, reference, outgoing, record, secrets.token_hex(12))
+            else:
+                claim = f"{idempotency_key}:{reference.channel}:{reference.key}"
+                async with self._host.context.once(DELIVERIES, claim) as first:
+                    # A send kept in the outbox counts as taken: a repeat is a duplicate, the outbox sends it once.
+                    kept = await self._send_or_keep(channel, reference, outgoing, record, claim) if first else None
+            if kept is not None:
+                logger.warning("delivery to %s failed; the outbox retries it: %s", name, kept)
+                return DeliveryResult(reference.key, reference.channel, delivered=False, error=kept, queued=True)
             return DeliveryResult(reference.key, reference.channel, delivered=True, duplicate=not first)
         except HostingError as error:
             logger.warning("delivery to %s failed: %s", name, error)
@@ -112,11 +121,33 @@ class Proactive:
             logger.exception("delivery to %s failed", name)
             return DeliveryResult(name, None, delivered=False, error=type(error).__name__)
 
-    async def _send(
-        self, channel: DeliveryChannel, reference: ConversationReference, message: Message, record: bool
-    ) -> None:
-        await channel.deliver(reference, message)
+    async def _send_or_keep(
+        self, channel: DeliveryChannel, reference: ConversationReference, message: Message, record: bool, key: str
+    ) -> str | None:
+        """Send; a failure goes to the durable outbox (the error is returned) or, refused for good, to dead letters."""
+        try:
+            await channel.deliver(reference, message)
+        except Exception as error:
+            payload = {"message": message.to_dict(), "record": record}
+            await self._host.outbox.keep(
+                OUTBOX_CHANNEL, reference.to_dict(), payload, key=f"{OUTBOX_CHANNEL}:{key}", error=error
+            )
+            if isinstance(error, DeliveryFailed) and error.permanent:
+                raise  # refused for good: a dead letter already, reported as not delivered
+            return str(error) or type(error).__name__
         if record:
+            await self.append_history(reference.key, [message])
+        return None
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """The outbox's retry of a kept delivery: send it again, then record it in the conversation's history."""
+        reference = ConversationReference.from_dict(destination)
+        channel = self._channel(reference.channel)
+        if channel is None:
+            raise DeliveryFailed(f"channel {reference.channel!r} is not served here", permanent=True)
+        message = Message.from_dict(payload["message"])
+        await channel.deliver(reference, message)
+        if payload.get("record", True):
             await self.append_history(reference.key, [message])
 
     async def deliver_many(
@@ -162,6 +193,6 @@ class Proactive:
         )
         result = await self._host.context.run(request)
         delivered = await self.deliver_one(reference, result.text, idempotency_key=idempotency_key, record=False)
-        if not delivered.delivered:
+        if not delivered.delivered and not delivered.queued:
             raise DeliveryError(f"the answer could not be delivered to {reference.key!r}: {delivered.error}")
         return result

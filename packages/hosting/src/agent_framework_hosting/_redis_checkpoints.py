@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from agent_framework import WorkflowCheckpoint
 from agent_framework.exceptions import WorkflowCheckpointException
 
+from ._checkpoint_codec import checkpoint_created, encode_checkpoint, restore_checkpoint
 from ._redis import _dumps, _ms
-from ._upstream import decode_checkpoint_value, encode_checkpoint_value
 
 if TYPE_CHECKING:
     from ._redis import RedisStateStore
@@ -23,13 +21,6 @@ logger = logging.getLogger("agent_framework.hosting")
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _score(checkpoint: WorkflowCheckpoint) -> float:
-    try:
-        return datetime.fromisoformat(checkpoint.timestamp).timestamp()
-    except (TypeError, ValueError):
-        return time.time()
 
 
 class RedisCheckpointStorage:
@@ -52,24 +43,14 @@ class RedisCheckpointStorage:
             encoded = json.loads(raw)
         except ValueError as error:
             raise WorkflowCheckpointException(f"checkpoint {checkpoint_id} is not valid JSON") from error
-        decoded = decode_checkpoint_value(encoded, allowed_types=self._store.allowed_checkpoint_types)
-        return WorkflowCheckpoint.from_dict(decoded)
+        return restore_checkpoint(encoded, self._store.allowed_checkpoint_types)
 
     async def save(self, checkpoint: WorkflowCheckpoint) -> str:
-        try:
-            encoded = encode_checkpoint_value(checkpoint.to_dict())
-            decode_checkpoint_value(encoded, allowed_types=self._store.allowed_checkpoint_types)
-            data = _dumps(encoded)
-        except WorkflowCheckpointException:
-            raise
-        except Exception as error:
-            raise WorkflowCheckpointException(
-                f"checkpoint {checkpoint.checkpoint_id} cannot be encoded or restored under the allowed types"
-            ) from error
+        data = encode_checkpoint(checkpoint, self._store.allowed_checkpoint_types, _dumps)
         index = self._index(checkpoint.workflow_name)
         pipe = self._store.client.pipeline(transaction=True)
         pipe.hset(self._records, checkpoint.checkpoint_id, data)
-        pipe.zadd(index, {checkpoint.checkpoint_id: _score(checkpoint)})
+        pipe.zadd(index, {checkpoint.checkpoint_id: checkpoint_created(checkpoint)})
         if self._store.checkpoint_ttl is not None:
             pipe.pexpire(self._records, _ms(self._store.checkpoint_ttl))
             pipe.pexpire(index, _ms(self._store.checkpoint_ttl))

@@ -20,6 +20,7 @@ channel table come from the same declaration.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
@@ -118,6 +119,20 @@ class ChannelPlugin:
     def describe_example(self, url: str, environ: Mapping[str, str]) -> str:
         """The banner's "try it" command against `url` ("" when the plugin has none)."""
         return self.example(url, environ) if callable(self.example) else self.example.replace("{url}", url)
+
+
+def curl_example(
+    body: str, *, key: str | None = None, stream: bool = False, headers: Sequence[str] = ()
+) -> Callable[[str, Mapping[str, str]], str]:
+    """A `ChannelPlugin.example`: curl POSTing the JSON `body`, with a bearer token from `$key` when that is set."""
+
+    def example(url: str, environ: Mapping[str, str]) -> str:
+        auth = f' -H "Authorization: Bearer ${key}"' if key and environ.get(key) else ""
+        extra = "".join(f" -H '{header}'" for header in headers)
+        flags = " -N" if stream else ""
+        return f"curl{flags} {url}{auth} -H 'Content-Type: application/json'{extra} -d {shlex.quote(body)}"
+
+    return example
 
 
 class ChannelUnavailable(ConfigurationError):

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,10 +25,13 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from agent_framework import ChatResponseUpdate, Content, Message
+
 from ._offline import FAIL_MARKER, OfflineChatClient, Reply, echo_reply, words
 
 __all__ = [
     "FAIL_MARKER",
+    "CountingChatClient",
     "GatedChatClient",
     "JsonChannel",
     "LogWatch",
@@ -36,6 +40,7 @@ __all__ = [
     "RedisServer",
     "Reply",
     "ServerProcess",
+    "echo_host_processes",
     "echo_reply",
     "eventually",
     "free_port",
@@ -44,6 +49,7 @@ __all__ = [
     "postgres_bin_dir",
     "redis_server_binary",
     "running_server",
+    "serve_echo_host",
     "serve_until_terminated",
     "server_processes",
     "wait_for_port",
@@ -174,6 +180,34 @@ def running_server(app: Any, *, port: int | None = None, timeout: float = 15.0) 
         thread.join(timeout)
         if thread.is_alive():
             raise TimeoutError(f"server on port {port} did not stop within {timeout}s")
+
+
+class CountingChatClient(OfflineChatClient):
+    """The offline model, counting how many streamed answers are in flight (`active`) and the most at once.
+
+    A subclass changes what is streamed by overriding `_answer_stream`, which stays counted.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.active = 0
+        self.most_active = 0
+
+    async def _stream(
+        self, messages: Sequence[Message], step: Content | None = None
+    ) -> AsyncIterator[ChatResponseUpdate]:
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        try:
+            async for update in self._answer_stream(messages, step):
+                yield update
+        finally:
+            self.active -= 1
+
+    def _answer_stream(
+        self, messages: Sequence[Message], step: Content | None = None
+    ) -> AsyncIterator[ChatResponseUpdate]:
+        return super()._stream(messages, step)
 
 
 class JsonChannel:
@@ -490,6 +524,35 @@ def server_processes(commands: Sequence[Sequence[str]], *, name: str = "server")
     finally:
         for process in started:
             process.stop()
+
+
+def echo_host_processes(script: str, state: str, count: int, *, chunk_delay: float = 0.0, name: str = "host") -> Any:
+    """`count` processes of `script` (one that calls `serve_echo_host`) sharing `state`, started in parallel.
+
+    A context manager yielding the started `ServerProcess`es; all stopped on exit.
+    """
+    command = [sys.executable, script, "--port", "{port}", "--state", state, "--chunk-delay", str(chunk_delay)]
+    return server_processes([command] * count, name=name)
+
+
+def serve_echo_host(channels: Callable[[], Sequence[Any]], argv: Sequence[str] | None = None) -> None:
+    """The body of an `echo_host_processes` script: an echo agent over `channels()` until SIGTERM.
+
+    Reads ``--port``, ``--state`` (the host's `state_dir`) and ``--chunk-delay`` from `argv` (default: sys.argv).
+    """
+    import argparse
+
+    from agent_framework import Agent
+
+    from ._host import AgentFrameworkHost
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--chunk-delay", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    agent = Agent(client=OfflineChatClient(chunk_delay=args.chunk_delay), name="echo")
+    serve_until_terminated(AgentFrameworkHost(agent, channels=list(channels()), state_dir=args.state).app, args.port)
 
 
 def serve_until_terminated(app: Any, port: int) -> None:
