@@ -92,21 +92,32 @@ if current ~= ARGV[1] then
 end
 return redis.call('del', KEYS[1])
 """
+# Whether KEYS[key] holds a JSON object with the fields ARGV[3..] (name, value pairs).
+MATCHES = """
+local function matches(key)
+  local current = redis.call('get', key)
+  if not current then
+    return false
+  end
+  local ok, doc = pcall(cjson.decode, current)
+  if not ok or type(doc) ~= 'table' then
+    return false
+  end
+  for i = 3, #ARGV, 2 do
+    if tostring(doc[ARGV[i]]) ~= ARGV[i + 1] then
+      return false
+    end
+  end
+  return true
+end
+"""
 # Compare-and-set: store ARGV[1] (ttl ARGV[2] ms; 0 keeps the ttl; '' deletes) at KEYS[1]
 # only when its JSON object has the fields ARGV[3..] (name, value pairs).
-REPLACE_MATCHING = """
-local current = redis.call('get', KEYS[1])
-if not current then
+REPLACE_MATCHING = (
+    MATCHES
+    + """
+if not matches(KEYS[1]) then
   return 0
-end
-local ok, doc = pcall(cjson.decode, current)
-if not ok or type(doc) ~= 'table' then
-  return 0
-end
-for i = 3, #ARGV, 2 do
-  if tostring(doc[ARGV[i]]) ~= ARGV[i + 1] then
-    return 0
-  end
 end
 if ARGV[1] == '' then
   return redis.call('del', KEYS[1])
@@ -118,29 +129,23 @@ else
 end
 return 1
 """
+)
 # Set KEYS[1] to ARGV[1] (ttl ARGV[2] ms; 0: none), then delete KEYS[2] when its JSON object has the
 # fields ARGV[3..] (name, value pairs): a done mark and the removal of what it finishes, in one step.
-SET_THEN_DISCARD = """
+SET_THEN_DISCARD = (
+    MATCHES
+    + """
 if tonumber(ARGV[2]) > 0 then
   redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 else
   redis.call('set', KEYS[1], ARGV[1])
 end
-local current = redis.call('get', KEYS[2])
-if not current then
+if not matches(KEYS[2]) then
   return 0
-end
-local ok, doc = pcall(cjson.decode, current)
-if not ok or type(doc) ~= 'table' then
-  return 0
-end
-for i = 3, #ARGV, 2 do
-  if tostring(doc[ARGV[i]]) ~= ARGV[i + 1] then
-    return 0
-  end
 end
 return redis.call('del', KEYS[2])
 """
+)
 FENCED_SET = """
 for i = 2, #KEYS do
   if redis.call('get', KEYS[i]) ~= ARGV[i + 1] then
