@@ -47,7 +47,9 @@ class ToolModel(CountingChatClient):
 
 def events_of(body: str) -> list[Any]:
     """Every `data:` frame of an SSE body, validated as an AG-UI event by the protocol's own models."""
-    frames = [line[len("data: ") :] for line in body.splitlines() if line.startswith("data: ")]
+    # Only "\n" ends an SSE line: JSON may hold U+2028 or \x85 raw, which str.splitlines() would split on.
+    lines = (line.rstrip("\r") for line in body.split("\n"))
+    frames = [line[len("data: ") :] for line in lines if line.startswith("data: ")]
     return [EVENT.validate_python(json.loads(frame)) for frame in frames]
 
 

@@ -109,12 +109,13 @@ def test_arbitrary_unicode_renders_without_error(text: str) -> None:
     telegram_parse_html(markdown_to_html(text))
 
 
-def test_rendering_a_pathological_line_is_fast() -> None:
+def test_rendering_a_pathological_line_does_not_backtrack_for_ever() -> None:
     import time
 
     started = time.perf_counter()
     markdown_to_html("_a " * 2000 + "*b " * 2000 + "`" * 500)
-    assert time.perf_counter() - started < 1.0
+    # A guard against catastrophic backtracking (minutes), not a benchmark: about 0.3 s on a quiet machine.
+    assert time.perf_counter() - started < 5.0
 
 
 # splitting
