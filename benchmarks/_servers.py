@@ -436,7 +436,11 @@ def bot_framework_app(state_dir: str | None) -> Starlette:
 
 
 def bare_activity_app(state_dir: str | None) -> Starlette:
-    """The Activity baseline: validate the bearer JWT (cached key), parse, answer 201, start a turn."""
+    """The Activity baseline: validate the bearer JWT (cached key), parse, answer 201, start a turn.
+
+    Like the channel, it remembers a verified token until its `exp` (the connector reuses one for an
+    hour), so both sides verify each token once and check its `serviceurl` on every request.
+    """
     import asyncio
 
     import jwt
@@ -445,6 +449,16 @@ def bare_activity_app(state_dir: str | None) -> Starlette:
     agent = Agent(client=StalledClient(), name="bench")
     locks: dict[str, asyncio.Lock] = {}
     tasks: set[asyncio.Task[Any]] = set()
+    verified: dict[str, dict[str, Any]] = {}
+
+    def validate(token: str) -> dict[str, Any]:
+        claims = verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=BOT_APP_ID, issuer=BOT_ISSUER)
+            if len(verified) >= 1024:
+                del verified[next(iter(verified))]
+            verified[token] = claims
+        return claims
 
     async def answer(conversation: str, text: str) -> None:
         async with locks.setdefault(conversation, asyncio.Lock()):
@@ -452,7 +466,7 @@ def bare_activity_app(state_dir: str | None) -> Starlette:
 
     async def messages(request: Request) -> Response:
         token = request.headers["authorization"].removeprefix("Bearer ")
-        claims = jwt.decode(token, public_key, algorithms=["RS256"], audience=BOT_APP_ID, issuer=BOT_ISSUER)
+        claims = validate(token)
         activity = await request.json()
         if claims.get("serviceurl") != activity["serviceUrl"]:
             return JSONResponse({"error": "serviceUrl"}, status_code=401)

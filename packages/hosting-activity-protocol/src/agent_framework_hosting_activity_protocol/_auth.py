@@ -7,8 +7,16 @@ from typing import Any
 
 import httpx
 
-from ._jwt import BOT_FRAMEWORK_ISSUER, TokenRejected, read_header, validate_token
+from ._jwt import (
+    BOT_FRAMEWORK_ISSUER,
+    TokenRejected,
+    check_endorsement,
+    check_service_url,
+    read_header,
+    verify_token,
+)
 from ._keys import OpenIdKeys
+from ._tokens import VerifiedTokens
 
 BOT_FRAMEWORK_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 BOT_FRAMEWORK_TENANT = "botframework.com"
@@ -36,6 +44,8 @@ class Authenticator:
     The token's (unverified) issuer picks the key source: Bot Framework's own
     metadata for `https://api.botframework.com`, the Entra metadata for every
     other trusted issuer. The verified claims are then checked again in full.
+    A verified token is remembered until its `exp` (`VerifiedTokens`), since the
+    connector sends the same token for about an hour.
     """
 
     def __init__(
@@ -48,6 +58,7 @@ class Authenticator:
     ) -> None:
         self.app_id = app_id
         self.issuers = frozenset(issuers)
+        self.verified = VerifiedTokens()
         self._sources: Mapping[str, OpenIdKeys] = {
             issuer: bot_framework_keys if issuer == BOT_FRAMEWORK_ISSUER else entra_keys for issuer in self.issuers
         }
@@ -56,18 +67,20 @@ class Authenticator:
         self, client: httpx.AsyncClient, token: str, *, channel_id: str | None, service_url: str | None
     ) -> dict[str, Any]:
         """The verified claims; raises `TokenRejected`, or `KeysUnavailable` when keys cannot be loaded."""
-        header = read_header(token)
+        verified = self.verified.get(token)
+        header = read_header(token) if verified is None else verified.header
         source = self._sources.get(header.issuer)
         if source is None:
             raise TokenRejected("token issuer is not trusted")
         key = await source.get(client, header.kid)
         if key is None:
+            self.verified.forget(token)
             raise TokenRejected("token is signed by an unknown key")
-        return validate_token(
-            token,
-            key,
-            audience=self.app_id,
-            issuers=self.issuers,
-            channel_id=channel_id,
-            service_url=service_url,
-        )
+        check_endorsement(key, channel_id)
+        if verified is not None and verified.key is key:
+            claims = verified.claims
+        else:  # first seen, or its key was refreshed since: verify in full
+            claims = verify_token(token, key, audience=self.app_id, issuers=self.issuers)
+            self.verified.put(token, header, key, claims)
+        check_service_url(claims, service_url)
+        return claims

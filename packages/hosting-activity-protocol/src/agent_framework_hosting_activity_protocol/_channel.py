@@ -40,6 +40,7 @@ from agent_framework_hosting.http import (
     json_error,
     read_json_object,
 )
+from agent_framework_hosting.queues import ConversationQueues
 from agent_framework_hosting.text import split_text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -172,6 +173,7 @@ class ActivityProtocolChannel:
             )
         self._context: ChannelContext | None = None
         self._all_commands: dict[str, ChannelCommand] = {}
+        self._queues: ConversationQueues | None = None
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -191,6 +193,8 @@ class ActivityProtocolChannel:
             taken = {command.name.lower() for command in commands}
             commands += [c for c in (context.link_command(), context.unlink_command()) if c.name not in taken]
         self._all_commands = {command.name.lower(): command for command in commands}
+        self._queues = ConversationQueues(lambda work: context.spawn(work, name=f"{self.name}-activity"),
+                                          label=self.name)  # fmt: skip
         return ChannelContribution(
             routes=[Route("/", self._handle, methods=["POST"])],
             commands=commands,
@@ -353,9 +357,20 @@ class ActivityProtocolChannel:
         if ticket is None:
             logger.info("ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id)
             return _accepted()
-        work = self.context.handle(ticket, functools.partial(self._deliver, activity, channel_request))
-        self.context.spawn(work, name=f"activity-{activity.id}")
+        deliver = functools.partial(self._deliver, activity, channel_request)
+        assert self._queues is not None
+        self._queues.submit(self._queue_key(channel_request), functools.partial(self.context.handle, ticket, deliver))
         return _accepted()
+
+    def _queue_key(self, request: ChannelRequest) -> str | None:
+        """The conversation's queue, so a waiting message holds no task; None (run at once) for `/stop`
+        and for every message unless the policy is queue (the others act on arrival)."""
+        if self.context.channel_policy(self.name) != "queue":
+            return None
+        command = self._command(request)
+        if command is not None and command.name.lower() == "stop":
+            return None
+        return request.isolation_key
 
     @staticmethod
     def _delivery_id(activity: InboundActivity) -> str:

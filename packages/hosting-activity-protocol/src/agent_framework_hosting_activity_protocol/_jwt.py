@@ -64,10 +64,10 @@ def parse_jwks(document: Any) -> dict[str, SigningKey]:
 def read_header(token: str) -> TokenHeader:
     """The token's `kid` and claimed issuer, unverified; rejects any algorithm but RS256."""
     try:
-        header = jwt.get_unverified_header(token)
-        claims = jwt.decode(token, options={"verify_signature": False})
+        unverified = jwt.decode_complete(token, options={"verify_signature": False})
     except jwt.PyJWTError:
         raise TokenRejected("token is not a well-formed JWT") from None
+    header, claims = unverified["header"], unverified["payload"]
     if header.get("alg") != ALGORITHM:
         raise TokenRejected(f"token algorithm must be {ALGORITHM}")
     kid = header.get("kid")
@@ -94,8 +94,22 @@ def validate_token(
     leeway: float = CLOCK_SKEW_SECONDS,
 ) -> dict[str, Any]:
     """Verify signature, issuer, audience, expiry, endorsement and `serviceurl`; returns the claims."""
+    check_endorsement(key, channel_id)
+    claims = verify_token(token, key, audience=audience, issuers=issuers, leeway=leeway)
+    check_service_url(claims, service_url)
+    return claims
+
+
+def check_endorsement(key: SigningKey, channel_id: str | None) -> None:
+    """The signing key must be endorsed for the activity's channel (when the JWKS lists endorsements)."""
     if channel_id and key.endorsements is not None and channel_id not in key.endorsements:
         raise TokenRejected(f"signing key is not endorsed for channel {channel_id!r}")
+
+
+def verify_token(
+    token: str, key: SigningKey, *, audience: str, issuers: Collection[str], leeway: float = CLOCK_SKEW_SECONDS
+) -> dict[str, Any]:
+    """Verify signature, issuer, audience and expiry (what holds for the token whatever activity it carries)."""
     options: dict[str, Any] = {"require": ["exp", "iss", "aud"], "strict_aud": True}
     try:
         claims = jwt.decode(
@@ -119,9 +133,13 @@ def validate_token(
         raise TokenRejected("token issuer is not trusted") from None
     except jwt.PyJWTError as error:
         raise TokenRejected(f"token is invalid ({type(error).__name__})") from None
-    claimed_url = claims.get("serviceurl")
-    if claims.get("iss") == BOT_FRAMEWORK_ISSUER and not isinstance(claimed_url, str):
+    if claims.get("iss") == BOT_FRAMEWORK_ISSUER and not isinstance(claims.get("serviceurl"), str):
         raise TokenRejected("token has no serviceurl claim")
+    return claims
+
+
+def check_service_url(claims: Mapping[str, Any], service_url: str | None) -> None:
+    """A token naming a `serviceurl` is good only for activities from that service URL."""
+    claimed_url = claims.get("serviceurl")
     if claimed_url is not None and (not isinstance(service_url, str) or not _same_url(str(claimed_url), service_url)):
         raise TokenRejected("token serviceurl does not match the activity's serviceUrl")
-    return claims

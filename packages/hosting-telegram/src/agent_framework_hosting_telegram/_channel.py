@@ -351,6 +351,10 @@ class TelegramChannel:
         assert self._context is not None
         if self._context.channel_policy(self.name) != "queue":
             return None
+        message = update.get("message")
+        text = message.get("text") if isinstance(message, dict) else None
+        if isinstance(text, str) and not text.lstrip().startswith("/"):
+            return chat_key(update)  # plain text: no command, so not /stop (spares a full parse per update)
         event = parse_update(update, bot_username=self.bot_username)
         if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
             return None

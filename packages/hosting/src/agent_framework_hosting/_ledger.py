@@ -35,6 +35,7 @@ logger = logging.getLogger("agent_framework.hosting")
 
 LEDGER = "ledger"
 MAX_UNCONFIRMED = 10_000
+RENEW_BATCH = 256
 ACCEPTED, RUNNING, REPLYING = "accepted", "running", "replying"
 INTERRUPTED_NOTICE = "Sorry, I was interrupted before I could answer. Please send that again."
 
@@ -97,7 +98,7 @@ class DeliveryTicket:
         """Record progress; a ticket whose lease was taken over stays lost and records nothing."""
         if self.lost or self.entry["status"] == status:
             return
-        await self.ledger._write(self, status=status)
+        await self.ledger._write(self, status=status, lease_until=time.time() + self.ledger.options.lease)
 
 
 _CURRENT: ContextVar[DeliveryTicket | None] = ContextVar("afh_ledger_ticket", default=None)
@@ -116,8 +117,16 @@ async def replying() -> None:
             await ticket.mark(REPLYING)
 
 
+_PROCESS: tuple[int, str] | None = None
+
+
 def _process_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """`host:pid` of this process (cached per pid: a forked child names itself)."""
+    global _PROCESS
+    pid = os.getpid()
+    if _PROCESS is None or _PROCESS[0] != pid:
+        _PROCESS = (pid, f"{socket.gethostname()}:{pid}")
+    return _PROCESS[1]
 
 
 def _owner_is_dead(owner: str) -> bool:
@@ -152,14 +161,15 @@ class TurnLedger:
         self._resumers[channel] = resumer
 
     def _new_entry(self, channel: str, delivery_id: str, payload: Any, status: str = ACCEPTED) -> dict[str, Any]:
+        now = time.time()
         return {
             "channel": channel,
             "id": delivery_id,
             "payload": payload,
             "status": status,
             "owner": f"{_process_id()}:{secrets.token_hex(8)}",
-            "lease_until": time.time() + self.options.lease,
-            "accepted_at": time.time(),
+            "lease_until": now + self.options.lease,
+            "accepted_at": now,
             "attempts": 1,
         }
 
@@ -300,10 +310,18 @@ class TurnLedger:
         await self.store.discard(LEDGER, ticket.key, match=owned)
 
     async def renew(self) -> None:
-        """Extend the lease of every delivery this process is working on."""
-        for ticket in list(self._held.values()):
-            with contextlib.suppress(HostingError):
-                await self._write(ticket, lease_until=time.time() + self.options.lease)
+        """Extend the lease of every delivery this process is working on whose lease has run a third down.
+
+        Yields to the event loop every `RENEW_BATCH` entries: a backlog of thousands of queued
+        deliveries must not stall the acknowledgements of new ones.
+        """
+        due = time.time() + self.options.lease * 2 / 3
+        for count, ticket in enumerate(list(self._held.values()), 1):
+            if float(ticket.entry.get("lease_until", 0)) < due:
+                with contextlib.suppress(HostingError):
+                    await self._write(ticket, lease_until=time.time() + self.options.lease)
+            if count % RENEW_BATCH == 0:
+                await asyncio.sleep(0)
 
     async def recover(self) -> int:
         """Resume every delivery whose owner is gone; returns how many were taken over."""

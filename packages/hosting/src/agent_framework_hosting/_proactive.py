@@ -43,9 +43,16 @@ class Proactive:
     def __init__(self, host: AgentFrameworkHost) -> None:
         self._host = host
         self._recent = RecentReferences()
+        self._delivering: dict[str, DeliveryChannel | None] = {}
         host.outbox.register(OUTBOX_CHANNEL, self)
 
     def _channel(self, name: str) -> DeliveryChannel | None:
+        # cached: the isinstance check against a runtime Protocol costs more than the rest of `remember`
+        if name not in self._delivering:
+            self._delivering[name] = self._find_channel(name)
+        return self._delivering[name]
+
+    def _find_channel(self, name: str) -> DeliveryChannel | None:
         for channel in self._host.channels:
             if channel.name == name and isinstance(channel, DeliveryChannel):
                 return channel
