@@ -73,3 +73,20 @@ def test_a_proactive_message_goes_through_the_connector_with_a_token(
     assert sent.body["conversation"] == {"id": conversation, "tenantId": "tenant-1"}
     assert sent.body["recipient"]["id"] == inbound["from"]["id"]
     assert sent.body["from"]["id"] == inbound["recipient"]["id"]
+
+
+def test_without_a_turn_wait_bound_waiting_messages_queue_in_order_and_stop_cuts_in(
+    deploy: Any, mint: Any, make_activity: Any, wait_for: Any
+) -> None:
+    chat = OfflineChatClient(response_delay=10.0)
+    deployment = deploy(chat=chat, host_options={"turn_wait": None})
+    for text in ("a long question", "second", "third"):
+        assert deployment.post(make_activity(text, channel_id="webchat"), token=mint()).status_code == 202
+    wait_for(lambda: chat.calls, message="the turn reached the model")
+    chat.response_delay = 0.0  # the running turn keeps its 10 s; the queued ones answer at once
+    started = time.monotonic()
+    deployment.post(make_activity("/stop", channel_id="webchat"), token=mint())  # not queued behind them
+    wait_for(lambda: len(deployment.fake.messages()) == 3, message="the notice and both answers")
+    assert [m["text"] for m in deployment.fake.messages()] == ["Stopped.", "echo 2: second", "echo 3: third"]
+    assert time.monotonic() - started < 5
+    assert len(chat.calls) == 3

@@ -623,3 +623,21 @@ def test_the_channel_is_a_channel_with_the_documented_defaults(signer: Signer) -
     assert channel.api_base_url == "https://discord.com/api/v10"
     assert channel.max_body_bytes == 1024 * 1024 and channel.edit_interval == 1.0 and channel.streaming is False
     assert channel.max_timestamp_skew == 300
+
+
+
+def test_without_a_turn_wait_bound_a_conversations_interactions_queue_and_stop_cuts_in(
+    signer: Signer, discord: FakeDiscord
+) -> None:
+    agent_client = OfflineChatClient(response_delay=10.0)
+    first, second, third, stop = ask("first"), ask("second"), ask("third"), command("stop")
+    with TestClient(make_host(make_channel(signer, discord), agent_client, turn_wait=None).app) as client:
+        for payload in (first, second, third):
+            assert post(client, signer, payload).json()["type"] == 5
+        discord.wait_for(lambda calls: len(agent_client.calls) == 1)
+        agent_client.response_delay = 0.0  # the running turn keeps its 10 s; the queued ones answer at once
+        post(client, signer, stop)  # not queued behind the waiting ones
+        assert _original(discord, stop)[-1].json["content"] == "Stopped."
+        answers = [_answer(discord, payload) for payload in (first, second, third)]
+    assert answers == ["(stopped before answering)", "echo 2: second", "echo 3: third"]
+    assert len(agent_client.calls) == 3

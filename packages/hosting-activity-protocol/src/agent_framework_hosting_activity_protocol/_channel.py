@@ -363,9 +363,10 @@ class ActivityProtocolChannel:
         return _accepted()
 
     def _queue_key(self, request: ChannelRequest) -> str | None:
-        """The conversation's queue, so a waiting message holds no task; None (run at once) for `/stop`
-        and for every message unless the policy is queue (the others act on arrival)."""
-        if self.context.channel_policy(self.name) != "queue":
+        """The conversation's queue, so a waiting message holds no task, when turns wait without bound
+        under the queue policy; else None (run at once: it waits for the turn lock, bounded, or acts on
+        arrival), and always for `/stop`."""
+        if self.context.channel_policy(self.name) != "queue" or self.context.turn_wait is not None:
             return None
         command = self._command(request)
         if command is not None and command.name.lower() == "stop":

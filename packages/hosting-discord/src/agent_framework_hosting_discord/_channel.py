@@ -28,6 +28,7 @@ from agent_framework_hosting import (
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
 from agent_framework_hosting.streaming import LiveEdit
+from agent_framework_hosting.queues import ConversationQueues
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -169,6 +170,7 @@ class DiscordChannel:
         self._context: ChannelContext | None = None
         self._api: DiscordApi | None = None
         self._handlers: dict[str, ChannelCommand] = {}
+        self._queues: ConversationQueues | None = None
 
     def __repr__(self) -> str:
         return f"DiscordChannel(application_id={self.application_id!r}, path={self.path!r})"
@@ -216,6 +218,8 @@ class DiscordChannel:
             ]
             commands.extend(self._link_commands)
         self._handlers = {command.name: command for command in commands}
+        self._queues = ConversationQueues(lambda work: context.spawn(work, name=f"{self.name}-interaction"),
+                                          label=self.name)  # fmt: skip
         return ChannelContribution(
             routes=[Route("/", self._endpoint, methods=["POST"])],
             commands=commands,
@@ -319,8 +323,9 @@ class DiscordChannel:
 
     def _plan(
         self, payload: dict[str, Any]
-    ) -> tuple[Interaction, Callable[[float], Coroutine[Any, Any, None]], bool] | Response:
-        """What an application command does (the job and whether its reply is ephemeral), or an immediate answer."""
+    ) -> tuple[Interaction, Callable[[float], Coroutine[Any, Any, None]], bool, str] | Response:
+        """What an application command does (the job, whether its reply is ephemeral, the isolation key),
+        or an immediate answer."""
         interaction = parse_command(payload)
         job: Callable[[str, float], Coroutine[Any, Any, None]]
         if interaction.command == self.agent_command:
@@ -332,24 +337,36 @@ class DiscordChannel:
             job, ephemeral = partial(self._run_command, command, interaction), True
         else:
             return JSONResponse(immediate(f"Unknown command `/{interaction.command}`."))
-        return interaction, partial(job, self._isolation_key(interaction, payload)), ephemeral
+        key = self._isolation_key(interaction, payload)
+        return interaction, partial(job, key), ephemeral, key
 
     async def _application_command(self, payload: dict[str, Any], received: float) -> Response:
         planned = self._plan(payload)
         if isinstance(planned, Response):
             return planned
-        interaction, job, ephemeral = planned
+        interaction, job, ephemeral, key = planned
         # recorded in the turn ledger before Discord hears back; a crash after this is resumed
         ticket = await self.context.accept(interaction.id, {"interaction": payload, "received_at": time.time()})
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
             return JSONResponse(deferred(ephemeral=ephemeral))
+        queue = self._queue_key(interaction, key)
 
         async def start() -> None:
-            work = self.context.handle(ticket, partial(job, received))
-            self.context.spawn(work, name=f"discord-interaction-{interaction.id}")
+            assert self._queues is not None
+            self._queues.submit(queue, partial(self.context.handle, ticket, partial(job, received)))
 
         return JSONResponse(deferred(ephemeral=ephemeral), background=BackgroundTask(start))
+
+    def _queue_key(self, interaction: Interaction, key: str) -> str | None:
+        """The conversation's queue, so a waiting interaction holds no task, when turns wait without bound
+        under the queue policy; else None (run at once: it waits for the turn lock, bounded, or acts on
+        arrival), and always for `/stop`."""
+        if self.context.channel_policy(self.name) != "queue" or self.context.turn_wait is not None:
+            return None
+        if interaction.command == STOP_COMMAND:
+            return None
+        return key
 
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 

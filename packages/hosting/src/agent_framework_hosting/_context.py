@@ -331,6 +331,11 @@ class ChannelContext:
         """The concurrency policy for `request`: its channel's override, else the host's."""
         return self._host.concurrency.for_channel(self._name or request.channel)
 
+    @property
+    def turn_wait(self) -> float | None:
+        """How long a turn waits for its conversation's previous turn; None: as long as that takes."""
+        return self._host.turn_wait
+
     def channel_policy(self, channel: str) -> ConcurrencyPolicy:
         """The concurrency policy of `channel`; a channel that orders messages itself does so only for ``queue``."""
         return self._host.concurrency.for_channel(channel)
