@@ -1,0 +1,73 @@
+"""The ledger's lease upkeep: renewing what is due, without stalling the event loop under a backlog."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from agent_framework_hosting import DeliveryOptions, MemoryStateStore, TurnLedger
+from agent_framework_hosting._ledger import LEDGER, RENEW_BATCH, RUNNING
+
+
+async def accepted(ledger: TurnLedger, count: int) -> list[str]:
+    keys = []
+    for number in range(count):
+        ticket = await ledger.accept("chat", str(number), {"text": "hi"})
+        assert ticket is not None
+        keys.append(ticket.key)
+    return keys
+
+
+async def lease_of(store: MemoryStateStore, key: str) -> float:
+    entry = await store.get(LEDGER, key)
+    return float(entry["lease_until"])
+
+
+async def test_renewal_extends_only_leases_that_ran_a_third_down() -> None:
+    store = MemoryStateStore(pinned=[LEDGER])
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    old, fresh = await accepted(ledger, 2)
+    aged = {**ledger._held[old].entry, "lease_until": time.time() + 5.0}  # 25 s of 30 gone
+    await store.set(LEDGER, old, aged)
+    ledger._held[old].entry = aged
+    fresh_lease = await lease_of(store, fresh)
+    await ledger.renew()
+    assert await lease_of(store, old) > time.time() + 29.0
+    assert await lease_of(store, fresh) == fresh_lease
+
+
+async def test_marking_progress_extends_the_lease() -> None:
+    store = MemoryStateStore(pinned=[LEDGER])
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    (key,) = await accepted(ledger, 1)
+    ticket = ledger._held[key]
+    aged = {**ticket.entry, "lease_until": time.time() + 1.0}
+    await store.set(LEDGER, key, aged)
+    ticket.entry = aged
+    await ticket.mark(RUNNING)
+    entry = await store.get(LEDGER, key)
+    assert entry["status"] == RUNNING and entry["lease_until"] > time.time() + 29.0
+
+
+async def test_renewing_a_backlog_lets_other_work_run_between_batches() -> None:
+    store = MemoryStateStore(pinned=[LEDGER])
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    keys = await accepted(ledger, RENEW_BATCH * 4)
+    for key in keys:  # every lease is due
+        ledger._held[key].entry = {**ledger._held[key].entry, "lease_until": 0.0}
+    ticks = 0
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = ticks
+    await ledger.renew()
+    during = ticks - before
+    other.cancel()
+    assert during >= 3  # the memory store never suspends, so only the batches' yields let it in
+    assert min([await lease_of(store, key) for key in keys]) > time.time() + 29.0
