@@ -10,7 +10,6 @@ done, as the Telegram, Discord and Activity channels do.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -20,22 +19,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "packages", "hosting", "tests"))
 
-from _wrk import Target, Template, compare, ensure_tools, table  # noqa: E402
+from _wrk import Bench, Target, Template  # noqa: E402
 from redis_server import RedisServer  # noqa: E402
 
 UPDATE = Template("/hook", '{"update_id": {n}, "chat": {chat}, "text": "hello there"}')
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=16)
-    args = parser.parse_args()
-    ensure_tools()
-    settings = {"warmup": args.warmup, "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections}
-    rows = []
+    bench = Bench(__doc__, extra=lambda parser: parser.set_defaults(warmup=5.0, connections=16))
     with RedisServer() as redis, tempfile.TemporaryDirectory(prefix="afh-bench-") as folder:
         scenarios = {
             "memory": lambda: [],
@@ -43,10 +34,9 @@ def main() -> None:
             "redis": lambda: ["--state-dir", f"{redis.url}?prefix=b{uuid.uuid4().hex[:8]}:"],
         }
         for name, state in scenarios.items():
-            pair = [Target("direct", "hook", UPDATE, state()), Target("ledger", "hook-ledger", UPDATE, state())]
-            rows.append((f"{name}: whole turns, ledger vs direct", *compare(pair, **settings)))
-            print(table(rows[-1:]), flush=True)
-    print(table(rows))
+            direct, ledger = Target("direct", "hook", UPDATE, state()), Target("ledger", "hook-ledger", UPDATE, state())
+            bench.pair(f"{name}: whole turns, ledger vs direct", direct, ledger)
+    bench.report()
 
 
 if __name__ == "__main__":

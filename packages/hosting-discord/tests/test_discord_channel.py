@@ -625,7 +625,6 @@ def test_the_channel_is_a_channel_with_the_documented_defaults(signer: Signer) -
     assert channel.max_timestamp_skew == 300
 
 
-
 def test_without_a_turn_wait_bound_a_conversations_interactions_queue_and_stop_cuts_in(
     signer: Signer, discord: FakeDiscord
 ) -> None:

@@ -27,8 +27,8 @@ from agent_framework_hosting import (
     replying,
 )
 from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
-from agent_framework_hosting.streaming import LiveEdit
 from agent_framework_hosting.queues import ConversationQueues
+from agent_framework_hosting.streaming import LiveEdit
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
