@@ -50,7 +50,7 @@ async def test_list_tasks_trims_history_and_leaves_artifacts_out_unless_asked(se
         await send_all(client, [("hello", "h")])
         plain = (await client.list_tasks(ListTasksRequest(context_id="h"))).tasks[0]
         assert not plain.artifacts and len(plain.history) == 2
-        full = (await client.list_tasks(ListTasksRequest(context_id="h", include_artifacts=True, history_length=1)))
+        full = await client.list_tasks(ListTasksRequest(context_id="h", include_artifacts=True, history_length=1))
         [task] = full.tasks
         assert task.artifacts[0].parts[0].text == "echo 1: hello"
         assert [m.parts[0].text for m in task.history] == ["echo 1: hello"]
@@ -74,8 +74,12 @@ async def test_list_tasks_filters_by_state_and_update_time(serve: Any) -> None:
 
 @pytest.mark.parametrize(
     "request_",
-    [ListTasksRequest(page_size=0), ListTasksRequest(page_size=101), ListTasksRequest(page_token="not-ours"),
-     ListTasksRequest(history_length=-1)],  # fmt: skip
+    [
+        ListTasksRequest(page_size=0),
+        ListTasksRequest(page_size=101),
+        ListTasksRequest(page_token="not-ours"),
+        ListTasksRequest(history_length=-1),
+    ],  # fmt: skip
     ids=["page size 0", "page size 101", "foreign token", "negative history"],
 )
 async def test_list_tasks_refuses_bad_paging_as_invalid_params(serve: Any, request_: ListTasksRequest) -> None:
