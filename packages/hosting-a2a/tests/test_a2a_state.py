@@ -15,7 +15,7 @@ from a2a.types import CancelTaskRequest, GetTaskRequest, ListTasksRequest, Subsc
 from agent_framework_hosting.testing import RedisServer, redis_server_binary
 
 sys.path.insert(0, os.path.dirname(__file__))
-from a2a_helpers import collect, connect, send_request  # noqa: E402
+from a2a_helpers import collect, connect, send_request, wait_for_state  # noqa: E402
 from a2a_host import host_processes  # noqa: E402
 
 LONG = " ".join(f"w{n}" for n in range(40))
@@ -44,15 +44,6 @@ def hosts() -> Iterator[tuple[str, str]]:
         state = f"{redis.url}?prefix=a2a{uuid.uuid4().hex[:8]}:&lock_ttl=3"
         with host_processes(state, 2, chunk_delay=0.05) as (a, b):
             yield a.url + "/a2a", b.url + "/a2a"
-
-
-async def wait_for_state(client: Any, task_id: str, states: set[int], timeout: float = 20.0) -> Any:
-    for _ in range(int(timeout / 0.05)):
-        task = await client.get_task(GetTaskRequest(id=task_id))
-        if task.status.state in states:
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"task {task_id} never reached {states}")
 
 
 async def test_a_task_sent_to_one_process_is_read_and_continued_on_the_other(hosts: tuple[str, str]) -> None:
