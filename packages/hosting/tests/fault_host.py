@@ -8,9 +8,10 @@ Its channel is a minimal ack-first webhook, as Telegram, Discord and Activity ar
 ``POST /hook {"update_id", "text", "key", "reply_url"}`` is recorded in the turn
 ledger, acknowledged, and answered in the background by posting
 ``{"update_id", "text"}`` to `reply_url`. Steps: ``claim`` (the ledger entry is
-written, the platform not yet acknowledged), ``ledger`` (the entry is marked
-running), ``run`` (the agent is thinking), ``save`` (the session is saved),
-``send`` (the answer has reached the platform).
+written, the platform not yet acknowledged), ``ledger`` (the acknowledged entry's
+handler has begun, the entry still says accepted), ``run`` (the agent is
+thinking), ``save`` (the session is saved), ``send`` (the answer has reached the
+platform).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -62,14 +62,6 @@ class FaultyStore(FileStateStore):
         stored = await super().add(namespace, key, value, ttl=ttl)
         if namespace == "ledger" and stored:
             die_at("claim", self.fault)
-        return stored
-
-    async def replace(
-        self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
-    ) -> bool:
-        stored = await super().replace(namespace, key, value, match=match, ttl=ttl)
-        if namespace == "ledger" and stored and isinstance(value, dict) and value.get("status") == "running":
-            die_at("ledger", self.fault)
         return stored
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
@@ -119,6 +111,7 @@ class LedgerHook:
 
     async def resume(self, payload: Any) -> None:
         assert self.context is not None
+        die_at("ledger", self.fault)
         request = ChannelRequest(self.name, "message", payload["text"], session=ChannelSession(payload["key"]))
         result = await self.context.run(request)
         await replying()

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from agent_framework_hosting import DeliveryOptions, MemoryStateStore, TurnLedger
-from agent_framework_hosting._ledger import LEDGER, RENEW_BATCH, RUNNING
+from agent_framework_hosting._ledger import LEDGER, RENEW_BATCH, REPLYING
 
 
 async def accepted(ledger: TurnLedger, count: int) -> list[str]:
@@ -44,9 +44,9 @@ async def test_marking_progress_extends_the_lease() -> None:
     aged = {**ticket.entry, "lease_until": time.time() + 1.0}
     await store.set(LEDGER, key, aged)
     ticket.entry = aged
-    await ticket.mark(RUNNING)
+    await ticket.mark(REPLYING)
     entry = await store.get(LEDGER, key)
-    assert entry["status"] == RUNNING and entry["lease_until"] > time.time() + 29.0
+    assert entry["status"] == REPLYING and entry["lease_until"] > time.time() + 29.0
 
 
 async def test_renewing_a_backlog_lets_other_work_run_between_batches() -> None:
@@ -71,3 +71,18 @@ async def test_renewing_a_backlog_lets_other_work_run_between_batches() -> None:
     other.cancel()
     assert during >= 3  # the memory store never suspends, so only the batches' yields let it in
     assert min([await lease_of(store, key) for key in keys]) > time.time() + 29.0
+
+
+async def test_handling_writes_no_running_mark_and_settles_the_entry() -> None:
+    store = MemoryStateStore(pinned=[LEDGER, "idempotency"])
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    (key,) = await accepted(ledger, 1)
+    seen: list[str] = []
+
+    async def work() -> None:
+        seen.append((await store.get(LEDGER, key))["status"])
+
+    await ledger.handle(ledger._held[key], work)
+    assert seen == ["accepted"]
+    assert await store.get(LEDGER, key) is None
+    assert await ledger.accept("chat", "0", {"text": "hi"}) is None  # answered: a repeat is dropped

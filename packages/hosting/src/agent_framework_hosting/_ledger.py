@@ -2,7 +2,7 @@
 
 An entry lives in the state store's ``ledger`` namespace under
 ``<channel>:<delivery id>`` with the platform payload, a status
-(``accepted`` -> ``running`` -> ``replying``) and a lease: an owner token and
+(``accepted`` -> ``replying``) and a lease: an owner token and
 the time until which that owner is known alive. The owner renews the lease
 while it works; when the turn is answered the delivery is marked done in the
 ``idempotency`` namespace and the entry deleted. An entry whose lease lapsed
@@ -36,7 +36,8 @@ logger = logging.getLogger("agent_framework.hosting")
 LEDGER = "ledger"
 MAX_UNCONFIRMED = 10_000
 RENEW_BATCH = 256
-ACCEPTED, RUNNING, REPLYING = "accepted", "running", "replying"
+ACCEPTED, REPLYING = "accepted", "replying"
+RUNNING = "running"  # no longer written; entries left by earlier versions are resumed like accepted ones
 INTERRUPTED_NOTICE = "Sorry, I was interrupted before I could answer. Please send that again."
 
 
@@ -256,10 +257,13 @@ class TurnLedger:
         return True
 
     async def handle(self, ticket: DeliveryTicket, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work` for `ticket`: marked running, finished when it returns, kept for a resume when cancelled."""
+        """Run `work` for `ticket`: finished when it returns, kept for a resume when cancelled.
+
+        No "running" mark is written: a resume treats an accepted entry and a running one alike (it
+        runs the turn again; only `replying` changes that), so the write would only cost a round trip.
+        """
         token = _CURRENT.set(ticket)
         try:
-            await ticket.mark(RUNNING)
             await work()
         except asyncio.CancelledError:
             # shutdown cut the turn short: leave the entry; this process at its next start (or another one,
