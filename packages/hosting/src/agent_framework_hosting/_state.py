@@ -451,6 +451,20 @@ class FileStateStore:
         self._maybe_sweep(namespace, ttl)
         return created
 
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        """`add`, then read the value at `read` (namespace, key), in one trip to the worker thread."""
+        data, path, other = self._encode(key, value, ttl), self._path(namespace, key), self._path(*read)
+
+        def _both() -> tuple[bool, Any | None]:
+            created = self._create(path, data)
+            return created, self._read(other) if created else None
+
+        created, found = await asyncio.to_thread(_both)
+        self._maybe_sweep(namespace, ttl)
+        return created, found
+
     def _list_path(self, namespace: str, key: str) -> Path:
         return self._path(namespace, key).with_suffix(".jsonl")
 
