@@ -33,6 +33,7 @@ for package in (
     sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
 
 from agent_framework import Agent, AgentSession, ChatResponseUpdate, Message  # noqa: E402
+from agent_framework_hosting._serve import freeze_startup_heap  # noqa: E402
 from agent_framework_hosting.testing import OfflineChatClient  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
@@ -614,6 +615,7 @@ def main() -> None:
     os.environ["BENCH_PORT"] = str(args.port)
     logging.getLogger("agent_framework").setLevel(logging.WARNING)
     app = APPS[args.name](args.state_dir)
+    freeze_startup_heap()  # every server alike, as `host.serve()` does
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -13,7 +13,7 @@ from agent_framework_hosting.testing import free_port, wait_for_port
 
 SCRIPT = textwrap.dedent(
     """
-    import os, sys
+    import gc, os, sys
     from agent_framework import Agent
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -26,7 +26,9 @@ SCRIPT = textwrap.dedent(
         def contribute(self, context):
             async def pid(request):
                 return PlainTextResponse(str(os.getpid()))
-            return ChannelContribution(routes=[Route("/", pid)])
+            async def frozen(request):
+                return PlainTextResponse(str(gc.get_freeze_count()))
+            return ChannelContribution(routes=[Route("/", pid), Route("/frozen", frozen)])
 
     host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[JsonChannel(), Pid()])
     host.serve(port=int(sys.argv[1]), workers=int(sys.argv[2]))
@@ -56,6 +58,15 @@ def test_serve_runs_the_app_until_terminated() -> None:
         assert httpx.get(f"http://127.0.0.1:{port}/readiness", timeout=10).text == "ok"
         answer = httpx.post(f"http://127.0.0.1:{port}/json", json={"text": "hi", "key": "k"}, timeout=10).json()
         assert answer == {"text": "echo 1: hi"}
+    finally:
+        _stop(process)
+
+
+def test_serve_hides_the_startup_heap_from_the_garbage_collector() -> None:
+    process, port = _serve(1)
+    try:
+        # imports, the agent and the app: far more objects than any request leaves behind
+        assert int(httpx.get(f"http://127.0.0.1:{port}/pid/frozen", timeout=10).text) > 10_000
     finally:
         _stop(process)
 

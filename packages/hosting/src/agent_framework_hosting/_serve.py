@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -32,6 +33,18 @@ def _config(host: str, port: int, **options: Any) -> Any:
             raise TypeError(f"unknown Hypercorn setting {name!r}")
         setattr(config, name, value)
     return config
+
+
+def freeze_startup_heap() -> None:
+    """Hide everything built before serving (modules, the agent, the app) from the garbage collector.
+
+    Full collections then walk only what requests create. Without this, each one re-walks the
+    several hundred thousand objects imports leave behind: under a webhook backlog that cost a
+    third of the process's CPU and 100-250 ms pauses. Before fork() it also keeps the workers'
+    copies of those pages shared.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _run(host: AgentFrameworkHost, coroutine: Any) -> None:
@@ -65,6 +78,7 @@ def serve(
     options.setdefault("graceful_timeout", host.shutdown_timeout)
     config = _config(host_name, port, **options)
     app = host.app
+    freeze_startup_heap()
     logger.debug("starting Hypercorn on http://%s:%s with %d worker(s)", host_name, port, workers)
     if workers <= 1:
         from hypercorn.asyncio import serve as hypercorn_serve
