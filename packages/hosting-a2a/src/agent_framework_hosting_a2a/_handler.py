@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import anyio
 from a2a.server.context import ServerCallContext
@@ -45,6 +46,7 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelRequest,
     ChannelSession,
+    HostedRunResult,
     HostedStream,
     SessionBusyError,
 )
@@ -92,19 +94,21 @@ class HostRequestHandler(RequestHandler):
 
     @validate_request_params
     async def on_message_send(self, params: SendMessageRequest, context: ServerCallContext) -> Task | Message:
-        task = await self._start(params)
+        # A caller that waits gets the whole answer at once: run the turn unstreamed, which costs less. One that
+        # returns immediately will likely subscribe, so its task streams.
+        task = await self._start(params, stream=params.configuration.return_immediately)
         run = self.runs.get(task.id)
         if run is not None and not params.configuration.return_immediately:
             with anyio.move_on_after(self.wait_seconds):
                 await run.finished.wait()
-        latest = await self.store.get(task.id) or task
-        return apply_history_length(latest, params.configuration)
+        latest = run.result if run is not None and run.result is not None else await self.store.get(task.id)
+        return apply_history_length(latest or task, params.configuration)
 
     @validate_request_params
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[Event, None]:
-        task = await self._start(params)
+        task = await self._start(params, stream=True)
         run = self.runs.get(task.id)
         if run is None:
             yield task
@@ -112,8 +116,8 @@ class HostRequestHandler(RequestHandler):
         async for event in run.follow():
             yield event
 
-    async def _start(self, params: SendMessageRequest) -> Task:
-        """Validate the message, record a submitted task, and start its run."""
+    async def _start(self, params: SendMessageRequest, *, stream: bool) -> Task:
+        """Validate the message, record a submitted task, and start its run (streamed for streaming callers)."""
         validate_history_length(params.configuration)
         message = params.message
         if message.task_id:
@@ -125,7 +129,7 @@ class HostRequestHandler(RequestHandler):
         await self.store.create(task)
         run = self.runs.start(task.id)
         run.append(copy_task(task))
-        work = self._run(task, user_input, params, run)
+        work = self._run(task, user_input, params, run, stream=stream)
         if ticket is None:  # pragma: no cover - task ids are fresh, so the ledger never sees a repeat
             work.close()
             raise UnsupportedOperationError(message=f"Task {task.id} is already running")
@@ -175,7 +179,7 @@ class HostRequestHandler(RequestHandler):
     # -- the run ---------------------------------------------------------------------------------------------
 
     async def _run(
-        self, task: Task, user_input: AgentMessage, params: SendMessageRequest, run: LiveTask, *, stream: bool = True
+        self, task: Task, user_input: AgentMessage, params: SendMessageRequest, run: LiveTask, *, stream: bool
     ) -> None:
         request = ChannelRequest(
             channel=self.channel,
@@ -201,7 +205,7 @@ class HostRequestHandler(RequestHandler):
                 await self._relay(task, updates, run, artifact_id)
                 result = updates.result
             else:
-                result = await self.context.run(request, protocol_request=params)
+                result = await self._run_watched(task, request, params, run)
             text = result.text if result is not None else ""
             complete(task, text, artifact_id)
             run.append(artifact_update(task, answer_artifact(artifact_id, text), append=False, last_chunk=True))
@@ -223,9 +227,31 @@ class HostRequestHandler(RequestHandler):
                         await updates.aclose()
                     if not stopped:
                         await self._finish(task)
+                        run.result = task
                         run.append(status_update(task))
                 finally:
                     self.runs.end(run)
+
+    async def _run_watched(
+        self, task: Task, request: ChannelRequest, params: SendMessageRequest, run: LiveTask
+    ) -> HostedRunResult[Any]:
+        """An unstreamed turn (cheaper than a stream), stopped when another process cancels the task meanwhile."""
+        result: HostedRunResult[Any] | None = None
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                while True:
+                    await anyio.sleep(CANCEL_CHECK_INTERVAL)
+                    if await self._cancelled_elsewhere(task.id):
+                        run.cancel_requested = True
+                        group.cancel_scope.cancel()
+
+            group.start_soon(watch)
+            result = await self.context.run(request, protocol_request=params)
+            group.cancel_scope.cancel()
+        if result is None:
+            raise asyncio.CancelledError
+        return result
 
     async def _relay(self, task: Task, updates: HostedStream, run: LiveTask, artifact_id: str) -> None:
         """Pass the answer's chunks to the task's followers; stop when another process cancelled the task."""
