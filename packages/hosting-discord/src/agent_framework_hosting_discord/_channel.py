@@ -21,6 +21,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryError,
+    DeliveryFailed,
     HostingError,
     TurnInterruptedError,
     chat_reply,
@@ -233,11 +234,9 @@ class DiscordChannel:
 
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
         """Post `message` into the referenced Discord channel with the bot token."""
-        channel_id = reference.destination.get("channel_id")
-        if not isinstance(channel_id, str):
-            raise DeliveryError("the reference has no Discord channel_id")
+        channel_id = reference.require("channel_id", str)
         if self.bot_token is None:
-            raise DeliveryError("proactive Discord messages need the bot token")
+            raise DeliveryFailed("proactive Discord messages need the bot token", permanent=True)
         for chunk in split_message(message.text) or [message.text or " "]:
             response = await self.api.channel_message(channel_id, render_message(chunk), describe="proactive message")
             if response is None or not response.is_success:
