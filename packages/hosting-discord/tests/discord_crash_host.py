@@ -6,10 +6,8 @@ python discord_crash_host.py --port 8001 --state DIR --api URL --public-key HEX 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from typing import Any
 
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
@@ -18,23 +16,6 @@ from agent_framework_hosting_discord import DiscordChannel
 
 HERE = os.path.abspath(__file__)
 APP_ID = "100000000000000001"
-
-
-class SlowEcho(OfflineChatClient):
-    """Thinks for `delay` seconds before answering, so a test can kill the process mid-turn."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-
-    def _inner_get_response(self, **kwargs: Any) -> Any:
-        answer = super()._inner_get_response(**kwargs)
-
-        async def later() -> Any:
-            await asyncio.sleep(self.delay)
-            return await answer
-
-        return later()
 
 
 if __name__ == "__main__":
@@ -56,6 +37,8 @@ if __name__ == "__main__":
     )
     if args.token_lifetime is not None:
         channel.token_lifetime = args.token_lifetime
-    client = OfflineChatClient(chunk_delay=args.delay) if args.stream else SlowEcho(args.delay)
-    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[channel], state_dir=args.state)
+    delays = {"chunk_delay": args.delay} if args.stream else {"response_delay": args.delay}
+    host = AgentFrameworkHost(
+        Agent(client=OfflineChatClient(**delays), name="echo"), channels=[channel], state_dir=args.state
+    )
     sys.exit(serve_until_terminated(host.app, int(args.port)))

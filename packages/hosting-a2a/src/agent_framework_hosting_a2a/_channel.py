@@ -97,6 +97,7 @@ class A2AChannel:
             channel=self.name,
             wait_seconds=self.wait_seconds,
         )
+        context.resumable(self.handler)
         self._dispatcher = JsonRpcDispatcher(self.handler, enable_v0_3_compat=True)
         routes = [
             Route("/", self._rpc, methods=["POST"]),

@@ -45,6 +45,7 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelRequest,
     ChannelSession,
+    HostedStream,
     SessionBusyError,
 )
 
@@ -62,6 +63,7 @@ from ._convert import (
     status,
     status_update,
 )
+from ._listing import page, validate
 from ._runs import Event, LiveTask, LiveTasks
 from ._store import TaskStore
 
@@ -72,6 +74,7 @@ POLL_INTERVAL = 0.25
 FOLLOW_SECONDS = 600.0
 CANCEL_WAIT = 10.0
 FAILED_TEXT = "The agent failed to answer; the server log has details."
+INTERRUPTED_TEXT = "The task was interrupted too often (its server stopped); send the message again."
 BUSY_TEXT = "The conversation is busy with another task; send the message again later."
 
 
@@ -117,11 +120,41 @@ class HostRequestHandler(RequestHandler):
             await self._refuse_continuation(message)
         user_input = agent_input(message)
         task = new_task(message, context_id=message.context_id or new_id())
+        # Recorded in the turn ledger first: if this process dies, another one (or the next start) resumes the task.
+        ticket = await self.context.accept(task.id, {"task_id": task.id})
         await self.store.create(task)
         run = self.runs.start(task.id)
         run.append(copy_task(task))
-        run.handle = self.context.spawn(self._run(task, user_input, params, run), name=f"a2a task {task.id}")
+        work = self._run(task, user_input, params, run)
+        if ticket is None:  # pragma: no cover - task ids are fresh, so the ledger never sees a repeat
+            work.close()
+            raise UnsupportedOperationError(message=f"Task {task.id} is already running")
+        run.handle = self.context.spawn(self.context.handle(ticket, lambda: work), name=f"a2a task {task.id}")
         return task
+
+    # -- tasks a dead process left unfinished (the ledger calls these) -----------------------------------------
+
+    async def resume(self, payload: object) -> None:
+        """Run again a task whose process died (or stopped) mid-run: the same question, without streaming,
+        so the host answers from the saved turn when the crashed run had already saved it."""
+        task = await self.store.get(str(payload.get("task_id", ""))) if isinstance(payload, dict) else None
+        if task is None or is_terminal(task.status.state) or not task.history:
+            return
+        logger.warning("a2a: resuming task %s, left unfinished by a stopped process", task.id)
+        question = task.history[0]
+        run = self.runs.start(task.id)
+        run.append(copy_task(task))
+        run.handle = asyncio.current_task()
+        await self._run(task, agent_input(question), SendMessageRequest(message=question), run, stream=False)
+
+    async def interrupted(self, payload: object) -> None:
+        """A task that keeps killing its process (or was cut off too often) ends `failed`."""
+        task = await self.store.get(str(payload.get("task_id", ""))) if isinstance(payload, dict) else None
+        if task is None or is_terminal(task.status.state):
+            return
+        before = task.status.state
+        end(task, TaskState.TASK_STATE_FAILED, INTERRUPTED_TEXT)
+        await self.store.move(task, from_state=before)
 
     async def _refuse_continuation(self, message: Message) -> None:
         """Tasks here end in one turn; a conversation continues through its contextId."""
@@ -141,41 +174,41 @@ class HostRequestHandler(RequestHandler):
 
     # -- the run ---------------------------------------------------------------------------------------------
 
-    async def _run(self, task: Task, user_input: AgentMessage, params: SendMessageRequest, run: LiveTask) -> None:
+    async def _run(
+        self, task: Task, user_input: AgentMessage, params: SendMessageRequest, run: LiveTask, *, stream: bool = True
+    ) -> None:
         request = ChannelRequest(
             channel=self.channel,
             operation="message",
             input=user_input,
             session=ChannelSession(isolation_key(task.context_id)),
             attributes={"task_id": task.id, "context_id": task.context_id},
-            stream=True,
+            stream=stream,
         )
         artifact_id = new_id()
-        streamed = False
-        stream = None
+        updates = None
+        stopped = False  # the host is shutting down: leave the task to the ledger's resume
         try:
-            stream = await self.context.run_stream(request, protocol_request=params)
+            if stream:
+                updates = await self.context.run_stream(request, protocol_request=params)
+            before = task.status.state
             task.status.CopyFrom(status(TaskState.TASK_STATE_WORKING))
-            if not await self.store.move(task, from_state=TaskState.TASK_STATE_SUBMITTED):
+            if not await self.store.move(task, from_state=before):
+                run.cancel_requested = True
                 raise asyncio.CancelledError
             run.append(status_update(task))
-            checked = asyncio.get_running_loop().time()
-            async for update in stream:
-                text = update.text
-                if text:
-                    run.append(
-                        artifact_update(task, answer_artifact(artifact_id, text), append=streamed, last_chunk=False)
-                    )
-                    streamed = True
-                if asyncio.get_running_loop().time() - checked >= CANCEL_CHECK_INTERVAL:
-                    checked = asyncio.get_running_loop().time()
-                    if await self._cancelled_elsewhere(task.id):
-                        raise asyncio.CancelledError
-            result = stream.result
+            if updates is not None:
+                await self._relay(task, updates, run, artifact_id)
+                result = updates.result
+            else:
+                result = await self.context.run(request, protocol_request=params)
             text = result.text if result is not None else ""
             complete(task, text, artifact_id)
             run.append(artifact_update(task, answer_artifact(artifact_id, text), append=False, last_chunk=True))
         except asyncio.CancelledError:
+            if not run.cancel_requested:
+                stopped = True
+                raise
             end(task, TaskState.TASK_STATE_CANCELED)
         except SessionBusyError:
             logger.warning("a2a: task %s: context %s stayed busy", task.id, task.context_id)
@@ -186,12 +219,28 @@ class HostRequestHandler(RequestHandler):
         finally:
             with anyio.CancelScope(shield=True):
                 try:
-                    if stream is not None:
-                        await stream.aclose()
-                    await self._finish(task)
-                    run.append(status_update(task))
+                    if updates is not None:
+                        await updates.aclose()
+                    if not stopped:
+                        await self._finish(task)
+                        run.append(status_update(task))
                 finally:
                     self.runs.end(run)
+
+    async def _relay(self, task: Task, updates: HostedStream, run: LiveTask, artifact_id: str) -> None:
+        """Pass the answer's chunks to the task's followers; stop when another process cancelled the task."""
+        streamed = False
+        checked = asyncio.get_running_loop().time()
+        async for update in updates:
+            text = update.text
+            if text:
+                run.append(artifact_update(task, answer_artifact(artifact_id, text), append=streamed, last_chunk=False))
+                streamed = True
+            if asyncio.get_running_loop().time() - checked >= CANCEL_CHECK_INTERVAL:
+                checked = asyncio.get_running_loop().time()
+                if await self._cancelled_elsewhere(task.id):
+                    run.cancel_requested = True
+                    raise asyncio.CancelledError
 
     async def _finish(self, task: Task) -> None:
         """Save the task's end, unless another process cancelled it meanwhile (a cancel is final)."""
@@ -227,10 +276,14 @@ class HostRequestHandler(RequestHandler):
             )
         run = self.runs.get(task.id)
         if run is not None and run.handle is not None:
+            run.cancel_requested = True
             run.handle.cancel()
             with anyio.move_on_after(CANCEL_WAIT):
                 await run.finished.wait()
-            return await self.store.get(task.id) or task
+            latest = await self.store.get(task.id)
+            if latest is None or is_terminal(latest.status.state):
+                return latest or task
+            task = latest
         # Running in another process (which sees this at its next check), or in none.
         before = task.status.state
         end(task, TaskState.TASK_STATE_CANCELED)
@@ -284,7 +337,9 @@ class HostRequestHandler(RequestHandler):
 
     @validate_request_params
     async def on_list_tasks(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
-        raise UnsupportedOperationError(message="ListTasks is not supported; keep the ids SendMessage returns")
+        cursor = validate(params)
+        ids = await self.store.ids(params.context_id or None)
+        return page(await self.store.many(ids), params, cursor)
 
     # -- what this server does not offer ---------------------------------------------------------------------
 
