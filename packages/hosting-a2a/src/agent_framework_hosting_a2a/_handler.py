@@ -235,23 +235,36 @@ class HostRequestHandler(RequestHandler):
     async def _run_watched(
         self, task: Task, request: ChannelRequest, params: SendMessageRequest, run: LiveTask
     ) -> HostedRunResult[Any]:
-        """An unstreamed turn (cheaper than a stream), stopped when another process cancels the task meanwhile."""
-        result: HostedRunResult[Any] | None = None
-        async with anyio.create_task_group() as group:
+        """An unstreamed turn (cheaper than a stream), stopped when another process cancels the task meanwhile.
 
-            async def watch() -> None:
-                while True:
-                    await anyio.sleep(CANCEL_CHECK_INTERVAL)
-                    if await self._cancelled_elsewhere(task.id):
-                        run.cancel_requested = True
-                        group.cancel_scope.cancel()
+        The store is checked every `CANCEL_CHECK_INTERVAL` by a timer, so a turn shorter than that costs no check.
+        """
+        loop = asyncio.get_running_loop()
+        runner = asyncio.current_task()
+        running = True
+        timer: asyncio.TimerHandle | None = None
 
-            group.start_soon(watch)
-            result = await self.context.run(request, protocol_request=params)
-            group.cancel_scope.cancel()
-        if result is None:
-            raise asyncio.CancelledError
-        return result
+        async def check() -> None:
+            nonlocal timer
+            cancelled = await self._cancelled_elsewhere(task.id)
+            if not running or runner is None:
+                return
+            if cancelled:
+                run.cancel_requested = True
+                runner.cancel()
+            else:
+                timer = loop.call_later(CANCEL_CHECK_INTERVAL, start_check)
+
+        def start_check() -> None:
+            self.context.spawn(check(), name=f"a2a cancel check {task.id}")
+
+        timer = loop.call_later(CANCEL_CHECK_INTERVAL, start_check)
+        try:
+            return await self.context.run(request, protocol_request=params)
+        finally:
+            # no await between the run's end and here: a check finishing later sees `running` False
+            running = False
+            timer.cancel()
 
     async def _relay(self, task: Task, updates: HostedStream, run: LiveTask, artifact_id: str) -> None:
         """Pass the answer's chunks to the task's followers; stop when another process cancelled the task."""
