@@ -9,19 +9,27 @@ so a cancel in one process and a run finishing in another cannot overwrite each 
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
+from typing import Any
 
 from a2a.types import Task, TaskState
 from agent_framework_hosting import StateStore
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import DecodeError
 
+Pending = dict[str, dict[str, Any]]
 TASKS = "a2a_tasks"
 CONTEXT_INDEX = "a2a_context:"
 DEFAULT_TASK_TTL = 7 * 24 * 3600.0
 
 
-def _record(task: Task) -> dict[str, object]:
-    return {"state": TaskState.Name(task.status.state), "proto": b64encode(task.SerializeToString()).decode()}
+def _record(task: Task, pending: Pending | None = None) -> dict[str, object]:
+    record: dict[str, object] = {
+        "state": TaskState.Name(task.status.state),
+        "proto": b64encode(task.SerializeToString()).decode(),
+    }
+    if pending:
+        record["pending"] = pending
+    return record
 
 
 def _task(value: object) -> Task | None:
@@ -50,6 +58,12 @@ class TaskStore:
             return None
         return _task(await self.state.get(TASKS, task_id))
 
+    async def waiting(self, task_id: str) -> tuple[Task | None, Pending]:
+        """The task and the approval requests (by id, as Agent Framework content) it waits for."""
+        value = await self.state.get(TASKS, task_id) if task_id else None
+        pending = value.get("pending") if isinstance(value, dict) else None
+        return _task(value), pending if isinstance(pending, dict) else {}
+
     async def create(self, task: Task) -> None:
         """Store a new task, and index it under its context (for `ListTasks` filtered by context)."""
         await self.state.set(CONTEXT_INDEX + task.context_id, task.id, 1, ttl=self.ttl)
@@ -64,7 +78,10 @@ class TaskStore:
         found = [await self.get(task_id) for task_id in task_ids]
         return [task for task in found if task is not None]
 
-    async def move(self, task: Task, *, from_state: TaskState) -> bool:
-        """Store `task` only if the stored one is still in `from_state`; False when someone else moved it."""
+    async def move(self, task: Task, *, from_state: TaskState, pending: Pending | None = None) -> bool:
+        """Store `task` only if the stored one is still in `from_state`; False when someone else moved it.
+
+        `pending`: the approval requests the task now waits for (any move drops the earlier ones).
+        """
         match = {"state": TaskState.Name(from_state)}
-        return await self.state.replace(TASKS, task.id, _record(task), match=match)
+        return await self.state.replace(TASKS, task.id, _record(task, pending), match=match)
