@@ -8,6 +8,7 @@ channel and appends it to the conversation's history.
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,11 +134,11 @@ class RecentReferences:
 
 
 def delivered_message(message: str | Message, *, channel: str) -> Message:
-    """The assistant message a delivery sends and records, marked as delivered proactively."""
+    """The assistant message a delivery sends and records, marked as delivered proactively (with an id of its own)."""
+    marks = {"channel": channel, "proactive": True, "proactive_id": secrets.token_hex(8)}
     if isinstance(message, Message):
         properties = dict(message.additional_properties or {})
-        hosting = {**(properties.get("hosting") or {}), "channel": channel, "proactive": True}
+        hosting = {**(properties.get("hosting") or {}), **marks}
         return Message(role=message.role, contents=list(message.contents), additional_properties={
             **properties, "hosting": hosting})  # fmt: skip
-    return Message(role="assistant", contents=[message], additional_properties={
-        "hosting": {"channel": channel, "proactive": True}})  # fmt: skip
+    return Message(role="assistant", contents=[message], additional_properties={"hosting": marks})
