@@ -90,3 +90,20 @@ async def test_list_tasks_on_one_process_shows_the_tasks_the_other_runs(hosts: t
         listed = await a.list_tasks(ListTasksRequest(context_id="listed"))
         assert [task.id for task in listed.tasks] == [second.task.id, first.task.id]
         assert all(task.status.state == COMPLETED for task in listed.tasks)
+
+
+async def test_a_waiting_send_message_stops_when_another_process_cancels_its_task(serve: Any, tmp_path: Path) -> None:
+    running = serve(response_delay=5.0, host_options={"state_dir": str(tmp_path)})
+    other = serve(host_options={"state_dir": str(tmp_path)})
+    async with connect(running.url + "/a2a", streaming=False) as a, connect(other.url + "/a2a", streaming=False) as b:
+        waiting = asyncio.ensure_future(collect(a.send_message(send_request("slow", context_id="w"))))
+        for _ in range(100):
+            listed = await b.list_tasks(ListTasksRequest(context_id="w"))
+            if listed.tasks and listed.tasks[0].status.state == TaskState.TASK_STATE_WORKING:
+                break
+            await asyncio.sleep(0.05)
+        cancelled = await b.cancel_task(CancelTaskRequest(id=listed.tasks[0].id))
+        assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+        [event] = await asyncio.wait_for(waiting, timeout=3.0)
+        assert event.task.status.state == TaskState.TASK_STATE_CANCELED
+        assert running.model.active == 0, "the unstreamed turn was stopped, not left to finish"

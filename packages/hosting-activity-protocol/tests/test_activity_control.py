@@ -6,6 +6,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+import pytest
+from agent_framework import Message
+from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
 from agent_framework_hosting.testing import OfflineChatClient
 
 
@@ -90,3 +93,26 @@ def test_without_a_turn_wait_bound_waiting_messages_queue_in_order_and_stop_cuts
     assert [m["text"] for m in deployment.fake.messages()] == ["Stopped.", "echo 2: second", "echo 3: third"]
     assert time.monotonic() - started < 5
     assert len(chat.calls) == 3
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        {"conversation_id": "c1", "channel_id": "msteams"},
+        {"service_url": "http://127.0.0.1:9", "conversation_id": 7, "channel_id": "msteams"},
+        {"service_url": "http://127.0.0.1:9", "conversation_id": "c1"},
+    ],
+    ids=["no service_url", "conversation id an int", "no channel_id"],
+)
+def test_a_malformed_reference_fails_at_once_and_is_never_retried(deploy: Any, destination: dict[str, Any]) -> None:
+    deployment = deploy()
+    portal, host = deployment.client.portal, deployment.host
+    reference = ConversationReference("activity", "activity:bad", destination)
+    with pytest.raises(InvalidReference) as raised:
+        portal.call(deployment.channel.deliver, reference, Message(role="assistant", contents=["hi"]))
+    assert raised.value.permanent
+    with pytest.raises(DeliveryError, match="service_url|conversation_id|channel_id"):
+        portal.call(host.deliver, reference, "hi")
+    [letter] = portal.call(host.dead_letters.list)
+    assert letter["attempts"] == 1 and portal.call(host.state.keys, "outbox") == []
+    assert deployment.fake.recorded() == []
