@@ -64,6 +64,14 @@ class FaultyStore(FileStateStore):
             die_at("claim", self.fault)
         return stored
 
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        stored, found = await super().add_and_get(namespace, key, value, read=read, ttl=ttl)
+        if namespace == "ledger" and stored:
+            die_at("claim", self.fault)
+        return stored, found
+
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
         await super().set(namespace, key, value, ttl=ttl)
         if namespace == "sessions":
