@@ -23,7 +23,7 @@ async def lease_of(store: MemoryStateStore, key: str) -> float:
     return float(entry["lease_until"])
 
 
-async def test_renewal_extends_only_leases_that_ran_a_third_down() -> None:
+async def test_renewal_skips_only_leases_written_in_the_last_sixth_of_a_lease() -> None:
     store = MemoryStateStore(pinned=[LEDGER])
     ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
     old, fresh = await accepted(ledger, 2)

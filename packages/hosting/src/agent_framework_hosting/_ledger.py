@@ -314,12 +314,13 @@ class TurnLedger:
         await self.store.discard(LEDGER, ticket.key, match=owned)
 
     async def renew(self) -> None:
-        """Extend the lease of every delivery this process is working on whose lease has run a third down.
+        """Extend the lease of every delivery this process is working on, but those written in the last
+        sixth of a lease (each still has half a lease left at the next renewal).
 
         Yields to the event loop every `RENEW_BATCH` entries: a backlog of thousands of queued
         deliveries must not stall the acknowledgements of new ones.
         """
-        due = time.time() + self.options.lease * 2 / 3
+        due = time.time() + self.options.lease * 5 / 6
         for count, ticket in enumerate(list(self._held.values()), 1):
             if float(ticket.entry.get("lease_until", 0)) < due:
                 with contextlib.suppress(HostingError):
