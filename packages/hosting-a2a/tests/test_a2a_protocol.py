@@ -94,7 +94,8 @@ def test_message_stream_frames_each_event_as_a_json_rpc_response(client: TestCli
         (b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": 5}}', -32602),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {}}', -32602),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "nope"}}', -32001),
-        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}}', -32004),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageSize": 500}}', -32602),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageToken": "x"}}', -32602),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTaskPushNotificationConfig", "params": {"taskId": "t"}}', -32003),
     ],
 )
@@ -172,7 +173,17 @@ messages = st.fixed_dictionaries(
 )
 params = st.fixed_dictionaries(
     {},
-    optional={"message": messages | json_values, "id": st.text(max_size=8) | json_values, "historyLength": json_values},
+    optional={
+        "message": messages | json_values,
+        "id": st.text(max_size=8) | json_values,
+        "historyLength": json_values,
+        "contextId": st.text(max_size=8) | json_values,
+        "pageSize": st.integers(-5, 200) | json_values,
+        "pageToken": st.text(max_size=12) | json_values,
+        "status": st.sampled_from(["TASK_STATE_COMPLETED", "TASK_STATE_WORKING", "bogus"]) | json_values,
+        "statusTimestampAfter": st.sampled_from(["2026-01-01T00:00:00Z", "yesterday"]) | json_values,
+        "includeArtifacts": json_values,
+    },
 )
 envelopes = st.fixed_dictionaries(
     {"jsonrpc": st.just("2.0") | json_values, "method": methods | json_values},

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from a2a.types import CancelTaskRequest, GetTaskRequest, SubscribeToTaskRequest, TaskState
+from a2a.types import CancelTaskRequest, GetTaskRequest, ListTasksRequest, SubscribeToTaskRequest, TaskState
 from agent_framework_hosting.testing import RedisServer, redis_server_binary
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -89,3 +89,13 @@ async def test_resubscribing_on_the_other_process_follows_the_task_to_its_end(ho
         assert events[-1].status_update.status.state == COMPLETED
         artifacts = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
         assert artifacts[-1].parts[0].text == f"echo 1: {LONG}"
+
+
+async def test_list_tasks_on_one_process_shows_the_tasks_the_other_runs(hosts: tuple[str, str]) -> None:
+    url_a, url_b = hosts
+    async with connect(url_a, streaming=False) as a, connect(url_b, streaming=False) as b:
+        [first] = await collect(a.send_message(send_request("one", context_id="listed")))
+        [second] = await collect(b.send_message(send_request("two", context_id="listed")))
+        listed = await a.list_tasks(ListTasksRequest(context_id="listed"))
+        assert [task.id for task in listed.tasks] == [second.task.id, first.task.id]
+        assert all(task.status.state == COMPLETED for task in listed.tasks)

@@ -62,6 +62,7 @@ from ._convert import (
     status,
     status_update,
 )
+from ._listing import page, validate
 from ._runs import Event, LiveTask, LiveTasks
 from ._store import TaskStore
 
@@ -284,7 +285,9 @@ class HostRequestHandler(RequestHandler):
 
     @validate_request_params
     async def on_list_tasks(self, params: ListTasksRequest, context: ServerCallContext) -> ListTasksResponse:
-        raise UnsupportedOperationError(message="ListTasks is not supported; keep the ids SendMessage returns")
+        cursor = validate(params)
+        ids = await self.store.ids(params.context_id or None)
+        return page(await self.store.many(ids), params, cursor)
 
     # -- what this server does not offer ---------------------------------------------------------------------
 

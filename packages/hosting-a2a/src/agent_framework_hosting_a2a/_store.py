@@ -11,6 +11,7 @@ from agent_framework_hosting import StateStore
 from google.protobuf.json_format import MessageToDict, ParseDict
 
 TASKS = "a2a_tasks"
+CONTEXT_INDEX = "a2a_context:"
 DEFAULT_TASK_TTL = 7 * 24 * 3600.0
 
 
@@ -35,7 +36,18 @@ class TaskStore:
         return task
 
     async def create(self, task: Task) -> None:
+        """Store a new task, and index it under its context (for `ListTasks` filtered by context)."""
+        await self.state.set(CONTEXT_INDEX + task.context_id, task.id, 1, ttl=self.ttl)
         await self.state.set(TASKS, task.id, _record(task), ttl=self.ttl)
+
+    async def ids(self, context_id: str | None = None) -> list[str]:
+        """The ids of every kept task, or of the tasks of one context (its index, not a scan of all tasks)."""
+        return await self.state.keys(TASKS if context_id is None else CONTEXT_INDEX + context_id)
+
+    async def many(self, task_ids: list[str]) -> list[Task]:
+        """The kept tasks among `task_ids` (ones expired meanwhile are left out)."""
+        found = [await self.get(task_id) for task_id in task_ids]
+        return [task for task in found if task is not None]
 
     async def move(self, task: Task, *, from_state: TaskState) -> bool:
         """Store `task` only if the stored one is still in `from_state`; False when someone else moved it."""
