@@ -28,14 +28,14 @@ from agent_framework_hosting import (
     HostingError,
     get_current_isolation_keys,
 )
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._background import BackgroundRunner
 from ._errors import ApiError, not_found
 from ._events import ResponseEvents
 from ._ids import new_id
 from ._parse import CreateParams, parse_input
-from ._records import Records, conversation_key, foundry_chat_key, response_key
+from ._records import Records, conversation_key, foundry_chat_key, json_bytes, response_key
 from ._render import (
     FAILED_MESSAGE,
     TERMINAL_STATUSES,
@@ -225,8 +225,9 @@ class TurnRunner:
             await self.abort(turn)
             raise
         response = self.completed(turn, hosted, message_id=new_id("msg"))
-        await self.finish(turn, response)
-        return JSONResponse(response)
+        encoded = json_bytes(response)
+        await self.finish(turn, response, encoded=encoded)
+        return Response(encoded, media_type="application/json")
 
     async def _failed(self, turn: Turn) -> ApiError:
         """Record the turn as failed (the cause goes to the log only) and make the client's 500."""
@@ -341,8 +342,11 @@ class TurnRunner:
     def record(self, turn: Turn, response: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
         return {"response": response, "key": turn.run_key, "snapshot": snapshot, "input_items": turn.params.items}
 
-    async def finish(self, turn: Turn, response: dict[str, Any]) -> None:
-        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items."""
+    async def finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
+        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items.
+
+        `encoded`: the response as JSON when the caller has it already (the body it sends).
+        """
         snapshot = False
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
@@ -358,7 +362,7 @@ class TurnRunner:
                 items = [*turn.params.items, *response["output"]]
                 await self.append_items(turn.conversation_id, items, moving=turn.delivered)
         if turn.params.store:
-            await self.records.save_response(self.record(turn, response, snapshot=snapshot))
+            await self.records.save_response(self.record(turn, response, snapshot=snapshot), encoded=encoded)
 
     async def safe_finish(self, turn: Turn, response: dict[str, Any]) -> None:
         try:
