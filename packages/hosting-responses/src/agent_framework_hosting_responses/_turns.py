@@ -48,7 +48,7 @@ from ._render import (
     usage_object,
 )
 from ._runs import Inbox, Listener, OpenStreams, interleaved
-from ._sse import EventStreamResponse, sse_frames
+from ._sse import EventStreamResponse, event_json, sse_frames
 
 logger = logging.getLogger("agent_framework.hosting.responses")
 
@@ -286,11 +286,12 @@ class TurnRunner:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
                 response = self.partial(turn, events, "failed", error=failure())
                 closing = events.finished(response)
+            encoded = event_json(response)  # once, for the terminal event and the record
             with anyio.CancelScope(shield=True):
-                await self.safe_finish(turn, response)
+                await self.safe_finish(turn, response, encoded=encoded)
             finished = True
             # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
-            yield sse_frames([*inbox.take(), *closing])
+            yield sse_frames([*inbox.take(), *closing], {id(response): encoded})
         finally:
             if not finished:
                 with anyio.CancelScope(shield=True):
@@ -364,9 +365,9 @@ class TurnRunner:
         if turn.params.store:
             await self.records.save_response(self.record(turn, response, snapshot=snapshot), encoded=encoded)
 
-    async def safe_finish(self, turn: Turn, response: dict[str, Any]) -> None:
+    async def safe_finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
         try:
-            await self.finish(turn, response)
+            await self.finish(turn, response, encoded=encoded)
         except Exception:
             logger.exception("responses: could not store response %s", turn.response_id)
 
