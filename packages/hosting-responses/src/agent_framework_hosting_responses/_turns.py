@@ -351,7 +351,9 @@ class TurnRunner:
         snapshot = False
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
-            if turn.params.store:
+            if turn.params.store and turn.run_key == own_key:
+                snapshot = True  # the turn ran in the response's own session: it is the snapshot already
+            elif turn.params.store:
                 snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
