@@ -360,6 +360,8 @@ class ChannelContext:
             host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
             control = await stack.enter_async_context(host.turns.running(key))
             session = await host.sessions.load(key, ttl=ttl) if host.agent_target and host.sessions.supported else None
+            # Messages delivered while an earlier turn ran join the history before this turn's input.
+            merged = [] if session is None else await host.proactive.waiting.merge(key, host.target, session)
             try:
                 yield session, control
             finally:
@@ -370,6 +372,9 @@ class ChannelContext:
                 elif session is not None:
                     with anyio.CancelScope(shield=True):
                         await host.sessions.save(session, ttl=ttl)
+                if merged:
+                    with anyio.CancelScope(shield=True):
+                        await host.proactive.waiting.settle(key, merged)
 
     async def _hold(self, stack: AsyncExitStack, key: str, policy: ConcurrencyPolicy) -> None:
         """Take the key's turn lock: wait (queue, collect), refuse at once (reject), or interrupt the holder."""
