@@ -25,12 +25,12 @@ def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) 
     """
     response = event.get("response")
     if responses is None or not isinstance(response, dict):
-        return b"event: " + event["type"].encode() + b"\ndata: " + event_json(event) + b"\n\n"
+        return b"event: " + str(event["type"]).encode() + b"\ndata: " + event_json(event) + b"\n\n"
     encoded = responses.get(id(response))
     if encoded is None:
         encoded = responses[id(response)] = event_json(response)
     rest = event_json({name: value for name, value in event.items() if name != "response"})
-    return b"event: " + event["type"].encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
 
 
 def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:

@@ -194,7 +194,8 @@ class MemoryStateStore:
 
     def peek(self, namespace: str, key: str) -> Any | None:
         """The value held under `key` (expired or not), without making it recently used; synchronous."""
-        entry = self._spaces.get(namespace, {}).get(key)
+        space = self._spaces.get(namespace)
+        entry = None if space is None else space.get(key)
         return None if entry is None else entry[0]
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
