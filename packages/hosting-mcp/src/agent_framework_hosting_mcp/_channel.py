@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from agent_framework_hosting import (
@@ -101,7 +102,8 @@ class MCPChannel:
                 + " Pass the same 'conversation' to continue a conversation."
             ).strip()
         )
-        server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
+        with _root_logging_kept():
+            server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
         server.add_tool(self._ask, name=self.tool_name, description=description, structured_output=False)
         return server
 
@@ -113,7 +115,7 @@ class MCPChannel:
             str | None, Field(description="A name of your choice for the conversation; the agent remembers it.")
         ] = None,
     ) -> str:
-        """The tool: one turn of the agent, streamed as progress notifications."""
+        """The tool: one turn of the agent."""
         assert self._context is not None
         headers = ctx.headers or {}
         try:
@@ -127,19 +129,10 @@ class MCPChannel:
             input=message,
             session=ChannelSession(key) if key else None,
             attributes={"tool": self.tool_name, **({"conversation": conversation} if conversation else {})},
-            stream=True,
+            stream=_wants_progress(ctx),
         )
         try:
-            stream = await self._context.run_stream(
-                request, protocol_request={"name": self.tool_name, "arguments": arguments}
-            )
-            sent = 0
-            async for update in stream:
-                text = update.text
-                if text:
-                    sent += len(text)
-                    await ctx.report_progress(sent, None, text)
-            result = stream.result
+            return await self._answer(request, {"name": self.tool_name, "arguments": arguments}, ctx)
         except SessionBusyError:
             raise ToolError(BUSY_MESSAGE) from None
         except HostingError as error:
@@ -149,7 +142,20 @@ class MCPChannel:
         except Exception:
             logger.exception("mcp: the agent failed to answer a %s call", self.tool_name)
             raise ToolError(FAILED_MESSAGE) from None
-        return result.text if result is not None else ""
+
+    async def _answer(self, request: ChannelRequest, protocol_request: dict[str, Any], ctx: Context) -> str:
+        """One turn; streamed as progress notifications when the caller asked for progress, else run whole."""
+        assert self._context is not None
+        if not request.stream:
+            return (await self._context.run(request, protocol_request=protocol_request)).text
+        stream = await self._context.run_stream(request, protocol_request=protocol_request)
+        sent = 0
+        async for update in stream:
+            text = update.text
+            if text:
+                sent += len(text)
+                await ctx.report_progress(sent, None, text)
+        return stream.result.text if stream.result is not None else ""
 
     async def _start(self) -> None:
         """Run the SDK's session manager for as long as the host runs (its task group lives in its own task)."""
@@ -173,6 +179,26 @@ class MCPChannel:
             self._stop.set()
             await self._holder
         self._manager = self._stop = self._holder = None
+
+
+@contextlib.contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """`MCPServer()` calls `logging.basicConfig(level=INFO)`: the application's logging is not the SDK's to change."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+
+
+def _wants_progress(ctx: Context) -> bool:
+    """Whether the caller sent a progress token (else the answer is not streamed)."""
+    meta = ctx.request_context.meta
+    return bool(meta) and meta.get("progress_token") is not None
 
 
 class _Endpoint:

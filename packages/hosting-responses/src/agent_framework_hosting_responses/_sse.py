@@ -13,14 +13,34 @@ from starlette.types import Receive, Scope, Send
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-def sse_frame(event: dict[str, Any]) -> bytes:
-    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line."""
-    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+def event_json(value: Any) -> bytes:
+    """Compact JSON for an event's data line; ASCII, so no character in it can be read as a line break."""
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
-def sse_frames(events: Sequence[dict[str, Any]]) -> bytes:
-    """Events that are ready together, framed as one chunk (one write to the client)."""
-    return b"".join(sse_frame(event) for event in events)
+def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) -> bytes:
+    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line.
+
+    A lifecycle event's `response` is encoded once per dict: `responses` holds the encodings by the dict's id.
+    """
+    response = event.get("response")
+    if responses is None or not isinstance(response, dict):
+        return b"event: " + str(event["type"]).encode() + b"\ndata: " + event_json(event) + b"\n\n"
+    encoded = responses.get(id(response))
+    if encoded is None:
+        encoded = responses[id(response)] = event_json(response)
+    rest = event_json({name: value for name, value in event.items() if name != "response"})
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
+
+
+def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:
+    """Events that are ready together, framed as one chunk (one write to the client).
+
+    Events that carry the same response dict (created, in_progress) share one encoding of it; pass
+    `responses` (encodings by the dict's id) to reuse one made already or to keep the ones made here.
+    """
+    known = {} if responses is None else responses
+    return b"".join(sse_frame(event, known) for event in events)
 
 
 async def frames(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
