@@ -84,6 +84,7 @@ POLL_INTERVAL = 0.25
 FOLLOW_SECONDS = 600.0
 CANCEL_WAIT = 10.0
 FAILED_TEXT = "The agent failed to answer; the server log has details."
+STOPPED_TEXT = "The server stopped before the task finished; send the message again."
 INTERRUPTED_TEXT = "The task was interrupted too often (its server stopped); send the message again."
 INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
 RESUMABLE = frozenset({TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING})
@@ -241,7 +242,6 @@ class HostRequestHandler(RequestHandler):
         artifact_id = new_id()
         updates = None
         pending: Pending = {}
-        stopped = False  # the host is shutting down: leave the task to the ledger's resume
         try:
             if stream:
                 updates = await self.context.run_stream(request, protocol_request=params)
@@ -270,7 +270,9 @@ class HostRequestHandler(RequestHandler):
                 run.append(artifact_update(task, answer_artifact(artifact_id, text), append=False, last_chunk=True))
         except asyncio.CancelledError:
             if not run.cancel_requested:
-                stopped = True
+                # The host is stopping. The cut-short turn may be saved with part of its answer, so running it
+                # again would answer from that part: the task fails with a request to resend instead.
+                end(task, TaskState.TASK_STATE_FAILED, STOPPED_TEXT)
                 raise
             end(task, TaskState.TASK_STATE_CANCELED)
         except SessionBusyError:
@@ -284,14 +286,12 @@ class HostRequestHandler(RequestHandler):
                 try:
                     if updates is not None:
                         await updates.aclose()
-                    if not stopped:
-                        await self._finish(task, pending)
-                        run.result = task
-                        run.append(status_update(task))
+                    await self._finish(task, pending)
+                    run.result = task
+                    run.append(status_update(task))
                 finally:
                     self.runs.end(run)
-                if not stopped:
-                    await self._notify(task.id, status_update(task))
+                await self._notify(task.id, status_update(task))
 
     async def _run_watched(
         self, task: Task, request: ChannelRequest, params: SendMessageRequest, run: LiveTask
