@@ -30,8 +30,9 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, check_access
+from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, bearer_of, check_origin, has_key, key_refusal
 from ._keys import InvalidConversation, isolation_key
+from ._oauth import OAuthOptions
 
 logger = logging.getLogger("agent_framework.hosting.mcp")
 
@@ -55,6 +56,7 @@ class MCPChannel:
         tool_name: str = "ask",
         tool_description: str | None = None,
         api_key: str | None = None,
+        oauth: OAuthOptions | None = None,
         allowed_origins: Sequence[str] = LOOPBACK_ORIGINS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         run_hook: ChannelRunHook | None = None,
@@ -74,6 +76,7 @@ class MCPChannel:
         self.tool_name = tool_name
         self.tool_description = tool_description
         self.api_key = api_key or None
+        self.oauth = oauth
         self.allowed_origins = tuple(allowed_origins)
         self.max_body_bytes = max_body_bytes
         self.run_hook = run_hook
@@ -88,9 +91,21 @@ class MCPChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         self._server = self._build_server(context.target)
+        root_routes = self.oauth.routes(getattr(context.target, "name", None)) if self.oauth else []
         return ChannelContribution(
-            routes=[Route("/", _Endpoint(self))], on_startup=[self._start], on_shutdown=[self._shutdown]
+            routes=[Route("/", _Endpoint(self))],
+            root_routes=root_routes,
+            on_startup=[self._start],
+            on_shutdown=[self._shutdown],
         )
+
+    async def _authorize(self, authorization: str | None) -> Refusal | None:
+        """The static key passes; else an OAuth access token when configured; else nothing is asked."""
+        if has_key(authorization, self.api_key):
+            return None
+        if self.oauth is not None:
+            return await self.oauth.check(bearer_of(authorization))
+        return key_refusal() if self.api_key is not None else None
 
     def _build_server(self, target: Any) -> MCPServer:
         agent_name = getattr(target, "name", None) or "agent"
@@ -210,12 +225,9 @@ class _Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         manager = self.channel._manager
-        refusal = check_access(
-            origin=headers.get("origin"),
-            authorization=headers.get("authorization"),
-            api_key=self.channel.api_key,
-            allowed_origins=self.channel.allowed_origins,
-        )
+        refusal = check_origin(headers.get("origin"), self.channel.allowed_origins)
+        if refusal is None:
+            refusal = await self.channel._authorize(headers.get("authorization"))
         if refusal is None and manager is None:
             refusal = Refusal(503, "the MCP endpoint is not running", code=INTERNAL_ERROR)
         if refusal is not None:
