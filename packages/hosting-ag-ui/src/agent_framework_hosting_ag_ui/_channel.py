@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio
-from ag_ui.core import BaseEvent, RunAgentInput, StateDeltaEvent, StateSnapshotEvent
+from ag_ui.core import (
+    AssistantMessage,
+    BaseEvent,
+    MessagesSnapshotEvent,
+    RunAgentInput,
+    StateDeltaEvent,
+    StateSnapshotEvent,
+)
 from ag_ui.encoder import EventEncoder
 from agent_framework import FunctionTool
 from agent_framework_hosting import (
@@ -37,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._events import EventRenderer
 from ._parse import front_end_tools, isolation_key, parse_input, unseen_messages
+from ._snapshot import snapshot_messages
 from ._state import state_tool
 from ._threads import DEFAULT_THREAD_TTL, ThreadRecord, Threads
 
@@ -138,6 +146,9 @@ class AGUIChannel:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
                 messages, ids = unseen_messages(run, record.has_seen, record.approvals)
                 if not messages:
+                    snapshot = await self._snapshot(run.thread_id, record)
+                    if snapshot is not None:
+                        yield self._encode([snapshot])
                     record.remember(ids)
                     await self._threads.save(run.thread_id, record)
                 else:
@@ -152,6 +163,19 @@ class AGUIChannel:
             yield self._encode(renderer.failed(FAILED_MESSAGE, "agent_error"))
             return
         yield self._encode(renderer.finished())
+
+    async def _snapshot(self, thread_id: str, record: ThreadRecord) -> MessagesSnapshotEvent | None:
+        """The thread's conversation, for a client that brought nothing new (one joining or reloading the thread).
+
+        Its ids count as seen, so the client may send the snapshot back as its history.
+        """
+        assert self._context is not None
+        shown = snapshot_messages(await self._context.history(isolation_key(thread_id)))
+        if not shown:
+            return None
+        calls = [call for m in shown if isinstance(m, AssistantMessage) for call in m.tool_calls or ()]
+        record.remember([*(message.id for message in shown), *(f"call:{call.id}" for call in calls)])
+        return MessagesSnapshotEvent(messages=list(shown))
 
     async def _turn(
         self, run: RunAgentInput, messages: list[Any], ids: list[str], record: ThreadRecord, renderer: EventRenderer

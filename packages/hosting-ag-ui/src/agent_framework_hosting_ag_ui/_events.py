@@ -32,7 +32,7 @@ def _arguments(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _result_text(content: Content) -> str:
+def result_text(content: Content) -> str:
     if content.exception:
         return f"error: {content.exception}"
     result = content.result
@@ -124,7 +124,7 @@ class EventRenderer:
         self.message_ids.append(message_id)
         self._parent_id = None
         return [
-            ToolCallResultEvent(message_id=message_id, tool_call_id=call_id, content=_result_text(content), role="tool")
+            ToolCallResultEvent(message_id=message_id, tool_call_id=call_id, content=result_text(content), role="tool")
         ]
 
     def finished(self) -> list[BaseEvent]:

@@ -39,4 +39,14 @@ const second = await turn({ id: "n2", role: "user", content: "second" });
 const asked = await turn({ id: "n3", role: "user", content: 'call get_weather {"city": "Oslo"}' });
 const call = asked.calls[0];
 const answered = await turn({ id: "n4", role: "tool", toolCallId: call.id, content: `sunny in ${call.args.city}` });
-console.log(JSON.stringify({ first, second, asked, answered, messages: agent.messages.map((m) => m.role) }));
+
+// A second client joins the thread without its history: the server's MESSAGES_SNAPSHOT fills it in.
+const joiner = new HttpAgent({ url, threadId: "node-thread" });
+const joinTypes = [];
+await joiner.runAgent({ tools }, { onEvent({ event }) { joinTypes.push(event.type); } });
+const joinedRoles = joiner.messages.map((m) => m.role);
+joiner.addMessage({ id: "j1", role: "user", content: "joined" });
+let joinedText = "";
+await joiner.runAgent({ tools }, { onTextMessageContentEvent({ event }) { joinedText += event.delta; } });
+const joined = { types: joinTypes, roles: joinedRoles, text: joinedText };
+console.log(JSON.stringify({ first, second, asked, answered, joined, messages: agent.messages.map((m) => m.role) }));
