@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pydantic
+import pytest
 from agent_framework import AgentResponse, Content, Message
 from agent_framework_hosting_responses._events import ResponseEvents
 from agent_framework_hosting_responses._parse import ListQuery, parse_create
@@ -189,3 +190,28 @@ def test_sse_frames_encode_a_shared_response_once_and_parse_back_to_the_events()
         assert kind == f"event: {event['type']}" and json.loads(data.removeprefix("data: ")) == event
     stale = {id(response): b'{"id":"reused"}'}
     assert b'"response":{"id":"reused"}' in sse_frames(events[:1], stale)  # a given encoding is used as is
+
+
+@pytest.mark.parametrize("text", ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", ""])
+def test_a_text_delta_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
+    from agent_framework_hosting_responses._sse import event_json, sse_frame
+
+    events = ResponseEvents("resp_1")
+    delta = events.delta("x")[-1] | {"delta": text, "sequence_number": 12345, "output_index": 3}
+    expected = b"event: response.output_text.delta\ndata: " + event_json(delta) + b"\n\n"
+    assert sse_frame(delta) == expected
+    assert json.loads(sse_frame(delta).split(b"data: ", 1)[1]) == delta
+
+
+def test_a_text_delta_of_another_shape_takes_the_general_encoder() -> None:
+    from agent_framework_hosting_responses._sse import event_json, sse_frame
+
+    base = ResponseEvents("resp_1").delta("x")[-1]
+    odd = [
+        base | {"logprobs": [{"token": "x", "logprob": -0.1}]},
+        base | {"obfuscation": "abc"},
+        base | {"output_index": True},
+        base | {"delta": 5},
+    ]
+    for event in odd:
+        assert sse_frame(event) == b"event: response.output_text.delta\ndata: " + event_json(event) + b"\n\n"
