@@ -43,7 +43,14 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ._events import EventRenderer
-from ._parse import front_end_tools, isolation_key, parse_input, unseen_messages
+from ._parse import (
+    front_end_tools,
+    isolation_key,
+    parse_input,
+    resumed_approvals,
+    unknown_interrupts,
+    unseen_messages,
+)
 from ._snapshot import snapshot_messages
 from ._state import state_tool
 from ._threads import DEFAULT_THREAD_TTL, ThreadRecord, Threads
@@ -53,6 +60,17 @@ logger = logging.getLogger("agent_framework.hosting.ag_ui")
 FAILED_MESSAGE = "The agent failed to answer; the server log has details."
 THREAD_WAIT = 120.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class InvalidResume(HostingError):
+    """`RunAgentInput.resume` answers an interrupt the thread is not waiting for."""
+
+    status_code = 400
+    code = "invalid_resume"
+
+    def __init__(self, interrupt_id: str) -> None:
+        super().__init__(f"no interrupt {interrupt_id!r} is waiting on this thread")
+        self.public_message = str(self)
 
 
 class _EventStream(StreamingResponse):
@@ -126,6 +144,12 @@ class AGUIChannel:
             run = parse_input(parse_json(await read_body(request, self.max_body_bytes)))
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
+        if run.resume:
+            assert self._threads is not None
+            unknown = unknown_interrupts(run, await self._threads.approvals(run.thread_id))
+            if unknown:
+                error = InvalidResume(unknown[0])
+                return json_error(error.status_code, error.public_message, error.code)
         return _EventStream(self._events(run))
 
     def _encode(self, events: Iterable[BaseEvent]) -> bytes:
@@ -144,7 +168,11 @@ class AGUIChannel:
                     record.state = run.state
                 if record.state is not None:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
+                unknown = unknown_interrupts(run, record.approvals)
+                if unknown:
+                    raise InvalidResume(unknown[0])
                 messages, ids = unseen_messages(run, record.has_seen, record.approvals)
+                messages.extend(resumed_approvals(run, record.approvals))
                 if not messages:
                     snapshot = await self._snapshot(run.thread_id, record)
                     if snapshot is not None:

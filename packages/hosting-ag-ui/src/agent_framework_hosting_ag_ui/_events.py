@@ -8,8 +8,10 @@ from typing import Any
 
 from ag_ui.core import (
     BaseEvent,
+    Interrupt,
     RunErrorEvent,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunStartedEvent,
     TextMessageContentEvent,
     TextMessageEndEvent,
@@ -30,6 +32,28 @@ def _arguments(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+APPROVAL_SCHEMA = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean", "description": "Whether the tool may run"}},
+    "required": ["approved"],
+}
+
+
+def _interrupt(request: dict[str, Any]) -> Interrupt:
+    """An approval the agent asks for, as an AG-UI interrupt answered by the tool call's id."""
+    call = Content.from_dict(request).function_call
+    call_id = str(call.call_id) if call is not None else ""
+    name = (call.name if call is not None else None) or "a tool"
+    arguments = _arguments(call.arguments) if call is not None else ""
+    return Interrupt(
+        id=call_id,
+        reason="tool_approval",
+        message=f"Allow {name} to run with {arguments or 'no arguments'}?",
+        tool_call_id=call_id,
+        response_schema=APPROVAL_SCHEMA,
+    )
 
 
 def result_text(content: Content) -> str:
@@ -131,11 +155,13 @@ class EventRenderer:
         """Close what is open and finish; calls still pending are the client's to run (front-end tools)."""
         events = [*self._close_calls(), *self._close_text()]
         result: dict[str, list[str]] | None = None
+        outcome: RunFinishedInterruptOutcome | None = None
         if self.pending_calls:
             result = {"pendingToolCalls": list(self.pending_calls)}
             if self.approvals:
                 result["pendingApprovals"] = list(self.approvals)
-        events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result))
+                outcome = RunFinishedInterruptOutcome(interrupts=[_interrupt(a) for a in self.approvals.values()])
+        events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result, outcome=outcome))
         return events
 
     def failed(self, message: str, code: str) -> list[BaseEvent]:

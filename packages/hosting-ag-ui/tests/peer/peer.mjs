@@ -49,4 +49,19 @@ joiner.addMessage({ id: "j1", role: "user", content: "joined" });
 let joinedText = "";
 await joiner.runAgent({ tools }, { onTextMessageContentEvent({ event }) { joinedText += event.delta; } });
 const joined = { types: joinTypes, roles: joinedRoles, text: joinedText };
-console.log(JSON.stringify({ first, second, asked, answered, joined, messages: agent.messages.map((m) => m.role) }));
+
+// A server tool that needs approval ends the run with an interrupt; the next run resumes with the decision.
+const approver = new HttpAgent({ url, threadId: "node-approvals" });
+approver.addMessage({ id: "p1", role: "user", content: 'call delete_file {"path": "/tmp/node"}' });
+let outcome = null;
+await approver.runAgent({}, { onRunFinishedEvent({ event }) { outcome = event.outcome ?? null; } });
+const pending = approver.pendingInterrupts.map((i) => ({ id: i.id, reason: i.reason }));
+let resumedText = "";
+await approver.runAgent(
+  { resume: approver.pendingInterrupts.map((i) => ({ interruptId: i.id, status: "resolved", payload: { approved: true } })) },
+  { onTextMessageContentEvent({ event }) { resumedText += event.delta; } },
+);
+const approval = { outcome: outcome?.type ?? null, pending, text: resumedText, left: approver.pendingInterrupts.length };
+console.log(
+  JSON.stringify({ first, second, asked, answered, joined, approval, messages: agent.messages.map((m) => m.role) }),
+);
