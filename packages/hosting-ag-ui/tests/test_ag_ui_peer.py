@@ -47,3 +47,6 @@ def test_the_typescript_client_holds_a_conversation_and_a_second_client_joins_it
     assert approval["outcome"] == "interrupt" and approval["pending"][0]["reason"] == "tool_approval"
     assert approval["text"] == "tool said: deleted /tmp/node" and approval["left"] == 0
     assert "/tmp/node" in DELETED
+    reasoning = seen["reasoning"]
+    assert reasoning["thought"] == "Let me think about in node" and reasoning["encrypted"] == 1
+    assert "reasoning" in reasoning["roles"] and reasoning["roles"][-1] == "assistant"

@@ -175,3 +175,27 @@ def test_the_channels_run_hook_sees_the_run_input_and_can_rewrite_the_turn(serve
     hosted = serve(run_hook=hook)
     assert text_of(run(hosted.client, run_input("hk", [user("original", "u1")], runId="run-9"))) == "echo 1: rewritten"
     assert seen == [("ag-ui:hk", "run-9")]
+
+
+def test_reasoning_streams_as_a_reasoning_message_before_the_answer(serve: Any) -> None:
+    hosted = serve()
+    events = run(hosted.client, run_input("r", [user("think hard", "u1")]))
+    kinds = types_of(events)
+    reasoning = [k for k in kinds if k.startswith("REASONING")]
+    assert reasoning == [
+        "REASONING_START",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_ENCRYPTED_VALUE",
+        "REASONING_MESSAGE_END",
+        "REASONING_END",
+    ]
+    assert kinds.index("REASONING_END") < kinds.index("TEXT_MESSAGE_START")
+    thought = "".join(e.delta for e in events if types_of([e]) == ["REASONING_MESSAGE_CONTENT"])
+    assert thought == "Let me think about hard"
+    encrypted = events[kinds.index("REASONING_ENCRYPTED_VALUE")]
+    start = events[kinds.index("REASONING_START")]
+    assert encrypted.entity_id == start.message_id and encrypted.encrypted_value == "c2VjcmV0LXRob3VnaHRz"
+    assert text_of(events) == "echo 1: think hard"

@@ -9,6 +9,12 @@ from typing import Any
 from ag_ui.core import (
     BaseEvent,
     Interrupt,
+    ReasoningEncryptedValueEvent,
+    ReasoningEndEvent,
+    ReasoningMessageContentEvent,
+    ReasoningMessageEndEvent,
+    ReasoningMessageStartEvent,
+    ReasoningStartEvent,
     RunErrorEvent,
     RunFinishedEvent,
     RunFinishedInterruptOutcome,
@@ -78,6 +84,7 @@ class EventRenderer:
         self.pending_calls: list[str] = []
         self.approvals: dict[str, dict[str, Any]] = {}
         self._text_id: str | None = None
+        self._reasoning_id: str | None = None
         self._parent_id: str | None = None
         self._open_calls: list[str] = []
 
@@ -87,6 +94,10 @@ class EventRenderer:
     def update(self, update: AgentResponseUpdate) -> list[BaseEvent]:
         events: list[BaseEvent] = []
         for content in update.contents or ():
+            if content.type == "text_reasoning":
+                events.extend(self._reasoning(content))
+                continue
+            events.extend(self._close_reasoning())
             if content.type == "text" and content.text:
                 events.extend(self._close_calls())
                 events.extend(self._text(content.text))
@@ -99,6 +110,31 @@ class EventRenderer:
                 events.extend(self._close_calls())
                 self.approvals[str(content.function_call.call_id)] = content.to_dict()
         return events
+
+    def _reasoning(self, content: Content) -> list[BaseEvent]:
+        """The model's visible reasoning as a reasoning message; its encrypted form (if any) goes along opaquely."""
+        events: list[BaseEvent] = []
+        if self._reasoning_id is None:
+            events.extend([*self._close_calls(), *self._close_text()])
+            self._reasoning_id = new_id()
+            self.message_ids.append(self._reasoning_id)
+            events.append(ReasoningStartEvent(message_id=self._reasoning_id))
+            events.append(ReasoningMessageStartEvent(message_id=self._reasoning_id, role="reasoning"))
+        if content.text:
+            events.append(ReasoningMessageContentEvent(message_id=self._reasoning_id, delta=content.text))
+        if content.protected_data:
+            events.append(
+                ReasoningEncryptedValueEvent(
+                    subtype="message", entity_id=self._reasoning_id, encrypted_value=content.protected_data
+                )
+            )
+        return events
+
+    def _close_reasoning(self) -> list[BaseEvent]:
+        if self._reasoning_id is None:
+            return []
+        ended, self._reasoning_id = self._reasoning_id, None
+        return [ReasoningMessageEndEvent(message_id=ended), ReasoningEndEvent(message_id=ended)]
 
     def _text(self, delta: str) -> list[BaseEvent]:
         events: list[BaseEvent] = []
@@ -153,7 +189,7 @@ class EventRenderer:
 
     def finished(self) -> list[BaseEvent]:
         """Close what is open and finish; calls still pending are the client's to run (front-end tools)."""
-        events = [*self._close_calls(), *self._close_text()]
+        events = [*self._close_reasoning(), *self._close_calls(), *self._close_text()]
         result: dict[str, list[str]] | None = None
         outcome: RunFinishedInterruptOutcome | None = None
         if self.pending_calls:
@@ -165,4 +201,5 @@ class EventRenderer:
         return events
 
     def failed(self, message: str, code: str) -> list[BaseEvent]:
-        return [*self._close_calls(), *self._close_text(), RunErrorEvent(message=message, code=code)]
+        closed = [*self._close_reasoning(), *self._close_calls(), *self._close_text()]
+        return [*closed, RunErrorEvent(message=message, code=code)]

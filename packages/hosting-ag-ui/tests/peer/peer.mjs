@@ -62,6 +62,22 @@ await approver.runAgent(
   { onTextMessageContentEvent({ event }) { resumedText += event.delta; } },
 );
 const approval = { outcome: outcome?.type ?? null, pending, text: resumedText, left: approver.pendingInterrupts.length };
+
+// Reasoning streams as a reasoning message the client keeps beside the answer.
+const thinker = new HttpAgent({ url, threadId: "node-reasoning" });
+thinker.addMessage({ id: "r1", role: "user", content: "think in node" });
+let thought = "";
+let encrypted = 0;
+await thinker.runAgent(
+  {},
+  {
+    onReasoningMessageContentEvent({ event }) { thought += event.delta; },
+    onReasoningEncryptedValueEvent() { encrypted += 1; },
+  },
+);
+const reasoning = { thought, encrypted, roles: thinker.messages.map((m) => m.role) };
 console.log(
-  JSON.stringify({ first, second, asked, answered, joined, approval, messages: agent.messages.map((m) => m.role) }),
+  JSON.stringify({
+    first, second, asked, answered, joined, approval, reasoning, messages: agent.messages.map((m) => m.role),
+  }),
 );
