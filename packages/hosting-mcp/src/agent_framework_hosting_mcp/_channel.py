@@ -213,7 +213,7 @@ def _root_logging_kept() -> Iterator[None]:
 def _wants_progress(ctx: Context) -> bool:
     """Whether the caller sent a progress token (else the answer is not streamed)."""
     meta = ctx.request_context.meta
-    return bool(meta) and meta.get("progress_token") is not None
+    return meta is not None and meta.get("progress_token") is not None
 
 
 class _Endpoint:
