@@ -174,6 +174,21 @@ class ChannelContext:
         return self._host.workflows is not None
 
     @property
+    def workflow_input_types(self) -> list[Any]:
+        """The types the workflow's start executor takes (to describe its input); empty for an agent."""
+        workflows = self._host.workflows
+        return list(workflows.sample().get_start_executor().input_types) if workflows is not None else []
+
+    @property
+    def workflow_description(self) -> str | None:
+        """The workflow's description (else its name), or None for an agent."""
+        workflows = self._host.workflows
+        if workflows is None:
+            return None
+        sample = workflows.sample()
+        return getattr(sample, "description", None) or getattr(sample, "name", None)
+
+    @property
     def response_ttl(self) -> float | None:
         """How long stored responses are kept (seconds; None: until deleted), the host's `response_ttl`."""
         return self._host.response_ttl
