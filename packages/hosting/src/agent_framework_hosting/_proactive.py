@@ -49,16 +49,11 @@ class Proactive:
         host.outbox.register(OUTBOX_CHANNEL, self)
 
     def _channel(self, name: str) -> DeliveryChannel | None:
-        # cached: the isinstance check against a runtime Protocol costs more than the rest of `remember`
+        # Cached: every turn asks, and isinstance against a runtime Protocol is slow. Channels are fixed at start.
         if name not in self._delivering:
-            self._delivering[name] = self._find_channel(name)
+            found = [c for c in self._host.channels if c.name == name and isinstance(c, DeliveryChannel)]
+            self._delivering[name] = found[0] if found else None
         return self._delivering[name]
-
-    def _find_channel(self, name: str) -> DeliveryChannel | None:
-        for channel in self._host.channels:
-            if channel.name == name and isinstance(channel, DeliveryChannel):
-                return channel
-        return None
 
     async def remember(self, channel_name: str | None, request: ChannelRequest) -> None:
         """Record where `request`'s conversation lives, when its channel can deliver there later."""
