@@ -32,12 +32,14 @@ from a2a.types import (
     Message,
     PushNotificationNotSupportedError,
     SendMessageRequest,
+    StreamResponse,
     SubscribeToTaskRequest,
     Task,
     TaskNotCancelableError,
     TaskNotFoundError,
     TaskPushNotificationConfig,
     TaskState,
+    TaskStatusUpdateEvent,
     UnsupportedOperationError,
 )
 from a2a.utils.task import apply_history_length, validate_history_length
@@ -46,11 +48,14 @@ from agent_framework_hosting import (
     ChannelContext,
     ChannelRequest,
     ChannelSession,
+    DeliveryFailed,
     DeliveryTicket,
     HostedRunResult,
     HostedStream,
+    HostingError,
     SessionBusyError,
 )
+from google.protobuf.json_format import MessageToDict
 
 from ._convert import (
     agent_input,
@@ -68,6 +73,7 @@ from ._convert import (
 )
 from ._input import Pending, approval_reply, approval_requests, question
 from ._listing import page, validate
+from ._push import PushConfigs, PushOptions, PushSender, destination, refusal
 from ._runs import Event, LiveTask, LiveTasks
 from ._store import TaskStore
 
@@ -87,12 +93,23 @@ BUSY_TEXT = "The conversation is busy with another task; send the message again 
 class HostRequestHandler(RequestHandler):
     """Implements the A2A methods; tasks live in `store`, runs in the host's background tasks."""
 
-    def __init__(self, context: ChannelContext, store: TaskStore, *, channel: str, wait_seconds: float) -> None:
+    def __init__(
+        self,
+        context: ChannelContext,
+        store: TaskStore,
+        *,
+        channel: str,
+        wait_seconds: float,
+        push: PushOptions | None = None,
+    ) -> None:
         self.context = context
         self.store = store
         self.channel = channel
         self.wait_seconds = wait_seconds
         self.runs = LiveTasks()
+        self.push_options = push
+        self.push = PushConfigs(store.state, ttl=store.ttl) if push is not None else None
+        self.sender = PushSender(push) if push is not None else None
 
     # -- messages ---------------------------------------------------------------------------------------------
 
@@ -127,12 +144,18 @@ class HostRequestHandler(RequestHandler):
         if message.task_id:
             return await self._continue(message, params, stream=stream)
         user_input = agent_input(message)
+        config = params.configuration.task_push_notification_config
+        wants_push = params.configuration.HasField("task_push_notification_config")
+        if wants_push:
+            await self._check_push(config)
         task = new_task(message, context_id=message.context_id or new_id())
         # Recorded in the turn ledger first: if this process dies, another one (or the next start) resumes the task.
         ticket = await self.context.accept(task.id, {"task_id": task.id})
         if ticket is None:  # pragma: no cover - task ids are fresh, so the ledger never sees a repeat
             raise UnsupportedOperationError(message=f"Task {task.id} is already running")
         await self.store.create(task)
+        if wants_push and self.push is not None:
+            await self.push.put(_config_for(config, task.id))
         self._launch(task, user_input, params, ticket, stream=stream)
         return task
 
@@ -199,7 +222,8 @@ class HostRequestHandler(RequestHandler):
             return
         before = task.status.state
         end(task, TaskState.TASK_STATE_FAILED, INTERRUPTED_TEXT)
-        await self.store.move(task, from_state=before)
+        if await self.store.move(task, from_state=before):
+            await self._notify(task.id, status_update(task))
 
     # -- the run ---------------------------------------------------------------------------------------------
 
@@ -227,6 +251,8 @@ class HostRequestHandler(RequestHandler):
                 run.cancel_requested = True
                 raise asyncio.CancelledError
             run.append(status_update(task))
+            if params.configuration.HasField("task_push_notification_config"):
+                await self._notify(task.id, status_update(task))
             if updates is not None:
                 await self._relay(task, updates, run, artifact_id)
                 result = updates.result
@@ -264,6 +290,8 @@ class HostRequestHandler(RequestHandler):
                         run.append(status_update(task))
                 finally:
                     self.runs.end(run)
+                if not stopped:
+                    await self._notify(task.id, status_update(task))
 
     async def _run_watched(
         self, task: Task, request: ChannelRequest, params: SendMessageRequest, run: LiveTask
@@ -366,6 +394,7 @@ class HostRequestHandler(RequestHandler):
             if latest.status.state != TaskState.TASK_STATE_CANCELED:
                 raise TaskNotCancelableError(message=f"Task {task.id} ended before it could be cancelled")
             return latest
+        await self._notify(task.id, status_update(task))
         return task
 
     @validate_request_params
@@ -413,27 +442,94 @@ class HostRequestHandler(RequestHandler):
         ids = await self.store.ids(params.context_id or None)
         return page(await self.store.many(ids), params, cursor)
 
-    # -- what this server does not offer ---------------------------------------------------------------------
+    # -- push notifications ----------------------------------------------------------------------------------
+
+    def _push_store(self) -> PushConfigs:
+        if self.push is None:
+            raise PushNotificationNotSupportedError
+        return self.push
+
+    async def _check_push(self, config: TaskPushNotificationConfig) -> None:
+        if self.push_options is None:
+            raise PushNotificationNotSupportedError
+        reason = await refusal(config.url, self.push_options)
+        if reason is not None:
+            raise InvalidParamsError(message=f"push notification URL refused: {reason}")
+
+    async def _known_task(self, task_id: str) -> None:
+        if await self.store.get(task_id) is None:
+            raise TaskNotFoundError
+
+    async def _notify(self, task_id: str, event: TaskStatusUpdateEvent) -> None:
+        """POST `event` to every push config of the task; a failed delivery goes to the durable outbox."""
+        if self.push is None or self.sender is None:
+            return
+        try:
+            configs = await self.push.all(task_id)
+        except HostingError:
+            logger.warning("a2a: could not read the push configs of task %s", task_id)
+            return
+        if not configs:
+            return
+        payload = MessageToDict(StreamResponse(status_update=event))
+        for config in configs:
+            where = destination(config)
+            try:
+                with anyio.fail_after(self.sender.options.timeout * 2 + 1):
+                    await self.sender.resend(where, payload)
+            except (DeliveryFailed, TimeoutError) as error:
+                key = f"a2a-push:{task_id}:{config.id}:{TaskState.Name(event.status.state)}"
+                await self.context.keep(where, payload, key=key, error=error)
+
+    async def resend(self, destination: object, payload: object) -> None:
+        """The outbox retrying a notification."""
+        if self.sender is None:
+            raise DeliveryFailed("push notifications are off", permanent=True)
+        await self.sender.resend(destination, payload)
 
     async def on_create_task_push_notification_config(
         self, params: TaskPushNotificationConfig, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
-        raise PushNotificationNotSupportedError
+        push = self._push_store()
+        await self._known_task(params.task_id)
+        await self._check_push(params)
+        config = _config_for(params, params.task_id)
+        await push.put(config)
+        return config
 
     async def on_get_task_push_notification_config(
         self, params: GetTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> TaskPushNotificationConfig:
-        raise PushNotificationNotSupportedError
+        push = self._push_store()
+        await self._known_task(params.task_id)
+        for config in await push.all(params.task_id):
+            if config.id == params.id:
+                return config
+        raise TaskNotFoundError(message=f"Task {params.task_id} has no push notification config {params.id}")
 
     async def on_list_task_push_notification_configs(
         self, params: ListTaskPushNotificationConfigsRequest, context: ServerCallContext
     ) -> ListTaskPushNotificationConfigsResponse:
-        raise PushNotificationNotSupportedError
+        push = self._push_store()
+        await self._known_task(params.task_id)
+        configs = await push.all(params.task_id)
+        start = int(params.page_token) if params.page_token.isdigit() else 0
+        if params.page_token and not params.page_token.isdigit():
+            raise InvalidParamsError(message="page_token is not a token this server issued")
+        size = params.page_size if params.page_size > 0 else len(configs) or 1
+        response = ListTaskPushNotificationConfigsResponse(configs=configs[start : start + size])
+        if start + size < len(configs):
+            response.next_page_token = str(start + size)
+        return response
 
     async def on_delete_task_push_notification_config(
         self, params: DeleteTaskPushNotificationConfigRequest, context: ServerCallContext
     ) -> None:
-        raise PushNotificationNotSupportedError
+        push = self._push_store()
+        await self._known_task(params.task_id)
+        await push.delete(params.task_id, params.id)
+
+    # -- what this server does not offer ---------------------------------------------------------------------
 
     async def on_get_extended_agent_card(
         self, params: GetExtendedAgentCardRequest, context: ServerCallContext
@@ -443,3 +539,13 @@ class HostRequestHandler(RequestHandler):
 
 async def _nothing() -> None:
     """The work of a ledger ticket that turned out not to be needed."""
+
+
+def _config_for(config: TaskPushNotificationConfig, task_id: str) -> TaskPushNotificationConfig:
+    """A copy of `config` for `task_id`, with an id (a new one when the client gave none)."""
+    result = TaskPushNotificationConfig()
+    result.CopyFrom(config)
+    result.task_id = task_id
+    if not result.id:
+        result.id = new_id()
+    return result

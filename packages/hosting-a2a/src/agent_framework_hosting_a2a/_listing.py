@@ -44,7 +44,7 @@ def _wanted(task: Task, params: ListTasksRequest) -> bool:
         return False
     if params.HasField("status_timestamp_after"):
         after = params.status_timestamp_after.ToNanoseconds()
-        return task.status.HasField("timestamp") and task.status.timestamp.ToNanoseconds() >= after
+        return task.status.HasField("timestamp") and bool(task.status.timestamp.ToNanoseconds() >= after)
     return True
 
 

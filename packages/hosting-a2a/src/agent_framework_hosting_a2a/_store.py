@@ -37,7 +37,8 @@ def _task(value: object) -> Task | None:
         return None
     try:
         if isinstance(value.get("proto"), str):
-            return Task.FromString(b64decode(value["proto"], validate=True))
+            decoded: Task = Task.FromString(b64decode(value["proto"], validate=True))
+            return decoded
         if isinstance(value.get("task"), dict):
             task: Task = ParseDict(value["task"], Task(), ignore_unknown_fields=True)
             return task
