@@ -52,6 +52,12 @@ class CollectedTurnFailed(HostingError):
     public_message = "the turn this message was merged into failed"
 
 
+class BatchTakenOver(CollectedTurnFailed):
+    """This leader's lease lapsed (a stall) and a member took its batch over; the member answers it."""
+
+    code = "collected_batch_taken_over"
+
+
 @dataclass(frozen=True)
 class Ticket:
     """One message's place in a batch: the batch id, when it opened, whether it leads (and its leader token)."""
@@ -127,6 +133,12 @@ class Collector:
                         renewed = {**batch, "until": time.time() + self.lease}
                         await self.state.replace(namespace, ticket.key, renewed, match={"leader": ticket.token})
 
+    def abandon(self, ticket: Ticket) -> None:
+        """Stop renewing the lease of a leader that gives up before its turn: a member takes the batch over."""
+        renewal = self._renewals.pop(ticket.batch, None)
+        if renewal is not None:
+            renewal.cancel()
+
     async def window_closed(self, ticket: Ticket) -> None:
         """Sleep until `collect_window` seconds after the batch opened."""
         remaining = ticket.opened_at + self.window - time.time()
@@ -147,6 +159,9 @@ class Collector:
                 batch, taken = taken, None  # a takeover of a batch its leader had taken already
             else:
                 raise CollectedTurnFailed("the collected batch expired before its turn could run")
+            if batch.get("leader") != ticket.token:
+                # Its lease lapsed (a stall) and a member took over: only one of them may run it.
+                raise BatchTakenOver("another process took this collected batch over")
             messages = _stamped(batch["items"], ticket.batch, runner)
             adopted = list(batch.get("adopted") or [])
             if isinstance(taken, dict):
@@ -173,9 +188,9 @@ class Collector:
 
     async def publish(self, ticket: Ticket, response: Any, error: BaseException | None) -> None:
         """Tell the batch's other messages (and those of batches it ran for a dead leader) how the turn ended."""
-        renewal = self._renewals.pop(ticket.batch, None)
-        if renewal is not None:
-            renewal.cancel()
+        self.abandon(ticket)
+        if isinstance(error, BatchTakenOver):
+            return  # the batch's new leader publishes
         if isinstance(error, TurnInterruptedError):
             record: dict[str, Any] = {"interrupted": True}
         elif error is not None or not isinstance(response, AgentResponse):

@@ -320,7 +320,11 @@ class ChannelContext:
             return await self._host.collector.find(request.isolation_key, delivery.key)
         ticket = await self._host.collector.join(request.isolation_key, stamp_input(request))
         if ticket.leader:
-            await self._host.collector.window_closed(ticket)
+            try:
+                await self._host.collector.window_closed(ticket)
+            except BaseException:
+                self._host.collector.abandon(ticket)
+                raise
         return ticket
 
     async def _inputs(self, request: ChannelRequest, ticket: Ticket | None, session: Any) -> list[Message]:
