@@ -12,9 +12,9 @@ from typing import Any
 HERE = os.path.abspath(__file__)
 
 
-def crash_host_command(state: str, *, chunk_delay: float, lease: float) -> list[str]:
+def crash_host_command(state: str, *, chunk_delay: float, lease: float, max_attempts: int = 3) -> list[str]:
     return [sys.executable, HERE, "--port", "{port}", "--state", state, "--chunk-delay", str(chunk_delay),
-            "--lease", str(lease)]  # fmt: skip
+            "--lease", str(lease), "--max-attempts", str(max_attempts)]  # fmt: skip
 
 
 def main(argv: Any = None) -> None:
@@ -30,10 +30,14 @@ def main(argv: Any = None) -> None:
     parser.add_argument("--state", required=True)
     parser.add_argument("--chunk-delay", type=float, default=0.0)
     parser.add_argument("--lease", type=float, default=30.0)
+    parser.add_argument("--max-attempts", type=int, default=3)
     args = parser.parse_args(argv)
     agent = Agent(client=OfflineChatClient(chunk_delay=args.chunk_delay), name="echo")
     host = AgentFrameworkHost(
-        agent, channels=[A2AChannel()], state_dir=args.state, delivery=DeliveryOptions(lease=args.lease)
+        agent,
+        channels=[A2AChannel()],
+        state_dir=args.state,
+        delivery=DeliveryOptions(lease=args.lease, max_attempts=args.max_attempts),
     )
     serve_until_terminated(host.app, args.port)
 

@@ -31,6 +31,7 @@ def test_the_card_is_complete_and_valid_for_the_sdk() -> None:
     assert card.name == "echo" and card.description == "Echoes."
     assert [(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces] == [
         ("http://testserver/a2a", "JSONRPC", "1.0"),
+        ("http://testserver/a2a", "HTTP+JSON", "1.0"),
         ("http://testserver/a2a", "JSONRPC", "0.3"),
     ]
     assert card.capabilities.streaming is True

@@ -12,12 +12,22 @@ from typing import Any
 import pytest
 from a2a.types import CancelTaskRequest, GetTaskRequest, Message, Part, Role, SendMessageRequest, TaskState
 from a2a.utils.errors import InvalidParamsError, UnsupportedOperationError
-from agent_framework import Agent, Content, tool
+from agent_framework import (
+    Agent,
+    Content,
+    Executor,
+    WorkflowBuilder,
+    WorkflowContext,
+    handler,
+    response_handler,
+    tool,
+)
 from agent_framework import Message as AgentMessage
 from agent_framework_hosting import AgentFrameworkHost
 from agent_framework_hosting.testing import OfflineChatClient, running_server
 from agent_framework_hosting_a2a import A2AChannel
 from google.protobuf.json_format import MessageToDict
+from typing_extensions import Never
 
 sys.path.insert(0, os.path.dirname(__file__))
 from a2a_helpers import collect, connect, send_request  # noqa: E402
@@ -118,3 +128,37 @@ async def test_an_answer_that_decides_nothing_is_refused_and_the_task_keeps_wait
         with pytest.raises(UnsupportedOperationError, match="terminal"):
             await collect(client.send_message(reply(event.task, Part(text="yes"))))
     assert DELETED == []
+
+
+class Asker(Executor):
+    """A workflow step: "ask" pauses for the user's name; anything else is echoed."""
+
+    def __init__(self) -> None:
+        super().__init__(id="asker")
+
+    @handler
+    async def on_text(self, text: str, ctx: WorkflowContext[Never, str]) -> None:
+        if text == "ask":
+            await ctx.request_info("what is your name?", str)
+            return
+        await ctx.yield_output(f"you said {text}")
+
+    @response_handler
+    async def on_answer(self, question: str, answer: str, ctx: WorkflowContext[Never, str]) -> None:
+        await ctx.yield_output(f"hello {answer}")
+
+
+async def test_a_workflows_request_info_ends_the_turn_input_required_and_the_answer_continues_it() -> None:
+    def build() -> Any:
+        return WorkflowBuilder(start_executor=Asker(), name="asker").build()
+
+    with running_server(AgentFrameworkHost(build, channels=[A2AChannel()]).app) as base:
+        async with connect(base + "/a2a", streaming=False) as client:
+            [event] = await collect(client.send_message(send_request("ask", context_id="wf")))
+            task = event.task
+            assert task.status.state == INPUT_REQUIRED
+            assert task.status.message.parts[0].text == "what is your name?"
+            assert MessageToDict(task.status.message.parts[1].data)["inputRequest"]["ids"]
+            [event] = await collect(client.send_message(reply(task, Part(text="Ada"))))
+            assert event.task.id == task.id and event.task.status.state == COMPLETED
+            assert event.task.status.message.parts[0].text == "hello Ada"

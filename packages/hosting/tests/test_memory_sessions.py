@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
@@ -60,3 +62,36 @@ async def test_a_session_whose_state_is_not_json_stays_live() -> None:
     parked = host.state._spaces["sessions"]["odd"][0]  # type: ignore[attr-defined]
     assert parked._session is first.session
     assert (await host.context.run(turn("two", "odd"))).text == "echo 2: two"
+
+
+async def test_a_session_the_full_store_forgot_is_dropped_not_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], max_sessions=2)  # type: ignore[arg-type]
+    await host.context.run(turn("one", "first"))
+    parked = host.state._spaces["sessions"]["first"][0]  # type: ignore[attr-defined]
+    frozen: list[str] = []
+    monkeypatch.setattr(ParkedSession, "freeze", lambda self: frozen.append("frozen"))
+    for key in ("b", "c", "d"):
+        await host.context.run(turn("hi", key))
+    assert "first" not in host.state._spaces["sessions"]  # type: ignore[attr-defined]
+    assert frozen == [] and parked._session is not None  # forgotten with the store's LRU, never frozen
+    assert (await host.context.run(turn("again", "first"))).text == "echo 1: again"
+
+
+async def test_a_session_the_store_still_holds_is_frozen_when_it_goes_cold() -> None:
+    host = host_with_warm(1, max_sessions=10)
+    await host.context.run(turn("one", "kept"))
+    await host.context.run(turn("hi", "other"))
+    parked = host.state._spaces["sessions"]["kept"][0]  # type: ignore[attr-defined]
+    assert parked._session is None and parked._frozen
+
+
+@pytest.mark.parametrize("warm", [1, 8])
+async def test_a_channel_reads_a_conversations_history_as_a_copy(warm: int, tmp_path: Any) -> None:
+    for host in (host_with_warm(warm), host_with_warm(warm, state_dir=str(tmp_path))):
+        await host.context.run(turn("one", "talk"))
+        await host.context.run(turn("x", "other"))  # with one warm session, "talk" is frozen now
+        history = await host.context.history("talk")
+        assert [(m.role, m.text) for m in history] == [("user", "one"), ("assistant", "echo 1: one")]
+        history[0].contents.clear()
+        assert [m.text for m in await host.context.history("talk")] == ["one", "echo 1: one"]
+        assert await host.context.history("nobody") == []

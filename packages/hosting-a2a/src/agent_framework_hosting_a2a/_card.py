@@ -78,7 +78,7 @@ def default_skill(name: str, description: str) -> Skill:
 
 
 def build_card(target: Any, options: CardOptions, *, url: str, authenticated: bool, push: bool = False) -> AgentCard:
-    """A complete v1.0 card: both protocol versions on one JSON-RPC URL, streaming, ≥1 skill, bearer auth."""
+    """A complete v1.0 card: JSON-RPC (1.0 and 0.3) and HTTP+JSON (1.0) on one URL, streaming, ≥1 skill, bearer auth."""
     target_name, target_description = describe_target(target)
     name = options.name or target_name
     description = options.description or target_description
@@ -90,6 +90,9 @@ def build_card(target: Any, options: CardOptions, *, url: str, authenticated: bo
         supported_interfaces=[
             AgentInterface(
                 url=url, protocol_binding=TransportProtocol.JSONRPC.value, protocol_version=PROTOCOL_VERSION_1_0
+            ),
+            AgentInterface(
+                url=url, protocol_binding=TransportProtocol.HTTP_JSON.value, protocol_version=PROTOCOL_VERSION_1_0
             ),
             AgentInterface(
                 url=url, protocol_binding=TransportProtocol.JSONRPC.value, protocol_version=PROTOCOL_VERSION_0_3

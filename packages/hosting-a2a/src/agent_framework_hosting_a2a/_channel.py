@@ -24,12 +24,13 @@ from agent_framework_hosting.http import (
 )
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
 from ._card import CardOptions, build_card
 from ._handler import HostRequestHandler
 from ._push import PushOptions
+from ._rest import Endpoint, rest_error, rest_routes
 from ._store import DEFAULT_TASK_TTL, TaskStore
 
 PARSE_ERROR = -32700
@@ -104,9 +105,10 @@ class A2AChannel:
         )
         context.resumable(self.handler)
         self._dispatcher = JsonRpcDispatcher(self.handler, enable_v0_3_compat=True)
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/", self._rpc, methods=["POST"]),
             Route(AGENT_CARD_WELL_KNOWN_PATH, self._card_at_channel, methods=["GET"]),
+            *rest_routes(self.handler, self._guard_rest),
         ]
         root = [Route(AGENT_CARD_WELL_KNOWN_PATH, self._card_at_root, methods=["GET"])] if self.well_known else []
         sender = self.handler.sender
@@ -153,6 +155,21 @@ class A2AChannel:
         forwarded = Request(request.scope, _replay(body, request.receive))
         forwarded._json = payload  # parsed once, here, where any bytes map to -32700 rather than -32603
         return await self._dispatcher.handle_requests(forwarded)
+
+    async def _guard_rest(self, request: Request, endpoint: Endpoint) -> Response:
+        """The HTTP+JSON binding's calls: the same key and body limit as JSON-RPC, then a2a-sdk's REST dispatcher."""
+        if self.api_key is not None and not secrets_equal(bearer_token(request), self.api_key):
+            return rest_error(401, AUTH_MESSAGE, **{"www-authenticate": "Bearer"})
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except BadRequest as error:
+            return rest_error(error.status_code, error.message)
+        if body:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return rest_error(400, "the body is not UTF-8 JSON")
+        return await endpoint(Request(request.scope, _replay(body, request.receive)))
 
 
 def _without_card_path(request: Request) -> str:

@@ -71,7 +71,17 @@ from ._convert import (
     status,
     status_update,
 )
-from ._input import Pending, approval_reply, approval_requests, question
+from ._input import (
+    Pending,
+    TurnInput,
+    answer_text,
+    approval_reply,
+    approval_requests,
+    question,
+    waits_for_workflow,
+    workflow_question,
+    workflow_requests,
+)
 from ._listing import page, validate
 from ._push import PushConfigs, PushOptions, PushSender, destination, refusal
 from ._runs import Event, LiveTask, LiveTasks
@@ -84,6 +94,7 @@ POLL_INTERVAL = 0.25
 FOLLOW_SECONDS = 600.0
 CANCEL_WAIT = 10.0
 FAILED_TEXT = "The agent failed to answer; the server log has details."
+STOPPED_TEXT = "The server stopped before the task finished; send the message again."
 INTERRUPTED_TEXT = "The task was interrupted too often (its server stopped); send the message again."
 INTERRUPTED = frozenset({TaskState.TASK_STATE_INPUT_REQUIRED, TaskState.TASK_STATE_AUTH_REQUIRED})
 RESUMABLE = frozenset({TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING})
@@ -175,12 +186,15 @@ class HostRequestHandler(RequestHandler):
             )
         if task.status.state != TaskState.TASK_STATE_INPUT_REQUIRED:
             raise UnsupportedOperationError(message=f"Task {task.id} is still working and takes no further input")
-        user_input = approval_reply(message, pending)
+        user_input: TurnInput = (
+            answer_text(message) if waits_for_workflow(pending) else approval_reply(message, pending)
+        )
         answer = Message()
         answer.CopyFrom(message)
         answer.context_id = task.context_id
         turn = f"{task.id}:{len(task.history)}"
-        ticket = await self.context.accept(turn, {"task_id": task.id, "input": user_input.to_dict()})
+        saved = {"text": user_input} if isinstance(user_input, str) else user_input.to_dict()
+        ticket = await self.context.accept(turn, {"task_id": task.id, "input": saved})
         task.history.append(answer)
         task.status.CopyFrom(status(TaskState.TASK_STATE_WORKING))
         if ticket is None or not await self.store.move(task, from_state=TaskState.TASK_STATE_INPUT_REQUIRED):
@@ -191,7 +205,7 @@ class HostRequestHandler(RequestHandler):
         return task
 
     def _launch(
-        self, task: Task, user_input: AgentMessage, params: SendMessageRequest, ticket: DeliveryTicket, *, stream: bool
+        self, task: Task, user_input: TurnInput, params: SendMessageRequest, ticket: DeliveryTicket, *, stream: bool
     ) -> None:
         run = self.runs.start(task.id)
         run.append(copy_task(task))
@@ -209,7 +223,9 @@ class HostRequestHandler(RequestHandler):
         logger.warning("a2a: resuming task %s, left unfinished by a stopped process", task.id)
         question = task.history[-1]
         saved = payload.get("input") if isinstance(payload, dict) else None
-        user_input = AgentMessage.from_dict(saved) if isinstance(saved, dict) else agent_input(question)
+        user_input: TurnInput = agent_input(question)
+        if isinstance(saved, dict):
+            user_input = saved["text"] if isinstance(saved.get("text"), str) else AgentMessage.from_dict(saved)
         run = self.runs.start(task.id)
         run.append(copy_task(task))
         run.handle = asyncio.current_task()
@@ -228,7 +244,7 @@ class HostRequestHandler(RequestHandler):
     # -- the run ---------------------------------------------------------------------------------------------
 
     async def _run(
-        self, task: Task, user_input: AgentMessage, params: SendMessageRequest, run: LiveTask, *, stream: bool
+        self, task: Task, user_input: TurnInput, params: SendMessageRequest, run: LiveTask, *, stream: bool
     ) -> None:
         request = ChannelRequest(
             channel=self.channel,
@@ -241,7 +257,6 @@ class HostRequestHandler(RequestHandler):
         artifact_id = new_id()
         updates = None
         pending: Pending = {}
-        stopped = False  # the host is shutting down: leave the task to the ledger's resume
         try:
             if stream:
                 updates = await self.context.run_stream(request, protocol_request=params)
@@ -259,18 +274,26 @@ class HostRequestHandler(RequestHandler):
             else:
                 result = await self._run_watched(task, request, params, run)
             text = result.text if result is not None else ""
-            requests = approval_requests(result.result if result is not None else None)
-            if requests:
-                ask = question(text, requests, task_id=task.id, context_id=task.context_id)
+            outcome = result.result if result is not None else None
+            requests = approval_requests(outcome)
+            asked = [] if requests else workflow_requests(outcome)
+            if requests or asked:
+                if requests:
+                    ask = question(text, requests, task_id=task.id, context_id=task.context_id)
+                    pending = {request.id: request.to_dict() for request in requests if request.id}
+                else:
+                    ask = workflow_question(text, asked, task_id=task.id, context_id=task.context_id)
+                    pending = {request_id: {"workflow_request": True} for request_id in asked}
                 task.history.append(ask)
                 task.status.CopyFrom(status(TaskState.TASK_STATE_INPUT_REQUIRED, ask))
-                pending = {request.id: request.to_dict() for request in requests if request.id}
             else:
                 complete(task, text, artifact_id)
                 run.append(artifact_update(task, answer_artifact(artifact_id, text), append=False, last_chunk=True))
         except asyncio.CancelledError:
             if not run.cancel_requested:
-                stopped = True
+                # The host is stopping. The cut-short turn may be saved with part of its answer, so running it
+                # again would answer from that part: the task fails with a request to resend instead.
+                end(task, TaskState.TASK_STATE_FAILED, STOPPED_TEXT)
                 raise
             end(task, TaskState.TASK_STATE_CANCELED)
         except SessionBusyError:
@@ -284,14 +307,12 @@ class HostRequestHandler(RequestHandler):
                 try:
                     if updates is not None:
                         await updates.aclose()
-                    if not stopped:
-                        await self._finish(task, pending)
-                        run.result = task
-                        run.append(status_update(task))
+                    await self._finish(task, pending)
+                    run.result = task
+                    run.append(status_update(task))
                 finally:
                     self.runs.end(run)
-                if not stopped:
-                    await self._notify(task.id, status_update(task))
+                await self._notify(task.id, status_update(task))
 
     async def _run_watched(
         self, task: Task, request: ChannelRequest, params: SendMessageRequest, run: LiveTask

@@ -20,6 +20,7 @@ from ._convert import new_id
 APPROVE_WORDS = frozenset({"approve", "approved", "yes", "y", "ok", "allow", "true"})
 REJECT_WORDS = frozenset({"reject", "rejected", "deny", "denied", "no", "n", "false"})
 Pending = dict[str, dict[str, Any]]
+TurnInput = AgentMessage | str  # a workflow's pending request takes the answer as plain text
 
 
 def approval_requests(result: Any) -> list[Content]:
@@ -31,6 +32,35 @@ def approval_requests(result: Any) -> list[Content]:
         for content in message.contents
         if content.type == "function_approval_request" and content.id and content.function_call is not None
     ]
+
+
+def workflow_requests(result: Any) -> list[str]:
+    """The ids of the `request_info` requests a workflow run (a `WorkflowRunResult`) waits on."""
+    events = getattr(result, "get_request_info_events", None)
+    return [str(event.request_id) for event in events()] if callable(events) else []
+
+
+def workflow_question(text: str, request_ids: list[str], *, task_id: str, context_id: str) -> Message:
+    """The `input-required` message of a waiting workflow: its request, then the request ids as data."""
+    part = Part()
+    part.data.struct_value.update({"inputRequest": {"ids": list(request_ids)}})
+    parts = [Part(text=text or "The workflow waits for your answer."), part]
+    return Message(message_id=new_id(), role=Role.ROLE_AGENT, parts=parts, task_id=task_id, context_id=context_id)
+
+
+def answer_text(message: Message) -> str:
+    """The text of the user's answer to a workflow's request."""
+    if message.role != Role.ROLE_USER:
+        raise InvalidParamsError(message="message.role must be ROLE_USER")
+    text = "\n".join(part.text for part in message.parts if part.WhichOneof("content") == "text").strip()
+    if not text:
+        raise InvalidParamsError(message="the task waits for an answer: send it as a text part")
+    return text
+
+
+def waits_for_workflow(pending: Pending) -> bool:
+    """Whether a task waits on a workflow's requests (answered by a plain message), not on approvals."""
+    return bool(pending) and all(value.get("workflow_request") is True for value in pending.values())
 
 
 def _arguments(call: Content) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ag_ui.core import (
@@ -100,11 +100,45 @@ def approved(text: str) -> bool:
 
 
 def _approval(message: ToolMessage, request: dict[str, Any]) -> Message:
+    answer = _approval_answer(request, approved(_tool_text(message)))
+    return Message(role="user", contents=[answer], message_id=message.id) if answer else _tool_result(message)
+
+
+def _approval_answer(request: dict[str, Any], decision: bool) -> Content | None:
     asked = Content.from_dict(request)
     if asked.id is None or asked.function_call is None:
-        return _tool_result(message)
-    answer = Content.from_function_approval_response(approved(_tool_text(message)), asked.id, asked.function_call)
-    return Message(role="user", contents=[answer], message_id=message.id)
+        return None
+    return Content.from_function_approval_response(decision, asked.id, asked.function_call)
+
+
+def resumed_approvals(run: RunAgentInput, approvals: dict[str, dict[str, Any]]) -> list[Message]:
+    """The user's decisions in `RunAgentInput.resume` (interrupt id = the tool call id), as approval answers.
+
+    ``resolved`` with a payload of ``{"approved": true}`` (or ``true``, or a word such as "approved")
+    approves; anything else, ``cancelled`` included, declines. Answered approvals leave `approvals`.
+    """
+    answers: list[Content] = []
+    for entry in run.resume or ():
+        request = approvals.pop(entry.interrupt_id, None)
+        if request is None:
+            continue
+        decision = entry.status == "resolved" and _approves(entry.payload)
+        answer = _approval_answer(request, decision)
+        if answer is not None:
+            answers.append(answer)
+    return [Message(role="user", contents=answers)] if answers else []
+
+
+def unknown_interrupts(run: RunAgentInput, approvals: dict[str, dict[str, Any]]) -> list[str]:
+    return [entry.interrupt_id for entry in run.resume or () if entry.interrupt_id not in approvals]
+
+
+def _approves(payload: Any) -> bool:
+    if isinstance(payload, bool):
+        return payload
+    if isinstance(payload, str):
+        return approved(payload)
+    return isinstance(payload, dict) and payload.get("approved") is True
 
 
 def _tool_result(message: ToolMessage) -> Message:
@@ -113,32 +147,30 @@ def _tool_result(message: ToolMessage) -> Message:
     return Message(role="tool", contents=[content], message_id=message.id)
 
 
-def _assistant(message: AssistantMessage, seen_calls: set[str]) -> Message | None:
+def _assistant(message: AssistantMessage, has_seen: Callable[[str], bool]) -> Message | None:
     contents: list[Content] = [Content.from_text(message.content)] if message.content else []
     for call in message.tool_calls or ():
-        if call.id not in seen_calls:
+        if not has_seen(f"call:{call.id}"):
             contents.append(Content.from_function_call(call.id, call.function.name, arguments=call.function.arguments))
     return Message(role="assistant", contents=contents, message_id=message.id) if contents else None
 
 
 def unseen_messages(
-    run: RunAgentInput, seen: Iterable[str], approvals: dict[str, dict[str, Any]] | None = None
+    run: RunAgentInput, has_seen: Callable[[str], bool], approvals: dict[str, dict[str, Any]] | None = None
 ) -> tuple[list[Message], list[str]]:
     """The client's messages this thread has not seen, as agent input, and the ids they carry.
 
     User messages, tool results (front-end tool outputs) and, for a client that brings its own
     history, assistant messages. System, developer, activity and reasoning messages are not
-    taken from clients. Tool calls the server sent itself are never added twice.
+    taken from clients. Tool calls the server sent itself (``call:<id>`` seen) are never added twice.
     """
     approvals = {} if approvals is None else approvals
-    known = set(seen)
-    seen_calls = {item[5:] for item in known if item.startswith("call:")}
     converted: list[Message] = []
-    ids: list[str] = []
+    ids: dict[str, None] = {}
     for message in run.messages:
-        if message.id in known:
+        if message.id in ids or has_seen(message.id):
             continue
-        ids.append(message.id)
+        ids[message.id] = None
         if isinstance(message, UserMessage):
             item = _user(message)
         elif isinstance(message, ToolMessage) and message.tool_call_id in approvals:
@@ -146,12 +178,12 @@ def unseen_messages(
         elif isinstance(message, ToolMessage):
             item = _tool_result(message)
         elif isinstance(message, AssistantMessage):
-            item = _assistant(message, seen_calls)
+            item = _assistant(message, has_seen)
         else:
             item = None
         if item is not None:
             converted.append(item)
-    return converted, ids
+    return converted, list(ids)
 
 
 def front_end_tools(tools: Sequence[Tool] | None) -> list[FunctionTool]:

@@ -20,7 +20,7 @@ from ._collect import Ticket, batch_of
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
-from ._history import history_length, history_messages, mark_interrupted
+from ._history import history_length, history_messages, mark_interrupted, saved_messages
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
@@ -96,6 +96,16 @@ def _answered(session: Any, field: str, value: str) -> HostedRunResult[Any] | No
     return HostedRunResult(answer, session=session, merged_into=batch if merged else None)
 
 
+def _shallow_copy(message: Message) -> Message:
+    """`copy.copy(message)` at a tenth of its cost (a turn copies every input message); a `Message` keeps its
+    fields in `__dict__`, which `Message.__copy__` walks along with every class's slots."""
+    if type(message) is Message:  # a subclass may add slots
+        copied = Message.__new__(Message)
+        copied.__dict__.update(message.__dict__)
+        return copied
+    return copy.copy(message)
+
+
 def stamp_input(request: ChannelRequest) -> list[Message]:
     """The request's input as messages (copies), each recording the channel and sender."""
     raw = request.input
@@ -104,7 +114,7 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
     messages: list[Message] = []
     for item in items:
         if isinstance(item, Message):
-            message = copy.copy(item)
+            message = _shallow_copy(item)
             message.additional_properties = {**(item.additional_properties or {}), "hosting": block}
         else:
             contents = [item] if isinstance(item, (str, Content)) else [str(item)]
@@ -178,6 +188,21 @@ class ChannelContext:
     def is_workflow(self) -> bool:
         """Whether the target is a workflow (input is handed over as is) rather than an agent."""
         return self._host.workflows is not None
+
+    @property
+    def workflow_input_types(self) -> list[Any]:
+        """The types the workflow's start executor takes (to describe its input); empty for an agent."""
+        workflows = self._host.workflows
+        return list(workflows.sample().get_start_executor().input_types) if workflows is not None else []
+
+    @property
+    def workflow_description(self) -> str | None:
+        """The workflow's description (else its name), or None for an agent."""
+        workflows = self._host.workflows
+        if workflows is None:
+            return None
+        sample = workflows.sample()
+        return getattr(sample, "description", None) or getattr(sample, "name", None)
 
     @property
     def response_ttl(self) -> float | None:
@@ -338,7 +363,7 @@ class ChannelContext:
         delivery = current_ticket()
         runner = delivery.key if delivery is not None else None
         messages = await self._host.collector.take(request.isolation_key, ticket, runner=runner)
-        saved = {batch for batch in (batch_of(m) for m in history_messages(self.target, session)) if batch}
+        saved = {batch for batch in (batch_of(m) for m in saved_messages(self.target, session)) if batch}
         return [m for m in messages if batch_of(m) == ticket.batch or batch_of(m) not in saved]
 
     async def _publish(self, ticket: Ticket | None, response: Any, error: BaseException | None) -> None:
@@ -586,6 +611,14 @@ class ChannelContext:
     async def delete_session(self, isolation_key: str, *, purge: bool = False) -> None:
         """Forget the conversation `isolation_key` currently uses (`purge`: erase its stored messages too)."""
         await self._host.sessions.delete(isolation_key, purge=purge)
+
+    async def history(self, isolation_key: str) -> list[Message]:
+        """A copy of the messages `isolation_key`'s conversation holds now (read without the turn lock, to show it)."""
+        if not self.supports_sessions:
+            return []
+        sessions = self._host.sessions
+        session = await sessions.stored(await sessions.session_id(isolation_key))
+        return history_messages(self.target, session) if session is not None else []
 
     @property
     def supports_sessions(self) -> bool:

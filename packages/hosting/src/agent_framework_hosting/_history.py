@@ -28,6 +28,13 @@ def history_length(target: Any, session: Any) -> int:
     return len(states[0].get("messages") or []) if states else 0
 
 
+def history_messages(target: Any, session: Any) -> list[Message]:
+    """A copy of the messages the session's in-memory history holds (empty when there is none)."""
+    states = _states(target, session)
+    stored = (states[0].get("messages") or []) if states else []
+    return [copy.deepcopy(m) if isinstance(m, Message) else Message.from_dict(m) for m in stored]
+
+
 def _marked(message: Message) -> Message:
     properties = dict(message.additional_properties or {})
     properties["hosting"] = {**(properties.get("hosting") or {}), "interrupted": True}
@@ -85,8 +92,8 @@ def proactive_ids(target: Any, session: Any) -> set[str]:
     return found
 
 
-def history_messages(target: Any, session: Any) -> list[Message]:
-    """The messages of the session's (first) in-memory history."""
+def saved_messages(target: Any, session: Any) -> list[Message]:
+    """The messages of the session's (first) in-memory history, as they are (no copies: read only)."""
     states = _states(target, session)
     items = (states[0].get("messages") or []) if states else []
     return [item if isinstance(item, Message) else Message.from_dict(item) for item in items]

@@ -44,14 +44,16 @@ class Proactive:
     def __init__(self, host: AgentFrameworkHost) -> None:
         self._host = host
         self._recent = RecentReferences()
+        self._delivering: dict[str, DeliveryChannel | None] = {}
         self.waiting = WaitingDeliveries(host.state)
         host.outbox.register(OUTBOX_CHANNEL, self)
 
     def _channel(self, name: str) -> DeliveryChannel | None:
-        for channel in self._host.channels:
-            if channel.name == name and isinstance(channel, DeliveryChannel):
-                return channel
-        return None
+        # Cached: every turn asks, and isinstance against a runtime Protocol is slow. Channels are fixed at start.
+        if name not in self._delivering:
+            found = [c for c in self._host.channels if c.name == name and isinstance(c, DeliveryChannel)]
+            self._delivering[name] = found[0] if found else None
+        return self._delivering[name]
 
     async def remember(self, channel_name: str | None, request: ChannelRequest) -> None:
         """Record where `request`'s conversation lives, when its channel can deliver there later."""
