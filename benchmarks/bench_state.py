@@ -2,6 +2,7 @@
 
     python benchmarks/bench_state.py [--seconds 10] [--warmup 10] [--rounds 2] [--connections 32]
                                      [--only throughput|cost] [--turns 410] [--repeat 3]
+                                     [--backends memory folder redis postgresql]
 
 Throughput: the host (`_servers.py host`, the JSON channel) with memory, folder, Redis and
 PostgreSQL state, one process and two (uvicorn workers sharing the port and the state). Every
@@ -141,13 +142,15 @@ def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", choices=["throughput", "cost"], default=None)
     parser.add_argument("--turns", type=int, default=max(COST_AT) + WINDOW)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backends", nargs="+", default=["memory", "folder", "redis", "postgresql"])
 
 
 def main() -> None:
     early = argparse.ArgumentParser(add_help=False)
     options(early)
     args = early.parse_known_args()[0]
-    with backends() as locations:
+    with backends() as every:
+        locations = {name: location for name, location in every.items() if name in args.backends}
         if args.only in (None, "throughput"):
             throughput(Bench(__doc__, options), locations)
         if args.only in (None, "cost"):
