@@ -8,6 +8,7 @@ median, so a slow minute of the machine touches every server alike.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import re
@@ -131,6 +132,35 @@ class Target:
         return statistics.median(run[name] for run in self.runs)
 
 
+# What servers print that these benchmarks cause on purpose, by the start of the line: not errors.
+EXPECTED_OUTPUT = {
+    "socket.send() raised exception.": "wrk closed a connection as a run ended (mid-stream for SSE)",
+    "memory state is full": "every request starts a new conversation, so the memory LRU forgets old ones",
+}
+LOG_DIR = os.environ.get("BENCH_LOG_DIR") or os.path.join(tempfile.gettempdir(), "bench-logs")
+
+
+def _expected(line: str) -> str | None:
+    return next((why for start, why in EXPECTED_OUTPUT.items() if line.strip().startswith(start)), None)
+
+
+def summarise_log(path: str, name: str) -> str | None:
+    """A server's stderr in short: expected lines counted by cause, anything else shown (the first 20 lines)."""
+    with open(path, errors="replace") as file:
+        lines = [line.rstrip("\n") for line in file if line.strip()]
+    if not lines:
+        return None
+    expected = collections.Counter(why for why in map(_expected, lines) if why is not None)
+    other = [line for line in lines if _expected(line) is None]
+    summary = f"server {name}: {len(lines)} line(s) on stderr, kept in {path}"
+    if expected:
+        summary += "; expected: " + "; ".join(f"{count} x {why}" for why, count in expected.items())
+    if other:
+        shown = "\n".join(f"  | {line}" for line in other[:20])
+        summary += f"\n  OTHER OUTPUT ({len(other)} line(s)), the first ones:\n{shown}"
+    return summary
+
+
 @contextlib.contextmanager
 def server_process(
     name: str, args: Sequence[str] = (), *, timeout: float = 30.0, env: dict[str, str] | None = None
@@ -142,7 +172,10 @@ def server_process(
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     command = ["taskset", "-c", SERVER_CORE, sys.executable, SERVERS, name, "--port", str(port), *args]
-    process = subprocess.Popen(command, start_new_session=True, env={**os.environ, **(env or {})})
+    os.makedirs(LOG_DIR, exist_ok=True)
+    log_path = os.path.join(LOG_DIR, f"{name}-{port}.log")
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the process
+    process = subprocess.Popen(command, start_new_session=True, env={**os.environ, **(env or {})}, stderr=log)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -162,6 +195,10 @@ def server_process(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+        log.close()
+        summary = summarise_log(log_path, name)
+        if summary is not None:
+            print(summary, file=sys.stderr, flush=True)
 
 
 def _seconds(value: str, unit: str) -> float:

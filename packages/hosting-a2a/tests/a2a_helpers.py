@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from a2a.client import Client, ClientConfig, ClientFactory
-from a2a.types import Message, Part, Role, SendMessageRequest, StreamResponse
+from a2a.types import GetTaskRequest, Message, Part, Role, SendMessageRequest, StreamResponse, Task
 
 
 @asynccontextmanager
@@ -36,3 +37,13 @@ def send_request(text: str, *, context_id: str = "", return_immediately: bool = 
 
 async def collect(stream: AsyncIterator[StreamResponse]) -> list[StreamResponse]:
     return [event async for event in stream]
+
+
+async def wait_for_state(client: Client, task_id: str, states: set[int], timeout: float = 20.0) -> Task:
+    """Poll `GetTask` until the task is in one of `states`; fails after `timeout` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        task = await client.get_task(GetTaskRequest(id=task_id))
+        if task.status.state in states:
+            return task
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"task {task_id} never reached {states}")

@@ -31,10 +31,11 @@ def test_the_card_is_complete_and_valid_for_the_sdk() -> None:
     assert card.name == "echo" and card.description == "Echoes."
     assert [(i.url, i.protocol_binding, i.protocol_version) for i in card.supported_interfaces] == [
         ("http://testserver/a2a", "JSONRPC", "1.0"),
+        ("http://testserver/a2a", "HTTP+JSON", "1.0"),
         ("http://testserver/a2a", "JSONRPC", "0.3"),
     ]
     assert card.capabilities.streaming is True
-    assert card.capabilities.push_notifications is False
+    assert card.capabilities.push_notifications is True
     assert len(card.skills) == 1 and card.skills[0].id and card.skills[0].description
     assert card.default_input_modes and card.default_output_modes
     assert card.security_schemes["bearer"].http_auth_security_scheme.scheme == "Bearer"

@@ -94,8 +94,9 @@ def test_message_stream_frames_each_event_as_a_json_rpc_response(client: TestCli
         (b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": 5}}', -32602),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {}}', -32602),
         (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "nope"}}', -32001),
-        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}}', -32004),
-        (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTaskPushNotificationConfig", "params": {"taskId": "t"}}', -32003),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageSize": 500}}', -32602),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {"pageToken": "x"}}', -32602),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "GetTaskPushNotificationConfig", "params": {"taskId": "t"}}', -32001),
     ],
 )
 def test_bad_requests_get_the_spec_error_codes(client: TestClient, body: bytes, code: int) -> None:
@@ -145,6 +146,10 @@ methods = st.sampled_from(
         "CancelTask",
         "SubscribeToTask",
         "ListTasks",
+        "CreateTaskPushNotificationConfig",
+        "GetTaskPushNotificationConfig",
+        "ListTaskPushNotificationConfigs",
+        "DeleteTaskPushNotificationConfig",
         "message/send",
         "message/stream",
         "tasks/get",
@@ -172,7 +177,22 @@ messages = st.fixed_dictionaries(
 )
 params = st.fixed_dictionaries(
     {},
-    optional={"message": messages | json_values, "id": st.text(max_size=8) | json_values, "historyLength": json_values},
+    optional={
+        "message": messages | json_values,
+        "id": st.text(max_size=8) | json_values,
+        "historyLength": json_values,
+        "contextId": st.text(max_size=8) | json_values,
+        "pageSize": st.integers(-5, 200) | json_values,
+        "pageToken": st.text(max_size=12) | json_values,
+        "status": st.sampled_from(["TASK_STATE_COMPLETED", "TASK_STATE_WORKING", "bogus"]) | json_values,
+        "statusTimestampAfter": st.sampled_from(["2026-01-01T00:00:00Z", "yesterday"]) | json_values,
+        "includeArtifacts": json_values,
+        "taskId": st.text(max_size=8) | json_values,
+        "url": st.sampled_from(["file:///etc/passwd", "http://127.0.0.1:1/h", "http://[::1", "x"]) | json_values,
+        "token": st.text(max_size=8) | json_values,
+        "authentication": st.fixed_dictionaries({}, optional={"scheme": json_values, "credentials": json_values}),
+        "taskPushNotificationConfig": json_values,
+    },
 )
 envelopes = st.fixed_dictionaries(
     {"jsonrpc": st.just("2.0") | json_values, "method": methods | json_values},
@@ -204,3 +224,14 @@ def test_fuzz_never_a_server_error_and_always_json_rpc(client: TestClient, body:
     if "error" in answer:
         assert isinstance(answer["error"]["code"], int) and answer["error"]["message"]
         assert answer["error"]["code"] != -32603, answer
+
+
+def test_v03_push_config_names_reach_the_same_configs(client: TestClient) -> None:
+    task = rpc(client, "message/send", v03_message("one", contextId="push"))["result"]
+    config = {"url": "http://127.0.0.1:1/hook", "token": "t"}
+    refused = rpc(client, "tasks/pushNotificationConfig/set", {"taskId": task["id"], "pushNotificationConfig": config})
+    assert refused["error"]["code"] == -32602 and "refused" in refused["error"]["message"]
+    listed = rpc(client, "tasks/pushNotificationConfig/list", {"id": task["id"]})
+    assert listed["result"] == []
+    missing = rpc(client, "tasks/pushNotificationConfig/list", {"id": "nope"})
+    assert missing["error"]["code"] == -32001

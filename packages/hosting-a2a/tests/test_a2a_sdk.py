@@ -99,7 +99,7 @@ async def test_get_task_returns_the_stored_task_and_respects_history_length(serv
 
 
 async def test_a_long_run_returns_a_working_task_and_completes_in_the_background(serve: Any) -> None:
-    served = serve(chunk_delay=0.05, wait_seconds=0.2)
+    served = serve(response_delay=1.0, wait_seconds=0.2)
     async with connect(served.url + "/a2a", streaming=False) as client:
         [event] = await collect(client.send_message(send_request(LONG, context_id="bg")))
         assert event.task.status.state in (TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING)
@@ -146,7 +146,7 @@ async def test_resubscribing_follows_a_running_task_to_its_end(serve: Any) -> No
 
 
 async def test_two_contexts_run_in_parallel(serve: Any) -> None:
-    served = serve(chunk_delay=0.03)
+    served = serve(response_delay=0.5)
     async with connect(served.url + "/a2a", streaming=False) as client:
         results = await asyncio.gather(
             collect(client.send_message(send_request(LONG, context_id="p1"))),
@@ -157,7 +157,7 @@ async def test_two_contexts_run_in_parallel(serve: Any) -> None:
 
 
 async def test_one_context_runs_one_turn_at_a_time_and_keeps_both_turns(serve: Any) -> None:
-    served = serve(chunk_delay=0.03)
+    served = serve(response_delay=0.3)
     async with connect(served.url + "/a2a", streaming=False) as client:
         results = await asyncio.gather(
             collect(client.send_message(send_request("first " + LONG, context_id="same"))),

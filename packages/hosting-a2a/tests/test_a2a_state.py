@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from a2a.types import CancelTaskRequest, GetTaskRequest, SubscribeToTaskRequest, TaskState
+from a2a.types import CancelTaskRequest, GetTaskRequest, ListTasksRequest, SubscribeToTaskRequest, TaskState
 from agent_framework_hosting.testing import RedisServer, redis_server_binary
 
 sys.path.insert(0, os.path.dirname(__file__))
-from a2a_helpers import collect, connect, send_request  # noqa: E402
+from a2a_helpers import collect, connect, send_request, wait_for_state  # noqa: E402
 from a2a_host import host_processes  # noqa: E402
 
 LONG = " ".join(f"w{n}" for n in range(40))
@@ -44,15 +44,6 @@ def hosts() -> Iterator[tuple[str, str]]:
         state = f"{redis.url}?prefix=a2a{uuid.uuid4().hex[:8]}:&lock_ttl=3"
         with host_processes(state, 2, chunk_delay=0.05) as (a, b):
             yield a.url + "/a2a", b.url + "/a2a"
-
-
-async def wait_for_state(client: Any, task_id: str, states: set[int], timeout: float = 20.0) -> Any:
-    for _ in range(int(timeout / 0.05)):
-        task = await client.get_task(GetTaskRequest(id=task_id))
-        if task.status.state in states:
-            return task
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"task {task_id} never reached {states}")
 
 
 async def test_a_task_sent_to_one_process_is_read_and_continued_on_the_other(hosts: tuple[str, str]) -> None:
@@ -89,3 +80,30 @@ async def test_resubscribing_on_the_other_process_follows_the_task_to_its_end(ho
         assert events[-1].status_update.status.state == COMPLETED
         artifacts = [e.artifact_update.artifact for e in events if e.HasField("artifact_update")]
         assert artifacts[-1].parts[0].text == f"echo 1: {LONG}"
+
+
+async def test_list_tasks_on_one_process_shows_the_tasks_the_other_runs(hosts: tuple[str, str]) -> None:
+    url_a, url_b = hosts
+    async with connect(url_a, streaming=False) as a, connect(url_b, streaming=False) as b:
+        [first] = await collect(a.send_message(send_request("one", context_id="listed")))
+        [second] = await collect(b.send_message(send_request("two", context_id="listed")))
+        listed = await a.list_tasks(ListTasksRequest(context_id="listed"))
+        assert [task.id for task in listed.tasks] == [second.task.id, first.task.id]
+        assert all(task.status.state == COMPLETED for task in listed.tasks)
+
+
+async def test_a_waiting_send_message_stops_when_another_process_cancels_its_task(serve: Any, tmp_path: Path) -> None:
+    running = serve(response_delay=5.0, host_options={"state_dir": str(tmp_path)})
+    other = serve(host_options={"state_dir": str(tmp_path)})
+    async with connect(running.url + "/a2a", streaming=False) as a, connect(other.url + "/a2a", streaming=False) as b:
+        waiting = asyncio.ensure_future(collect(a.send_message(send_request("slow", context_id="w"))))
+        for _ in range(100):
+            listed = await b.list_tasks(ListTasksRequest(context_id="w"))
+            if listed.tasks and listed.tasks[0].status.state == TaskState.TASK_STATE_WORKING:
+                break
+            await asyncio.sleep(0.05)
+        cancelled = await b.cancel_task(CancelTaskRequest(id=listed.tasks[0].id))
+        assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+        [event] = await asyncio.wait_for(waiting, timeout=3.0)
+        assert event.task.status.state == TaskState.TASK_STATE_CANCELED
+        assert running.model.active == 0, "the unstreamed turn was stopped, not left to finish"

@@ -9,6 +9,7 @@ from a2a.types import Message, Part, Role, TaskState
 from agent_framework_hosting import FileStateStore, MemoryStateStore, StateStore
 from agent_framework_hosting_a2a._convert import end, new_task, status
 from agent_framework_hosting_a2a._store import TaskStore
+from google.protobuf.json_format import MessageToDict
 
 
 @pytest.fixture(params=["memory", "folder"])
@@ -39,3 +40,14 @@ async def test_unknown_ids_and_foreign_records_read_as_missing(state: StateStore
     assert await store.get("nope") is None
     await state.set("a2a_tasks", "odd", {"not": "a task"})
     assert await store.get("odd") is None
+    await state.set("a2a_tasks", "garbled", {"state": "TASK_STATE_WORKING", "proto": "%%% not base64"})
+    assert await store.get("garbled") is None
+    await state.set("a2a_tasks", "bad bytes", {"state": "TASK_STATE_WORKING", "proto": "/////w=="})
+    assert await store.get("bad bytes") is None
+
+
+async def test_records_in_the_earlier_json_form_are_still_read(state: StateStore) -> None:
+    store = TaskStore(state)
+    task = new_task(Message(message_id="m", role=Role.ROLE_USER, parts=[Part(text="hi")]), context_id="c")
+    await state.set("a2a_tasks", task.id, {"state": "TASK_STATE_SUBMITTED", "task": MessageToDict(task)})
+    assert await store.get(task.id) == task

@@ -6,6 +6,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+import pytest
+from agent_framework import Message
+from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
 from agent_framework_hosting.testing import OfflineChatClient
 
 
@@ -73,3 +76,26 @@ def test_a_proactive_message_goes_through_the_connector_with_a_token(
     assert sent.body["conversation"] == {"id": conversation, "tenantId": "tenant-1"}
     assert sent.body["recipient"]["id"] == inbound["from"]["id"]
     assert sent.body["from"]["id"] == inbound["recipient"]["id"]
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        {"conversation_id": "c1", "channel_id": "msteams"},
+        {"service_url": "http://127.0.0.1:9", "conversation_id": 7, "channel_id": "msteams"},
+        {"service_url": "http://127.0.0.1:9", "conversation_id": "c1"},
+    ],
+    ids=["no service_url", "conversation id an int", "no channel_id"],
+)
+def test_a_malformed_reference_fails_at_once_and_is_never_retried(deploy: Any, destination: dict[str, Any]) -> None:
+    deployment = deploy()
+    portal, host = deployment.client.portal, deployment.host
+    reference = ConversationReference("activity", "activity:bad", destination)
+    with pytest.raises(InvalidReference) as raised:
+        portal.call(deployment.channel.deliver, reference, Message(role="assistant", contents=["hi"]))
+    assert raised.value.permanent
+    with pytest.raises(DeliveryError, match="service_url|conversation_id|channel_id"):
+        portal.call(host.deliver, reference, "hi")
+    [letter] = portal.call(host.dead_letters.list)
+    assert letter["attempts"] == 1 and portal.call(host.state.keys, "outbox") == []
+    assert deployment.fake.recorded() == []

@@ -6,10 +6,8 @@ python discord_crash_host.py --port 8001 --state DIR --api URL --public-key HEX 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from typing import Any
 
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
@@ -20,29 +18,27 @@ HERE = os.path.abspath(__file__)
 APP_ID = "100000000000000001"
 
 
-class SlowEcho(OfflineChatClient):
-    """Thinks for `delay` seconds before answering, so a test can kill the process mid-turn."""
-
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-
-    def _inner_get_response(self, **kwargs: Any) -> Any:
-        answer = super()._inner_get_response(**kwargs)
-
-        async def later() -> Any:
-            await asyncio.sleep(self.delay)
-            return await answer
-
-        return later()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     for name in ("--port", "--state", "--api", "--public-key"):
         parser.add_argument(name, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--stream", action="store_true", help="stream the answer, one word every --delay seconds")
+    parser.add_argument("--bot-token")
+    parser.add_argument("--token-lifetime", type=float, help="pretend interaction tokens expire this soon")
     args = parser.parse_args()
-    channel = DiscordChannel(application_id=APP_ID, public_key=args.public_key, api_base_url=args.api)
-    host = AgentFrameworkHost(Agent(client=SlowEcho(args.delay), name="echo"), channels=[channel], state_dir=args.state)
+    channel = DiscordChannel(
+        application_id=APP_ID,
+        public_key=args.public_key,
+        api_base_url=args.api,
+        bot_token=args.bot_token,
+        register_commands=False,
+        streaming=args.stream,
+    )
+    if args.token_lifetime is not None:
+        channel.token_lifetime = args.token_lifetime
+    delays = {"chunk_delay": args.delay} if args.stream else {"response_delay": args.delay}
+    host = AgentFrameworkHost(
+        Agent(client=OfflineChatClient(**delays), name="echo"), channels=[channel], state_dir=args.state
+    )
     sys.exit(serve_until_terminated(host.app, int(args.port)))

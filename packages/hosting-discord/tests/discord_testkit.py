@@ -52,6 +52,9 @@ class FakeDiscord:
     scripts: list[Scripted] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)
     holds: dict[str, threading.Event] = field(default_factory=dict)
+    #: Calls that made or changed a message (scripted failures and nonce repeats excluded).
+    accepted: list[Call] = field(default_factory=list)
+    nonces: dict[str, Any] = field(default_factory=dict)
     url: str = ""
     _changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -89,7 +92,15 @@ class FakeDiscord:
                 return JSONResponse(body, status_code=status)
         if call.method == "PUT":
             return JSONResponse([{**c, "id": str(i)} for i, c in enumerate(call.json)])
-        return JSONResponse({"id": str(next(_ids)), "content": (call.json or {}).get("content")})
+        nonce = (call.json or {}).get("nonce") if (call.json or {}).get("enforce_nonce") else None
+        with self._changed:
+            if nonce is not None and nonce in self.nonces:
+                return JSONResponse(self.nonces[nonce])  # Discord returns the message the nonce already made
+            created = {"id": str(next(_ids)), "content": (call.json or {}).get("content")}
+            if nonce is not None:
+                self.nonces[nonce] = created
+            self.accepted.append(call)
+        return JSONResponse(created)
 
     def app(self) -> Starlette:
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+from agent_framework import Message
+from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
 from agent_framework_hosting.testing import OfflineChatClient
 from discord_testkit import APP_ID, Call, FakeDiscord, Signer, ask, command, make_channel, make_host, post
 from starlette.testclient import TestClient
@@ -78,3 +81,21 @@ def test_a_proactive_message_is_posted_to_the_channel_with_the_bot_token(signer:
     assert sent.json["content"] == "Standup in 5 minutes" and sent.headers["authorization"] == "Bot bot-secret"
     assert sent.json["allowed_mentions"] == {"parse": []}
     assert refused.status_code == 207 and "Missing Access" in refused.json()["results"][0]["error"]
+
+
+@pytest.mark.parametrize("destination", [{}, {"channel_id": 300000000000000001}], ids=["no channel_id", "an int id"])
+def test_a_malformed_reference_fails_at_once_and_is_never_retried(
+    signer: Signer, discord: FakeDiscord, destination: dict[str, Any]
+) -> None:
+    channel = make_channel(signer, discord, bot_token="bot-secret", register_commands=False)
+    host = make_host(channel)
+    reference = ConversationReference("discord", "discord:bad", destination)
+    with TestClient(host.app) as client:
+        with pytest.raises(InvalidReference) as raised:
+            client.portal.call(channel.deliver, reference, Message(role="assistant", contents=["hi"]))
+        assert raised.value.permanent
+        with pytest.raises(DeliveryError, match="channel_id"):
+            client.portal.call(host.deliver, reference, "hi")
+        [letter] = client.portal.call(host.dead_letters.list)
+        assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
+    assert discord.matching("POST", "/channels/") == []

@@ -26,8 +26,8 @@ def serve() -> Iterator[Callable[..., Served]]:
     """Serve an echo agent over an MCPChannel on a free loopback port (Hypercorn, lifespan included)."""
     stack = ExitStack()
 
-    def build(*, chunk_delay: float = 0.0, **channel: Any) -> Served:
-        model = CountingChatClient(chunk_delay=chunk_delay)
+    def build(*, chunk_delay: float = 0.0, response_delay: float = 0.0, **channel: Any) -> Served:
+        model = CountingChatClient(chunk_delay=chunk_delay, response_delay=response_delay)
         host = AgentFrameworkHost(
             Agent(client=model, name="echo", description="Echoes what you say."), channels=[MCPChannel(**channel)]
         )

@@ -75,11 +75,26 @@ async def test_an_mcp_session_is_one_conversation_and_sessions_are_apart(serve: 
         assert text_of(await second.call_tool("ask", {"message": "c"})) == "echo 1: c"
 
 
+async def ignore_progress(value: float, total: float | None, message: str | None) -> None:
+    pass
+
+
+async def test_a_call_without_a_progress_token_is_answered_without_streaming(serve: Any) -> None:
+    served = serve()
+    async with Client(served.url) as client:
+        assert text_of(await client.call_tool("ask", {"message": "plain"})) == "echo 1: plain"
+        assert served.model.most_active == 0, "no streamed model call"
+        streamed = await client.call_tool("ask", {"message": "streamed"}, progress_callback=ignore_progress)
+        assert text_of(streamed) == "echo 1: streamed"
+        assert served.model.most_active == 1
+
+
 async def test_two_sessions_run_in_parallel(serve: Any) -> None:
     served = serve(chunk_delay=0.03)
     async with Client(served.url, mode=LEGACY) as first, Client(served.url, mode=LEGACY) as second:
         answers = await asyncio.gather(
-            first.call_tool("ask", {"message": LONG}), second.call_tool("ask", {"message": LONG})
+            first.call_tool("ask", {"message": LONG}, progress_callback=ignore_progress),
+            second.call_tool("ask", {"message": LONG}, progress_callback=ignore_progress),
         )
     assert [text_of(answer) for answer in answers] == [f"echo 1: {LONG}"] * 2
     assert served.model.most_active == 2
@@ -89,8 +104,8 @@ async def test_one_conversation_runs_one_turn_at_a_time_and_keeps_both(serve: An
     served = serve(chunk_delay=0.03)
     async with Client(served.url) as client:
         answers = await asyncio.gather(
-            client.call_tool("ask", {"message": LONG, "conversation": "same"}),
-            client.call_tool("ask", {"message": LONG, "conversation": "same"}),
+            client.call_tool("ask", {"message": LONG, "conversation": "same"}, progress_callback=ignore_progress),
+            client.call_tool("ask", {"message": LONG, "conversation": "same"}, progress_callback=ignore_progress),
         )
     assert sorted(text_of(answer)[:6] for answer in answers) == ["echo 1", "echo 2"]
     assert served.model.most_active == 1
@@ -112,10 +127,12 @@ async def test_bad_arguments_and_a_failing_agent_are_tool_errors_without_details
         assert empty.is_error
         blank = await client.call_tool("ask", {"message": "x", "conversation": "  "})
         assert blank.is_error and "conversation" in blank.content[0].text
+        assert served.model.calls == [], "bad arguments never reach the agent"
         failed = await client.call_tool("ask", {"message": "please [fail]"})
-        assert failed.is_error and "server log" in failed.content[0].text
-        assert "offline model failure" not in failed.content[0].text
-    assert len(served.model.calls) == 1
+        streamed = await client.call_tool("ask", {"message": "please [fail]"}, progress_callback=ignore_progress)
+    for result in (failed, streamed):
+        assert result.is_error and "server log" in result.content[0].text
+        assert "offline model failure" not in result.content[0].text
 
 
 async def test_a_bearer_key_is_required_when_configured(serve: Any) -> None:
@@ -158,14 +175,16 @@ def test_browser_origins_other_than_loopback_are_refused(serve: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", [LEGACY, MODERN])
-async def test_a_cancelled_call_stops_the_agent_and_keeps_the_question_and_the_partial_answer(
+async def test_a_cancelled_streamed_call_stops_the_agent_and_keeps_the_question_and_the_partial_answer(
     serve: Any, mode: str
 ) -> None:
     served = serve(chunk_delay=0.05)
     question = " ".join(f"w{n}" for n in range(100))  # about 5 s of answer
     async with Client(served.url, mode=mode) as client:
         with anyio.move_on_after(0.6):
-            await client.call_tool("ask", {"message": question, "conversation": "cut"})
+            await client.call_tool(
+                "ask", {"message": question, "conversation": "cut"}, progress_callback=ignore_progress
+            )
         for _ in range(200):
             if served.model.active == 0:
                 break
@@ -177,6 +196,21 @@ async def test_a_cancelled_call_stops_the_agent_and_keeps_the_question_and_the_p
     assert len(partial) == 1 and partial[0], "the partial answer was kept"
     full = f"echo 1: {question}"
     assert full.startswith(partial[0]) and len(partial[0]) < len(full), "the answer was cut short"
+
+
+@pytest.mark.parametrize("mode", [LEGACY, MODERN])
+async def test_a_cancelled_call_without_progress_stops_its_turn_and_frees_the_conversation(
+    serve: Any, mode: str
+) -> None:
+    served = serve(response_delay=30.0)
+    async with Client(served.url, mode=mode) as client:
+        with anyio.move_on_after(0.5):
+            await client.call_tool("ask", {"message": "never mind", "conversation": "cut"})
+        served.model.response_delay = 0.0
+        with anyio.fail_after(10):
+            answer = text_of(await client.call_tool("ask", {"message": "still there?", "conversation": "cut"}))
+    # the model had answered nothing: the cancelled turn leaves no trace (a streamed call keeps its partial answer)
+    assert answer == "echo 1: still there?"
 
 
 async def test_the_channels_run_hook_sees_the_tool_call_and_can_rewrite_the_turn(serve: Any) -> None:
@@ -191,3 +225,25 @@ async def test_the_channels_run_hook_sees_the_tool_call_and_can_rewrite_the_turn
         answer = text_of(await client.call_tool("ask", {"message": "original", "conversation": "h"}))
     assert answer == "echo 1: rewritten"
     assert seen == [("mcp:conversation:h", "original")]
+
+
+def test_serving_mcp_leaves_the_applications_logging_as_it_was() -> None:
+    import logging
+
+    from agent_framework import Agent
+    from agent_framework_hosting import AgentFrameworkHost
+    from agent_framework_hosting.testing import OfflineChatClient
+    from agent_framework_hosting_mcp import MCPChannel
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    for handler in saved[1]:  # an unconfigured application, as under uvicorn (pytest adds its own handlers)
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+    try:
+        assert AgentFrameworkHost(Agent(client=OfflineChatClient(), name="quiet"), channels=[MCPChannel()]).app
+        assert (root.level, root.handlers) == (logging.WARNING, [])
+    finally:
+        root.setLevel(saved[0])
+        for handler in saved[1]:
+            root.addHandler(handler)

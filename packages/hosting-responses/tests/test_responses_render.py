@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pydantic
+import pytest
 from agent_framework import AgentResponse, Content, Message
 from agent_framework_hosting_responses._events import ResponseEvents
 from agent_framework_hosting_responses._parse import ListQuery, parse_create
@@ -166,3 +168,50 @@ def test_list_page_orders_paginates_and_reports_more() -> None:
     newest = list_page(items, ListQuery(limit=1))
     assert newest is not None and newest["data"] == [{"id": "i4"}] and newest["first_id"] == newest["last_id"] == "i4"
     assert list_page(items, ListQuery(after="nope")) is None
+
+
+def test_sse_frames_encode_a_shared_response_once_and_parse_back_to_the_events() -> None:
+    from agent_framework_hosting_responses._sse import event_json, sse_frames
+
+    response = {"id": "resp_1", "status": "in_progress", "output": [], "text": "line\u2028break ü"}
+    events = [
+        {"type": "response.created", "sequence_number": 0, "response": response},
+        {"type": "response.in_progress", "sequence_number": 1, "response": response},
+        {"type": "response.output_text.delta", "sequence_number": 2, "delta": "hi"},
+    ]
+    known: dict[int, bytes] = {}
+    chunk = sse_frames(events, known)
+    assert known == {id(response): event_json(response)}
+    assert b"\xe2\x80\xa8" not in chunk  # ASCII: no raw U+2028 a client could split a line at
+    frames = chunk.decode().split("\n\n")
+    assert frames[-1] == "" and len(frames) == 4
+    for frame, event in zip(frames[:-1], events, strict=True):
+        kind, data = frame.split("\n")
+        assert kind == f"event: {event['type']}" and json.loads(data.removeprefix("data: ")) == event
+    stale = {id(response): b'{"id":"reused"}'}
+    assert b'"response":{"id":"reused"}' in sse_frames(events[:1], stale)  # a given encoding is used as is
+
+
+@pytest.mark.parametrize("text", ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", ""])
+def test_a_text_delta_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
+    from agent_framework_hosting_responses._sse import event_json, sse_frame
+
+    events = ResponseEvents("resp_1")
+    delta = events.delta("x")[-1] | {"delta": text, "sequence_number": 12345, "output_index": 3}
+    expected = b"event: response.output_text.delta\ndata: " + event_json(delta) + b"\n\n"
+    assert sse_frame(delta) == expected
+    assert json.loads(sse_frame(delta).split(b"data: ", 1)[1]) == delta
+
+
+def test_a_text_delta_of_another_shape_takes_the_general_encoder() -> None:
+    from agent_framework_hosting_responses._sse import event_json, sse_frame
+
+    base = ResponseEvents("resp_1").delta("x")[-1]
+    odd = [
+        base | {"logprobs": [{"token": "x", "logprob": -0.1}]},
+        base | {"obfuscation": "abc"},
+        base | {"output_index": True},
+        base | {"delta": 5},
+    ]
+    for event in odd:
+        assert sse_frame(event) == b"event: response.output_text.delta\ndata: " + event_json(event) + b"\n\n"

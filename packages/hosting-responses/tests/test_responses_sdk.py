@@ -324,3 +324,13 @@ def test_routes_follow_a_custom_path_with_its_v1_alias(serve: Any) -> None:
     with served.sdk(base="/agents/echo") as client:
         assert client.responses.retrieve(response.id).output_text == "echo 1: hi"
     assert httpx.post(f"{served.url}/v1/responses", json={"input": "x"}, timeout=10).status_code == 404
+
+
+def test_a_stored_response_reads_back_exactly_as_it_was_sent(serve: Any) -> None:
+    served = serve()
+    created = served.client.responses.create(model="m", input='naïve café ✓ \u2028 "quoted"', metadata={"k": "ü"})
+    stored = served.client.responses.retrieve(created.id)
+    assert stored.model_dump() == created.model_dump()
+    assert stored.output_text == 'echo 1: naïve café ✓ \u2028 "quoted"'
+    items = served.client.responses.input_items.list(created.id)
+    assert [item.content[0].text for item in items.data] == ['naïve café ✓ \u2028 "quoted"']  # type: ignore[union-attr]

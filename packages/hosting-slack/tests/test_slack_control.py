@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+from agent_framework import Message
+from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
 from agent_framework_hosting.testing import OfflineChatClient
 from slack_fake import TEAM, FakeSlack, Signer, envelope, mention, message
 from slack_kit import COMMANDS, make_channel, make_host, post_event, post_form
@@ -73,3 +76,25 @@ def test_the_host_delivers_a_message_into_a_slack_thread_it_has_seen(slack: Fake
         result: Any = client.portal.call(host.deliver, f"slack:{TEAM}:C1:92.000001", "Your **reminder**")
     assert result.delivered
     slack.expect("C1", "92.000001", ["echo 1: remind me", "Your *reminder*"])
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [{"channel": "C1"}, {"team": TEAM, "channel": 7}, {"team": TEAM, "channel": "C1", "thread_ts": 90.1}],
+    ids=["no team", "channel an int", "thread_ts a float"],
+)
+def test_a_malformed_reference_fails_at_once_and_is_never_retried(
+    slack: FakeSlack, destination: dict[str, Any]
+) -> None:
+    channel = make_channel(slack)
+    host = make_host(channel)
+    reference = ConversationReference("slack", "slack:bad", destination)
+    with TestClient(host.app) as client:
+        with pytest.raises(InvalidReference) as raised:
+            client.portal.call(channel.deliver, reference, Message(role="assistant", contents=["hi"]))
+        assert raised.value.permanent
+        with pytest.raises(DeliveryError, match="team|channel|thread_ts"):
+            client.portal.call(host.deliver, reference, "hi")
+        [letter] = client.portal.call(host.dead_letters.list)
+        assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
+    assert slack.of("chat.postMessage") == []

@@ -81,7 +81,6 @@ def bot_processes(state: str, api_bases: list[str], **options: str) -> Any:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import asyncio
 
     from agent_framework import Agent
     from agent_framework_hosting import AgentFrameworkHost, DeliveryOptions
@@ -100,21 +99,10 @@ def _serve(args: argparse.Namespace) -> None:
         shutdown_timeout=2.0,
     )
 
-    class SlowEcho(OfflineChatClient):
-        """Takes `--delay` seconds to think before answering, so a test can kill the process mid-turn."""
-
-        def _inner_get_response(self, **kwargs: Any) -> Any:
-            answer = super()._inner_get_response(**kwargs)
-            if kwargs.get("stream"):
-                return answer
-
-            async def later() -> Any:
-                await asyncio.sleep(args.delay)
-                return await answer
-
-            return later()
-
-    client = SlowEcho(chunk_delay=args.delay / 4 if args.stream == "yes" else 0.0)
+    streamed = args.stream == "yes"  # a streamed answer is slow per chunk; a plain one before it is sent
+    client = OfflineChatClient(
+        chunk_delay=args.delay / 4 if streamed else 0.0, response_delay=0.0 if streamed else args.delay
+    )
     host = AgentFrameworkHost(
         Agent(client=client, name="echo"),
         channels=[channel],

@@ -6,7 +6,9 @@ import os
 import sys
 
 import httpx
-from agent_framework_hosting import Concurrency
+import pytest
+from agent_framework import Message
+from agent_framework_hosting import Concurrency, ConversationReference, DeliveryError, InvalidReference
 from agent_framework_hosting.testing import OfflineChatClient, eventually
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -143,3 +145,22 @@ async def test_link_joins_two_chats_into_one_conversation(fake: FakeBotApi) -> N
         await post(bot, message_update(4, "who am I?", chat_id=43))
         await eventually(lambda: len(fake.sent_texts(43)) == 2, message="the answer")
         assert fake.sent_texts(43)[1] == "echo 2: who am I?"
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [{}, {"chat_id": "42"}, {"chat_id": True}, {"chat_id": 42, "message_thread_id": "7"}],
+    ids=["no chat_id", "chat_id a string", "chat_id a bool", "thread id a string"],
+)
+async def test_a_malformed_reference_fails_at_once_and_is_never_retried(fake: FakeBotApi, destination: dict) -> None:  # type: ignore[type-arg]
+    with serve_bot(fake, webhook_url=WEBHOOK_URL) as bot:
+        reference = ConversationReference("telegram", "telegram:bad", destination)
+        with pytest.raises(InvalidReference) as raised:
+            await bot.channel.deliver(reference, Message(role="assistant", contents=["hi"]))
+        assert raised.value.permanent and "telegram:bad" in str(raised.value)
+        with pytest.raises(DeliveryError, match="chat_id|message_thread_id"):
+            await bot.host.deliver(reference, "hi")
+        [letter] = await bot.host.dead_letters.list()
+        assert letter["attempts"] == 1, "a dead letter at once, as the outbox does for every permanent failure"
+        assert await bot.host.state.keys("outbox") == []
+        assert fake.of("sendMessage") == []

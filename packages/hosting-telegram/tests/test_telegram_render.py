@@ -113,9 +113,15 @@ def test_rendering_a_pathological_line_does_not_backtrack_for_ever() -> None:
     import time
 
     started = time.perf_counter()
-    markdown_to_html("_a " * 2000 + "*b " * 2000 + "`" * 500)
-    # A guard against catastrophic backtracking (minutes), not a benchmark: about 0.3 s on a quiet machine.
+    markdown_to_html("_a " * 8000 + "*b " * 8000 + "`" * 2000 + " ``a `b" * 2000)
+    # A guard against superlinear matching (a trailing run of backticks once took hours at this size),
+    # not a benchmark: about 0.05 s on a quiet machine.
     assert time.perf_counter() - started < 5.0
+
+
+def test_code_spans_open_and_close_with_whole_backtick_runs() -> None:
+    assert markdown_to_html("``a ` b``") == "<code>a ` b</code>"
+    assert markdown_to_html("```x``") == "```x``"
 
 
 # splitting

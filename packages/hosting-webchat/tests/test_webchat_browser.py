@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import ANY
 
+import httpx
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
@@ -25,8 +27,8 @@ new MutationObserver(() => {
 """
 
 
-def serve(*channels: Any, agent: Any) -> Iterator[str]:
-    host = AgentFrameworkHost(agent, channels=list(channels))
+def serve(*channels: Any, agent: Any, **options: Any) -> Iterator[str]:
+    host = AgentFrameworkHost(agent, channels=list(channels), **options)
     with running_server(host.app) as url:
         yield url
 
@@ -88,7 +90,7 @@ def test_the_conversation_survives_a_reload(page: Any, demo_url: str) -> None:
     assert page.locator(".message").all_inner_texts()[0] == "my name is Grace"
     assert page.locator(".message.assistant").count() == 1
     stored = page.evaluate("Object.values(localStorage).map(JSON.parse)[0]")
-    assert stored["previousResponseId"].startswith("resp_")
+    assert stored["conversationId"].startswith("conv_")
     send(page, "what is my name?")
     assert answers(page, 2)[1].startswith("Your name is Grace.")
 
@@ -144,7 +146,7 @@ def test_a_conversation_the_host_forgot_is_reported_and_restarted(page: Any, dem
     page.goto(demo_url + "/")
     page.evaluate(
         """url => localStorage.setItem("agent-framework-webchat:" + url,
-             JSON.stringify({previousResponseId: "resp_forgotten", messages: [{role: "user", text: "old"}]}))""",
+             JSON.stringify({conversationId: "conv_forgotten", messages: [{role: "user", text: "old"}]}))""",
         demo_url + "/responses",
     )
     page.reload()
@@ -187,7 +189,8 @@ def test_after_stop_the_next_message_continues_from_the_stopped_answer(page: Any
         assert answers(page, 1)[-1] == "echo 2: next message", "the second turn continues the first conversation"
         stored = page.evaluate("Object.values(localStorage).map(JSON.parse)[0]")
         assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
-        assert stored["messages"][1] == {"role": "assistant", "text": partial, "stopped": True}
+        assert stored["messages"][1] == {"role": "assistant", "text": partial, "stopped": True, "id": ANY}
+        assert stored["messages"][1]["id"].startswith("msg_"), "the conversation item it shows"
 
 
 def test_a_stopped_answer_survives_a_reload_and_the_chat_continues(page: Any) -> None:
@@ -203,3 +206,68 @@ def test_a_stopped_answer_survives_a_reload_and_the_chat_continues(page: Any) ->
         assert page.locator(".message.assistant[data-state=stopped]").count() == 1
         send(page, "and after the reload?")
         assert answers(page, 1)[-1] == "echo 2: and after the reload?"
+
+
+# --- messages the host delivers on its own (host.deliver into the page's Conversation) ------------------
+
+ADMIN = "admin-token-0123456789"
+
+
+def conversation_id(page: Any) -> str:
+    return str(page.evaluate("Object.values(localStorage).map(JSON.parse)[0].conversationId"))
+
+
+def deliver(url: str, conversation: str, text: str) -> None:
+    """`host.deliver` from outside the process (POST /admin/deliver) into the page's conversation."""
+    body = {"to": f"conversation:{conversation}", "text": text}
+    response = httpx.post(url + "/admin/deliver", json=body, headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+    assert response.status_code == 200 and response.json()["results"][0]["delivered"], response.text
+
+
+def delivered_host(chunk_delay: float = 0.0) -> Iterator[str]:
+    agent = Agent(client=OfflineChatClient(chunk_delay=chunk_delay), name="echo")
+    return serve(ResponsesChannel(), WebChatChannel(), agent=agent, admin_token=ADMIN)
+
+
+def test_a_message_the_host_delivers_shows_up_in_an_idle_page(page: Any) -> None:
+    for url in delivered_host():
+        page.goto(url + "/")
+        send(page, "hello")
+        assert answers(page, 1) == ["echo 1: hello"]
+        deliver(url, conversation_id(page), "Your **parcel** arrived.")
+        assert answers(page, 2)[1] == "Your parcel arrived."
+        page.reload()
+        assert page.locator(".message").all_inner_texts() == ["hello", "echo 1: hello", "Your parcel arrived."]
+        page.wait_for_timeout(2500)  # a few more polls add nothing
+        assert page.locator(".message.assistant").count() == 2
+        send(page, "thanks")
+        assert answers(page, 3)[2] == "echo 2: thanks", "the agent's history holds the delivered message"
+
+
+def test_a_message_delivered_during_a_streamed_answer_appears_in_it_as_its_own_message(page: Any) -> None:
+    for url in delivered_host(chunk_delay=0.15):
+        page.goto(url + "/")
+        send(page, "a long question that takes a while to answer word by word")
+        page.wait_for_function("() => ((document.querySelector('.message.assistant') || {}).textContent || '').length")
+        deliver(url, conversation_id(page), "Meanwhile: your build passed.")
+        page.wait_for_function("() => document.querySelectorAll('.message.assistant').length === 2")
+        assert page.locator(".message.assistant[data-state=streaming]").count() == 2, "it came while streaming"
+        done = answers(page, 2)
+        assert done[1] == "Meanwhile: your build passed."
+        assert done[0] == "echo 1: a long question that takes a while to answer word by word"
+        page.wait_for_timeout(2500)
+        assert page.locator(".message.assistant").count() == 2, "polling does not show it twice"
+        page.reload()
+        assert page.locator(".message.assistant").all_inner_texts() == done
+
+
+def test_a_message_delivered_while_the_page_was_closed_shows_up_when_it_opens(page: Any) -> None:
+    for url in delivered_host():
+        page.goto(url + "/")
+        send(page, "remind me later")
+        answers(page, 1)
+        conversation = conversation_id(page)
+        page.goto("about:blank")
+        deliver(url, conversation, "It is later now.")
+        page.goto(url + "/")
+        assert answers(page, 2)[1] == "It is later now."

@@ -80,3 +80,21 @@ def test_any_object_with_name_path_and_contribute_is_a_channel() -> None:
         (),
         (),
     )
+
+
+def test_input_messages_are_stamped_on_copies_that_keep_every_field() -> None:
+    from agent_framework import Message
+    from agent_framework_hosting._context import stamp_input
+
+    class Tagged(Message):
+        __slots__ = ("tag",)
+
+    original = Message(role="user", contents=["hi"], author_name="ada", additional_properties={"k": 1})
+    tagged = Tagged(role="user", contents=["yo"])
+    tagged.tag = "kept"
+    request = ChannelRequest(channel="c", operation="o", input=[original, tagged], identity=ChannelIdentity("c", "u1"))
+    stamped, stamped_tagged = stamp_input(request)
+    assert stamped is not original and original.additional_properties == {"k": 1}  # the caller's message unchanged
+    assert (stamped.role, stamped.text, stamped.author_name) == ("user", "hi", "ada")
+    assert stamped.additional_properties["k"] == 1 and stamped.additional_properties["hosting"]["channel"] == "c"
+    assert isinstance(stamped_tagged, Tagged) and stamped_tagged.tag == "kept" and stamped_tagged.text == "yo"

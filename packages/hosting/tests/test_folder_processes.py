@@ -12,21 +12,10 @@ from agent_framework_hosting import FileStateStore, SessionBusyError
 from .test_cli_serve import serve, stop  # noqa: F401  (the `serve` fixture)
 
 SLOW_ECHO = """
-import asyncio
 from agent_framework import Agent
 from agent_framework_hosting.testing import OfflineChatClient
 
-class SlowEcho(OfflineChatClient):
-    def _inner_get_response(self, **kwargs):
-        answer = super()._inner_get_response(**kwargs)
-
-        async def later():
-            await asyncio.sleep(0.02)
-            return await answer
-
-        return later()
-
-agent = Agent(client=SlowEcho(), name="echo")
+agent = Agent(client=OfflineChatClient(response_delay=0.02), name="echo")
 """
 
 

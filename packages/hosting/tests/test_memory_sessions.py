@@ -60,3 +60,24 @@ async def test_a_session_whose_state_is_not_json_stays_live() -> None:
     parked = host.state._spaces["sessions"]["odd"][0]  # type: ignore[attr-defined]
     assert parked._session is first.session
     assert (await host.context.run(turn("two", "odd"))).text == "echo 2: two"
+
+
+async def test_a_session_the_full_store_forgot_is_dropped_not_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], max_sessions=2)  # type: ignore[arg-type]
+    await host.context.run(turn("one", "first"))
+    parked = host.state._spaces["sessions"]["first"][0]  # type: ignore[attr-defined]
+    frozen: list[str] = []
+    monkeypatch.setattr(ParkedSession, "freeze", lambda self: frozen.append("frozen"))
+    for key in ("b", "c", "d"):
+        await host.context.run(turn("hi", key))
+    assert "first" not in host.state._spaces["sessions"]  # type: ignore[attr-defined]
+    assert frozen == [] and parked._session is not None  # forgotten with the store's LRU, never frozen
+    assert (await host.context.run(turn("again", "first"))).text == "echo 1: again"
+
+
+async def test_a_session_the_store_still_holds_is_frozen_when_it_goes_cold() -> None:
+    host = host_with_warm(1, max_sessions=10)
+    await host.context.run(turn("one", "kept"))
+    await host.context.run(turn("hi", "other"))
+    parked = host.state._spaces["sessions"]["kept"][0]  # type: ignore[attr-defined]
+    assert parked._session is None and parked._frozen

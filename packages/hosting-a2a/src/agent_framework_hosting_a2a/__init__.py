@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from ._card import CardOptions, Skill
 from ._channel import A2AChannel
+from ._push import PushOptions
 
-__all__ = ["A2AChannel", "CardOptions", "Skill"]
+__all__ = ["A2AChannel", "CardOptions", "PushOptions", "Skill"]

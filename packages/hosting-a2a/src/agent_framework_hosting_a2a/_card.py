@@ -77,8 +77,8 @@ def default_skill(name: str, description: str) -> Skill:
     return Skill(id="chat", name=f"Chat with {name}", description=description, tags=("chat", "conversation"))
 
 
-def build_card(target: Any, options: CardOptions, *, url: str, authenticated: bool) -> AgentCard:
-    """A complete v1.0 card: both protocol versions on one JSON-RPC URL, streaming, ≥1 skill, bearer auth."""
+def build_card(target: Any, options: CardOptions, *, url: str, authenticated: bool, push: bool = False) -> AgentCard:
+    """A complete v1.0 card: JSON-RPC (1.0 and 0.3) and HTTP+JSON (1.0) on one URL, streaming, ≥1 skill, bearer auth."""
     target_name, target_description = describe_target(target)
     name = options.name or target_name
     description = options.description or target_description
@@ -92,10 +92,13 @@ def build_card(target: Any, options: CardOptions, *, url: str, authenticated: bo
                 url=url, protocol_binding=TransportProtocol.JSONRPC.value, protocol_version=PROTOCOL_VERSION_1_0
             ),
             AgentInterface(
+                url=url, protocol_binding=TransportProtocol.HTTP_JSON.value, protocol_version=PROTOCOL_VERSION_1_0
+            ),
+            AgentInterface(
                 url=url, protocol_binding=TransportProtocol.JSONRPC.value, protocol_version=PROTOCOL_VERSION_0_3
             ),
         ],
-        capabilities=AgentCapabilities(streaming=True, push_notifications=False, extended_agent_card=False),
+        capabilities=AgentCapabilities(streaming=True, push_notifications=push, extended_agent_card=False),
         default_input_modes=list(TEXT_MODES),
         default_output_modes=["text/plain"],
         skills=[skill.to_proto() for skill in skills],

@@ -24,11 +24,13 @@ from agent_framework_hosting.http import (
 )
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
 from ._card import CardOptions, build_card
 from ._handler import HostRequestHandler
+from ._push import PushOptions
+from ._rest import Endpoint, rest_error, rest_routes
 from ._store import DEFAULT_TASK_TTL, TaskStore
 
 PARSE_ERROR = -32700
@@ -48,7 +50,8 @@ class A2AChannel:
 
     Methods: the v1.0 names (``SendMessage``, ``SendStreamingMessage``, ``GetTask``, ``CancelTask``,
     ``SubscribeToTask``) and the v0.3 ones (``message/send``, ``message/stream``, ``tasks/get``,
-    ``tasks/cancel``, ``tasks/resubscribe``). A ``contextId`` is a conversation of the host; tasks are
+    ``tasks/cancel``, ``tasks/resubscribe``), ``ListTasks`` and the push notification config methods
+    (`push`: where notifications may go; None turns them off). A ``contextId`` is a conversation of the host; tasks are
     kept in the host's state. With `api_key`, every JSON-RPC call needs ``Authorization: Bearer <api_key>``.
     """
 
@@ -62,6 +65,7 @@ class A2AChannel:
         task_ttl: float | None = DEFAULT_TASK_TTL,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         well_known: bool = True,
+        push: PushOptions | None = PushOptions(),  # noqa: B008 - frozen, shared safely
         run_hook: ChannelRunHook | None = None,
         response_hook: ChannelResponseHook | None = None,
         stream_update_hook: ChannelStreamUpdateHook | None = None,
@@ -82,6 +86,7 @@ class A2AChannel:
         self.task_ttl = task_ttl
         self.max_body_bytes = max_body_bytes
         self.well_known = well_known
+        self.push = push
         self.run_hook = run_hook
         self.response_hook = response_hook
         self.stream_update_hook = stream_update_hook
@@ -96,19 +101,30 @@ class A2AChannel:
             TaskStore(context.state, ttl=self.task_ttl),
             channel=self.name,
             wait_seconds=self.wait_seconds,
+            push=self.push,
         )
+        context.resumable(self.handler)
         self._dispatcher = JsonRpcDispatcher(self.handler, enable_v0_3_compat=True)
-        routes = [
+        routes: list[BaseRoute] = [
             Route("/", self._rpc, methods=["POST"]),
             Route(AGENT_CARD_WELL_KNOWN_PATH, self._card_at_channel, methods=["GET"]),
+            *rest_routes(self.handler, self._guard_rest),
         ]
         root = [Route(AGENT_CARD_WELL_KNOWN_PATH, self._card_at_root, methods=["GET"])] if self.well_known else []
-        return ChannelContribution(routes=routes, root_routes=root)
+        sender = self.handler.sender
+        if sender is None:
+            return ChannelContribution(routes=routes, root_routes=root)
+        context.resendable(self.handler)
+        return ChannelContribution(
+            routes=routes, root_routes=root, on_startup=[sender.start], on_shutdown=[sender.stop]
+        )
 
     def agent_card(self, url: str) -> Any:
         """The card (an `a2a.types.AgentCard`) for a channel reachable at `url`."""
         assert self._context is not None, "the channel is not part of a host yet"
-        return build_card(self._context.target, self.card, url=url, authenticated=self.api_key is not None)
+        return build_card(
+            self._context.target, self.card, url=url, authenticated=self.api_key is not None, push=self.push is not None
+        )
 
     def _card_response(self, url: str) -> JSONResponse:
         return JSONResponse(agent_card_to_dict(self.agent_card(self.card.public_url or url)))
@@ -139,6 +155,21 @@ class A2AChannel:
         forwarded = Request(request.scope, _replay(body, request.receive))
         forwarded._json = payload  # parsed once, here, where any bytes map to -32700 rather than -32603
         return await self._dispatcher.handle_requests(forwarded)
+
+    async def _guard_rest(self, request: Request, endpoint: Endpoint) -> Response:
+        """The HTTP+JSON binding's calls: the same key and body limit as JSON-RPC, then a2a-sdk's REST dispatcher."""
+        if self.api_key is not None and not secrets_equal(bearer_token(request), self.api_key):
+            return rest_error(401, AUTH_MESSAGE, **{"www-authenticate": "Bearer"})
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except BadRequest as error:
+            return rest_error(error.status_code, error.message)
+        if body:
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return rest_error(400, "the body is not UTF-8 JSON")
+        return await endpoint(Request(request.scope, _replay(body, request.receive)))
 
 
 def _without_card_path(request: Request) -> str:

@@ -17,6 +17,8 @@ class LiveTask:
         self.task_id = task_id
         self.events: list[Event] = []
         self.handle: asyncio.Task[None] | None = None
+        self.result: Task | None = None  # the task as it ended, for the SendMessage call waiting on it
+        self.cancel_requested = False  # a client's CancelTask, as opposed to the host shutting down
         self.finished = asyncio.Event()
         self._changed = asyncio.Event()
 

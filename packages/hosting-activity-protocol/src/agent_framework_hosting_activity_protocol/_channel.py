@@ -309,9 +309,8 @@ class ActivityProtocolChannel:
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
         """Send `message` into the referenced conversation through the connector (a proactive message)."""
         destination = reference.destination
-        service_url, conversation_id = destination.get("service_url"), destination.get("conversation_id")
-        if not isinstance(service_url, str) or not isinstance(conversation_id, str):
-            raise DeliveryError("the reference has no serviceUrl or conversation id")
+        service_url, conversation_id = reference.require("service_url", str), reference.require("conversation_id", str)
+        reference.require("channel_id", str)
         conversation: dict[str, Any] = {"id": conversation_id}
         if isinstance(destination.get("tenant_id"), str):
             conversation["tenantId"] = destination["tenant_id"]

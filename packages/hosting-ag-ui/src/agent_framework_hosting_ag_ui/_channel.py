@@ -136,7 +136,7 @@ class AGUIChannel:
                     record.state = run.state
                 if record.state is not None:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
-                messages, ids = unseen_messages(run, record.seen, record.approvals)
+                messages, ids = unseen_messages(run, record.has_seen, record.approvals)
                 if not messages:
                     record.remember(ids)
                     await self._threads.save(run.thread_id, record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ag_ui.core import (
@@ -113,32 +113,30 @@ def _tool_result(message: ToolMessage) -> Message:
     return Message(role="tool", contents=[content], message_id=message.id)
 
 
-def _assistant(message: AssistantMessage, seen_calls: set[str]) -> Message | None:
+def _assistant(message: AssistantMessage, has_seen: Callable[[str], bool]) -> Message | None:
     contents: list[Content] = [Content.from_text(message.content)] if message.content else []
     for call in message.tool_calls or ():
-        if call.id not in seen_calls:
+        if not has_seen(f"call:{call.id}"):
             contents.append(Content.from_function_call(call.id, call.function.name, arguments=call.function.arguments))
     return Message(role="assistant", contents=contents, message_id=message.id) if contents else None
 
 
 def unseen_messages(
-    run: RunAgentInput, seen: Iterable[str], approvals: dict[str, dict[str, Any]] | None = None
+    run: RunAgentInput, has_seen: Callable[[str], bool], approvals: dict[str, dict[str, Any]] | None = None
 ) -> tuple[list[Message], list[str]]:
     """The client's messages this thread has not seen, as agent input, and the ids they carry.
 
     User messages, tool results (front-end tool outputs) and, for a client that brings its own
     history, assistant messages. System, developer, activity and reasoning messages are not
-    taken from clients. Tool calls the server sent itself are never added twice.
+    taken from clients. Tool calls the server sent itself (``call:<id>`` seen) are never added twice.
     """
     approvals = {} if approvals is None else approvals
-    known = set(seen)
-    seen_calls = {item[5:] for item in known if item.startswith("call:")}
     converted: list[Message] = []
-    ids: list[str] = []
+    ids: dict[str, None] = {}
     for message in run.messages:
-        if message.id in known:
+        if message.id in ids or has_seen(message.id):
             continue
-        ids.append(message.id)
+        ids[message.id] = None
         if isinstance(message, UserMessage):
             item = _user(message)
         elif isinstance(message, ToolMessage) and message.tool_call_id in approvals:
@@ -146,12 +144,12 @@ def unseen_messages(
         elif isinstance(message, ToolMessage):
             item = _tool_result(message)
         elif isinstance(message, AssistantMessage):
-            item = _assistant(message, seen_calls)
+            item = _assistant(message, has_seen)
         else:
             item = None
         if item is not None:
             converted.append(item)
-    return converted, ids
+    return converted, list(ids)
 
 
 def front_end_tools(tools: Sequence[Tool] | None) -> list[FunctionTool]:

@@ -21,6 +21,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryError,
+    DeliveryFailed,
     HostingError,
     TurnInterruptedError,
     chat_reply,
@@ -51,7 +52,7 @@ from ._parse import (
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
 from ._render import message as render_message
-from ._reply import InteractionReply
+from ._reply import InteractionReply, ReplyAddress, ReplyFailure
 from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
@@ -196,6 +197,7 @@ class DiscordChannel:
 
         self._context = context
         context.resumable(self)
+        context.resendable(self)
         self._api = DiscordApi(
             base_url=self.api_base_url,
             application_id=self.application_id,
@@ -233,11 +235,9 @@ class DiscordChannel:
 
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
         """Post `message` into the referenced Discord channel with the bot token."""
-        channel_id = reference.destination.get("channel_id")
-        if not isinstance(channel_id, str):
-            raise DeliveryError("the reference has no Discord channel_id")
+        channel_id = reference.require("channel_id", str)
         if self.bot_token is None:
-            raise DeliveryError("proactive Discord messages need the bot token")
+            raise DeliveryFailed("proactive Discord messages need the bot token", permanent=True)
         for chunk in split_message(message.text) or [message.text or " "]:
             response = await self.api.channel_message(channel_id, render_message(chunk), describe="proactive message")
             if response is None or not response.is_success:
@@ -362,10 +362,31 @@ class DiscordChannel:
         planned = self._plan(payload["interaction"])
         if not isinstance(planned, Response):
             received = _monotonic_of(payload["received_at"])
-            await self._reply(planned[0], received, ephemeral=planned[2]).send(INTERRUPTED_NOTICE)
+            await self._send(self._reply(planned[0], received, ephemeral=planned[2]), INTERRUPTED_NOTICE)
 
     def _reply(self, interaction: Interaction, received: float, *, ephemeral: bool) -> InteractionReply:
-        return InteractionReply(self.api, interaction, ephemeral=ephemeral, expires_at=received + self.token_lifetime)
+        expires_at = time.time() - (time.monotonic() - received) + self.token_lifetime
+        address = ReplyAddress(interaction.id, interaction.token, interaction.channel_id, ephemeral, expires_at)
+        return InteractionReply(self.api, address)
+
+    async def _send(self, reply: InteractionReply, text: str) -> None:
+        """Send `text` for an interaction; what Discord would not take goes to the durable outbox."""
+        failed = await reply.send(text)
+        if failed is not None:
+            await self._keep(reply.address, text, failed)
+
+    async def _keep(self, address: ReplyAddress, text: str, failed: ReplyFailure) -> None:
+        payload = {"text": text, "start": failed.index, "sent": failed.sent}
+        key = f"{address.interaction_id}:{failed.sent}"
+        await self.context.keep(address.to_dict(), payload, key=key, error=failed.error)
+
+    async def resend(self, destination: Any, payload: Any) -> None:
+        """Send a kept answer's remaining chunks again (the durable outbox calls this)."""
+        reply = InteractionReply(self.api, ReplyAddress.from_dict(destination), sent=int(payload["sent"]))
+        failed = await reply.send(payload["text"], start=int(payload["start"]))
+        if failed is not None:
+            payload["start"], payload["sent"] = failed.index, failed.sent
+            raise failed.error
 
     async def _answer(
         self, interaction: Interaction, payload: Mapping[str, Any], prompt: str, key: str, received: float
@@ -387,17 +408,17 @@ class DiscordChannel:
                 await replying()
                 text = MERGED_MESSAGE if result.merged_into is not None else result.text
         except TurnInterruptedError:
-            await reply.send(INTERRUPTED_MESSAGE)
+            await self._send(reply, INTERRUPTED_MESSAGE)
             return
         except HostingError as error:
             logger.warning("interaction %s could not run: %s", interaction.id, error.code)
-            await reply.send(chat_reply(error))
+            await self._send(reply, chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: the agent run failed", interaction.id)
-            await reply.send(FAILURE_MESSAGE)
+            await self._send(reply, FAILURE_MESSAGE)
             return
-        await reply.send(text)
+        await self._send(reply, text)
 
     async def _stream_answer(self, request: ChannelRequest, payload: Mapping[str, Any], reply: InteractionReply) -> str:
         stream = await self.context.run_stream(request, protocol_request=payload)
@@ -426,20 +447,20 @@ class DiscordChannel:
         async def answer(text: str) -> None:
             nonlocal replied
             replied = True
-            await reply.send(text)
+            await self._send(reply, text)
 
         try:
             await command.handle(ChannelCommandContext(request=request, reply=answer))
         except HostingError as error:
             logger.warning("interaction %s: /%s could not run: %s", interaction.id, command.name, error.code)
-            await reply.send(chat_reply(error))
+            await self._send(reply, chat_reply(error))
             return
         except Exception:
             logger.exception("interaction %s: /%s failed", interaction.id, command.name)
-            await reply.send(COMMAND_FAILURE_MESSAGE)
+            await self._send(reply, COMMAND_FAILURE_MESSAGE)
             return
         if not replied:
-            await reply.send("Done.")
+            await self._send(reply, "Done.")
 
 
 def _monotonic_of(wall_time: float) -> float:

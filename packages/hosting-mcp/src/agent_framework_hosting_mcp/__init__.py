@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._channel import MCPChannel
+from ._oauth import JWTVerifier, OAuthOptions
 
-__all__ = ["MCPChannel"]
+__all__ = ["JWTVerifier", "MCPChannel", "OAuthOptions"]

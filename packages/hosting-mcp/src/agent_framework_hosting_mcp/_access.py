@@ -46,11 +46,13 @@ class Refusal:
         return JSONResponse(body, status_code=self.status, headers=self.headers or None)
 
 
-def check_access(
-    *, origin: str | None, authorization: str | None, api_key: str | None, allowed_origins: Sequence[str]
-) -> Refusal | None:
-    if not origin_allowed(origin, allowed_origins):
-        return Refusal(403, "origin not allowed")
-    if api_key is not None and not secrets_equal(bearer_of(authorization), api_key):
-        return Refusal(401, "authentication required: Authorization: Bearer <key>", {"www-authenticate": "Bearer"})
-    return None
+def check_origin(origin: str | None, allowed: Sequence[str]) -> Refusal | None:
+    return None if origin_allowed(origin, allowed) else Refusal(403, "origin not allowed")
+
+
+def key_refusal() -> Refusal:
+    return Refusal(401, "authentication required: Authorization: Bearer <key>", {"www-authenticate": "Bearer"})
+
+
+def has_key(authorization: str | None, api_key: str | None) -> bool:
+    return api_key is not None and secrets_equal(bearer_of(authorization), api_key)

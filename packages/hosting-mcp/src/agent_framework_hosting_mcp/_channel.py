@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 from agent_framework_hosting import (
@@ -29,8 +30,9 @@ from starlette.datastructures import Headers
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, check_access
+from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, bearer_of, check_origin, has_key, key_refusal
 from ._keys import InvalidConversation, isolation_key
+from ._oauth import OAuthOptions
 
 logger = logging.getLogger("agent_framework.hosting.mcp")
 
@@ -54,6 +56,7 @@ class MCPChannel:
         tool_name: str = "ask",
         tool_description: str | None = None,
         api_key: str | None = None,
+        oauth: OAuthOptions | None = None,
         allowed_origins: Sequence[str] = LOOPBACK_ORIGINS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         run_hook: ChannelRunHook | None = None,
@@ -73,6 +76,7 @@ class MCPChannel:
         self.tool_name = tool_name
         self.tool_description = tool_description
         self.api_key = api_key or None
+        self.oauth = oauth
         self.allowed_origins = tuple(allowed_origins)
         self.max_body_bytes = max_body_bytes
         self.run_hook = run_hook
@@ -87,9 +91,21 @@ class MCPChannel:
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
         self._server = self._build_server(context.target)
+        root_routes = self.oauth.routes(getattr(context.target, "name", None)) if self.oauth else []
         return ChannelContribution(
-            routes=[Route("/", _Endpoint(self))], on_startup=[self._start], on_shutdown=[self._shutdown]
+            routes=[Route("/", _Endpoint(self))],
+            root_routes=root_routes,
+            on_startup=[self._start],
+            on_shutdown=[self._shutdown],
         )
+
+    async def _authorize(self, authorization: str | None) -> Refusal | None:
+        """The static key passes; else an OAuth access token when configured; else nothing is asked."""
+        if has_key(authorization, self.api_key):
+            return None
+        if self.oauth is not None:
+            return await self.oauth.check(bearer_of(authorization))
+        return key_refusal() if self.api_key is not None else None
 
     def _build_server(self, target: Any) -> MCPServer:
         agent_name = getattr(target, "name", None) or "agent"
@@ -101,7 +117,8 @@ class MCPChannel:
                 + " Pass the same 'conversation' to continue a conversation."
             ).strip()
         )
-        server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
+        with _root_logging_kept():
+            server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
         server.add_tool(self._ask, name=self.tool_name, description=description, structured_output=False)
         return server
 
@@ -113,7 +130,7 @@ class MCPChannel:
             str | None, Field(description="A name of your choice for the conversation; the agent remembers it.")
         ] = None,
     ) -> str:
-        """The tool: one turn of the agent, streamed as progress notifications."""
+        """The tool: one turn of the agent."""
         assert self._context is not None
         headers = ctx.headers or {}
         try:
@@ -127,19 +144,10 @@ class MCPChannel:
             input=message,
             session=ChannelSession(key) if key else None,
             attributes={"tool": self.tool_name, **({"conversation": conversation} if conversation else {})},
-            stream=True,
+            stream=_wants_progress(ctx),
         )
         try:
-            stream = await self._context.run_stream(
-                request, protocol_request={"name": self.tool_name, "arguments": arguments}
-            )
-            sent = 0
-            async for update in stream:
-                text = update.text
-                if text:
-                    sent += len(text)
-                    await ctx.report_progress(sent, None, text)
-            result = stream.result
+            return await self._answer(request, {"name": self.tool_name, "arguments": arguments}, ctx)
         except SessionBusyError:
             raise ToolError(BUSY_MESSAGE) from None
         except HostingError as error:
@@ -149,7 +157,20 @@ class MCPChannel:
         except Exception:
             logger.exception("mcp: the agent failed to answer a %s call", self.tool_name)
             raise ToolError(FAILED_MESSAGE) from None
-        return result.text if result is not None else ""
+
+    async def _answer(self, request: ChannelRequest, protocol_request: dict[str, Any], ctx: Context) -> str:
+        """One turn; streamed as progress notifications when the caller asked for progress, else run whole."""
+        assert self._context is not None
+        if not request.stream:
+            return (await self._context.run(request, protocol_request=protocol_request)).text
+        stream = await self._context.run_stream(request, protocol_request=protocol_request)
+        sent = 0
+        async for update in stream:
+            text = update.text
+            if text:
+                sent += len(text)
+                await ctx.report_progress(sent, None, text)
+        return stream.result.text if stream.result is not None else ""
 
     async def _start(self) -> None:
         """Run the SDK's session manager for as long as the host runs (its task group lives in its own task)."""
@@ -175,6 +196,26 @@ class MCPChannel:
         self._manager = self._stop = self._holder = None
 
 
+@contextlib.contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """`MCPServer()` calls `logging.basicConfig(level=INFO)`: the application's logging is not the SDK's to change."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+
+
+def _wants_progress(ctx: Context) -> bool:
+    """Whether the caller sent a progress token (else the answer is not streamed)."""
+    meta = ctx.request_context.meta
+    return bool(meta) and meta.get("progress_token") is not None
+
+
 class _Endpoint:
     """The ASGI endpoint: refuses foreign origins and missing keys, then hands over to the SDK's transport."""
 
@@ -184,12 +225,9 @@ class _Endpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         manager = self.channel._manager
-        refusal = check_access(
-            origin=headers.get("origin"),
-            authorization=headers.get("authorization"),
-            api_key=self.channel.api_key,
-            allowed_origins=self.channel.allowed_origins,
-        )
+        refusal = check_origin(headers.get("origin"), self.channel.allowed_origins)
+        if refusal is None:
+            refusal = await self.channel._authorize(headers.get("authorization"))
         if refusal is None and manager is None:
             refusal = Refusal(503, "the MCP endpoint is not running", code=INTERNAL_ERROR)
         if refusal is not None:

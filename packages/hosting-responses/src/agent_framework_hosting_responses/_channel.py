@@ -173,8 +173,8 @@ class ResponsesChannel:
         A response streaming in the conversation (in this process) streams the message at once as an output
         item of its own, and keeps it in its output; with no response running, it is the conversation's next item.
         """
-        conversation_id = reference.destination.get("conversation_id")
-        if not isinstance(conversation_id, str) or await self.runner.records.conversation(conversation_id) is None:
+        conversation_id = reference.require("conversation_id", str)
+        if await self.runner.records.conversation(conversation_id) is None:
             raise DeliveryFailed(f"there is no conversation {conversation_id!r} to deliver into", permanent=True)
         item = message_item(new_id("msg"), message.text, "completed")
         await self.runner.append_items(conversation_id, [item])

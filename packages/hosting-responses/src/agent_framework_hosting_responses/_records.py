@@ -17,6 +17,11 @@ EVENTS = "response_events"
 CONVERSATIONS = "conversations"
 
 
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON, as Starlette's `JSONResponse` renders it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def response_key(response_id: str) -> str:
     """The isolation key a response's turn runs under; its session is that response's snapshot."""
     return f"response:{response_id}"
@@ -45,13 +50,20 @@ class Records:
 
     async def _set(self, namespace: str, key: str, value: Any) -> None:
         if self.state.keeps_objects:
-            value = json.dumps(value, separators=(",", ":")).encode()
+            value = json_bytes(value)
         await self.state.set(namespace, key, value, ttl=self.ttl)
 
     async def response(self, response_id: str) -> dict[str, Any] | None:
         return await self._get(RESPONSES, response_id)  # type: ignore[no-any-return]
 
-    async def save_response(self, record: dict[str, Any]) -> None:
+    async def save_response(self, record: dict[str, Any], *, encoded: bytes | None = None) -> None:
+        """Keep a response's record; `encoded` is its response as JSON already (the body sent), reused in memory."""
+        if encoded is not None and self.state.keeps_objects:
+            # Spliced rather than encoded again: the response is most of the record.
+            rest = json_bytes({name: field for name, field in record.items() if name != "response"})
+            value = b'{"response":' + encoded + (b"," + rest[1:] if len(rest) > 2 else b"}")
+            await self.state.set(RESPONSES, record["response"]["id"], value, ttl=self.ttl)
+            return
         await self._set(RESPONSES, record["response"]["id"], record)
 
     async def delete_response(self, response_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 import anyio
@@ -13,14 +14,58 @@ from starlette.types import Receive, Scope, Send
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-def sse_frame(event: dict[str, Any]) -> bytes:
-    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line."""
-    return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+TEXT_DELTA = "response.output_text.delta"
+_TEXT_DELTA_FIELDS = ("type", "sequence_number", "item_id", "output_index", "content_index", "delta", "logprobs")
 
 
-def sse_frames(events: Sequence[dict[str, Any]]) -> bytes:
-    """Events that are ready together, framed as one chunk (one write to the client)."""
-    return b"".join(sse_frame(event) for event in events)
+def event_json(value: Any) -> bytes:
+    """Compact JSON for an event's data line; ASCII, so no character in it can be read as a line break."""
+    return _encode(value).encode()
+
+
+def _text_delta_frame(event: dict[str, Any]) -> bytes | None:
+    """A plain text delta framed from a template: most of a stream's events are these, and the general
+    encoder's setup costs more than the event. The bytes are what `event_json` makes; None for any other shape."""
+    if tuple(event) != _TEXT_DELTA_FIELDS or event["logprobs"] != []:
+        return None
+    number, item_id, output, content, delta = (event[name] for name in _TEXT_DELTA_FIELDS[1:6])
+    if not (type(number) is type(output) is type(content) is int and type(item_id) is type(delta) is str):
+        return None
+    data = (
+        f'{{"type":"{TEXT_DELTA}","sequence_number":{number},"item_id":{_string(item_id)},'
+        f'"output_index":{output},"content_index":{content},"delta":{_string(delta)},"logprobs":[]}}'
+    )
+    return f"event: {TEXT_DELTA}\ndata: {data}\n\n".encode()
+
+
+def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) -> bytes:
+    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line.
+
+    A lifecycle event's `response` is encoded once per dict: `responses` holds the encodings by the dict's id.
+    """
+    if event.get("type") == TEXT_DELTA:
+        framed = _text_delta_frame(event)
+        if framed is not None:
+            return framed
+    response = event.get("response")
+    if responses is None or not isinstance(response, dict):
+        return b"event: " + str(event["type"]).encode() + b"\ndata: " + event_json(event) + b"\n\n"
+    encoded = responses.get(id(response))
+    if encoded is None:
+        encoded = responses[id(response)] = event_json(response)
+    rest = event_json({name: value for name, value in event.items() if name != "response"})
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
+
+
+def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:
+    """Events that are ready together, framed as one chunk (one write to the client).
+
+    Events that carry the same response dict (created, in_progress) share one encoding of it; pass
+    `responses` (encodings by the dict's id) to reuse one made already or to keep the ones made here.
+    """
+    known = {} if responses is None else responses
+    return b"".join(sse_frame(event, known) for event in events)
 
 
 async def frames(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

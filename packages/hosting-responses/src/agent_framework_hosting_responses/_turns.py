@@ -28,14 +28,14 @@ from agent_framework_hosting import (
     HostingError,
     get_current_isolation_keys,
 )
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ._background import BackgroundRunner
 from ._errors import ApiError, not_found
 from ._events import ResponseEvents
 from ._ids import new_id
 from ._parse import CreateParams, parse_input
-from ._records import Records, conversation_key, foundry_chat_key, response_key
+from ._records import Records, conversation_key, foundry_chat_key, json_bytes, response_key
 from ._render import (
     FAILED_MESSAGE,
     TERMINAL_STATUSES,
@@ -48,7 +48,7 @@ from ._render import (
     usage_object,
 )
 from ._runs import Inbox, Listener, OpenStreams, interleaved
-from ._sse import EventStreamResponse, sse_frames
+from ._sse import EventStreamResponse, event_json, sse_frames
 
 logger = logging.getLogger("agent_framework.hosting.responses")
 
@@ -225,8 +225,9 @@ class TurnRunner:
             await self.abort(turn)
             raise
         response = self.completed(turn, hosted, message_id=new_id("msg"))
-        await self.finish(turn, response)
-        return JSONResponse(response)
+        encoded = json_bytes(response)
+        await self.finish(turn, response, encoded=encoded)
+        return Response(encoded, media_type="application/json")
 
     async def _failed(self, turn: Turn) -> ApiError:
         """Record the turn as failed (the cause goes to the log only) and make the client's 500."""
@@ -285,11 +286,12 @@ class TurnRunner:
                 logger.exception("responses: the agent failed on %s", turn.response_id)
                 response = self.partial(turn, events, "failed", error=failure())
                 closing = events.finished(response)
+            encoded = event_json(response)  # once, for the terminal event and the record
             with anyio.CancelScope(shield=True):
-                await self.safe_finish(turn, response)
+                await self.safe_finish(turn, response, encoded=encoded)
             finished = True
             # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
-            yield sse_frames([*inbox.take(), *closing])
+            yield sse_frames([*inbox.take(), *closing], {id(response): encoded})
         finally:
             if not finished:
                 with anyio.CancelScope(shield=True):
@@ -341,12 +343,17 @@ class TurnRunner:
     def record(self, turn: Turn, response: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
         return {"response": response, "key": turn.run_key, "snapshot": snapshot, "input_items": turn.params.items}
 
-    async def finish(self, turn: Turn, response: dict[str, Any]) -> None:
-        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items."""
+    async def finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
+        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items.
+
+        `encoded`: the response as JSON when the caller has it already (the body it sends).
+        """
         snapshot = False
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
-            if turn.params.store:
+            if turn.params.store and turn.run_key == own_key:
+                snapshot = True  # the turn ran in the response's own session: it is the snapshot already
+            elif turn.params.store:
                 snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
@@ -358,11 +365,11 @@ class TurnRunner:
                 items = [*turn.params.items, *response["output"]]
                 await self.append_items(turn.conversation_id, items, moving=turn.delivered)
         if turn.params.store:
-            await self.records.save_response(self.record(turn, response, snapshot=snapshot))
+            await self.records.save_response(self.record(turn, response, snapshot=snapshot), encoded=encoded)
 
-    async def safe_finish(self, turn: Turn, response: dict[str, Any]) -> None:
+    async def safe_finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
         try:
-            await self.finish(turn, response)
+            await self.finish(turn, response, encoded=encoded)
         except Exception:
             logger.exception("responses: could not store response %s", turn.response_id)
 

@@ -179,10 +179,9 @@ class SlackChannel:
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
         """Post `message` into the referenced channel or thread with chat.postMessage."""
         destination = reference.destination
-        team, channel, thread = destination.get("team"), destination.get("channel"), destination.get("thread_ts")
-        if not isinstance(team, str) or not isinstance(channel, str):
-            raise DeliveryError("the reference has no Slack team and channel")
-        place = Place(team, channel, str(destination.get("user") or ""), thread if isinstance(thread, str) else None)
+        team, channel = reference.require("team", str), reference.require("channel", str)
+        thread = None if destination.get("thread_ts") is None else reference.require("thread_ts", str)
+        place = Place(team, channel, str(destination.get("user") or ""), thread)
         if not await self._outbox.deliver(place, message.text):
             raise DeliveryError(f"Slack did not accept the message for {channel}")
 

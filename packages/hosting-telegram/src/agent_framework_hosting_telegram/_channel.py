@@ -372,13 +372,13 @@ class TelegramChannel:
     async def deliver(self, reference: ConversationReference, message: Message) -> None:
         """Send `message` into the referenced chat with sendMessage."""
         destination = reference.destination
-        chat_id, thread_id = destination.get("chat_id"), destination.get("message_thread_id")
-        if not isinstance(chat_id, int):
-            raise DeliveryError("the reference has no Telegram chat_id")
+        chat_id, thread_id = reference.require("chat_id", int), destination.get("message_thread_id")
+        if thread_id is not None:
+            thread_id = reference.require("message_thread_id", int)
         target = ReplyTarget(
             chat_id=chat_id,
             chat_type=str(destination.get("chat_type") or "private"),
-            thread_id=thread_id if isinstance(thread_id, int) else None,
+            thread_id=thread_id,
         )
         if not await self._outbox.deliver(target, message.text, reply=False):
             raise DeliveryError(f"Telegram did not accept the message for chat {chat_id}")

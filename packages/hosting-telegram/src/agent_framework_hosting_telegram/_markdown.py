@@ -21,7 +21,7 @@ _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
 
 _PLACEHOLDER = re.compile("\x00(\\d+)\x00")
 _ESCAPABLE = re.compile(r"\\([!-/:-@\[-`{-~])")
-_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)")  # whole runs only: linear, as CommonMark says
 _LINK = re.compile(r"(!?)\[([^\[\]\n]*)\]\(\s*<?([^\s()<>]+(?:\([^\s()<>]*\)[^\s()<>]*)*)>?(?:\s+\"[^\"\n]*\")?\s*\)")
 _AUTOLINK = re.compile(r"<((?:https?|tg|mailto):[^\s<>]+)>")
 _SAFE_URL = re.compile(r"^(?:https?://[^\s/?#]+|tg://[a-z]+|mailto:[^\s@]+@[^\s@]+)", re.IGNORECASE)

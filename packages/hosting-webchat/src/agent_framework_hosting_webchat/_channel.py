@@ -22,7 +22,7 @@ class WebChatChannel:
     """A chat page at `path` (default: the root) for talking to the agent in a browser.
 
     The page posts to the Responses channel at `responses_url` (streaming, chained
-    with `previous_response_id`), so serve a `ResponsesChannel` beside it.
+    in a Responses Conversation, so `host.deliver` reaches it), so serve a `ResponsesChannel` beside it.
     """
 
     def __init__(

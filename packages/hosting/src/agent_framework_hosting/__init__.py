@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._concurrency import Concurrency, ConcurrencyPolicy
 from ._context import ChannelContext
-from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult
+from ._delivery import ConversationReference, DeliveryChannel, DeliveryError, DeliveryResult, InvalidReference
 from ._errors import (
     BUSY_REPLY,
     UNAVAILABLE_REPLY,
@@ -111,6 +111,7 @@ __all__ = [
     "DeliveryChannel",
     "DeliveryError",
     "DeliveryResult",
+    "InvalidReference",
     "FileStateStore",
     "INTERRUPTED_NOTICE",
     "Lease",

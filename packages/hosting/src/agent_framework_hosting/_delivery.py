@@ -8,15 +8,19 @@ channel and appends it to the conversation's history.
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from agent_framework import Message
 
 from ._errors import HostingError
+from ._outbox import DeliveryFailed
 from ._types import ChannelRequest
+
+T = TypeVar("T")
 
 REFERENCES = "conversation-refs"
 REMEMBERED = 10_000
@@ -30,6 +34,17 @@ class DeliveryError(HostingError):
     public_message = "the message could not be delivered"
 
 
+class InvalidReference(DeliveryFailed):
+    """A conversation reference lacks what its channel needs, or holds the wrong types; never retried."""
+
+    status_code = 422
+    code = "invalid_reference"
+    public_message = "the conversation reference is not valid for its channel"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 @dataclass(frozen=True)
 class ConversationReference:
     """Where a conversation lives: its channel, its isolation key, and the platform's destination ids."""
@@ -40,6 +55,16 @@ class ConversationReference:
 
     def to_dict(self) -> dict[str, Any]:
         return {"channel": self.channel, "key": self.key, "destination": dict(self.destination)}
+
+    def require(self, name: str, kind: type[T]) -> T:
+        """The destination's `name` as a `kind`; `InvalidReference` when it is missing or of another type."""
+        value = self.destination.get(name)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            found = "missing" if value is None else f"a {type(value).__name__}"
+            raise InvalidReference(
+                f"the {self.channel!r} reference for {self.key!r} needs {name} as a {kind.__name__}, found {found}"
+            )
+        return value
 
     @classmethod
     def from_dict(cls, value: Mapping[str, Any]) -> ConversationReference:
@@ -109,11 +134,11 @@ class RecentReferences:
 
 
 def delivered_message(message: str | Message, *, channel: str) -> Message:
-    """The assistant message a delivery sends and records, marked as delivered proactively."""
+    """The assistant message a delivery sends and records, marked as delivered proactively (with an id of its own)."""
+    marks = {"channel": channel, "proactive": True, "proactive_id": secrets.token_hex(8)}
     if isinstance(message, Message):
         properties = dict(message.additional_properties or {})
-        hosting = {**(properties.get("hosting") or {}), "channel": channel, "proactive": True}
+        hosting = {**(properties.get("hosting") or {}), **marks}
         return Message(role=message.role, contents=list(message.contents), additional_properties={
             **properties, "hosting": hosting})  # fmt: skip
-    return Message(role="assistant", contents=[message], additional_properties={
-        "hosting": {"channel": channel, "proactive": True}})  # fmt: skip
+    return Message(role="assistant", contents=[message], additional_properties={"hosting": marks})

@@ -65,3 +65,21 @@ def append_messages(target: Any, session: Any, messages: Sequence[Message]) -> b
     for state in states:
         state["messages"] = [*(state.get("messages") or []), *messages]
     return bool(states)
+
+
+def proactive_id(message: Message) -> str | None:
+    """The id `host.deliver` gave a delivered message (None for any other message)."""
+    hosting = (message.additional_properties or {}).get("hosting") or {}
+    value = hosting.get("proactive_id")
+    return value if isinstance(value, str) else None
+
+
+def proactive_ids(target: Any, session: Any) -> set[str]:
+    """The ids of the delivered messages the session's history holds."""
+    found: set[str] = set()
+    for state in _states(target, session):
+        for message in state.get("messages") or []:
+            item = message if isinstance(message, Message) else Message.from_dict(message)
+            if (value := proactive_id(item)) is not None:
+                found.add(value)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from agent_framework import AgentSession
 
@@ -58,18 +59,26 @@ class ParkedSession:
 
 
 class WarmSessions:
-    """The parked sessions used last stay live; older ones are frozen as they drop off the end."""
+    """The parked sessions used last stay live; older ones are frozen as they drop off the end.
 
-    def __init__(self, size: int = DEFAULT_WARM_SESSIONS) -> None:
+    `kept(session_id, parked)` says whether the store still holds `parked`: one it has already
+    forgotten (its LRU is full) is dropped instead of frozen, which would be work for nothing.
+    """
+
+    def __init__(
+        self, size: int = DEFAULT_WARM_SESSIONS, kept: Callable[[str, ParkedSession], bool] | None = None
+    ) -> None:
         self.size = size
+        self._kept = kept
         self._warm: OrderedDict[str, ParkedSession] = OrderedDict()
 
     def touch(self, session_id: str, parked: ParkedSession) -> None:
         self._warm[session_id] = parked
         self._warm.move_to_end(session_id)
         while len(self._warm) > self.size:
-            _, cold = self._warm.popitem(last=False)
-            cold.freeze()
+            cold_id, cold = self._warm.popitem(last=False)
+            if self._kept is None or self._kept(cold_id, cold):
+                cold.freeze()
 
     def get(self, session_id: str) -> ParkedSession | None:
         return self._warm.get(session_id)

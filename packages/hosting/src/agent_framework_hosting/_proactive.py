@@ -19,10 +19,11 @@ from ._delivery import (
     RecentReferences,
     delivered_message,
 )
-from ._errors import HostingError
+from ._errors import HostingError, SessionBusyError
 from ._history import append_messages
 from ._outbox import DeliveryFailed
 from ._types import ChannelRequest, ChannelSession, HostedRunResult
+from ._waiting import WaitingDeliveries
 
 if TYPE_CHECKING:
     from ._host import AgentFrameworkHost
@@ -43,13 +44,16 @@ class Proactive:
     def __init__(self, host: AgentFrameworkHost) -> None:
         self._host = host
         self._recent = RecentReferences()
+        self._delivering: dict[str, DeliveryChannel | None] = {}
+        self.waiting = WaitingDeliveries(host.state)
         host.outbox.register(OUTBOX_CHANNEL, self)
 
     def _channel(self, name: str) -> DeliveryChannel | None:
-        for channel in self._host.channels:
-            if channel.name == name and isinstance(channel, DeliveryChannel):
-                return channel
-        return None
+        # Cached: every turn asks, and isinstance against a runtime Protocol is slow. Channels are fixed at start.
+        if name not in self._delivering:
+            found = [c for c in self._host.channels if c.name == name and isinstance(c, DeliveryChannel)]
+            self._delivering[name] = found[0] if found else None
+        return self._delivering[name]
 
     async def remember(self, channel_name: str | None, request: ChannelRequest) -> None:
         """Record where `request`'s conversation lives, when its channel can deliver there later."""
@@ -167,14 +171,40 @@ class Proactive:
         return [result for result in results if result is not None]
 
     async def append_history(self, key: str, messages: list[Message]) -> None:
-        """Append `messages` to the conversation's history, one turn at a time like any other turn."""
+        """Append `messages` to the conversation's history: at once when it is idle, else without waiting.
+
+        While a turn runs, they wait in the store and join the history after that turn's own messages
+        (a background merge takes the turn lock when it is free; a turn that starts first merges them itself).
+        """
         host = self._host
         if not (host.agent_target and host.sessions.supported):
             return
-        async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
-            session = await host.sessions.load(key)
-            if append_messages(host.target, session, messages):
-                await host.sessions.save(session)
+        try:
+            async with host.state.lock(f"turn:{key}", wait=0):
+                await self._append_now(key, messages)
+                return
+        except SessionBusyError:
+            pass
+        await self.waiting.add(key, messages)
+        host.tasks.spawn(self._merge_when_free(key), name=f"deliver-merge-{key}")
+
+    async def _append_now(self, key: str, messages: list[Message]) -> None:
+        host = self._host
+        session = await host.sessions.load(key)
+        merged = await self.waiting.merge(key, host.target, session)
+        if append_messages(host.target, session, messages) or merged:
+            await host.sessions.save(session)
+        if merged:
+            await self.waiting.settle(key, merged)
+
+    async def _merge_when_free(self, key: str) -> None:
+        """Wait for the conversation's running turn, then merge what waits (unless a later turn already did)."""
+        host = self._host
+        try:
+            async with host.state.lock(f"turn:{key}", wait=host.turn_wait):
+                await self._append_now(key, [])
+        except HostingError as error:
+            logger.warning("delivered messages for %s wait for its next turn: %s", key, error)
 
     async def run_and_deliver(
         self, to: Destination, prompt: str | Message, *, idempotency_key: str | None = None

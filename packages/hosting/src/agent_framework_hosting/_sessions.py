@@ -122,7 +122,9 @@ class SessionManager:
         self.ttl = ttl
         self._live_limit = live
         self._live: OrderedDict[str, _Live] = OrderedDict()
-        self._warm = WarmSessions(warm)
+        peek = getattr(store, "peek", None)
+        kept = (lambda session_id, parked: peek(SESSIONS, session_id) is parked) if callable(peek) else None
+        self._warm = WarmSessions(warm, kept)
 
     @property
     def supported(self) -> bool:

@@ -192,6 +192,12 @@ class MemoryStateStore:
         entry = self._live(namespace, key)
         return None if entry is None else entry[0]
 
+    def peek(self, namespace: str, key: str) -> Any | None:
+        """The value held under `key` (expired or not), without making it recently used; synchronous."""
+        space = self._spaces.get(namespace)
+        entry = None if space is None else space.get(key)
+        return None if entry is None else entry[0]
+
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
         space = self._space(namespace)
         space[key] = (value, None if ttl is None else time.monotonic() + ttl)

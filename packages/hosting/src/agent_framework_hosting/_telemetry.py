@@ -85,6 +85,8 @@ class TurnTrace:
         metrics = host_metrics()
         metrics.turns.add(1, labels)
         metrics.turn_duration.record(duration, labels)
+        if not logger.isEnabledFor(logging.INFO):
+            return  # nobody reads the line: skip hashing the key and building it
         session, answered = session_reference(self.request.isolation_key), turn_id(self.request)
         logger.info(
             "turn channel=%s session=%s id=%s operation=%s stream=%s status=%s duration_ms=%.1f",

@@ -3,10 +3,11 @@
 
 (() => {
   const MAX_KEPT_MESSAGES = 200;
-  const STOPPED_RETRIES = 20;
-  const STOPPED_RETRY_MS = 250;
+  const POLL_MS = 2000;
   const meta = document.querySelector('meta[name="responses-url"]');
   const endpoint = new URL((meta && meta.content) || "/responses", document.baseURI).href;
+  // The Responses channel serves its Conversations beside /responses (also under /v1).
+  const conversationsUrl = new URL("conversations", endpoint).href;
   const conversationKey = "agent-framework-webchat:" + endpoint;
   const apiKeyKey = "agent-framework-webchat:api-key:" + new URL(endpoint).origin;
 
@@ -23,23 +24,30 @@
 
   let conversation = load();
   let inFlight = null;
+  let syncing = false;
 
-  // --- the conversation kept in this browser ---------------------------------------------
+  // --- the conversation: a Responses Conversation on the host, its transcript kept in this browser ------
+  // `cursor` is the id of the last conversation item the page has read; assistant messages the host adds
+  // on its own (host.deliver) are read after it, while no answer is streaming.
+
+  function fresh() {
+    return { conversationId: null, cursor: null, messages: [] };
+  }
 
   function load() {
     try {
       const saved = JSON.parse(localStorage.getItem(conversationKey) || "null");
       if (saved && Array.isArray(saved.messages)) {
         return {
-          previousResponseId: typeof saved.previousResponseId === "string" ? saved.previousResponseId : null,
-          stoppedResponseId: typeof saved.stoppedResponseId === "string" ? saved.stoppedResponseId : null,
+          conversationId: typeof saved.conversationId === "string" ? saved.conversationId : null,
+          cursor: typeof saved.cursor === "string" ? saved.cursor : null,
           messages: saved.messages.filter((m) => m && typeof m.text === "string" && (m.role === "user" || m.role === "assistant")),
         };
       }
     } catch (_) {
       // A corrupt entry starts a new chat.
     }
-    return { previousResponseId: null, stoppedResponseId: null, messages: [] };
+    return fresh();
   }
 
   function save() {
@@ -49,6 +57,10 @@
     } catch (_) {
       // Storage full or disabled: the chat still works, it just will not survive a reload.
     }
+  }
+
+  function shown(itemId) {
+    return conversation.messages.some((m) => m.id === itemId);
   }
 
   // --- rendering: text only, a little Markdown, never HTML from the model ------------------
@@ -177,16 +189,16 @@
     return typeof message === "string" && message ? message : `The host answered ${response.status} ${response.statusText}.`;
   }
 
-  async function failedRequest(response, previous) {
+  async function failedRequest(response) {
     const message = await errorFrom(response);
     if (response.status === 401) {
       auth.hidden = false;
       apiKeyInput.focus();
       return new ChatError("This host needs an API key: " + message);
     }
-    if (response.status === 404 && previous) {
-      conversation.previousResponseId = null;
-      conversation.stoppedResponseId = null;
+    if (response.status === 404 && conversation.conversationId) {
+      conversation.conversationId = null;
+      conversation.cursor = null;
       save();
       return new ChatError(
         "The host no longer knows this conversation (restarted without --state-dir?). " +
@@ -196,23 +208,53 @@
     return new ChatError(message);
   }
 
-  // A stopped answer is stored by the host as an incomplete response: the next message continues from it,
-  // and its partial text stays in the page. The host may still be saving it when the next message goes out.
-  function keepStopped(responseId, answer) {
-    if (answer) conversation.messages.push({ role: "assistant", text: answer, stopped: true });
-    if (responseId) {
-      conversation.previousResponseId = responseId;
-      conversation.stoppedResponseId = responseId;
-    }
+  async function startConversation(signal) {
+    const response = await fetch(conversationsUrl, { method: "POST", headers: headers(), body: "{}", signal });
+    if (!response.ok) throw await failedRequest(response);
+    const created = await response.json();
+    conversation.conversationId = created.id;
+    conversation.cursor = null;
     save();
   }
 
-  async function post(request, signal, previous) {
-    for (let attempt = 0; ; attempt++) {
-      const response = await fetch(endpoint, { method: "POST", headers: headers(), body: JSON.stringify(request), signal });
-      const saving = response.status === 404 && previous && previous === conversation.stoppedResponseId;
-      if (!saving || attempt >= STOPPED_RETRIES) return response;
-      await new Promise((resolve) => setTimeout(resolve, STOPPED_RETRY_MS));
+  // One bubble per output message: the agent's answer, and any message delivered into the conversation
+  // while it streams. The first one to speak takes the bubble shown while waiting.
+  class Answer {
+    constructor(waiting) {
+      this.waiting = waiting;
+      this.items = [];
+    }
+
+    item(itemId) {
+      let found = this.items.find((entry) => entry.id === itemId);
+      if (!found) {
+        const bubble = this.items.length === 0 ? this.waiting : addMessage("assistant", "");
+        bubble.dataset.state = "streaming";
+        found = { id: itemId, text: "", bubble };
+        this.items.push(found);
+      }
+      return found;
+    }
+
+    add(itemId, delta) {
+      const entry = this.item(itemId);
+      entry.text += delta;
+      render(entry.bubble, entry.text);
+      log.scrollTop = log.scrollHeight;
+    }
+
+    get text() {
+      return this.items.map((entry) => entry.text).join("");
+    }
+
+    end(state, stopped) {
+      if (!this.items.length) this.waiting.remove();
+      for (const entry of this.items) {
+        entry.bubble.dataset.state = state;
+        if (!entry.text) entry.bubble.remove();
+        else if (state !== "failed") conversation.messages.push({ role: "assistant", text: entry.text, id: entry.id, stopped });
+      }
+      save();
     }
   }
 
@@ -223,35 +265,28 @@
     conversation.messages.push({ role: "user", text });
     save();
     addMessage("user", text);
-    const bubble = addMessage("assistant", "");
-    bubble.dataset.state = "streaming";
-    const previous = conversation.previousResponseId;
-    const request = { model: "agent", input: text, stream: true };
-    if (previous) request.previous_response_id = previous;
-    let answer = "";
-    let itemId = null;
-    let responseId = null;
+    const answer = new Answer(addMessage("assistant", ""));
+    answer.waiting.dataset.state = "streaming";
     try {
-      const response = await post(request, controller.signal, previous);
-      if (!response.ok) throw await failedRequest(response, previous);
-      conversation.stoppedResponseId = null;
+      if (!conversation.conversationId) await startConversation(controller.signal);
+      const request = { model: "agent", input: text, stream: true, conversation: conversation.conversationId };
+      const response = await fetch(endpoint, {
+        method: "POST", headers: headers(), body: JSON.stringify(request), signal: controller.signal,
+      });
+      if (!response.ok) throw await failedRequest(response);
       let finished = false;
       for await (const { event, payload } of events(response.body)) {
         const type = (payload && payload.type) || event;
-        if (payload && payload.response && typeof payload.response.id === "string") responseId = payload.response.id;
         if (type === "response.output_text.delta") {
-          if (itemId !== null && payload.item_id !== itemId && answer && !/\s$/.test(answer)) answer += "\n\n";
-          itemId = payload.item_id;
-          answer += typeof payload.delta === "string" ? payload.delta : "";
-          render(bubble, answer);
-          log.scrollTop = log.scrollHeight;
+          answer.add(payload.item_id, typeof payload.delta === "string" ? payload.delta : "");
         } else if (type === "response.completed" || type === "response.incomplete") {
           finished = true;
-          const result = payload.response || {};
-          if (typeof result.id === "string") conversation.previousResponseId = result.id;
-          if (!answer) answer = outputText(result);
-          if (type === "response.incomplete") answer += "\n\n(The answer was cut short.)";
-          render(bubble, answer);
+          const output = (payload.response && payload.response.output) || [];
+          for (const item of output) {
+            if (item.type === "message" && !answer.items.some((e) => e.id === item.id)) answer.add(item.id, outputText({ output: [item] }));
+          }
+          if (type === "response.incomplete" && answer.items.length) answer.add(answer.items[answer.items.length - 1].id, "\n\n(The answer was cut short.)");
+          if (output.length) conversation.cursor = output[output.length - 1].id;
         } else if (type === "response.failed") {
           const failure = (payload.response && payload.response.error) || {};
           throw new ChatError(failure.message || "The agent failed to answer.");
@@ -260,22 +295,58 @@
         }
       }
       if (!finished) throw new ChatError("The connection closed before the answer was complete.");
-      bubble.dataset.state = "done";
-      conversation.messages.push({ role: "assistant", text: answer });
-      save();
+      answer.end("done", false);
     } catch (error) {
       if (controller.signal.aborted) {
-        bubble.dataset.state = "stopped";
-        if (!answer) bubble.remove();
-        keepStopped(responseId, answer);
+        answer.end("stopped", true);
       } else {
-        bubble.dataset.state = "failed";
-        if (!answer) bubble.remove();
+        answer.end("failed", false);
         showError(error instanceof ChatError ? error.message : "Cannot reach the host: " + error.message);
       }
     } finally {
       if (inFlight === controller) inFlight = null;
       setBusy(inFlight !== null);
+    }
+    sync();
+  }
+
+  // --- messages the host delivers on its own: read the conversation's new items --------------------
+
+  async function items(after) {
+    const query = new URLSearchParams({ order: "asc", limit: "100" });
+    if (after) query.set("after", after);
+    const url = conversationsUrl + "/" + encodeURIComponent(conversation.conversationId) + "/items?" + query;
+    return fetch(url, { headers: headers() });
+  }
+
+  async function sync() {
+    if (syncing || inFlight || !conversation.conversationId) return;
+    syncing = true;
+    const id = conversation.conversationId;
+    try {
+      for (let pages = 0; pages < 20; pages++) {
+        const response = await items(conversation.cursor);
+        if (inFlight || conversation.conversationId !== id) return;
+        if (response.status === 400 && conversation.cursor) {
+          conversation.cursor = null; // the item it pointed at is gone: read from the start, skipping what is shown
+          continue;
+        }
+        if (!response.ok) return;
+        const page = await response.json();
+        for (const item of page.data || []) {
+          conversation.cursor = item.id;
+          if (item.type !== "message" || item.role !== "assistant" || shown(item.id)) continue;
+          const text = outputText({ output: [item] });
+          conversation.messages.push({ role: "assistant", text, id: item.id });
+          addMessage("assistant", text).dataset.state = "done";
+        }
+        save();
+        if (!page.has_more) return;
+      }
+    } catch (_) {
+      // Offline or the host is restarting: the next poll tries again.
+    } finally {
+      syncing = false;
     }
   }
 
@@ -302,7 +373,7 @@
 
   newChat.addEventListener("click", () => {
     if (inFlight) inFlight.abort();
-    conversation = { previousResponseId: null, stoppedResponseId: null, messages: [] };
+    conversation = fresh();
     save();
     renderConversation();
     input.focus();
@@ -321,4 +392,11 @@
   renderConversation();
   setBusy(false);
   input.focus();
+  sync();
+  setInterval(() => {
+    if (document.visibilityState === "visible") sync();
+  }, POLL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") sync();
+  });
 })();
