@@ -42,11 +42,11 @@ def _fields_of(kind: type) -> list[inspect.Parameter] | None:
     if isinstance(kind, type) and issubclass(kind, BaseModel):
         parameters = []
         for name, info in kind.model_fields.items():
-            default = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
+            value = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
             annotation = (
                 Annotated[info.annotation, Field(description=info.description)] if info.description else info.annotation
             )
-            parameters.append(_keyword(info.alias or name, annotation, default))
+            parameters.append(_keyword(info.alias or name, annotation, value))
         return parameters
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         hints = typing.get_type_hints(kind)
