@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Union
 
+from agent_framework import Workflow, WorkflowBuilder
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
@@ -33,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, bearer_of, check_origin, has_key, key_refusal
 from ._keys import InvalidConversation, isolation_key
 from ._oauth import OAuthOptions
+from ._workflow_tool import workflow_parameters
 
 logger = logging.getLogger("agent_framework.hosting.mcp")
 
@@ -49,6 +52,9 @@ class MCPChannel:
     the 2025 handshake); without either a call is a fresh, stateless turn.
     """
 
+    workflow_input = "json"
+    """A workflow target gets the tool's arguments as JSON values (a model's fields) or text."""
+
     def __init__(
         self,
         *,
@@ -57,6 +63,7 @@ class MCPChannel:
         tool_description: str | None = None,
         api_key: str | None = None,
         oauth: OAuthOptions | None = None,
+        workflows: Mapping[str, WorkflowSource] | None = None,
         allowed_origins: Sequence[str] = LOOPBACK_ORIGINS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         run_hook: ChannelRunHook | None = None,
@@ -67,16 +74,22 @@ class MCPChannel:
         endpoint = "/" + path.strip("/")
         if endpoint == "/":
             raise ValueError("path must name an endpoint below the root, such as '/mcp'")
-        if not tool_name or not tool_name.replace("_", "").replace("-", "").isalnum():
+        if not _valid_tool_name(tool_name):
             raise ValueError("tool_name must be letters, digits, '_' or '-'")
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
+        for extra in workflows or {}:
+            if not _valid_tool_name(extra) or extra == tool_name:
+                raise ValueError(
+                    f"workflow tool {extra!r} needs a name of letters, digits, '_' or '-' other than the tool's"
+                )
         self.name = name
         self.path = endpoint
         self.tool_name = tool_name
         self.tool_description = tool_description
         self.api_key = api_key or None
         self.oauth = oauth
+        self.workflows = dict(workflows or {})
         self.allowed_origins = tuple(allowed_origins)
         self.max_body_bytes = max_body_bytes
         self.run_hook = run_hook
@@ -90,7 +103,7 @@ class MCPChannel:
 
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
-        self._server = self._build_server(context.target)
+        self._server = self._build_server(context)
         root_routes = self.oauth.routes(getattr(context.target, "name", None)) if self.oauth else []
         return ChannelContribution(
             routes=[Route("/", _Endpoint(self))],
@@ -107,20 +120,68 @@ class MCPChannel:
             return await self.oauth.check(bearer_of(authorization))
         return key_refusal() if self.api_key is not None else None
 
-    def _build_server(self, target: Any) -> MCPServer:
-        agent_name = getattr(target, "name", None) or "agent"
+    def _build_server(self, context: ChannelContext) -> MCPServer:
+        target = context.target
+        name = getattr(target, "name", None) or ("workflow" if context.is_workflow else "agent")
+        about = (context.workflow_description if context.is_workflow else getattr(target, "description", None)) or ""
+        with _root_logging_kept():
+            server = MCPServer(name, instructions=about or None)
+        for extra, source in self.workflows.items():
+            extra_tool, about_extra = self._extra_workflow_tool(extra, source)
+            server.add_tool(extra_tool, name=extra, description=about_extra, structured_output=False)
+        if context.is_workflow:
+            tool, takes_conversation = self._workflow_tool(context)
+            description = (
+                self.tool_description
+                or (
+                    f"Run the workflow {name}. {about}"
+                    + (" Pass the same 'conversation' to continue one." if takes_conversation else "")
+                ).strip()
+            )
+            server.add_tool(tool, name=self.tool_name, description=description, structured_output=False)
+            return server
         description = (
             self.tool_description
             or (
-                f"Ask {agent_name} (an AI agent) and get its answer. "
-                + (getattr(target, "description", None) or "")
-                + " Pass the same 'conversation' to continue a conversation."
+                f"Ask {name} (an AI agent) and get its answer. {about}"
+                " Pass the same 'conversation' to continue a conversation."
             ).strip()
         )
-        with _root_logging_kept():
-            server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
         server.add_tool(self._ask, name=self.tool_name, description=description, structured_output=False)
         return server
+
+    def _workflow_tool(self, context: ChannelContext) -> tuple[Callable[..., Awaitable[str]], bool]:
+        """The workflow as a tool whose parameters are its start executor's input (a model's fields, or text)."""
+        spec = workflow_parameters(context.workflow_input_types)
+
+        async def run_workflow(ctx: Context, **arguments: Any) -> str:
+            conversation = arguments.pop("conversation", None) if spec.takes_conversation else None
+            return await self._call(spec.to_input(arguments), conversation, ctx, arguments)
+
+        return _with_signature(run_workflow, spec.parameters), spec.takes_conversation
+
+    def _extra_workflow_tool(self, name: str, source: WorkflowSource) -> tuple[Callable[..., Awaitable[str]], str]:
+        """A workflow beside the target: each call runs a fresh one, statelessly, its outputs streamed as progress."""
+        build = _factory(source)
+        sample = build()
+        spec = workflow_parameters(list(sample.get_start_executor().input_types), conversation=False)
+        about = getattr(sample, "description", None) or ""
+        # one Workflow object runs one call at a time; a builder or factory makes a new one per call
+        one_at_a_time = asyncio.Lock() if isinstance(source, Workflow) else contextlib.nullcontext()
+
+        async def run_workflow(ctx: Context, **arguments: Any) -> str:
+            try:
+                value = spec.to_input(arguments)
+            except (ValueError, TypeError) as error:
+                raise ToolError(f"the workflow cannot take these arguments: {error}") from None
+            try:
+                async with one_at_a_time:
+                    return await _run_workflow(build(), value, ctx)
+            except Exception:
+                logger.exception("mcp: the workflow %r failed", name)
+                raise ToolError(FAILED_MESSAGE) from None
+
+        return _with_signature(run_workflow, spec.parameters), f"Run the workflow {name}. {about}".strip()
 
     async def _ask(
         self,
@@ -131,17 +192,19 @@ class MCPChannel:
         ] = None,
     ) -> str:
         """The tool: one turn of the agent."""
+        return await self._call(message, conversation, ctx, {"message": message, "conversation": conversation})
+
+    async def _call(self, value: Any, conversation: str | None, ctx: Context, arguments: dict[str, Any]) -> str:
         assert self._context is not None
         headers = ctx.headers or {}
         try:
             key = isolation_key(conversation, headers.get(MCP_SESSION_ID_HEADER))
         except InvalidConversation as error:
             raise ToolError(error.message) from None
-        arguments = {"message": message, "conversation": conversation}
         request = ChannelRequest(
             channel=self.name,
             operation="tools/call",
-            input=message,
+            input=value,
             session=ChannelSession(key) if key else None,
             attributes={"tool": self.tool_name, **({"conversation": conversation} if conversation else {})},
             stream=_wants_progress(ctx),
@@ -155,7 +218,7 @@ class MCPChannel:
         except ToolError:
             raise
         except Exception:
-            logger.exception("mcp: the agent failed to answer a %s call", self.tool_name)
+            logger.exception("mcp: the target failed to answer a %s call", self.tool_name)
             raise ToolError(FAILED_MESSAGE) from None
 
     async def _answer(self, request: ChannelRequest, protocol_request: dict[str, Any], ctx: Context) -> str:
@@ -196,6 +259,51 @@ class MCPChannel:
         self._manager = self._stop = self._holder = None
 
 
+WorkflowSource = Union[Workflow, WorkflowBuilder, Callable[[], Workflow]]  # noqa: UP007 - a runtime alias on 3.10
+"""A workflow for `MCPChannel(workflows=...)`: a builder or factory (a fresh workflow per call), or one workflow."""
+
+
+def _valid_tool_name(name: str) -> bool:
+    return bool(name) and name.replace("_", "").replace("-", "").isalnum()
+
+
+def _factory(source: WorkflowSource) -> Callable[[], Workflow]:
+    if isinstance(source, Workflow):
+        return lambda: source
+    build = getattr(source, "build", None)
+    return build if callable(build) else source  # type: ignore[return-value]
+
+
+def _with_signature(
+    fn: Callable[..., Awaitable[str]], parameters: list[inspect.Parameter]
+) -> Callable[..., Awaitable[str]]:
+    """Give `fn(ctx, **arguments)` the parameters the SDK derives the tool's input schema from."""
+    ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    fn.__signature__ = inspect.Signature([ctx, *parameters], return_annotation=str)  # type: ignore[attr-defined]
+    fn.__annotations__ = {"ctx": Context, **{p.name: p.annotation for p in parameters}, "return": str}
+    return fn
+
+
+def _output_text(data: Any) -> str:
+    if isinstance(data, str):
+        return data
+    text = getattr(data, "text", None)
+    return text if isinstance(text, str) else str(data)
+
+
+async def _run_workflow(workflow: Workflow, value: Any, ctx: Context) -> str:
+    """Run a workflow once; each output is a progress notification (when asked for) and a line of the result."""
+    outputs: list[str] = []
+    sent = 0
+    async for event in workflow.run(value, stream=True):
+        if event.type == "output":
+            text = _output_text(event.data)
+            outputs.append(text)
+            sent += len(text)
+            await ctx.report_progress(sent, None, text)
+    return "\n".join(outputs)
+
+
 @contextlib.contextmanager
 def _root_logging_kept() -> Iterator[None]:
     """`MCPServer()` calls `logging.basicConfig(level=INFO)`: the application's logging is not the SDK's to change."""
@@ -213,7 +321,7 @@ def _root_logging_kept() -> Iterator[None]:
 def _wants_progress(ctx: Context) -> bool:
     """Whether the caller sent a progress token (else the answer is not streamed)."""
     meta = ctx.request_context.meta
-    return bool(meta) and meta.get("progress_token") is not None
+    return meta is not None and meta.get("progress_token") is not None
 
 
 class _Endpoint:
