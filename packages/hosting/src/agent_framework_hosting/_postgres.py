@@ -44,7 +44,7 @@ UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OS
 NO_END = 2**31 - 1
 
 
-_BATCH: ContextVar[tuple[PostgresStateStore, psycopg.AsyncConnection[Any]] | None] = ContextVar(
+_BATCH: ContextVar[tuple[PostgresStateStore, psycopg.AsyncConnection[Any], psycopg.AsyncPipeline] | None] = ContextVar(
     "afh_postgres_batch", default=None
 )
 
@@ -190,7 +190,7 @@ class PostgresStateStore:
     ) -> list[tuple[Any, ...]]:
         batched = None if lease else _BATCH.get()
         if batched is not None and batched[0] is self:
-            return await self.guard(self._execute(batched[1], statement, params))
+            return await self.guard(self._execute(batched[1], statement, params, batched[2]))
 
         async def go() -> list[tuple[Any, ...]]:
             async with self.connection(lease=lease) as connection:
@@ -201,9 +201,15 @@ class PostgresStateStore:
         return await self.guard(asyncio.shield(go()))
 
     async def _execute(
-        self, connection: psycopg.AsyncConnection[Any], statement: str, params: Sequence[Any] | Mapping[str, Any]
+        self,
+        connection: psycopg.AsyncConnection[Any],
+        statement: str,
+        params: Sequence[Any] | Mapping[str, Any],
+        pipeline: psycopg.AsyncPipeline | None = None,
     ) -> list[tuple[Any, ...]]:
         cursor = await connection.execute(self._sql(statement), params)
+        if pipeline is not None:
+            await pipeline.sync()  # the statement's result (and a queued BEGIN before it) in one round trip
         return await cursor.fetchall() if cursor.description is not None else []
 
     @asynccontextmanager
@@ -213,8 +219,9 @@ class PostgresStateStore:
             yield
             return
         try:
-            async with self.connection() as connection, connection.transaction():
-                token = _BATCH.set((self, connection))
+            # In pipeline mode BEGIN travels with the first statement: one round trip fewer per batch.
+            async with self.connection() as connection, connection.pipeline() as pipeline, connection.transaction():
+                token = _BATCH.set((self, connection, pipeline))
                 try:
                     yield
                 finally:
