@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -26,6 +25,7 @@ from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
 from ._postgres_schema import MIGRATIONS, SCHEMA_NAME
+from ._remote import Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._postgres_checkpoints import PostgresCheckpointStorage
@@ -55,18 +55,6 @@ async def _raise(error: BaseException) -> None:
 
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else max(1, int(seconds * 1000))
-
-
-def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
-    parts = urlsplit(url)
-    kept: list[tuple[str, str]] = []
-    own: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in OWN_URL_OPTIONS:
-            own[name] = value
-        else:
-            kept.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), own
 
 
 class PostgresStateStore:
@@ -111,12 +99,12 @@ class PostgresStateStore:
         self._opening = asyncio.Lock()
         self._swept = time.monotonic()
         self._sweeping: set[asyncio.Task[int]] = set()
-        self._down = False
+        self._outages = Outages(self.location, UNAVAILABLE)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStateStore:
         """A store for a `postgresql://` URL; ``?schema=&lock_ttl=&leader_ttl=&checkpoint_ttl=&pool_size=`` are ours."""
-        url, own = _split_own_options(url)
+        url, own = split_own_options(url, OWN_URL_OPTIONS)
         settings: dict[str, Any] = {name: float(value) for name, value in own.items() if name.endswith("_ttl")}
         if "schema" in own:
             settings["schema"] = own["schema"]
@@ -132,17 +120,7 @@ class PostgresStateStore:
 
     async def guard(self, operation: Awaitable[T]) -> T:
         """Await a database call, turning connection trouble into `StateUnavailableError` (logged once per outage)."""
-        try:
-            result = await operation
-        except UNAVAILABLE as error:
-            if not self._down:
-                logger.warning("state store %s is unavailable: %s", self.location, error)
-            self._down = True
-            raise StateUnavailableError("the state store is unavailable; retry shortly") from None
-        if self._down:
-            self._down = False
-            logger.warning("state store %s is reachable again", self.location)
-        return result
+        return await self._outages.guard(operation)
 
     def _new_pool(self, size: int, **settings: Any) -> AsyncConnectionPool:
         return AsyncConnectionPool(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -26,6 +26,7 @@ from redis.backoff import ExponentialBackoff
 from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
+from ._remote import Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
@@ -178,19 +179,6 @@ return 1
 """
 
 
-def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
-    """Take this store's settings out of `url`'s query; the rest stays for redis-py."""
-    parts = urlsplit(url)
-    kept: list[tuple[str, str]] = []
-    own: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in OWN_URL_OPTIONS:
-            own[name] = value
-        else:
-            kept.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), own
-
-
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
@@ -304,7 +292,7 @@ class RedisStateStore:
         self._scripts_for: tuple[aioredis.Redis, _Scripts] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.leases = Leases(self, _LeaseKeys(self))
-        self._down = False
+        self._outages = Outages(self.location, UNAVAILABLE)
         self.orphans = Orphans(self)
 
     @classmethod
@@ -326,7 +314,7 @@ class RedisStateStore:
         to redis-py and win over `options`. Defaults fail fast: 3 s socket
         timeout, 1 s connect timeout, two quick reconnect attempts.
         """
-        url, own = _split_own_options(url)
+        url, own = split_own_options(url, OWN_URL_OPTIONS)
         prefix = own.get("prefix", prefix)
         lock_ttl = float(own.get("lock_ttl", lock_ttl))
         leader_ttl = float(own.get("leader_ttl", leader_ttl))
@@ -377,17 +365,7 @@ class RedisStateStore:
 
     async def guard(self, operation: Awaitable[T]) -> T:
         """Await a Redis call, turning connection trouble into `StateUnavailableError` (logged once per outage)."""
-        try:
-            result = await operation
-        except UNAVAILABLE as error:
-            if not self._down:
-                logger.warning("state store %s is unavailable: %s", self.location, error)
-            self._down = True
-            raise StateUnavailableError("the state store is unavailable; retry shortly") from None
-        if self._down:
-            self._down = False
-            logger.warning("state store %s is reachable again", self.location)
-        return result
+        return await self._outages.guard(operation)
 
     async def open(self) -> None:
         """Check that Redis answers; the host starts either way and answers 503 until it does."""
