@@ -54,6 +54,17 @@ async def test_a_killed_process_task_is_finished_at_the_next_start_on_a_folder(t
             assert after.task.status.message.parts[0].text == "echo 2: next"
 
 
+async def test_a_task_that_keeps_losing_its_process_ends_failed(tmp_path: Path) -> None:
+    doomed = crash_host_command(str(tmp_path), chunk_delay=0.1, lease=LEASE)
+    with server_processes([doomed], name="a2a-crash") as [first]:
+        task_id = await start_and_kill(first.url + "/a2a", first, "again and again")
+    patient = crash_host_command(str(tmp_path), chunk_delay=0.1, lease=LEASE, max_attempts=1)
+    with server_processes([patient], name="a2a-crash") as [second]:
+        async with connect(second.url + "/a2a", streaming=False) as client:
+            failed = await wait_for_state(client, task_id, {TaskState.TASK_STATE_FAILED}, timeout=20)
+            assert "interrupted" in failed.status.message.parts[0].text
+
+
 async def test_a_killed_process_task_is_taken_over_by_a_live_sibling_within_the_lease() -> None:
     with RedisServer(redis_server_binary()) as redis:
         state = f"{redis.url}?prefix=a2acrash{uuid.uuid4().hex[:8]}:&lock_ttl={LEASE}"

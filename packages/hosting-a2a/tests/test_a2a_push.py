@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,7 @@ from a2a.types import (
 )
 from a2a.utils.errors import InvalidParamsError, PushNotificationNotSupportedError, TaskNotFoundError
 from agent_framework_hosting import DeliveryOptions
-from agent_framework_hosting.testing import running_server
+from agent_framework_hosting.testing import RedisServer, redis_server_binary, running_server, server_processes
 from agent_framework_hosting_a2a import PushOptions
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 sys.path.insert(0, os.path.dirname(__file__))
+from a2a_crash_host import crash_host_command  # noqa: E402
 from a2a_helpers import collect, connect, send_request  # noqa: E402
 
 LOOPBACK = PushOptions(allow_private_addresses=True)
@@ -197,3 +199,20 @@ async def test_configs_of_an_unknown_task_are_not_found(serve: Any) -> None:
     async with connect(served.url + "/a2a", streaming=False) as client:
         with pytest.raises(TaskNotFoundError):
             await client.list_task_push_notification_configs(ListTaskPushNotificationConfigsRequest(task_id="nope"))
+
+
+@pytest.mark.slow
+async def test_a_config_made_on_one_process_is_notified_by_the_process_running_the_task(receiver: Receiver) -> None:
+    with RedisServer(redis_server_binary()) as redis:
+        state = f"{redis.url}?prefix=a2apush{uuid.uuid4().hex[:8]}:"
+        command = [*crash_host_command(state, chunk_delay=0.05, lease=5.0), "--push-to-loopback"]
+        with server_processes([command, command], name="a2a-push") as [runner, other]:
+            long = " ".join(f"w{n}" for n in range(30))
+            async with connect(runner.url + "/a2a", streaming=False) as a, connect(other.url + "/a2a") as b:
+                [event] = await collect(a.send_message(send_request(long, context_id="x", return_immediately=True)))
+                made = config(receiver.url)
+                made.task_id = event.task.id
+                await b.create_task_push_notification_config(made)
+                await wait_for_posts(receiver, 1, timeout=20)
+    assert receiver.states() == ["TASK_STATE_COMPLETED"]
+    assert receiver.posts[0][1]["statusUpdate"]["status"]["message"]["parts"][0]["text"] == f"echo 1: {long}"

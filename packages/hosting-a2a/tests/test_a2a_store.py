@@ -51,3 +51,16 @@ async def test_records_in_the_earlier_json_form_are_still_read(state: StateStore
     task = new_task(Message(message_id="m", role=Role.ROLE_USER, parts=[Part(text="hi")]), context_id="c")
     await state.set("a2a_tasks", task.id, {"state": "TASK_STATE_SUBMITTED", "task": MessageToDict(task)})
     assert await store.get(task.id) == task
+
+
+async def test_the_context_index_finds_a_contexts_tasks_only(state: StateStore) -> None:
+    store = TaskStore(state)
+    made = {}
+    for context in ("left", "right", "left\nright", "left"):
+        task = new_task(Message(message_id="m", role=Role.ROLE_USER, parts=[Part(text="hi")]), context_id=context)
+        await store.create(task)
+        made.setdefault(context, []).append(task.id)
+    assert sorted(await store.ids("left")) == sorted(made["left"])
+    assert await store.ids("left\nright") == made["left\nright"]
+    assert await store.ids("nothing") == []
+    assert len(await store.ids()) == 4

@@ -24,7 +24,8 @@ def delete_file(path: str) -> str:
 
 
 class ToolModel(CountingChatClient):
-    """The offline echo model, plus: ``call <tool> <json>`` makes it call that tool; a tool result it reports."""
+    """The offline echo model, plus: ``call <tool> <json>`` makes it call that tool; a tool result it reports;
+    ``think ...`` streams reasoning (and an encrypted reasoning value) before the answer."""
 
     async def _answer_stream(
         self, messages: Sequence[AgentMessage], step: Content | None = None
@@ -35,6 +36,12 @@ class ToolModel(CountingChatClient):
             self.calls.append(list(messages))
             yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(f"tool said: {results[0].result}")])
             return
+        if last.role == "user" and last.text.startswith("think "):
+            for piece in ("Let me ", "think about ", last.text[len("think ") :]):
+                yield ChatResponseUpdate(role="assistant", contents=[Content.from_text_reasoning(text=piece)])
+            yield ChatResponseUpdate(
+                role="assistant", contents=[Content.from_text_reasoning(protected_data="c2VjcmV0LXRob3VnaHRz")]
+            )
         if last.role == "user" and last.text.startswith("call "):
             self.calls.append(list(messages))
             _, name, arguments = last.text.split(" ", 2)

@@ -38,3 +38,41 @@ def test_an_approval_is_asked_as_a_tool_call_and_the_answer_decides(serve: Any, 
     else:
         assert DELETED == []
         assert "deleted" not in text_of(decided)
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "runs"),
+    [("resolved", {"approved": True}, True), ("resolved", {"approved": False}, False), ("cancelled", None, False)],
+)
+def test_an_approval_ends_the_run_with_an_interrupt_and_a_resume_answers_it(
+    serve: Any, status: str, payload: Any, runs: bool
+) -> None:
+    hosted = serve()
+    DELETED.clear()
+    asked = run(hosted.client, run_input("i", [user('call delete_file {"path": "/tmp/y"}', "u1")]))
+    finished = asked[-1]
+    assert finished.outcome is not None and finished.outcome.type == "interrupt"
+    [interrupt] = finished.outcome.interrupts
+    start = asked[types_of(asked).index("TOOL_CALL_START")]
+    assert interrupt.id == interrupt.tool_call_id == start.tool_call_id
+    assert interrupt.reason == "tool_approval" and "delete_file" in interrupt.message and "/tmp/y" in interrupt.message
+    assert interrupt.response_schema["required"] == ["approved"]
+    resume = [{"interruptId": interrupt.id, "status": status, **({"payload": payload} if payload is not None else {})}]
+    decided = run(hosted.client, run_input("i", [], runId="r2", resume=resume))
+    assert decided[-1].outcome is None, "nothing is waiting any more"
+    if runs:
+        assert DELETED == ["/tmp/y"]
+        assert text_of(decided) == "tool said: deleted /tmp/y"
+    else:
+        assert DELETED == []
+        assert "deleted" not in text_of(decided)
+    again = hosted.client.post("/ag-ui", json=run_input("i", [], runId="r3", resume=resume))
+    assert again.status_code == 400 and again.json()["error"]["code"] == "invalid_resume", "answered once only"
+
+
+def test_a_resume_of_an_interrupt_nobody_asked_is_a_400_and_runs_nothing(serve: Any) -> None:
+    hosted = serve()
+    resume = [{"interruptId": "call_404", "status": "resolved", "payload": {"approved": True}}]
+    refused = hosted.client.post("/ag-ui", json=run_input("nothing", [user("hi", "u1")], resume=resume))
+    assert refused.status_code == 400 and "call_404" in refused.json()["error"]["message"]
+    assert hosted.model.calls == []

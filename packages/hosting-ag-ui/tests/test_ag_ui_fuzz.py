@@ -45,7 +45,7 @@ parts = st.lists(
 )
 messages = st.lists(
     st.fixed_dictionaries(
-        {"id": ids, "role": st.sampled_from(["user", "assistant", "tool", "system", "developer", "x"]) | json_values},
+        {"id": ids, "role": st.sampled_from(["user", "assistant", "tool", "system", "developer", "reasoning", "x"]) | json_values},
         optional={
             "content": st.text(max_size=20) | parts | json_values,
             "toolCallId": ids,
@@ -80,6 +80,14 @@ inputs = st.fixed_dictionaries(
         "tools": tools | json_values,
         "context": st.just([]) | json_values,
         "forwardedProps": json_values,
+        "resume": st.lists(
+            st.fixed_dictionaries(
+                {"interruptId": ids, "status": st.sampled_from(["resolved", "cancelled", "x"]) | json_values},
+                optional={"payload": json_values},
+            ),
+            max_size=2,
+        )
+        | json_values,
     },
 )
 bodies = st.one_of(

@@ -6,15 +6,22 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ag_ui_helpers import DELETED  # noqa: E402
 
 PEER = Path(__file__).parent / "peer"
 
 
-def test_the_typescript_client_holds_a_conversation_with_a_front_end_tool(serve: Any) -> None:
+def test_the_typescript_client_holds_a_conversation_and_a_second_client_joins_it(
+    serve: Any,
+) -> None:
     node = shutil.which("node")
     assert node, "node is missing: run scripts/system-deps.sh"
     assert (PEER / "node_modules" / "@ag-ui" / "client").is_dir(), "@ag-ui/client is missing: run ./scripts/setup.sh"
@@ -31,5 +38,15 @@ def test_the_typescript_client_holds_a_conversation_with_a_front_end_tool(serve:
     assert seen["asked"]["calls"][0]["args"] == {"city": "Oslo"}
     assert seen["answered"]["text"] == "tool said: sunny in Oslo"
     assert seen["messages"] == ["user", "assistant", "user", "assistant", "user", "assistant", "tool", "assistant"]
-    users = [m.text for m in hosted.model.calls[-1] if m.role == "user"]
-    assert users == ["hello from node", "second", 'call get_weather {"city": "Oslo"}']
+    joined = seen["joined"]["types"]
+    assert joined[0] == "RUN_STARTED" and "MESSAGES_SNAPSHOT" in joined and joined[-1] == "RUN_FINISHED"
+    assert "TEXT_MESSAGE_START" not in joined, "nothing new: the agent did not run"
+    assert seen["joined"]["roles"] == seen["messages"], "the joining client holds the whole conversation"
+    assert seen["joined"]["text"] == "echo 4: joined", "the snapshot it sent back was not added again"
+    approval = seen["approval"]
+    assert approval["outcome"] == "interrupt" and approval["pending"][0]["reason"] == "tool_approval"
+    assert approval["text"] == "tool said: deleted /tmp/node" and approval["left"] == 0
+    assert "/tmp/node" in DELETED
+    reasoning = seen["reasoning"]
+    assert reasoning["thought"] == "Let me think about in node" and reasoning["encrypted"] == 1
+    assert "reasoning" in reasoning["roles"] and reasoning["roles"][-1] == "assistant"

@@ -44,12 +44,42 @@ def test_a_thread_is_one_conversation_whether_the_client_sends_new_messages_or_t
     assert text_of(run(hosted.client, run_input("other", [user("fresh", "u1")]))) == "echo 1: fresh"
 
 
-def test_a_repeated_run_with_nothing_new_runs_nothing(serve: Any) -> None:
+def test_a_repeated_run_with_nothing_new_runs_nothing_and_answers_with_the_conversation(serve: Any) -> None:
     hosted = serve()
     run(hosted.client, run_input("t", [user("once", "u1")]))
     again = run(hosted.client, run_input("t", [user("once", "u1")], runId="r2"))
-    assert types_of(again) == ["RUN_STARTED", "RUN_FINISHED"]
+    assert types_of(again) == ["RUN_STARTED", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
+    assert [(m.role, m.content) for m in again[1].messages] == [("user", "once"), ("assistant", "echo 1: once")]
     assert len(hosted.model.calls) == 1
+
+
+def test_a_client_joining_a_thread_gets_its_history_and_may_send_it_back(serve: Any) -> None:
+    hosted = serve()
+    run(hosted.client, run_input("t", [user("hello", "u1")]))
+    run(hosted.client, run_input("t", [user('call add {"a": 2, "b": 3}', "u2")], runId="r2"))
+    joined = run(hosted.client, run_input("t", [], runId="r3"))
+    assert types_of(joined) == ["RUN_STARTED", "MESSAGES_SNAPSHOT", "RUN_FINISHED"]
+    history = joined[1].messages
+    assert [m.role for m in history] == ["user", "assistant", "user", "assistant", "tool", "assistant"]
+    assert history[0].id == "u1" and history[2].id == "u2", "the client's own ids are kept"
+    assert history[3].tool_calls[0].function.name == "add"
+    assert history[4].tool_call_id == history[3].tool_calls[0].id and history[4].content == "5"
+    assert history[5].content == "tool said: 5"
+    # the joined client sends the snapshot back with a new message: only the new one reaches the agent
+    resent = [m.model_dump(by_alias=True, exclude_none=True) for m in history]
+    answer = run(hosted.client, run_input("t", [*resent, user("and now?", "u3")], runId="r4"))
+    assert text_of(answer) == "echo 3: and now?"
+    assert [m.text for m in hosted.model.calls[-1] if m.role == "user"] == [
+        "hello",
+        'call add {"a": 2, "b": 3}',
+        "and now?",
+    ]
+    assert "MESSAGES_SNAPSHOT" not in types_of(answer)
+
+
+def test_a_new_thread_with_nothing_new_has_no_snapshot(serve: Any) -> None:
+    hosted = serve()
+    assert types_of(run(hosted.client, run_input("fresh", []))) == ["RUN_STARTED", "RUN_FINISHED"]
 
 
 def test_a_front_end_tool_comes_back_as_a_tool_call_and_its_result_continues_the_run(serve: Any) -> None:
@@ -145,3 +175,27 @@ def test_the_channels_run_hook_sees_the_run_input_and_can_rewrite_the_turn(serve
     hosted = serve(run_hook=hook)
     assert text_of(run(hosted.client, run_input("hk", [user("original", "u1")], runId="run-9"))) == "echo 1: rewritten"
     assert seen == [("ag-ui:hk", "run-9")]
+
+
+def test_reasoning_streams_as_a_reasoning_message_before_the_answer(serve: Any) -> None:
+    hosted = serve()
+    events = run(hosted.client, run_input("r", [user("think hard", "u1")]))
+    kinds = types_of(events)
+    reasoning = [k for k in kinds if k.startswith("REASONING")]
+    assert reasoning == [
+        "REASONING_START",
+        "REASONING_MESSAGE_START",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_MESSAGE_CONTENT",
+        "REASONING_ENCRYPTED_VALUE",
+        "REASONING_MESSAGE_END",
+        "REASONING_END",
+    ]
+    assert kinds.index("REASONING_END") < kinds.index("TEXT_MESSAGE_START")
+    thought = "".join(e.delta for e in events if types_of([e]) == ["REASONING_MESSAGE_CONTENT"])
+    assert thought == "Let me think about hard"
+    encrypted = events[kinds.index("REASONING_ENCRYPTED_VALUE")]
+    start = events[kinds.index("REASONING_START")]
+    assert encrypted.entity_id == start.message_id and encrypted.encrypted_value == "c2VjcmV0LXRob3VnaHRz"
+    assert text_of(events) == "echo 1: think hard"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
@@ -81,3 +83,15 @@ async def test_a_session_the_store_still_holds_is_frozen_when_it_goes_cold() -> 
     await host.context.run(turn("hi", "other"))
     parked = host.state._spaces["sessions"]["kept"][0]  # type: ignore[attr-defined]
     assert parked._session is None and parked._frozen
+
+
+@pytest.mark.parametrize("warm", [1, 8])
+async def test_a_channel_reads_a_conversations_history_as_a_copy(warm: int, tmp_path: Any) -> None:
+    for host in (host_with_warm(warm), host_with_warm(warm, state_dir=str(tmp_path))):
+        await host.context.run(turn("one", "talk"))
+        await host.context.run(turn("x", "other"))  # with one warm session, "talk" is frozen now
+        history = await host.context.history("talk")
+        assert [(m.role, m.text) for m in history] == [("user", "one"), ("assistant", "echo 1: one")]
+        history[0].contents.clear()
+        assert [m.text for m in await host.context.history("talk")] == ["one", "echo 1: one"]
+        assert await host.context.history("nobody") == []

@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 
 Pending = dict[str, dict[str, Any]]
 TASKS = "a2a_tasks"
-CONTEXT_INDEX = "a2a_context:"
+CONTEXT_INDEX = "a2a_task_contexts"  # keys "<contextId>\n<taskId>": one namespace, bounded like the tasks
 DEFAULT_TASK_TTL = 7 * 24 * 3600.0
 
 
@@ -67,12 +67,16 @@ class TaskStore:
 
     async def create(self, task: Task) -> None:
         """Store a new task, and index it under its context (for `ListTasks` filtered by context)."""
-        await self.state.set(CONTEXT_INDEX + task.context_id, task.id, 1, ttl=self.ttl)
+        await self.state.set(CONTEXT_INDEX, f"{task.context_id}\n{task.id}", 1, ttl=self.ttl)
         await self.state.set(TASKS, task.id, _record(task), ttl=self.ttl)
 
     async def ids(self, context_id: str | None = None) -> list[str]:
-        """The ids of every kept task, or of the tasks of one context (its index, not a scan of all tasks)."""
-        return await self.state.keys(TASKS if context_id is None else CONTEXT_INDEX + context_id)
+        """The ids of every kept task, or of one context's tasks (from the index's keys, without reading tasks)."""
+        if context_id is None:
+            return await self.state.keys(TASKS)
+        prefix = context_id + "\n"
+        found = (key[len(prefix) :] for key in await self.state.keys(CONTEXT_INDEX) if key.startswith(prefix))
+        return [task_id for task_id in found if task_id and "\n" not in task_id]
 
     async def many(self, task_ids: list[str]) -> list[Task]:
         """The kept tasks among `task_ids` (ones expired meanwhile are left out)."""

@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio
-from ag_ui.core import BaseEvent, RunAgentInput, StateDeltaEvent, StateSnapshotEvent
+from ag_ui.core import (
+    AssistantMessage,
+    BaseEvent,
+    MessagesSnapshotEvent,
+    RunAgentInput,
+    StateDeltaEvent,
+    StateSnapshotEvent,
+)
 from ag_ui.encoder import EventEncoder
 from agent_framework import FunctionTool
 from agent_framework_hosting import (
@@ -36,7 +43,15 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ._events import EventRenderer
-from ._parse import front_end_tools, isolation_key, parse_input, unseen_messages
+from ._parse import (
+    front_end_tools,
+    isolation_key,
+    parse_input,
+    resumed_approvals,
+    unknown_interrupts,
+    unseen_messages,
+)
+from ._snapshot import snapshot_messages
 from ._state import state_tool
 from ._threads import DEFAULT_THREAD_TTL, ThreadRecord, Threads
 
@@ -45,6 +60,17 @@ logger = logging.getLogger("agent_framework.hosting.ag_ui")
 FAILED_MESSAGE = "The agent failed to answer; the server log has details."
 THREAD_WAIT = 120.0
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+class InvalidResume(HostingError):
+    """`RunAgentInput.resume` answers an interrupt the thread is not waiting for."""
+
+    status_code = 400
+    code = "invalid_resume"
+
+    def __init__(self, interrupt_id: str) -> None:
+        super().__init__(f"no interrupt {interrupt_id!r} is waiting on this thread")
+        self.public_message = str(self)
 
 
 class _EventStream(StreamingResponse):
@@ -118,6 +144,12 @@ class AGUIChannel:
             run = parse_input(parse_json(await read_body(request, self.max_body_bytes)))
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
+        if run.resume:
+            assert self._threads is not None
+            unknown = unknown_interrupts(run, await self._threads.approvals(run.thread_id))
+            if unknown:
+                error = InvalidResume(unknown[0])
+                return json_error(error.status_code, error.public_message, error.code)
         return _EventStream(self._events(run))
 
     def _encode(self, events: Iterable[BaseEvent]) -> bytes:
@@ -136,8 +168,15 @@ class AGUIChannel:
                     record.state = run.state
                 if record.state is not None:
                     yield self._encode([StateSnapshotEvent(snapshot=record.state)])
+                unknown = unknown_interrupts(run, record.approvals)
+                if unknown:
+                    raise InvalidResume(unknown[0])
                 messages, ids = unseen_messages(run, record.has_seen, record.approvals)
+                messages.extend(resumed_approvals(run, record.approvals))
                 if not messages:
+                    snapshot = await self._snapshot(run.thread_id, record)
+                    if snapshot is not None:
+                        yield self._encode([snapshot])
                     record.remember(ids)
                     await self._threads.save(run.thread_id, record)
                 else:
@@ -152,6 +191,19 @@ class AGUIChannel:
             yield self._encode(renderer.failed(FAILED_MESSAGE, "agent_error"))
             return
         yield self._encode(renderer.finished())
+
+    async def _snapshot(self, thread_id: str, record: ThreadRecord) -> MessagesSnapshotEvent | None:
+        """The thread's conversation, for a client that brought nothing new (one joining or reloading the thread).
+
+        Its ids count as seen, so the client may send the snapshot back as its history.
+        """
+        assert self._context is not None
+        shown = snapshot_messages(await self._context.history(isolation_key(thread_id)))
+        if not shown:
+            return None
+        calls = [call for m in shown if isinstance(m, AssistantMessage) for call in m.tool_calls or ()]
+        record.remember([*(message.id for message in shown), *(f"call:{call.id}" for call in calls)])
+        return MessagesSnapshotEvent(messages=list(shown))
 
     async def _turn(
         self, run: RunAgentInput, messages: list[Any], ids: list[str], record: ThreadRecord, renderer: EventRenderer

@@ -8,8 +8,16 @@ from typing import Any
 
 from ag_ui.core import (
     BaseEvent,
+    Interrupt,
+    ReasoningEncryptedValueEvent,
+    ReasoningEndEvent,
+    ReasoningMessageContentEvent,
+    ReasoningMessageEndEvent,
+    ReasoningMessageStartEvent,
+    ReasoningStartEvent,
     RunErrorEvent,
     RunFinishedEvent,
+    RunFinishedInterruptOutcome,
     RunStartedEvent,
     TextMessageContentEvent,
     TextMessageEndEvent,
@@ -32,7 +40,29 @@ def _arguments(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _result_text(content: Content) -> str:
+APPROVAL_SCHEMA = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean", "description": "Whether the tool may run"}},
+    "required": ["approved"],
+}
+
+
+def _interrupt(request: dict[str, Any]) -> Interrupt:
+    """An approval the agent asks for, as an AG-UI interrupt answered by the tool call's id."""
+    call = Content.from_dict(request).function_call
+    call_id = str(call.call_id) if call is not None else ""
+    name = (call.name if call is not None else None) or "a tool"
+    arguments = _arguments(call.arguments) if call is not None else ""
+    return Interrupt(
+        id=call_id,
+        reason="tool_approval",
+        message=f"Allow {name} to run with {arguments or 'no arguments'}?",
+        tool_call_id=call_id,
+        response_schema=APPROVAL_SCHEMA,
+    )
+
+
+def result_text(content: Content) -> str:
     if content.exception:
         return f"error: {content.exception}"
     result = content.result
@@ -54,6 +84,7 @@ class EventRenderer:
         self.pending_calls: list[str] = []
         self.approvals: dict[str, dict[str, Any]] = {}
         self._text_id: str | None = None
+        self._reasoning_id: str | None = None
         self._parent_id: str | None = None
         self._open_calls: list[str] = []
 
@@ -63,6 +94,10 @@ class EventRenderer:
     def update(self, update: AgentResponseUpdate) -> list[BaseEvent]:
         events: list[BaseEvent] = []
         for content in update.contents or ():
+            if content.type == "text_reasoning":
+                events.extend(self._reasoning(content))
+                continue
+            events.extend(self._close_reasoning())
             if content.type == "text" and content.text:
                 events.extend(self._close_calls())
                 events.extend(self._text(content.text))
@@ -75,6 +110,31 @@ class EventRenderer:
                 events.extend(self._close_calls())
                 self.approvals[str(content.function_call.call_id)] = content.to_dict()
         return events
+
+    def _reasoning(self, content: Content) -> list[BaseEvent]:
+        """The model's visible reasoning as a reasoning message; its encrypted form (if any) goes along opaquely."""
+        events: list[BaseEvent] = []
+        if self._reasoning_id is None:
+            events.extend([*self._close_calls(), *self._close_text()])
+            self._reasoning_id = new_id()
+            self.message_ids.append(self._reasoning_id)
+            events.append(ReasoningStartEvent(message_id=self._reasoning_id))
+            events.append(ReasoningMessageStartEvent(message_id=self._reasoning_id, role="reasoning"))
+        if content.text:
+            events.append(ReasoningMessageContentEvent(message_id=self._reasoning_id, delta=content.text))
+        if content.protected_data:
+            events.append(
+                ReasoningEncryptedValueEvent(
+                    subtype="message", entity_id=self._reasoning_id, encrypted_value=content.protected_data
+                )
+            )
+        return events
+
+    def _close_reasoning(self) -> list[BaseEvent]:
+        if self._reasoning_id is None:
+            return []
+        ended, self._reasoning_id = self._reasoning_id, None
+        return [ReasoningMessageEndEvent(message_id=ended), ReasoningEndEvent(message_id=ended)]
 
     def _text(self, delta: str) -> list[BaseEvent]:
         events: list[BaseEvent] = []
@@ -124,19 +184,22 @@ class EventRenderer:
         self.message_ids.append(message_id)
         self._parent_id = None
         return [
-            ToolCallResultEvent(message_id=message_id, tool_call_id=call_id, content=_result_text(content), role="tool")
+            ToolCallResultEvent(message_id=message_id, tool_call_id=call_id, content=result_text(content), role="tool")
         ]
 
     def finished(self) -> list[BaseEvent]:
         """Close what is open and finish; calls still pending are the client's to run (front-end tools)."""
-        events = [*self._close_calls(), *self._close_text()]
+        events = [*self._close_reasoning(), *self._close_calls(), *self._close_text()]
         result: dict[str, list[str]] | None = None
+        outcome: RunFinishedInterruptOutcome | None = None
         if self.pending_calls:
             result = {"pendingToolCalls": list(self.pending_calls)}
             if self.approvals:
                 result["pendingApprovals"] = list(self.approvals)
-        events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result))
+                outcome = RunFinishedInterruptOutcome(interrupts=[_interrupt(a) for a in self.approvals.values()])
+        events.append(RunFinishedEvent(thread_id=self.thread_id, run_id=self.run_id, result=result, outcome=outcome))
         return events
 
     def failed(self, message: str, code: str) -> list[BaseEvent]:
-        return [*self._close_calls(), *self._close_text(), RunErrorEvent(message=message, code=code)]
+        closed = [*self._close_reasoning(), *self._close_calls(), *self._close_text()]
+        return [*closed, RunErrorEvent(message=message, code=code)]

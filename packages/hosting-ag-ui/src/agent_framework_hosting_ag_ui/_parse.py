@@ -100,11 +100,45 @@ def approved(text: str) -> bool:
 
 
 def _approval(message: ToolMessage, request: dict[str, Any]) -> Message:
+    answer = _approval_answer(request, approved(_tool_text(message)))
+    return Message(role="user", contents=[answer], message_id=message.id) if answer else _tool_result(message)
+
+
+def _approval_answer(request: dict[str, Any], decision: bool) -> Content | None:
     asked = Content.from_dict(request)
     if asked.id is None or asked.function_call is None:
-        return _tool_result(message)
-    answer = Content.from_function_approval_response(approved(_tool_text(message)), asked.id, asked.function_call)
-    return Message(role="user", contents=[answer], message_id=message.id)
+        return None
+    return Content.from_function_approval_response(decision, asked.id, asked.function_call)
+
+
+def resumed_approvals(run: RunAgentInput, approvals: dict[str, dict[str, Any]]) -> list[Message]:
+    """The user's decisions in `RunAgentInput.resume` (interrupt id = the tool call id), as approval answers.
+
+    ``resolved`` with a payload of ``{"approved": true}`` (or ``true``, or a word such as "approved")
+    approves; anything else, ``cancelled`` included, declines. Answered approvals leave `approvals`.
+    """
+    answers: list[Content] = []
+    for entry in run.resume or ():
+        request = approvals.pop(entry.interrupt_id, None)
+        if request is None:
+            continue
+        decision = entry.status == "resolved" and _approves(entry.payload)
+        answer = _approval_answer(request, decision)
+        if answer is not None:
+            answers.append(answer)
+    return [Message(role="user", contents=answers)] if answers else []
+
+
+def unknown_interrupts(run: RunAgentInput, approvals: dict[str, dict[str, Any]]) -> list[str]:
+    return [entry.interrupt_id for entry in run.resume or () if entry.interrupt_id not in approvals]
+
+
+def _approves(payload: Any) -> bool:
+    if isinstance(payload, bool):
+        return payload
+    if isinstance(payload, str):
+        return approved(payload)
+    return isinstance(payload, dict) and payload.get("approved") is True
 
 
 def _tool_result(message: ToolMessage) -> Message:

@@ -74,6 +74,12 @@ class Threads:
             record.known = await self._known(thread_id, seen if isinstance(seen, dict) else {})
         return record
 
+    async def approvals(self, thread_id: str) -> dict[str, Any]:
+        """The approvals the thread waits for (read without its lock: a check before a run starts)."""
+        value = await self.state.get(THREADS, thread_id)
+        approvals = value.get("approvals") if isinstance(value, dict) else None
+        return dict(approvals) if isinstance(approvals, dict) else {}
+
     async def _known(self, thread_id: str, stored: dict[str, Any]) -> _Seen:
         """The ids the list holds, read in full only when this process has no copy of this generation."""
         count, generation = _int(stored.get("count")), _int(stored.get("generation"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Annotated, Any
 
 from agent_framework_hosting import (
@@ -33,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 from ._access import INTERNAL_ERROR, LOOPBACK_ORIGINS, Refusal, bearer_of, check_origin, has_key, key_refusal
 from ._keys import InvalidConversation, isolation_key
 from ._oauth import OAuthOptions
+from ._workflow_tool import workflow_parameters
 
 logger = logging.getLogger("agent_framework.hosting.mcp")
 
@@ -48,6 +50,9 @@ class MCPChannel:
     conversation is the explicit ``conversation`` argument, else the MCP session (clients on
     the 2025 handshake); without either a call is a fresh, stateless turn.
     """
+
+    workflow_input = "json"
+    """A workflow target gets the tool's arguments as JSON values (a model's fields) or text."""
 
     def __init__(
         self,
@@ -90,7 +95,7 @@ class MCPChannel:
 
     def contribute(self, context: ChannelContext) -> ChannelContribution:
         self._context = context
-        self._server = self._build_server(context.target)
+        self._server = self._build_server(context)
         root_routes = self.oauth.routes(getattr(context.target, "name", None)) if self.oauth else []
         return ChannelContribution(
             routes=[Route("/", _Endpoint(self))],
@@ -107,20 +112,49 @@ class MCPChannel:
             return await self.oauth.check(bearer_of(authorization))
         return key_refusal() if self.api_key is not None else None
 
-    def _build_server(self, target: Any) -> MCPServer:
-        agent_name = getattr(target, "name", None) or "agent"
+    def _build_server(self, context: ChannelContext) -> MCPServer:
+        target = context.target
+        name = getattr(target, "name", None) or ("workflow" if context.is_workflow else "agent")
+        about = (context.workflow_description if context.is_workflow else getattr(target, "description", None)) or ""
+        with _root_logging_kept():
+            server = MCPServer(name, instructions=about or None)
+        if context.is_workflow:
+            tool, takes_conversation = self._workflow_tool(context)
+            description = (
+                self.tool_description
+                or (
+                    f"Run the workflow {name}. {about}"
+                    + (" Pass the same 'conversation' to continue one." if takes_conversation else "")
+                ).strip()
+            )
+            server.add_tool(tool, name=self.tool_name, description=description, structured_output=False)
+            return server
         description = (
             self.tool_description
             or (
-                f"Ask {agent_name} (an AI agent) and get its answer. "
-                + (getattr(target, "description", None) or "")
-                + " Pass the same 'conversation' to continue a conversation."
+                f"Ask {name} (an AI agent) and get its answer. {about}"
+                " Pass the same 'conversation' to continue a conversation."
             ).strip()
         )
-        with _root_logging_kept():
-            server = MCPServer(agent_name, instructions=getattr(target, "description", None) or None)
         server.add_tool(self._ask, name=self.tool_name, description=description, structured_output=False)
         return server
+
+    def _workflow_tool(self, context: ChannelContext) -> tuple[Callable[..., Awaitable[str]], bool]:
+        """The workflow as a tool whose parameters are its start executor's input (a model's fields, or text)."""
+        spec = workflow_parameters(context.workflow_input_types)
+
+        async def run_workflow(ctx: Context, **arguments: Any) -> str:
+            conversation = arguments.pop("conversation", None) if spec.takes_conversation else None
+            return await self._call(spec.to_input(arguments), conversation, ctx, arguments)
+
+        ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+        run_workflow.__signature__ = inspect.Signature([ctx, *spec.parameters], return_annotation=str)  # type: ignore[attr-defined]
+        run_workflow.__annotations__ = {
+            "ctx": Context,
+            **{p.name: p.annotation for p in spec.parameters},
+            "return": str,
+        }
+        return run_workflow, spec.takes_conversation
 
     async def _ask(
         self,
@@ -131,17 +165,19 @@ class MCPChannel:
         ] = None,
     ) -> str:
         """The tool: one turn of the agent."""
+        return await self._call(message, conversation, ctx, {"message": message, "conversation": conversation})
+
+    async def _call(self, value: Any, conversation: str | None, ctx: Context, arguments: dict[str, Any]) -> str:
         assert self._context is not None
         headers = ctx.headers or {}
         try:
             key = isolation_key(conversation, headers.get(MCP_SESSION_ID_HEADER))
         except InvalidConversation as error:
             raise ToolError(error.message) from None
-        arguments = {"message": message, "conversation": conversation}
         request = ChannelRequest(
             channel=self.name,
             operation="tools/call",
-            input=message,
+            input=value,
             session=ChannelSession(key) if key else None,
             attributes={"tool": self.tool_name, **({"conversation": conversation} if conversation else {})},
             stream=_wants_progress(ctx),
@@ -155,7 +191,7 @@ class MCPChannel:
         except ToolError:
             raise
         except Exception:
-            logger.exception("mcp: the agent failed to answer a %s call", self.tool_name)
+            logger.exception("mcp: the target failed to answer a %s call", self.tool_name)
             raise ToolError(FAILED_MESSAGE) from None
 
     async def _answer(self, request: ChannelRequest, protocol_request: dict[str, Any], ctx: Context) -> str:

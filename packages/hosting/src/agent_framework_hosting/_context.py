@@ -20,7 +20,7 @@ from ._collect import Ticket
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
-from ._history import history_length, mark_interrupted
+from ._history import history_length, history_messages, mark_interrupted
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
@@ -178,6 +178,21 @@ class ChannelContext:
     def is_workflow(self) -> bool:
         """Whether the target is a workflow (input is handed over as is) rather than an agent."""
         return self._host.workflows is not None
+
+    @property
+    def workflow_input_types(self) -> list[Any]:
+        """The types the workflow's start executor takes (to describe its input); empty for an agent."""
+        workflows = self._host.workflows
+        return list(workflows.sample().get_start_executor().input_types) if workflows is not None else []
+
+    @property
+    def workflow_description(self) -> str | None:
+        """The workflow's description (else its name), or None for an agent."""
+        workflows = self._host.workflows
+        if workflows is None:
+            return None
+        sample = workflows.sample()
+        return getattr(sample, "description", None) or getattr(sample, "name", None)
 
     @property
     def response_ttl(self) -> float | None:
@@ -574,6 +589,14 @@ class ChannelContext:
     async def delete_session(self, isolation_key: str, *, purge: bool = False) -> None:
         """Forget the conversation `isolation_key` currently uses (`purge`: erase its stored messages too)."""
         await self._host.sessions.delete(isolation_key, purge=purge)
+
+    async def history(self, isolation_key: str) -> list[Message]:
+        """A copy of the messages `isolation_key`'s conversation holds now (read without the turn lock, to show it)."""
+        if not self.supports_sessions:
+            return []
+        sessions = self._host.sessions
+        session = await sessions.stored(await sessions.session_id(isolation_key))
+        return history_messages(self.target, session) if session is not None else []
 
     @property
     def supports_sessions(self) -> bool:

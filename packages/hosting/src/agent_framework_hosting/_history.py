@@ -28,6 +28,13 @@ def history_length(target: Any, session: Any) -> int:
     return len(states[0].get("messages") or []) if states else 0
 
 
+def history_messages(target: Any, session: Any) -> list[Message]:
+    """A copy of the messages the session's in-memory history holds (empty when there is none)."""
+    states = _states(target, session)
+    stored = (states[0].get("messages") or []) if states else []
+    return [copy.deepcopy(m) if isinstance(m, Message) else Message.from_dict(m) for m in stored]
+
+
 def _marked(message: Message) -> Message:
     properties = dict(message.additional_properties or {})
     properties["hosting"] = {**(properties.get("hosting") or {}), "interrupted": True}
