@@ -8,11 +8,13 @@ id, so a process that does not run the turn can still stop it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -36,11 +38,15 @@ class TurnControl:
     """One running turn. `interrupt()` cancels it, but never while a tool call is in flight."""
 
     def __init__(self, key: str) -> None:
-        self.id = uuid.uuid4().hex
         self.key = key
         self.requested = False
         self._tools = 0
         self._cancel: Callable[[], Any] | None = None
+
+    @functools.cached_property
+    def id(self) -> str:
+        """A unique id, made when first asked for (only a shared store names turns by id)."""
+        return uuid.uuid4().hex
 
     def bind(self, cancel: Callable[[], Any]) -> None:
         """Say how to cancel the turn's work; fires at once when an interrupt is already pending."""
@@ -89,33 +95,33 @@ class RunningTurns:
     def __contains__(self, key: str) -> bool:
         return key in self._local
 
-    @asynccontextmanager
-    async def running(self, key: str) -> AsyncIterator[TurnControl]:
+    def running(self, key: str) -> AbstractAsyncContextManager[TurnControl]:
         """Register the turn the caller is about to run for `key` (the caller holds the key's turn lock)."""
+        return self._running_shared(key) if self.shared else _LocalTurn(self._local, key)
+
+    @asynccontextmanager
+    async def _running_shared(self, key: str) -> AsyncIterator[TurnControl]:
         control = TurnControl(key)
         self._local[key] = control
-        watcher: asyncio.Future[None] | None = None
         done = asyncio.Event()
-        if self.shared:
-            try:
-                await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
-            except StateUnavailableError:
-                logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
-            watcher = asyncio.ensure_future(self._watch(control, done))
+        try:
+            await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
+        except StateUnavailableError:
+            logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
+        watcher = asyncio.ensure_future(self._watch(control, done))
         try:
             yield control
         finally:
             if self._local.get(key) is control:
                 del self._local[key]
-            if watcher is not None:
-                # Let the watcher finish its read rather than cancel it mid-command (that costs the connection).
-                done.set()
-                with anyio.CancelScope(shield=True):
-                    await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
-                    if not watcher.done():
-                        watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
-                    await self._forget(control)
+            # Let the watcher finish its read rather than cancel it mid-command (that costs the connection).
+            done.set()
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
+                if not watcher.done():
+                    watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+                await self._forget(control)
 
     async def _forget(self, control: TurnControl) -> None:
         try:
@@ -156,3 +162,23 @@ class RunningTurns:
             return False
         await self.state.set(STOP, key, running, ttl=RUNNING_TTL)
         return True
+
+
+class _LocalTurn:
+    """`RunningTurns.running` without a shared store: a dict entry, no generator (it runs once per turn)."""
+
+    __slots__ = ("_control", "_local")
+
+    def __init__(self, local: dict[str, TurnControl], key: str) -> None:
+        self._local = local
+        self._control = TurnControl(key)
+
+    async def __aenter__(self) -> TurnControl:
+        self._local[self._control.key] = self._control
+        return self._control
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._local.get(self._control.key) is self._control:
+            del self._local[self._control.key]
