@@ -4,10 +4,11 @@
 
 Each scenario sends `--batch` requests one after another into the app and reads the CPU time the
 process spent (`time.process_time`); the figure is the fastest of `--batches` batches, in µs per
-request, which is robust to other work on the machine. The apps are those of `_servers.py`: the
-bare Starlette routes calling the same offline agent, the host with `JsonChannel` (`context.run`,
-`context.run_stream`) and the host with the Responses channel. The keyed scenarios cycle through
-64 conversations; stored Responses answers are kept as in a real run (the memory cap applies).
+request, which is robust to other work on the machine. Scenarios take their batches in turn, so
+load falls on all alike. The apps are those of `_servers.py`: the bare Starlette routes calling the
+same offline agent, the host with `JsonChannel` (`context.run`, `context.run_stream`) and the host
+with the Responses channel. The keyed scenarios cycle through 64 conversations (their history
+grows as the run goes on); stored Responses answers are kept as in a real run (the memory cap applies).
 """
 
 from __future__ import annotations
@@ -133,26 +134,32 @@ SCENARIOS: dict[str, tuple[Callable[[Any], Any], str, list[bytes]]] = {
 }
 
 
-async def measure(name: str, batch: int, batches: int) -> float:
-    factory, path, bodies = SCENARIOS[name]
-    driver = Driver(factory(None))
-    await driver.start()
+async def measure(names: list[str], batch: int, batches: int) -> dict[str, float]:
+    """Every scenario's batches taken in turn (round-robin), so the machine's load falls on all of them alike."""
+    drivers: dict[str, tuple[Driver, str, list[bytes]]] = {}
     try:
-        count = len(bodies)
-        for n in range(batch):  # warm up: caches, the first sessions, imports on first use
-            status, _ = await driver.post(path, bodies[n % count])
-            if status != 200:
-                raise RuntimeError(f"{name}: HTTP {status}")
-        best = float("inf")
+        for name in names:
+            factory, path, bodies = SCENARIOS[name]
+            driver = Driver(factory(None))
+            await driver.start()
+            drivers[name] = (driver, path, bodies)
+            for n in range(batch):  # warm up: caches, the first sessions, imports on first use
+                status, _ = await driver.post(path, bodies[n % len(bodies)])
+                if status != 200:
+                    raise RuntimeError(f"{name}: HTTP {status}")
+        best = dict.fromkeys(names, float("inf"))
         for _ in range(batches):
-            gc.collect()
-            started = time.process_time()
-            for n in range(batch):
-                await driver.post(path, bodies[n % count])
-            best = min(best, (time.process_time() - started) / batch)
-        return best * 1e6
+            for name, (driver, path, bodies) in drivers.items():
+                count = len(bodies)
+                gc.collect()
+                started = time.process_time()
+                for n in range(batch):
+                    await driver.post(path, bodies[n % count])
+                best[name] = min(best[name], (time.process_time() - started) / batch)
+        return {name: seconds * 1e6 for name, seconds in best.items()}
     finally:
-        await driver.stop()
+        for driver, _, _ in drivers.values():
+            await driver.stop()
 
 
 def main() -> None:
@@ -162,7 +169,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="a scenario name (substring); repeatable")
     args = parser.parse_args()
     names = [name for name in SCENARIOS if not args.only or any(part in name for part in args.only)]
-    results = {name: asyncio.run(measure(name, args.batch, args.batches)) for name in names}
+    results = asyncio.run(measure(names, args.batch, args.batches))
     width = max(len(name) for name in results)
     print(f"{'scenario':<{width}}  CPU µs/request (fastest of {args.batches} x {args.batch})")
     for name, micros in results.items():
