@@ -45,7 +45,11 @@ parts = st.lists(
 )
 messages = st.lists(
     st.fixed_dictionaries(
-        {"id": ids, "role": st.sampled_from(["user", "assistant", "tool", "system", "developer", "reasoning", "x"]) | json_values},
+        {
+            "id": ids,
+            "role": st.sampled_from(["user", "assistant", "tool", "system", "developer", "reasoning", "x"])
+            | json_values,
+        },
         optional={
             "content": st.text(max_size=20) | parts | json_values,
             "toolCallId": ids,

@@ -212,3 +212,25 @@ def test_any_authorization_header_is_refused_without_a_5xx(protected: Any) -> No
         assert refused.status_code in (401, 403)
 
     check()
+
+
+def test_the_command_line_configures_oauth_from_the_environment() -> None:
+    from agent_framework_hosting.plugins import ChannelUnavailable
+    from agent_framework_hosting_mcp._plugin import PLUGIN
+
+    environ = {
+        "MCP_OAUTH_RESOURCE": "https://agent.example.com/mcp",
+        "MCP_OAUTH_SERVER": "https://login.example.com",
+        "MCP_OAUTH_JWKS_URL": "https://login.example.com/jwks",
+        "MCP_OAUTH_SCOPES": "mcp:ask, mcp:read",
+    }
+    channel = PLUGIN.from_settings(environ)
+    assert channel.oauth.resource == "https://agent.example.com/mcp"
+    assert channel.oauth.scopes == ("mcp:ask", "mcp:read")
+    verifier = channel.oauth.verifier
+    assert isinstance(verifier, JWTVerifier)
+    assert (verifier.audience, verifier.issuer) == ("https://agent.example.com/mcp", "https://login.example.com")
+    assert "OAuth resource https://agent.example.com/mcp" in PLUGIN.describe_note(channel, "http://127.0.0.1:8000")
+    assert PLUGIN.from_settings({}).oauth is None
+    with pytest.raises(ChannelUnavailable, match="MCP_OAUTH_RESOURCE"):
+        PLUGIN.from_settings({"MCP_OAUTH_SERVER": "https://login.example.com"})

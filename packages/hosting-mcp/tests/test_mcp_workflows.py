@@ -1,4 +1,5 @@
-"""A host serving a workflow: the MCP tool takes the start executor's input (its model's fields, or text)."""
+"""Workflows as MCP tools: the host's target, or extra ones beside an agent;
+the start executor's input is their schema."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from agent_framework import Executor, Workflow, WorkflowBuilder, WorkflowContext, handler
+from agent_framework import Agent, Executor, Workflow, WorkflowBuilder, WorkflowContext, handler
 from agent_framework_hosting import AgentFrameworkHost
-from agent_framework_hosting.testing import running_server
+from agent_framework_hosting.testing import OfflineChatClient, running_server
 from agent_framework_hosting_mcp import MCPChannel
 from mcp import Client
 from pydantic import BaseModel, Field
@@ -105,3 +106,45 @@ async def test_a_text_workflow_takes_a_message_and_a_conversation_keeps_its_stat
         assert text_of(await client.call_tool("ask", {"message": "a", "conversation": "c"})) == "1: a"
         assert text_of(await client.call_tool("ask", {"message": "b", "conversation": "c"})) == "2: b"
         assert text_of(await client.call_tool("ask", {"message": "x"})) == "1: x"
+
+
+@pytest.fixture
+def serve_agent_with_workflows() -> Iterator[Callable[..., str]]:
+    stack = ExitStack()
+
+    def build(**workflows: Any) -> str:
+        agent = Agent(client=OfflineChatClient(), name="echo")
+        host = AgentFrameworkHost(agent, channels=[MCPChannel(workflows=workflows)])
+        return stack.enter_context(running_server(host.app)) + "/mcp"
+
+    yield build
+    stack.close()
+
+
+async def test_extra_workflows_are_tools_beside_the_agent_each_call_a_fresh_run(
+    serve_agent_with_workflows: Any,
+) -> None:
+    url = serve_agent_with_workflows(place_order=orders, count=counter)
+    progress: list[str] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append(message or "")
+
+    async with Client(url) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        assert set(tools) == {"ask", "place_order", "count"}
+        assert set(tools["place_order"].input_schema["properties"]) == {"item", "quantity", "express"}
+        assert set(tools["count"].input_schema["properties"]) == {"message"}, "stateless: no conversation"
+        ordered = await client.call_tool("place_order", {"item": "pen", "quantity": 3}, progress_callback=on_progress)
+        assert text_of(ordered) == "ordered \n3 x pen" and progress == ["ordered ", "3 x pen"]
+        assert text_of(await client.call_tool("count", {"message": "a"})) == "1: a"
+        assert text_of(await client.call_tool("count", {"message": "b"})) == "1: b", "a fresh workflow per call"
+        assert text_of(await client.call_tool("ask", {"message": "hi"})) == "echo 1: hi"
+        assert (await client.call_tool("place_order", {"item": "pen"})).is_error
+
+
+def test_extra_workflow_names_must_be_tool_names_and_not_the_agents_tool() -> None:
+    with pytest.raises(ValueError):
+        MCPChannel(workflows={"ask": orders})
+    with pytest.raises(ValueError):
+        MCPChannel(workflows={"no spaces": orders})

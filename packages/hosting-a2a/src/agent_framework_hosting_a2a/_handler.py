@@ -209,8 +209,14 @@ class HostRequestHandler(RequestHandler):
     ) -> None:
         run = self.runs.start(task.id)
         run.append(copy_task(task))
-        work = self._run(task, user_input, params, run, stream=stream)
-        run.handle = self.context.spawn(self.context.handle(ticket, lambda: work), name=f"a2a task {task.id}")
+
+        async def work() -> None:
+            try:
+                await self.context.handle(ticket, lambda: self._run(task, user_input, params, run, stream=stream))
+            finally:
+                self.runs.end(run)  # also when cancelled before the run began (its own end did not happen)
+
+        run.handle = self.context.spawn(work(), name=f"a2a task {task.id}")
 
     # -- tasks a dead process left unfinished (the ledger calls these) -----------------------------------------
 

@@ -148,8 +148,8 @@ class AGUIChannel:
             assert self._threads is not None
             unknown = unknown_interrupts(run, await self._threads.approvals(run.thread_id))
             if unknown:
-                error = InvalidResume(unknown[0])
-                return json_error(error.status_code, error.public_message, error.code)
+                invalid = InvalidResume(unknown[0])
+                return json_error(invalid.status_code, invalid.public_message, invalid.code)
         return _EventStream(self._events(run))
 
     def _encode(self, events: Iterable[BaseEvent]) -> bytes:

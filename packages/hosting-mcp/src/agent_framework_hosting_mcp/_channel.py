@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Annotated, Any, Union
 
+from agent_framework import Workflow, WorkflowBuilder
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
@@ -62,6 +63,7 @@ class MCPChannel:
         tool_description: str | None = None,
         api_key: str | None = None,
         oauth: OAuthOptions | None = None,
+        workflows: Mapping[str, WorkflowSource] | None = None,
         allowed_origins: Sequence[str] = LOOPBACK_ORIGINS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         run_hook: ChannelRunHook | None = None,
@@ -72,16 +74,22 @@ class MCPChannel:
         endpoint = "/" + path.strip("/")
         if endpoint == "/":
             raise ValueError("path must name an endpoint below the root, such as '/mcp'")
-        if not tool_name or not tool_name.replace("_", "").replace("-", "").isalnum():
+        if not _valid_tool_name(tool_name):
             raise ValueError("tool_name must be letters, digits, '_' or '-'")
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
+        for extra in workflows or {}:
+            if not _valid_tool_name(extra) or extra == tool_name:
+                raise ValueError(
+                    f"workflow tool {extra!r} needs a name of letters, digits, '_' or '-' other than the tool's"
+                )
         self.name = name
         self.path = endpoint
         self.tool_name = tool_name
         self.tool_description = tool_description
         self.api_key = api_key or None
         self.oauth = oauth
+        self.workflows = dict(workflows or {})
         self.allowed_origins = tuple(allowed_origins)
         self.max_body_bytes = max_body_bytes
         self.run_hook = run_hook
@@ -118,6 +126,9 @@ class MCPChannel:
         about = (context.workflow_description if context.is_workflow else getattr(target, "description", None)) or ""
         with _root_logging_kept():
             server = MCPServer(name, instructions=about or None)
+        for extra, source in self.workflows.items():
+            extra_tool, about_extra = self._extra_workflow_tool(extra, source)
+            server.add_tool(extra_tool, name=extra, description=about_extra, structured_output=False)
         if context.is_workflow:
             tool, takes_conversation = self._workflow_tool(context)
             description = (
@@ -147,14 +158,30 @@ class MCPChannel:
             conversation = arguments.pop("conversation", None) if spec.takes_conversation else None
             return await self._call(spec.to_input(arguments), conversation, ctx, arguments)
 
-        ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-        run_workflow.__signature__ = inspect.Signature([ctx, *spec.parameters], return_annotation=str)  # type: ignore[attr-defined]
-        run_workflow.__annotations__ = {
-            "ctx": Context,
-            **{p.name: p.annotation for p in spec.parameters},
-            "return": str,
-        }
-        return run_workflow, spec.takes_conversation
+        return _with_signature(run_workflow, spec.parameters), spec.takes_conversation
+
+    def _extra_workflow_tool(self, name: str, source: WorkflowSource) -> tuple[Callable[..., Awaitable[str]], str]:
+        """A workflow beside the target: each call runs a fresh one, statelessly, its outputs streamed as progress."""
+        build = _factory(source)
+        sample = build()
+        spec = workflow_parameters(list(sample.get_start_executor().input_types), conversation=False)
+        about = getattr(sample, "description", None) or ""
+        # one Workflow object runs one call at a time; a builder or factory makes a new one per call
+        one_at_a_time = asyncio.Lock() if isinstance(source, Workflow) else contextlib.nullcontext()
+
+        async def run_workflow(ctx: Context, **arguments: Any) -> str:
+            try:
+                value = spec.to_input(arguments)
+            except (ValueError, TypeError) as error:
+                raise ToolError(f"the workflow cannot take these arguments: {error}") from None
+            try:
+                async with one_at_a_time:
+                    return await _run_workflow(build(), value, ctx)
+            except Exception:
+                logger.exception("mcp: the workflow %r failed", name)
+                raise ToolError(FAILED_MESSAGE) from None
+
+        return _with_signature(run_workflow, spec.parameters), f"Run the workflow {name}. {about}".strip()
 
     async def _ask(
         self,
@@ -230,6 +257,51 @@ class MCPChannel:
             self._stop.set()
             await self._holder
         self._manager = self._stop = self._holder = None
+
+
+WorkflowSource = Union[Workflow, WorkflowBuilder, Callable[[], Workflow]]  # noqa: UP007 - a runtime alias on 3.10
+"""A workflow for `MCPChannel(workflows=...)`: a builder or factory (a fresh workflow per call), or one workflow."""
+
+
+def _valid_tool_name(name: str) -> bool:
+    return bool(name) and name.replace("_", "").replace("-", "").isalnum()
+
+
+def _factory(source: WorkflowSource) -> Callable[[], Workflow]:
+    if isinstance(source, Workflow):
+        return lambda: source
+    build = getattr(source, "build", None)
+    return build if callable(build) else source  # type: ignore[return-value]
+
+
+def _with_signature(
+    fn: Callable[..., Awaitable[str]], parameters: list[inspect.Parameter]
+) -> Callable[..., Awaitable[str]]:
+    """Give `fn(ctx, **arguments)` the parameters the SDK derives the tool's input schema from."""
+    ctx = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
+    fn.__signature__ = inspect.Signature([ctx, *parameters], return_annotation=str)  # type: ignore[attr-defined]
+    fn.__annotations__ = {"ctx": Context, **{p.name: p.annotation for p in parameters}, "return": str}
+    return fn
+
+
+def _output_text(data: Any) -> str:
+    if isinstance(data, str):
+        return data
+    text = getattr(data, "text", None)
+    return text if isinstance(text, str) else str(data)
+
+
+async def _run_workflow(workflow: Workflow, value: Any, ctx: Context) -> str:
+    """Run a workflow once; each output is a progress notification (when asked for) and a line of the result."""
+    outputs: list[str] = []
+    sent = 0
+    async for event in workflow.run(value, stream=True):
+        if event.type == "output":
+            text = _output_text(event.data)
+            outputs.append(text)
+            sent += len(text)
+            await ctx.report_progress(sent, None, text)
+    return "\n".join(outputs)
 
 
 @contextlib.contextmanager

@@ -42,11 +42,11 @@ def _fields_of(kind: type) -> list[inspect.Parameter] | None:
     if isinstance(kind, type) and issubclass(kind, BaseModel):
         parameters = []
         for name, info in kind.model_fields.items():
-            default = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
+            value = inspect.Parameter.empty if info.is_required() else info.get_default(call_default_factory=True)
             annotation = (
                 Annotated[info.annotation, Field(description=info.description)] if info.description else info.annotation
             )
-            parameters.append(_keyword(info.alias or name, annotation, default))
+            parameters.append(_keyword(info.alias or name, annotation, value))
         return parameters
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         hints = typing.get_type_hints(kind)
@@ -63,21 +63,41 @@ def _fields_of(kind: type) -> list[inspect.Parameter] | None:
     return None
 
 
-def workflow_parameters(types: Sequence[Any]) -> WorkflowParameters:
-    """Text when the start executor takes text (``message`` and ``conversation``), else its first JSON-able type.
+def _text_input(types: Sequence[Any], text: str) -> Any:
+    """`text` in the first text form the start executor takes."""
+    for kind in types:
+        if kind is Message:
+            return Message(role="user", contents=[text])
+        if _is_text_form(kind) and kind not in (str, Any, object):
+            return [Message(role="user", contents=[text])]
+        if kind is str:
+            return text
+    return text
 
-    A model or dataclass gives its fields; any other type one ``input`` argument of that type.
+
+def _build(kind: type, arguments: dict[str, Any]) -> Any:
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return kind.model_validate(arguments)
+    return kind(**arguments)
+
+
+def workflow_parameters(types: Sequence[Any], *, conversation: bool = True) -> WorkflowParameters:
+    """Text when the start executor takes text (``message``, and ``conversation`` if asked), else its first JSON type.
+
+    A model or dataclass gives its fields (the input is built from them); any other type one ``input``
+    argument of that type.
     """
     if not types or any(_is_text_form(kind) for kind in types):
+        parameters = [_keyword("message", MESSAGE)]
+        if conversation:
+            parameters.append(_keyword("conversation", CONVERSATION, None))
         return WorkflowParameters(
-            [_keyword("message", MESSAGE), _keyword("conversation", CONVERSATION, None)],
-            lambda arguments: arguments["message"],
-            takes_conversation=True,
+            parameters, lambda arguments: _text_input(types, arguments["message"]), takes_conversation=conversation
         )
     kind = types[0]
     fields = _fields_of(kind)
     if fields is not None:
-        return WorkflowParameters(fields, lambda arguments: dict(arguments), takes_conversation=False)
+        return WorkflowParameters(fields, lambda arguments: _build(kind, arguments), takes_conversation=False)
     return WorkflowParameters(
         [_keyword("input", Annotated[kind, Field(description="The workflow's input.")])],
         lambda arguments: arguments["input"],
