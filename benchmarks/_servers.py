@@ -1,6 +1,6 @@
 """The servers the benchmarks load, each run as its own process under uvicorn.
 
-    python benchmarks/_servers.py NAME --port 8000 [--state-dir DIR]
+    python benchmarks/_servers.py NAME --port 8000 [--state-dir DIR] [--workers N]
 
 `bare` is the baseline: plain Starlette routes calling the same offline agent as the host does
 (`/static` answers without the agent, to check that the load generator is not the limit).
@@ -589,6 +589,11 @@ APPS: dict[str, Callable[[str | None], Any]] = {
 }
 
 
+def app_from_env() -> Any:
+    """The app `main` chose, built in a uvicorn worker process (`--workers` above one)."""
+    return APPS[os.environ["BENCH_APP"]](os.environ.get("BENCH_STATE_DIR") or None)
+
+
 def main() -> None:
     import uvicorn
 
@@ -596,11 +601,16 @@ def main() -> None:
     parser.add_argument("name", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--state-dir", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes sharing the port")
     args = parser.parse_args()
     os.environ["BENCH_PORT"] = str(args.port)
     logging.getLogger("agent_framework").setLevel(logging.WARNING)
-    app = APPS[args.name](args.state_dir)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:
+        os.environ.update(BENCH_APP=args.name, BENCH_STATE_DIR=args.state_dir or "")
+        uvicorn.run("_servers:app_from_env", factory=True, workers=args.workers, app_dir=HERE, **options)
+        return
+    uvicorn.run(APPS[args.name](args.state_dir), **options)
 
 
 if __name__ == "__main__":

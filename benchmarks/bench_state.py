@@ -1,15 +1,20 @@
-"""State backends: turns/s and latency per backend and process count, and the host's own cost per turn.
+"""State backends under `wrk`: turns/s and latency per backend and process count, and the host's own cost per turn.
 
-    python benchmarks/bench_state.py [--duration 4] [--concurrency 16] [--turns 400] [--only throughput|cost]
+    python benchmarks/bench_state.py [--seconds 10] [--warmup 10] [--rounds 2] [--connections 32]
+                                     [--only throughput|cost] [--turns 410] [--repeat 3]
+                                     [--backends memory folder redis postgresql]
 
-Throughput: the host (`_servers.py host`, uvicorn) with memory, folder, Redis and PostgreSQL
-state, one and two host processes; every turn has a session (each load worker cycles over
-four keys), so each one takes the key's turn lock, loads and saves. Host processes are pinned
-to core 0; the load generator, redis-server and PostgreSQL to core 1.
+Throughput: the host (`_servers.py host`, the JSON channel) with memory, folder, Redis and
+PostgreSQL state, one process and two (uvicorn workers sharing the port and the state). Every
+request is a turn of one of 64 conversations, so each takes its key's turn lock, loads and saves.
+Each row is measured beside memory mode (the baseline column), alternating, so the ratio is the
+backend's share of memory mode's throughput; the static route checks that `wrk` was not the limit.
+Host processes are pinned to core 0; `wrk`, redis-server and PostgreSQL to core 1.
 
-Cost per turn: one conversation driven in-process for `--turns` turns; the host's own cost of
-a turn is its total minus the agent's `run`, reported (median of seven turns) at turn 10, 100
-and 400, with the agent's cost beside it.
+Cost per turn: one conversation driven in-process for `--turns` turns, `--repeat` times. The host's
+own cost of a turn is its total minus the agent's `run`, as wall time (with the store's I/O) and as
+CPU time (robust to a loaded machine); each figure is the median of the 21 turns around turn 10,
+100 and 400 over all repeats (turn 10: turns 1 to 20), with the agent's own wall time beside.
 """
 
 from __future__ import annotations
@@ -23,24 +28,21 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "packages", "hosting", "src"))
 
-from _load import load_in_subprocess, server_process  # noqa: E402
+from _wrk import LOAD_CORE, SERVER_CORE, Bench, Target, Template  # noqa: E402
 from agent_framework import Agent  # noqa: E402
 from agent_framework_hosting import AgentFrameworkHost, ChannelRequest, ChannelSession  # noqa: E402
-from agent_framework_hosting.testing import OfflineChatClient, PostgresServer, RedisServer, free_port  # noqa: E402
+from agent_framework_hosting.testing import OfflineChatClient, PostgresServer, RedisServer  # noqa: E402
 
-SERVERS = os.path.join(HERE, "_servers.py")
-HOST_CORE = "0"
-SIDE_CORE = "1"
 COST_AT = (10, 100, 400)
+WINDOW = 10  # turns each side of a measured turn
 
 
 def pin(pid: int, core: str) -> None:
@@ -48,12 +50,12 @@ def pin(pid: int, core: str) -> None:
 
 
 @contextmanager
-def backends() -> Iterator[dict[str, Any]]:
+def backends() -> Iterator[dict[str, Callable[[], str | None]]]:
     """Memory, a folder, a redis-server and a PostgreSQL server (durable settings), each a fresh namespace per call."""
     with RedisServer() as redis, PostgresServer(durable=True) as postgres, tempfile.TemporaryDirectory() as folder:
         assert redis.process is not None and postgres.process is not None
-        pin(redis.process.pid, SIDE_CORE)
-        pin(postgres.process.pid, SIDE_CORE)
+        pin(redis.process.pid, LOAD_CORE)
+        pin(postgres.process.pid, LOAD_CORE)
         yield {
             "memory": lambda: None,
             "folder": lambda: os.path.join(folder, uuid.uuid4().hex[:8]),
@@ -62,104 +64,97 @@ def backends() -> Iterator[dict[str, Any]]:
         }
 
 
-def throughput(state: str | None, processes: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Serve `processes` hosts on `state`, load each from its own process, and add up the figures."""
-    ports = [free_port() for _ in range(processes)]
-    with ExitStack() as stack:
-        for port in ports:
-            command = ["taskset", "-c", HOST_CORE, sys.executable, SERVERS, "host", "--port", str(port)]
-            stack.enter_context(server_process(command + (["--state-dir", state] if state else []), port))
-        per_host = max(1, args.concurrency // processes)
-        with ThreadPoolExecutor(processes) as pool:
-            runs = [
-                pool.submit(
-                    load_in_subprocess,
-                    f"http://127.0.0.1:{port}/json",
-                    {"text": "hello there"},
-                    concurrency=per_host,
-                    duration=args.duration,
-                    key_prefix=f"h{index}",
-                )
-                for index, port in enumerate(ports)
-            ]
-            figures = [run.result() for run in runs]
-    return {
-        "rps": sum(f["rps"] for f in figures),
-        "p50_ms": max(f["p50_ms"] for f in figures),
-        "p99_ms": max(f["p99_ms"] for f in figures),
-        "errors": sum(f["errors"] for f in figures),
-    }
+def turns() -> Template:
+    """Turns of 64 conversations in rotation, each request a new message."""
+    return Template("/json", '{"text": "hello there {n}", "key": "chat-{chat}"}')
+
+
+def host(label: str, state: str | None, processes: int = 1) -> Target:
+    args = ["--workers", str(processes)] + (["--state-dir", state] if state else [])
+    return Target(label, "host", turns(), server_args=args)
+
+
+def throughput(bench: Bench, locations: dict[str, Callable[[], str | None]]) -> None:
+    for name, location in locations.items():
+        if name == "memory":
+            continue  # the baseline of every row (memory state is per process: two would not share conversations)
+        for processes in (1, 2):
+            label = f"{name}, {processes} process{'es' if processes > 1 else ''}"
+            bench.pair(label, host("memory", None), host(name, location(), processes))
+    bench.report()
+    print("ratio: the backend's turns/s over memory mode's (one process); per process, divide by the processes")
 
 
 class TimedAgent:
-    """The offline agent, remembering how long its last `run` took."""
+    """The offline agent, remembering how long its last `run` took (wall and CPU seconds)."""
 
     def __init__(self) -> None:
         self.agent = Agent(client=OfflineChatClient(), name="echo")
         self.spent = 0.0
+        self.cpu = 0.0
 
     def create_session(self, **kwargs: Any) -> Any:
         return self.agent.create_session(**kwargs)
 
     async def run(self, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             return await self.agent.run(*args, **kwargs)
         finally:
-            self.spent = time.perf_counter() - started
+            self.spent, self.cpu = time.perf_counter() - started, time.process_time() - cpu
 
 
-async def cost_per_turn(state: str | None, turns: int) -> dict[int, tuple[float, float]]:
-    """{turn: (host ms, agent ms)}, medians of the seven turns ending at each of `COST_AT`."""
+async def conversation(state: str | None, count: int) -> list[tuple[float, float, float]]:
+    """(host wall ms, host CPU ms, agent wall ms) of each turn of one conversation of `count` turns."""
     agent = TimedAgent()
     host = AgentFrameworkHost(agent, channels=[], state_dir=state)
-    own: list[tuple[float, float]] = []
+    own: list[tuple[float, float, float]] = []
     try:
-        for number in range(1, turns + 1):
+        for number in range(1, count + 1):
             request = ChannelRequest("bench", "message", f"message {number}", session=ChannelSession("one"))
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await host.context.run(request)
-            total = time.perf_counter() - started
-            own.append(((total - agent.spent) * 1000, agent.spent * 1000))
+            wall, used = time.perf_counter() - started, time.process_time() - cpu
+            own.append(((wall - agent.spent) * 1000, (used - agent.cpu) * 1000, agent.spent * 1000))
     finally:
         await host.state.aclose()
-    return {
-        at: (statistics.median(o[0] for o in own[at - 7 : at]), statistics.median(o[1] for o in own[at - 7 : at]))
-        for at in COST_AT
-        if at <= turns
-    }
+    return own
+
+
+def cost(locations: dict[str, Callable[[], str | None]], count: int, repeat: int) -> None:
+    os.sched_setaffinity(0, {int(SERVER_CORE)})
+    print(f"\nhost's own cost per turn (ms), one conversation of {count} turns, {repeat} times; medians of 21 turns")
+    print(f"{'state':12} " + " ".join(f"{'turn ' + str(at) + ' wall/cpu (agent)':>28}" for at in COST_AT), end="")
+    print(f" {'400/10 wall':>11} {'cpu':>5}")
+    for name, location in locations.items():
+        runs = [asyncio.run(conversation(location(), count)) for _ in range(repeat)]
+        cells, medians = [], {}
+        for at in COST_AT:
+            window = [turn for run in runs for turn in run[max(0, at - WINDOW - 1) : at + WINDOW]]
+            medians[at] = [statistics.median(turn[index] for turn in window) for index in range(3)]
+            wall, cpu, agent = medians[at]
+            cells.append(f"{wall:>9.2f} / {cpu:>5.2f} ({agent:>6.1f})")
+        ratios = [medians[400][index] / medians[10][index] for index in range(2)]
+        print(f"{name:12} " + " ".join(f"{cell:>28}" for cell in cells) + f" {ratios[0]:>11.2f} {ratios[1]:>5.2f}")
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", choices=["throughput", "cost"], default=None)
+    parser.add_argument("--turns", type=int, default=max(COST_AT) + WINDOW)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--backends", nargs="+", default=["memory", "folder", "redis", "postgresql"])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=float, default=4.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--turns", type=int, default=400)
-    parser.add_argument("--only", choices=["throughput", "cost"], default=None)
-    args = parser.parse_args()
-    with backends() as locations:
+    early = argparse.ArgumentParser(add_help=False)
+    options(early)
+    args = early.parse_known_args()[0]
+    with backends() as every:
+        locations = {name: location for name, location in every.items() if name in args.backends}
         if args.only in (None, "throughput"):
-            print(f"{args.concurrency} concurrent clients, {args.duration:g} s per scenario, sessions on every turn")
-            print(f"{'state':12} {'hosts':>5} {'turns/s':>9} {'per host':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-            for name, location in locations.items():
-                for processes in (1, 2):
-                    if name == "memory" and processes == 2:
-                        continue  # memory state is per process: two hosts would not share conversations
-                    result = throughput(location(), processes, args)
-                    print(
-                        f"{name:12} {processes:>5} {result['rps']:>9.1f} {result['rps'] / processes:>9.1f} "
-                        f"{result['p50_ms']:>8.2f} {result['p99_ms']:>8.2f} {result['errors']:>7}",
-                        flush=True,
-                    )
+            throughput(Bench(__doc__, options), locations)
         if args.only in (None, "cost"):
-            os.sched_setaffinity(0, {int(HOST_CORE)})
-            print(f"\nhost's own cost per turn, one conversation of {args.turns} turns (ms; agent's run beside)")
-            print(f"{'state':12} " + " ".join(f"{'turn ' + str(at):>16}" for at in COST_AT) + f" {'400/10':>7}")
-            for name, location in locations.items():
-                costs = asyncio.run(cost_per_turn(location(), args.turns))
-                cells = " ".join(f"{costs[at][0]:>7.2f} ({costs[at][1]:>5.1f})" for at in COST_AT if at in costs)
-                ratio = costs[400][0] / costs[10][0] if 400 in costs and 10 in costs else float("nan")
-                print(f"{name:12} {cells} {ratio:>7.2f}", flush=True)
+            cost(locations, args.turns, args.repeat)
 
 
 if __name__ == "__main__":

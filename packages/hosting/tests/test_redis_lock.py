@@ -121,7 +121,7 @@ async def test_a_write_under_a_lapsed_lease_is_refused(stores: tuple[RedisStateS
     stalled, successor = stores
     await stalled.set("sessions", "k", "turn 1")
     async with stalled.lock("turn:k") as old:
-        await stalled.client.delete(old.key)  # the lease lapses while its holder is stalled
+        await stalled.client.delete(old.name)  # the lease lapses while its holder is stalled
         async with successor.lock("turn:k", wait=1) as new:
             await successor.set("sessions", "k", "turn 2 (successor)")
             with pytest.raises(LeaseLostError) as refused:
@@ -144,10 +144,10 @@ async def test_releasing_a_lapsed_lease_leaves_the_successor_holding(
             await leave.wait()
 
     async with stalled.lock("turn:k") as old:
-        await stalled.client.delete(old.key)
+        await stalled.client.delete(old.name)
         task = asyncio.create_task(successor_turn())
         await asyncio.wait_for(entered.wait(), 5)
-    assert await stalled.client.exists(old.key) == 1
+    assert await stalled.client.exists(old.name) == 1
     with pytest.raises(SessionBusyError):
         async with stalled.lock("turn:k", wait=0.1):
             pass
@@ -158,7 +158,7 @@ async def test_releasing_a_lapsed_lease_leaves_the_successor_holding(
 async def test_writes_outside_any_lease_are_not_fenced(stores: tuple[RedisStateStore, RedisStateStore]) -> None:
     first, _ = stores
     async with first.lock("turn:k") as lease:
-        await first.client.delete(lease.key)
+        await first.client.delete(lease.name)
     await first.set("sessions", "k", "after the turn")
     assert await first.get("sessions", "k") == "after the turn"
 
@@ -222,7 +222,7 @@ async def test_a_leader_that_dies_is_replaced_within_its_ttl(redis: RedisServer)
 async def test_a_leader_whose_lease_lapsed_learns_it_on_renew(stores: tuple[RedisStateStore, RedisStateStore]) -> None:
     stale, standby = stores[0].leader("poller", ttl=5), stores[1].leader("poller", ttl=5)
     assert await stale.acquire() is True
-    await stores[0].client.delete(stale.key)
+    await stores[0].client.delete(stale.name)
     assert await standby.acquire() is True
     assert await stale.renew() is False
     assert stale.is_leader is False

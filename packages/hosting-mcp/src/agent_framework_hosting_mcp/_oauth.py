@@ -31,7 +31,7 @@ class VerifierUnavailable(HostingError):
     """The token could not be checked (the authorization server's keys could not be fetched)."""
 
     status_code = 503
-    code = "authorization_unavailable"
+    code = "verifier_unavailable"
     public_message = "the token could not be checked; try again later"
 
 

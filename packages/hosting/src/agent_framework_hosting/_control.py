@@ -1,13 +1,16 @@
 """Running turns: each conversation's current turn, so a newer message or `/stop` can interrupt it.
 
-In one process the interrupt is immediate. With a shared store (Redis) the turn
-also records itself under ``turn-running`` and watches ``turn-stop`` for its own
-id, so a process that does not run the turn can still stop it.
+In one process the interrupt is immediate. With a shared store (Redis, PostgreSQL)
+the turn also records itself under ``turn-running``; a stop from another process
+writes ``turn-stop`` for the turn's id and changes one stop signal, which a single
+watcher per process reads, so watching costs one read per interval however many
+turns run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 import uuid
@@ -27,9 +30,12 @@ logger = logging.getLogger("agent_framework.hosting")
 
 RUNNING = "turn-running"
 STOP = "turn-stop"
+STOP_SIGNAL = "turn-stop-signal"
+SIGNAL_KEY = "any"  # changes with every stop request: watchers read it, not each turn's stop record
 WATCH_INTERVAL = 0.05
 RUNNING_TTL = 15.0
 WATCH_STOP_TIMEOUT = 5.0
+_UNSEEN = object()
 
 
 class TurnControl:
@@ -85,6 +91,8 @@ class RunningTurns:
         self.state = state
         self.shared = bool(getattr(state, "shared", False))
         self._local: dict[str, TurnControl] = {}
+        self._refreshed: dict[str, float] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     def __contains__(self, key: str) -> bool:
         return key in self._local
@@ -94,54 +102,65 @@ class RunningTurns:
         """Register the turn the caller is about to run for `key` (the caller holds the key's turn lock)."""
         control = TurnControl(key)
         self._local[key] = control
-        watcher: asyncio.Future[None] | None = None
-        done = asyncio.Event()
         if self.shared:
+            self._refreshed[control.id] = time.monotonic()
             try:
-                await self.state.set(RUNNING, key, control.id, ttl=RUNNING_TTL)
+                await self.state.set(RUNNING, key, {"id": control.id}, ttl=RUNNING_TTL)
             except StateUnavailableError:
                 logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
-            watcher = asyncio.ensure_future(self._watch(control, done))
+            self._watch()
         try:
             yield control
         finally:
             if self._local.get(key) is control:
                 del self._local[key]
-            if watcher is not None:
-                # Let the watcher finish its read rather than cancel it mid-command (that costs the connection).
-                done.set()
+            if self.shared:
+                self._refreshed.pop(control.id, None)
                 with anyio.CancelScope(shield=True):
-                    await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
-                    if not watcher.done():
-                        watcher.cancel()
-                    await asyncio.gather(watcher, return_exceptions=True)
                     await self._forget(control)
 
     async def _forget(self, control: TurnControl) -> None:
         try:
-            if await self.state.get(RUNNING, control.key) == control.id:
-                await self.state.delete(RUNNING, control.key)
+            await self.state.discard(RUNNING, control.key, match={"id": control.id})
         except StateUnavailableError:
             logger.debug("could not clear the running-turn record of %s", control.key)
 
-    async def _watch(self, control: TurnControl, done: asyncio.Event) -> None:
-        """Poll the shared store for a stop signal naming this turn (until `done`); keep its running record fresh."""
-        refreshed = time.monotonic()
-        while not control.requested:
+    def _watch(self) -> None:
+        """Start the process's one watcher unless it runs (in a fresh context: it must not carry a turn's leases)."""
+        if self._watcher is None or self._watcher.done():
+            loop = asyncio.get_running_loop()
+            self._watcher = contextvars.Context().run(loop.create_task, self._watching())
+
+    async def _watching(self) -> None:
+        """While turns run here: read the stop signal (one read per interval for all of them), check the turns'
+        stop records when it changed, and keep their running records fresh."""
+        seen: object = _UNSEEN
+        while self._local:
+            await asyncio.sleep(WATCH_INTERVAL)
             try:
-                await asyncio.wait_for(done.wait(), WATCH_INTERVAL)
-                return
-            except asyncio.TimeoutError:
-                pass
-            try:
-                if await self.state.get(STOP, control.key) == control.id:
-                    control.interrupt()
-                    return
-                if time.monotonic() - refreshed > RUNNING_TTL / 3:
-                    await self.state.set(RUNNING, control.key, control.id, ttl=RUNNING_TTL)
-                    refreshed = time.monotonic()
+                signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
+                if signal != seen:
+                    # Read before the checks: a stop recorded before this read is seen by them.
+                    seen = signal
+                    for control in list(self._local.values()):
+                        if not control.requested and await self.state.get(STOP, control.key) == control.id:
+                            control.interrupt()
+                now = time.monotonic()
+                for control in list(self._local.values()):
+                    if now - self._refreshed.get(control.id, now) > RUNNING_TTL / 3:
+                        await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
+                        self._refreshed[control.id] = now
             except StateUnavailableError:
                 continue
+
+    async def aclose(self) -> None:
+        """Wait for the watcher to notice that no turn runs any more (it stops by itself)."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            done, _ = await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
+            if not done:
+                watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     async def interrupt(self, key: str) -> bool:
         """Interrupt the turn running for `key`, here or in another process; False when none runs."""
@@ -152,7 +171,10 @@ class RunningTurns:
         if not self.shared:
             return False
         running = await self.state.get(RUNNING, key)
-        if not isinstance(running, str):
+        if isinstance(running, dict):
+            running = running.get("id")
+        if not isinstance(running, str):  # (a plain id: written by an older version)
             return False
         await self.state.set(STOP, key, running, ttl=RUNNING_TTL)
+        await self.state.set(STOP_SIGNAL, SIGNAL_KEY, uuid.uuid4().hex, ttl=RUNNING_TTL)
         return True

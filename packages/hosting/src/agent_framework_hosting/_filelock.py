@@ -50,13 +50,14 @@ def _unlock(fd: int) -> None:
 
 
 def _next_fence(fd: int) -> int:
-    """Bump the counter stored in the (held) lock file and return it."""
-    os.lseek(fd, 0, os.SEEK_SET)
-    raw = os.read(fd, 32).strip()
+    """Bump the counter stored in the (held) lock file and return it.
+
+    Written fixed-width in place (one `pwrite`, no truncate): the counter only grows, so it never
+    leaves a longer old number behind, and files holding a shorter older number read the same.
+    """
+    raw = os.pread(fd, 32, 0).strip()
     fence = (int(raw) if raw.isdigit() else 0) + 1
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.ftruncate(fd, 0)
-    os.write(fd, str(fence).encode())
+    os.pwrite(fd, b"%020d" % fence, 0)
     return fence
 
 

@@ -24,7 +24,7 @@ from ._claims import CLAIMS, Claims
 from ._collect import BATCHES, RESULTS, Collector
 from ._concurrency import Concurrency, ConcurrencySetting, resolve_concurrency
 from ._context import ChannelContext
-from ._control import RUNNING, STOP, RunningTurns
+from ._control import RUNNING, STOP, STOP_SIGNAL, RunningTurns
 from ._delivery import ConversationReference, DeliveryError, DeliveryResult
 from ._errors import StartupError
 from ._health import Health, liveness
@@ -94,6 +94,7 @@ IN_FLIGHT_NAMESPACES = (
     CLAIMS,
     RUNNING,
     STOP,
+    STOP_SIGNAL,
     BATCHES,
     RESULTS,
     CODES,
@@ -327,6 +328,7 @@ class AgentFrameworkHost:
                     await self.ledger.stop()
                     await self.outbox.stop()
                     await _run_all(shutdowns, "shutdown")
+                    await self.turns.aclose()
                 finally:
                     self._loop = None
                     await self.state.aclose()

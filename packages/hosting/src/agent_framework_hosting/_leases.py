@@ -1,6 +1,6 @@
 """Leases shared by processes through a database: turn locks with fencing, and leader election.
 
-A backend supplies three atomic operations (`try_acquire`, `renew`, `release`);
+A backend (PostgreSQL rows, Redis keys) supplies three atomic operations (`try_acquire`, `renew`, `release`);
 this module adds waiting, background renewal, the leases the current task holds
 (for fenced writes) and leader terms.
 """
@@ -117,8 +117,9 @@ class Leases:
         return renewed
 
     async def keep(self, lease: SharedLease) -> None:
-        """Renew `lease` every third of its ttl until cancelled or lost."""
-        while True:
+        """Renew `lease` every third of its ttl until released, cancelled or lost."""
+        # `released` as well as the cancel: redis-py can swallow a cancellation (its `can_read` under asyncio.timeout).
+        while not lease.released:
             await asyncio.sleep(lease.ttl / 3)
             try:
                 if await self.renew(lease):
@@ -187,6 +188,8 @@ class Leader:
 
     async def release(self) -> None:
         lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.released = True
         await self._stop_keeper()
         if lease is not None:
             await self.leases.release(lease)

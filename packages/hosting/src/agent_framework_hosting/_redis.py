@@ -11,24 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote
 
-import anyio
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from ._errors import LeaseLostError, SessionBusyError, StateUnavailableError
+from ._errors import LeaseLostError, StateUnavailableError
+from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
-from ._state import KeyedLocks
+from ._remote import Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
@@ -39,9 +37,6 @@ T = TypeVar("T")
 DEFAULT_PREFIX = "afh:"
 DEFAULT_LOCK_TTL = 20.0
 DEFAULT_LEADER_TTL = 15.0
-POLL_MIN = 0.005
-POLL_MAX = 0.1
-RELEASE_TIMEOUT = 5.0
 ORPHAN_GRACE = 1.0
 ORPHAN_POLL = 0.1
 # Namespaces listed often (every few seconds by every process): kept in an index set instead of SCANned.
@@ -184,19 +179,6 @@ return 1
 """
 
 
-def _split_own_options(url: str) -> tuple[str, dict[str, str]]:
-    """Take this store's settings out of `url`'s query; the rest stays for redis-py."""
-    parts = urlsplit(url)
-    kept: list[tuple[str, str]] = []
-    own: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in OWN_URL_OPTIONS:
-            own[name] = value
-        else:
-            kept.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), own
-
-
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
@@ -207,20 +189,6 @@ def _ms(seconds: float) -> int:
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-class RedisLease:
-    """A held lock: its fencing token, and whether it may have been lost."""
-
-    def __init__(self, store: RedisStateStore, key: str, token: str, fence: int, ttl: float, expires_at: float) -> None:
-        self.store = store
-        self.key = key
-        self.token = token
-        self.fence = fence
-        self.ttl = ttl
-        self.expires_at = expires_at
-        self.lost = False
-        self.released = False
 
 
 class Orphans:
@@ -276,9 +244,6 @@ class Orphans:
             await asyncio.gather(sweeper, return_exceptions=True)
 
 
-_HELD: ContextVar[tuple[RedisLease, ...]] = ContextVar("afh_redis_leases", default=())
-
-
 class _Scripts:
     def __init__(self, client: aioredis.Redis) -> None:
         self.acquire = client.register_script(ACQUIRE)
@@ -326,8 +291,8 @@ class RedisStateStore:
         self._redis: aioredis.Redis | None = client if isinstance(client, aioredis.Redis) else None
         self._scripts_for: tuple[aioredis.Redis, _Scripts] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._local = KeyedLocks()
-        self._down = False
+        self.leases = Leases(self, _LeaseKeys(self))
+        self._outages = Outages(self.location, UNAVAILABLE)
         self.orphans = Orphans(self)
 
     @classmethod
@@ -349,7 +314,7 @@ class RedisStateStore:
         to redis-py and win over `options`. Defaults fail fast: 3 s socket
         timeout, 1 s connect timeout, two quick reconnect attempts.
         """
-        url, own = _split_own_options(url)
+        url, own = split_own_options(url, OWN_URL_OPTIONS)
         prefix = own.get("prefix", prefix)
         lock_ttl = float(own.get("lock_ttl", lock_ttl))
         leader_ttl = float(own.get("leader_ttl", leader_ttl))
@@ -400,17 +365,7 @@ class RedisStateStore:
 
     async def guard(self, operation: Awaitable[T]) -> T:
         """Await a Redis call, turning connection trouble into `StateUnavailableError` (logged once per outage)."""
-        try:
-            result = await operation
-        except UNAVAILABLE as error:
-            if not self._down:
-                logger.warning("state store %s is unavailable: %s", self.location, error)
-            self._down = True
-            raise StateUnavailableError("the state store is unavailable; retry shortly") from None
-        if self._down:
-            self._down = False
-            logger.warning("state store %s is reachable again", self.location)
-        return result
+        return await self._outages.guard(operation)
 
     async def open(self) -> None:
         """Check that Redis answers; the host starts either way and answers 503 until it does."""
@@ -449,12 +404,12 @@ class RedisStateStore:
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
         target, data = self.key(namespace, key), _dumps(value)
-        leases = [lease for lease in _HELD.get() if lease.store is self and not lease.released]
+        leases = held_by(self)
         if not leases:
             await self.guard(self.client.set(target, data, px=None if ttl is None else _ms(ttl)))
             await self._index(namespace, key)
             return
-        keys = [target, *(lease.key for lease in leases)]
+        keys = [target, *(lease.name for lease in leases)]
         args: list[bytes | str | int] = [data, 0 if ttl is None else _ms(ttl), *(lease.token for lease in leases)]
         if not await self.guard(self._scripts().fenced_set(keys=keys, args=args)):
             for lease in leases:
@@ -466,15 +421,12 @@ class RedisStateStore:
         if namespace in INDEXED:
             await self.guard(self.client.sadd(self._internal("index", namespace), key))
 
-    def _held_leases(self) -> list[RedisLease]:
-        return [lease for lease in _HELD.get() if lease.store is self and not lease.released]
-
     async def append(
         self, namespace: str, key: str, items: Sequence[Any], *, at: int, ttl: float | None = None
     ) -> bool:
-        leases = self._held_leases()
+        leases = held_by(self)
         encoded = json.dumps([_dumps(item).decode() for item in items], ensure_ascii=False)
-        keys = [self.key(namespace, key), *(lease.key for lease in leases)]
+        keys = [self.key(namespace, key), *(lease.name for lease in leases)]
         tokens = [lease.token for lease in leases]
         args: list[bytes | str | int] = [at, 0 if ttl is None else _ms(ttl), *tokens, encoded]
         outcome = await self.guard(self._scripts().fenced_append(keys=keys, args=args))
@@ -545,7 +497,7 @@ class RedisStateStore:
         ttl: float | None = None,
     ) -> bool:
         """`set`, then `discard(*discard, match=match)`, in one atomic step; returns whether it discarded."""
-        if self._held_leases():
+        if held_by(self):
             await self.set(namespace, key, value, ttl=ttl)
             return await self.discard(*discard, match=match)
         target = self.key(*discard)
@@ -611,91 +563,16 @@ class RedisStateStore:
     async def delete(self, namespace: str, key: str) -> bool:
         return bool(await self.guard(self.client.delete(self.key(namespace, key))))
 
-    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[RedisLease]:
-        """Hold `name` across every process sharing this Redis; yields the `RedisLease`.
+    def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[SharedLease]:
+        """Hold `name` across every process sharing this Redis; yields the lease (`token`, `fence`).
 
         Raises `SessionBusyError` after waiting `wait` seconds (None: no limit).
         """
-        return self._hold(name, wait)
+        return self.leases.hold(self._internal("lock", name), self.lock_ttl, wait=wait)
 
-    @asynccontextmanager
-    async def _hold(self, name: str, wait: float | None) -> AsyncIterator[RedisLease]:
-        deadline = None if wait is None else time.monotonic() + wait
-        # The process-local lock first: turns of this process queue here instead of all polling Redis.
-        async with self._local.hold(name, wait=wait):
-            lease = await self._acquire(self._internal("lock", name), self.lock_ttl, deadline, name)
-            renewal = asyncio.ensure_future(self._keep(lease))
-            _HELD.set((*_HELD.get(), lease))
-            try:
-                yield lease
-            finally:
-                lease.released = True
-                _HELD.set(tuple(held for held in _HELD.get() if held is not lease))
-                renewal.cancel()
-                # Shielded, so a cancelled turn still frees the key; bounded, so a dead Redis cannot hang
-                # shutdown (the lease then simply expires).
-                with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
-                    await asyncio.gather(renewal, return_exceptions=True)
-                    await self._release(lease)
-
-    async def _try_acquire(self, key: str, ttl: float) -> RedisLease | None:
-        token = secrets.token_hex(16)
-        started = time.monotonic()
-        args: list[str | int] = [token, _ms(ttl), *self.orphans.tokens(key)]
-        try:
-            fence = await self.guard(self._scripts().acquire(keys=[key, self._internal("fence")], args=args))
-        except StateUnavailableError:
-            # Redis may run this acquire after we gave up on it: remember the token, so the lock it
-            # would hold is released (or reused by our next acquire) as soon as Redis answers.
-            self.orphans.add(key, token, ttl)
-            raise
-        return RedisLease(self, key, token, int(fence), ttl, started + ttl) if fence else None
-
-    async def _acquire(self, key: str, ttl: float, deadline: float | None, name: str) -> RedisLease:
-        delay = POLL_MIN
-        while True:
-            lease = await self._try_acquire(key, ttl)
-            if lease is not None:
-                return lease
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise SessionBusyError(f"{name!r} is busy with another turn")
-            pause = delay * (0.5 + random.random())
-            await asyncio.sleep(pause if deadline is None else min(pause, deadline - now))
-            delay = min(delay * 2, POLL_MAX)
-
-    async def _renew(self, lease: RedisLease) -> bool:
-        started = time.monotonic()  # the new expiry counts from before the call: Redis may apply it late
-        renewed = await self.guard(self._scripts().renew(keys=[lease.key], args=[lease.token, _ms(lease.ttl)]))
-        if renewed:
-            lease.expires_at = started + lease.ttl
-        return bool(renewed)
-
-    async def _keep(self, lease: RedisLease) -> None:
-        """Renew `lease` every third of its ttl until released, cancelled or lost."""
-        # `released` as well as the cancel: redis-py can swallow a cancellation (its `can_read` under asyncio.timeout).
-        while not lease.released:
-            await asyncio.sleep(lease.ttl / 3)
-            try:
-                if await self._renew(lease):
-                    continue
-            except StateUnavailableError:
-                if time.monotonic() < lease.expires_at:
-                    continue
-            lease.lost = True
-            logger.warning("lost the lease %s; another process may take it over", lease.key)
-            return
-
-    async def _release(self, lease: RedisLease) -> None:
-        try:
-            await self.guard(self._scripts().release(keys=[lease.key], args=[lease.token]))
-        except StateUnavailableError:
-            logger.warning("could not release %s yet; releasing it once the state store answers", lease.key)
-            self.orphans.add(lease.key, lease.token, lease.ttl)
-
-    def leader(self, name: str, *, ttl: float | None = None) -> RedisLeader:
+    def leader(self, name: str, *, ttl: float | None = None) -> Leader:
         """A leader lease for `name`: one holder across processes; lapses `ttl` s after its holder stops renewing."""
-        return RedisLeader(self, self._internal("leader", name), self.leader_ttl if ttl is None else ttl)
+        return Leader(self.leases, self._internal("leader", name), self.leader_ttl if ttl is None else ttl)
 
     def checkpoint_storage(self, scope: str) -> RedisCheckpointStorage:
         """Workflow checkpoints of one isolation scope."""
@@ -704,78 +581,37 @@ class RedisStateStore:
         return RedisCheckpointStorage(self, scope)
 
 
-class RedisLeader:
-    """Leader election by lease: `acquire()` becomes or stays leader, `release()` steps down.
+RedisLeader = Leader  # the name this module exported before leases were shared with PostgreSQL
 
-    Call ``await leader.acquire()`` before each unit of leader-only work (it
-    renews when already leading); while leading, the lease is also renewed in
-    the background, so work may outlast `ttl`, yet a process that dies loses
-    leadership within `ttl` seconds. Redis trouble reads as "not leader".
-    ``async with store.leader(name) as leader:`` releases on exit.
+
+class _LeaseKeys:
+    """Leases as Redis keys (Lua scripts): taken when absent, with a fence from a counter.
+
+    A command whose answer never came may still run when a stalled Redis resumes, so the token of an
+    acquire or release that timed out is kept as an orphan and discarded as soon as Redis answers.
     """
 
-    def __init__(self, store: RedisStateStore, key: str, ttl: float) -> None:
-        if ttl <= 0:
-            raise ValueError("ttl must be positive")
+    def __init__(self, store: RedisStateStore) -> None:
         self.store = store
-        self.key = key
-        self.ttl = ttl
-        self._lease: RedisLease | None = None
-        self._keeper: asyncio.Future[None] | None = None
 
-    @property
-    def is_leader(self) -> bool:
-        """Whether this holder led at its last check and the lease has not lapsed since."""
-        lease = self._lease
-        return lease is not None and not lease.lost and time.monotonic() < lease.expires_at
-
-    @property
-    def fence(self) -> int | None:
-        """The fencing token of the current term (grows with every new leader), or None."""
-        return self._lease.fence if self._lease is not None else None
-
-    async def acquire(self) -> bool:
-        """Become leader, or renew when already leading; False when another process leads."""
+    async def try_acquire(self, name: str, ttl: float) -> tuple[str, int] | None:
+        store = self.store
+        token = secrets.token_hex(16)
+        args: list[str | int] = [token, _ms(ttl), *store.orphans.tokens(name)]
         try:
-            if self._lease is not None and await self.renew():
-                return True
-            lease = await self.store._try_acquire(self.key, self.ttl)
+            fence = await store.guard(store._scripts().acquire(keys=[name, store._internal("fence")], args=args))
         except StateUnavailableError:
-            return False
-        if lease is not None:
-            self._lease = lease
-            self._keeper = asyncio.ensure_future(self.store._keep(lease))
-        return lease is not None
+            store.orphans.add(name, token, ttl)
+            raise
+        return (token, int(fence)) if fence else None
 
-    async def renew(self) -> bool:
-        """Extend the current term; False (and no longer leader) when it lapsed."""
-        lease = self._lease
-        if lease is None:
-            return False
-        if not lease.lost and await self.store._renew(lease):
-            return True
-        self._lease = None
-        await self._stop_keeper()
-        return False
+    async def renew(self, name: str, token: str, ttl: float) -> bool:
+        return bool(await self.store.guard(self.store._scripts().renew(keys=[name], args=[token, _ms(ttl)])))
 
-    async def release(self) -> None:
-        """Step down so another process can lead at once."""
-        lease, self._lease = self._lease, None
-        if lease is not None:
-            lease.released = True
-        await self._stop_keeper()
-        if lease is not None:
-            await self.store._release(lease)
-
-    async def _stop_keeper(self) -> None:
-        keeper, self._keeper = self._keeper, None
-        if keeper is not None:
-            keeper.cancel()
-            await asyncio.gather(keeper, return_exceptions=True)
-
-    async def __aenter__(self) -> RedisLeader:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        with anyio.move_on_after(RELEASE_TIMEOUT, shield=True):
-            await self.release()
+    async def release(self, name: str, token: str) -> None:
+        store = self.store
+        try:
+            await store.guard(store._scripts().release(keys=[name], args=[token]))
+        except StateUnavailableError:
+            logger.warning("could not release %s yet; releasing it once the state store answers", name)
+            store.orphans.add(name, token, max(store.lock_ttl, store.leader_ttl))

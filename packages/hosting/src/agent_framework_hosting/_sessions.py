@@ -45,15 +45,22 @@ class _Live:
     session: AgentSession
     logs: dict[str, list[Segment]] = field(default_factory=dict)
     loaded: dict[str, list[Message]] = field(default_factory=dict)
-    marks: dict[str, list[bool]] = field(default_factory=dict)
+    marks: dict[str, list[Any]] = field(default_factory=dict)
 
 
 EXCLUDED = "_excluded"  # Agent Framework's compaction marks stored messages in place with this property
 
 
-def _marks(messages: list[Message]) -> list[bool]:
-    """Which messages carry a compaction mark: the one in-place change to stored history that must be noticed."""
-    return [bool(message.additional_properties.get(EXCLUDED)) for message in messages]
+_properties = operator.attrgetter("additional_properties")
+_excluded = operator.methodcaller("get", EXCLUDED, False)
+
+
+def _marks(messages: list[Message]) -> list[Any]:
+    """Each message's compaction mark: the one in-place change to stored history that must be noticed.
+
+    The loop runs in C (`map` over getters), so checking a long history every turn stays cheap.
+    """
+    return list(map(_excluded, map(_properties, messages)))
 
 
 def _message_lists(session: AgentSession) -> Iterator[tuple[str, list[Message]]]:
@@ -247,10 +254,10 @@ class SessionManager:
         self,
         session_id: str,
         messages: list[Message],
-        current: list[bool],
+        current: list[Any],
         segments: list[Segment],
         loaded: list[Message] | None,
-        marks: list[bool] | None,
+        marks: list[Any] | None,
         ttl: float | None,
     ) -> list[Segment]:
         """Store the messages past those already stored; returns the segments that now hold them all."""
