@@ -76,11 +76,15 @@ def test_a_proactive_message_is_posted_to_the_channel_with_the_bot_token(signer:
         delivered = client.post("/admin/deliver", json={"to": key, "text": "Standup in 5 minutes"}, headers=headers)
         discord.script("POST", "/channels/", (403, {"message": "Missing Access", "code": 50001}))
         refused = client.post("/admin/deliver", json={"to": key, "text": "again"}, headers=headers)
+        [letter] = client.portal.call(host.dead_letters.list)  # a refusal: a dead letter at once, never retried
+        assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
     [sent] = [c for c in discord.matching("POST", "/channels/300000000000000001/messages")][:1]
     assert delivered.status_code == 200 and delivered.json()["results"][0]["delivered"] is True
     assert sent.json["content"] == "Standup in 5 minutes" and sent.headers["authorization"] == "Bot bot-secret"
     assert sent.json["allowed_mentions"] == {"parse": []}
     assert refused.status_code == 207 and "Missing Access" in refused.json()["results"][0]["error"]
+    assert refused.json()["results"][0]["queued"] is False
+    assert len(discord.matching("POST", "/channels/300000000000000001/messages")) == 2
 
 
 @pytest.mark.parametrize("destination", [{}, {"channel_id": 300000000000000001}], ids=["no channel_id", "an int id"])

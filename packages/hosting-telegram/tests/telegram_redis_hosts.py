@@ -108,8 +108,17 @@ def _serve(args: argparse.Namespace) -> None:
         channels=[channel],
         state_dir=args.state,
         delivery=DeliveryOptions(lease=args.lease),
+        concurrency=_concurrency(args.concurrency),
     )
     serve_until_terminated(host.app, args.port)
+
+
+def _concurrency(setting: str) -> Any:
+    """A policy name, or ``collect:SECONDS``."""
+    from agent_framework_hosting import Concurrency
+
+    policy, _, window = setting.partition(":")
+    return Concurrency(policy, collect_window=float(window)) if window else policy  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
@@ -123,4 +132,5 @@ if __name__ == "__main__":
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--lease", type=float, default=30.0)
     parser.add_argument("--stream", default="no")
+    parser.add_argument("--concurrency", default="queue")
     _serve(parser.parse_args())

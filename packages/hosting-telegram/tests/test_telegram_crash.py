@@ -115,3 +115,21 @@ async def test_a_streamed_answer_cut_off_by_a_sigkill_gets_one_short_notice(plat
         first.kill()
     with bots(platform, state, (1,), "webhook"):
         await settle_and_check(platform, [INTERRUPTED_NOTICE])
+
+
+async def test_a_collected_burst_whose_leader_was_killed_mid_turn_is_answered_once_by_the_other_process(
+    platform: Platform,
+) -> None:
+    with RedisServer(redis_server_binary()) as redis:
+        state = f"{redis.url}?prefix=crash{uuid.uuid4().hex[:8]}:&lock_ttl=2"
+        options = {"delay": "3", "lease": "2", "concurrency": "collect:1"}
+        with bots(platform, state, (0, 1), "webhook", **options) as (first, second):
+            assert (await post_update(first.url, message_update(1, "hello"))).json() == {"ok": True}
+            await asyncio.sleep(0.3)
+            assert (await post_update(second.url, message_update(2, "and one more thing"))).json() == {"ok": True}
+            await asyncio.sleep(1.7)  # the window has closed: the first process runs the merged turn
+            first.kill()
+            await settle_and_check(platform, ["echo 2: and one more thing"], timeout=40)
+            # the burst is in the shared history once: the next message is the third
+            assert (await post_update(second.url, message_update(3, "next"))).json() == {"ok": True}
+            await settle_and_check(platform, ["echo 2: and one more thing", "echo 3: next"], timeout=20)

@@ -203,3 +203,24 @@ async def test_collect_gathers_messages_that_arrive_while_a_turn_runs_into_the_n
     texts = {reply.json()["text"] for reply in replies}
     assert len(texts) == 1 and texts.pop().startswith("echo 4: "), "one merged turn answered all three"
     assert len(host.target.client.calls) == 2
+
+
+async def test_collect_a_member_takes_over_a_burst_whose_leader_gave_up_in_its_window() -> None:
+    from agent_framework_hosting import ChannelRequest, ChannelSession
+
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[JsonChannel()],
+                              concurrency=Concurrency("collect", collect_window=1.0))  # fmt: skip
+    host.collector.lease = 0.3
+
+    def message(text: str) -> ChannelRequest:
+        return ChannelRequest("json", "message", text, session=ChannelSession("k"))
+
+    leader = asyncio.ensure_future(host.context.run(message("hi")))
+    await asyncio.sleep(0.2)
+    member = asyncio.ensure_future(host.context.run(message("one more thing")))
+    await asyncio.sleep(0.2)
+    leader.cancel()  # e.g. its client went away while the window was open
+    result = await asyncio.wait_for(member, timeout=10)
+    assert result.text == "echo 2: one more thing" and result.merged_into is None, "the member ran the burst itself"
+    assert [m.text for m in host.target.client.calls[0] if m.role == "user"] == ["hi", "one more thing"]
+    assert leader.cancelled()

@@ -86,3 +86,26 @@ async def test_collect_merges_messages_sent_to_both_processes_into_one_turn(redi
             third = asyncio.ensure_future(say(client, hosts[0], "c", "k"))
             replies = [(await task).json()["text"] for task in (first, second, third)]
     assert replies == ["echo 3: c"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["in its window", "mid-turn"])
+async def test_a_burst_survives_the_sigkill_of_its_leader(redis: RedisServer, moment: str) -> None:
+    window = 3.0 if moment == "in its window" else 0.6
+    with pair(redis, f"collect:{window}") as hosts:
+        async with httpx.AsyncClient(timeout=60) as client:
+            body = {"text": "a", "key": "k", "stream": True}
+            first = asyncio.ensure_future(client.post(f"{hosts[0].url}/json", json=body))
+            await asyncio.sleep(0.3)
+            second = asyncio.ensure_future(say(client, hosts[1], LONG, "k"))  # the answer echoes it, word by word
+            await asyncio.sleep(0.9 if moment == "mid-turn" else 0.5)  # mid-turn: the merged turn is streaming
+            hosts[0].kill()
+            with pytest.raises(httpx.HTTPError):
+                await first  # its process is gone
+            started = time.monotonic()
+            answer = await second
+            taken_over = time.monotonic() - started
+            follow_up = await say(client, hosts[1], "and now?", "k")
+    assert answer.status_code == 200 and answer.json()["text"] == f"echo 2: {LONG}", "the member ran the whole burst"
+    assert taken_over < 15
+    assert follow_up.json()["text"] == "echo 3: and now?", "the burst is in the history once"

@@ -20,7 +20,6 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     ConversationReference,
-    DeliveryError,
     DeliveryFailed,
     HostingError,
     TurnInterruptedError,
@@ -52,7 +51,7 @@ from ._parse import (
 )
 from ._render import deferred, immediate, no_choices, pong, slash_command, string_option
 from ._render import message as render_message
-from ._reply import InteractionReply, ReplyAddress, ReplyFailure
+from ._reply import InteractionReply, ReplyAddress, ReplyFailure, delivery_failure
 from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
@@ -241,7 +240,7 @@ class DiscordChannel:
         for chunk in split_message(message.text) or [message.text or " "]:
             response = await self.api.channel_message(channel_id, render_message(chunk), describe="proactive message")
             if response is None or not response.is_success:
-                raise DeliveryError(f"Discord refused the message: {describe_failure(response)}")
+                raise delivery_failure(response, "Discord proactive message")  # a 4xx is a refusal: never retried
 
     @property
     def context(self) -> ChannelContext:

@@ -57,7 +57,7 @@ class ReplyFailure:
     error: DeliveryFailed
 
 
-def _failure(response: httpx.Response | None, action: str) -> DeliveryFailed:
+def delivery_failure(response: httpx.Response | None, action: str) -> DeliveryFailed:
     """The outbox's view of a failed call: a 4xx other than 429 is a refusal, not worth retrying."""
     if response is None:
         return DeliveryFailed(f"{action} failed: {describe_failure(response)}")
@@ -146,7 +146,7 @@ class InteractionReply:
                 return None
             if not token_expired(response):
                 logger.error("%s failed: %s", action, describe_failure(response))
-                return _failure(response, action)
+                return delivery_failure(response, action)
             self._token_dead = True
         return await self._fallback(chunk)
 
@@ -169,4 +169,4 @@ class InteractionReply:
         if response is not None and response.is_success:
             return None
         logger.error("%s failed: %s", action, describe_failure(response))
-        return _failure(response, action)
+        return delivery_failure(response, action)

@@ -16,11 +16,11 @@ import anyio
 from agent_framework import AgentResponse, AgentResponseUpdate, Content, Message
 
 from ._claims import CLAIMS, Claims
-from ._collect import Ticket
+from ._collect import Ticket, batch_of
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
-from ._history import history_length, history_messages, mark_interrupted
+from ._history import history_length, history_messages, mark_interrupted, saved_messages
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
@@ -50,6 +50,7 @@ logger = logging.getLogger("agent_framework.hosting")
 IDEMPOTENCY = CLAIMS
 INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
+_CAN_UNCANCEL = hasattr(asyncio.Task, "uncancel")  # Python 3.11+
 
 
 def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
@@ -62,22 +63,38 @@ def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
     return block
 
 
-def _answered_before(session: Any, delivery: str) -> AgentResponse | None:
-    """The answer `session` already holds for `delivery` (a resumed turn whose session was saved), if any."""
+def _saved_answer(session: Any, field: str, value: str) -> tuple[AgentResponse, dict[str, Any]] | None:
+    """The answer `session` holds to the last user message whose hosting `field` is `value`, with that block.
+
+    For a resumed turn (or a collected batch) whose session was saved before its process died.
+    """
     history = getattr(session, "state", {}).get("in_memory", {}).get("messages")
     if not isinstance(history, list):
         return None
     messages = [item if isinstance(item, Message) else Message.from_dict(item) for item in history]
     for index in range(len(messages) - 1, -1, -1):
         hosting = (messages[index].additional_properties or {}).get("hosting") or {}
-        if messages[index].role == "user" and hosting.get("delivery") == delivery:
+        if messages[index].role == "user" and hosting.get(field) == value:
             answer = []
             for later in messages[index + 1 :]:
                 if later.role == "user":
                     break
                 answer.append(later)
-            return AgentResponse(messages=answer) if answer else None
+            return (AgentResponse(messages=answer), hosting) if answer else None
     return None
+
+
+def _answered(session: Any, field: str, value: str) -> HostedRunResult[Any] | None:
+    """A saved answer as this turn's result; merged (the channel sends nothing) when another delivery ran it."""
+    found = _saved_answer(session, field, value)
+    if found is None:
+        return None
+    answer, hosting = found
+    batch, runner = hosting.get("batch"), hosting.get("batch_runner")
+    delivery = current_ticket()
+    mine = delivery.key if delivery is not None else None
+    merged = isinstance(batch, str) and runner is not None and runner != mine
+    return HostedRunResult(answer, session=session, merged_into=batch if merged else None)
 
 
 def _shallow_copy(message: Message) -> Message:
@@ -105,6 +122,11 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
             message = Message(role="user", contents=contents, additional_properties={"hosting": block})
         messages.append(message)
     return messages
+
+
+def _uncancel(task: asyncio.Task[Any]) -> int:
+    """`task.uncancel()` (Python 3.11+): withdraw one cancellation request; the number still pending."""
+    return int(task.uncancel())  # type: ignore[attr-defined]
 
 
 class ChannelContext:
@@ -216,14 +238,22 @@ class ChannelContext:
         prepared = await self._linked(prepared)
         ticket = await self._join(prepared)
         if ticket is not None and not ticket.leader:
-            merged = HostedRunResult(await self._host.collector.result(ticket), merged_into=ticket.batch)
-            return await self._respond(merged, prepared)
+            outcome = await self._host.collector.result(ticket)
+            if isinstance(outcome, AgentResponse):
+                return await self._respond(HostedRunResult(outcome, merged_into=ticket.batch), prepared)
+            ticket = outcome  # its leader died: this message leads the batch now
+        return await self._respond(await self._lead(prepared, ticket), prepared)
+
+    async def _lead(self, prepared: ChannelRequest, ticket: Ticket | None) -> HostedRunResult[Any]:
+        """Run the turn (every message of a collected batch when `ticket` leads one) and publish it to the batch."""
         trace = TurnTrace(prepared, stream=False)
         error: BaseException | None = None
         result: HostedRunResult[Any] | None = None
         try:
             async with self._turn(prepared) as (session, control):
-                inputs = await self._inputs(prepared, ticket)
+                inputs = await self._inputs(prepared, ticket, session)
+                if ticket is not None and (result := _answered(session, "batch", ticket.batch)) is not None:
+                    return result
                 token = trace.attach()
                 try:
                     result = await self._invoke_interruptible(prepared, session, control, inputs)
@@ -236,7 +266,7 @@ class ChannelContext:
             trace.end(error)
             await self._publish(ticket, None if result is None else result.result, error)
         assert result is not None
-        return await self._respond(result, prepared)
+        return result
 
     async def run_stream(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
@@ -251,7 +281,11 @@ class ChannelContext:
         try:
             session, control = await held.enter_async_context(self._turn(prepared))
             start = history_length(self.target, session)
-            inputs = await self._inputs(prepared, ticket)
+            inputs = await self._inputs(prepared, ticket, session)
+            if ticket is not None and (answered := _answered(session, "batch", ticket.batch)) is not None:
+                await held.aclose()
+                await self._publish(ticket, answered.result, None)
+                return self._settled(prepared, answered)
             token = trace.attach()
             try:
                 updates, final, close = self._invoke_stream(prepared, session, control, inputs)
@@ -304,21 +338,39 @@ class ChannelContext:
         )
 
     async def _join(self, request: ChannelRequest) -> Ticket | None:
-        """Under `collect`: join the conversation's batch; a leader returns once its window has closed."""
+        """Under `collect`: join the conversation's batch; a leader returns once its window has closed.
+
+        A resumed delivery (its process died) joins nothing new: it waits on the unfinished batch that holds
+        it, if any, and otherwise runs as a plain turn (answered from the history when it was saved).
+        """
         if not self._collecting(request):
             return None
         assert request.isolation_key is not None
+        delivery = current_ticket()
+        if delivery is not None and delivery.resumed:
+            return await self._host.collector.find(request.isolation_key, delivery.key)
         ticket = await self._host.collector.join(request.isolation_key, stamp_input(request))
         if ticket.leader:
-            await self._host.collector.window_closed(ticket)
+            try:
+                await self._host.collector.window_closed(ticket)
+            except BaseException:
+                self._host.collector.abandon(ticket)
+                raise
         return ticket
 
-    async def _inputs(self, request: ChannelRequest, ticket: Ticket | None) -> list[Message]:
-        """The turn's messages: the request's own, or every message collected into the leader's batch."""
+    async def _inputs(self, request: ChannelRequest, ticket: Ticket | None, session: Any) -> list[Message]:
+        """The turn's messages: the request's own, or every message collected into the leader's batch.
+
+        Messages of a dead leader's batch that the history already answers are left out.
+        """
         if ticket is None:
             return stamp_input(request)
         assert request.isolation_key is not None
-        return await self._host.collector.take(request.isolation_key, ticket)
+        delivery = current_ticket()
+        runner = delivery.key if delivery is not None else None
+        messages = await self._host.collector.take(request.isolation_key, ticket, runner=runner)
+        saved = {batch for batch in (batch_of(m) for m in saved_messages(self.target, session)) if batch}
+        return [m for m in messages if batch_of(m) == ticket.batch or batch_of(m) not in saved]
 
     async def _publish(self, ticket: Ticket | None, response: Any, error: BaseException | None) -> None:
         if ticket is None:
@@ -330,21 +382,45 @@ class ChannelContext:
                 logger.warning("could not publish the answer of collected batch %s", ticket.batch)
 
     def _follow(self, request: ChannelRequest, ticket: Ticket) -> HostedStream:
-        """A stream for a message merged into another request's turn: no updates, then the merged answer."""
-        collector = self._host.collector
+        """A stream for a message merged into another request's turn: no updates, then the merged answer.
 
+        If the batch's leader dies, this message may take the batch over: it then runs it (not streamed).
+        """
+        collector = self._host.collector
+        led: list[HostedRunResult[Any]] = []
+
+        async def final() -> Any:
+            outcome = await collector.result(ticket)
+            if isinstance(outcome, AgentResponse):
+                return outcome
+            led.append(await self._lead(request, outcome))
+            return led[0].result
+
+        def merged_into() -> str | None:
+            return led[0].merged_into if led else ticket.batch
+
+        return self._quiet_stream(request, final, merged_into)
+
+    def _settled(self, request: ChannelRequest, answered: HostedRunResult[Any]) -> HostedStream:
+        """A stream for a turn answered already (from the history): no updates, then that answer."""
+
+        async def final() -> Any:
+            return answered.result
+
+        return self._quiet_stream(request, final, lambda: answered.merged_into)
+
+    def _quiet_stream(
+        self, request: ChannelRequest, final: Callable[[], Awaitable[Any]], merged_into: Callable[[], str | None]
+    ) -> HostedStream:
         async def nothing() -> AsyncGenerator[AgentResponseUpdate, None]:
             return
             yield
-
-        async def final() -> Any:
-            return await collector.result(ticket)
 
         async def close(error: BaseException | None) -> None:
             return None
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
-            result = HostedRunResult(final_result, merged_into=ticket.batch, request=request)
+            result = HostedRunResult(final_result, merged_into=merged_into(), request=request)
             if error is not None:
                 return result
             return await self._respond(result, request)
@@ -417,10 +493,15 @@ class ChannelContext:
     async def _invoke_interruptible(
         self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
     ) -> HostedRunResult[Any]:
-        """Run the turn in a task the turn's control can cancel; an interrupted turn stays in history."""
+        """Run the turn so the turn's control can cancel it; an interrupted turn stays in history."""
         if control is None:
             return await self._invoke(request, session, None, inputs)
         start = history_length(self.target, session)
+        if control.requested:  # interrupted before it started: the turn does not run
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted")
+        if _CAN_UNCANCEL:
+            return await self._invoke_in_place(request, session, control, inputs, start)
         task = asyncio.ensure_future(self._invoke(request, session, control, inputs))
         control.bind(task.cancel)
         try:
@@ -435,6 +516,43 @@ class ChannelContext:
             mark_interrupted(self.target, session, inputs, start)
             raise TurnInterruptedError("the turn was interrupted")
         return task.result()
+
+    async def _invoke_in_place(
+        self, request: ChannelRequest, session: Any, control: TurnControl, inputs: list[Message], start: int
+    ) -> HostedRunResult[Any]:
+        """The turn in the caller's own task (a task per turn costs more than the turn's bookkeeping).
+
+        An interrupt cancels this task while the turn runs, and only then; the cancellation it asked
+        for is taken back (`uncancel`) so the caller sees `TurnInterruptedError`, while a cancellation
+        from elsewhere (a disconnecting client, shutdown) still propagates.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        armed, cancelled = True, False
+
+        def cancel() -> None:
+            nonlocal cancelled
+            if armed:
+                cancelled = True
+                task.cancel()
+
+        control.bind(cancel)
+        try:
+            result = await self._invoke(request, session, control, inputs)
+            if cancelled:
+                # Asked from inside this task (a tool's guard released it), the cancellation is still pending:
+                # take it here, as a task of its own would have ended cancelled, not later in the caller.
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if not cancelled or _uncancel(task) > 0:
+                raise
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted") from None
+        finally:
+            armed = False
+        if cancelled:
+            _uncancel(task)  # the turn caught the cancellation and finished anyway: its answer stands
+        return result
 
     def _run_kwargs(self, request: ChannelRequest, session: Any, control: TurnControl | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -474,9 +592,9 @@ class ChannelContext:
         ticket = current_ticket()
         if ticket is not None and session is not None and ticket.resumed:
             # the crashed attempt may have saved this turn already: answer from it instead of running twice
-            answered = _answered_before(session, ticket.key)
+            answered = _answered(session, "delivery", ticket.key)
             if answered is not None:
-                return HostedRunResult(answered, session=session)
+                return answered
         with self._bind_request_context(request):
             response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         return HostedRunResult(response, session=session)

@@ -90,3 +90,10 @@ def proactive_ids(target: Any, session: Any) -> set[str]:
             if (value := proactive_id(item)) is not None:
                 found.add(value)
     return found
+
+
+def saved_messages(target: Any, session: Any) -> list[Message]:
+    """The messages of the session's (first) in-memory history, as they are (no copies: read only)."""
+    states = _states(target, session)
+    items = (states[0].get("messages") or []) if states else []
+    return [item if isinstance(item, Message) else Message.from_dict(item) for item in items]
