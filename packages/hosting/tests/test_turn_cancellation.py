@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from agent_framework import Agent, tool
-from agent_framework_hosting import AgentFrameworkHost, ChannelRequest, ChannelSession, TurnInterruptedError
+from agent_framework_hosting import (
+    AgentFrameworkHost,
+    ChannelContext,
+    ChannelRequest,
+    ChannelSession,
+    HostedRunResult,
+    TurnInterruptedError,
+)
 from agent_framework_hosting._demo_model import DemoChatClient
 from agent_framework_hosting.testing import JsonChannel, OfflineChatClient, eventually
 
 
 def message(text: str, key: str = "k") -> ChannelRequest:
     return ChannelRequest("json", "message", text, session=ChannelSession(key))
+
+
+async def slow_turn() -> tuple[OfflineChatClient, ChannelContext, asyncio.Future[HostedRunResult[Any]]]:
+    """A turn of conversation "k" that has reached a model taking 5 s to answer."""
+    client = OfflineChatClient(response_delay=5.0)
+    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[JsonChannel()])
+    context = host.context.bind("json")
+    turn = asyncio.ensure_future(context.run(message("slow question")))
+    await eventually(lambda: client.calls, message="the turn reached the model")
+    return client, context, turn
 
 
 def pending_cancellations() -> int:
@@ -24,11 +41,7 @@ def pending_cancellations() -> int:
 
 
 async def test_a_stop_ends_the_turn_and_leaves_the_caller_free_to_go_on() -> None:
-    client = OfflineChatClient(response_delay=5.0)
-    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[JsonChannel()])
-    context = host.context.bind("json")
-    turn = asyncio.ensure_future(context.run(message("slow question")))
-    await eventually(lambda: client.calls, message="the turn reached the model")
+    client, context, turn = await slow_turn()
     assert await context.stop("k")
     with pytest.raises(TurnInterruptedError):
         await turn
@@ -61,11 +74,7 @@ async def test_a_tool_that_stops_its_own_conversation_ends_the_turn_interrupted_
 
 
 async def test_cancelling_the_caller_cancels_the_turn_rather_than_interrupting_it() -> None:
-    client = OfflineChatClient(response_delay=5.0)
-    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[JsonChannel()])
-    context = host.context.bind("json")
-    turn = asyncio.ensure_future(context.run(message("slow question")))
-    await eventually(lambda: client.calls, message="the turn reached the model")
+    client, context, turn = await slow_turn()
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):
         await turn
@@ -76,11 +85,7 @@ async def test_cancelling_the_caller_cancels_the_turn_rather_than_interrupting_i
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="a stop and a cancellation at once are told apart by 3.11+")
 async def test_a_stop_and_a_cancellation_together_still_cancel_the_caller() -> None:
-    client = OfflineChatClient(response_delay=5.0)
-    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[JsonChannel()])
-    context = host.context.bind("json")
-    turn = asyncio.ensure_future(context.run(message("slow question")))
-    await eventually(lambda: client.calls, message="the turn reached the model")
+    client, context, turn = await slow_turn()
     assert await context.stop("k")
     turn.cancel()
     with pytest.raises(asyncio.CancelledError):
