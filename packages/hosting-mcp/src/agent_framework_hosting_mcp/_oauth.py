@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import jwt
+from agent_framework_hosting import HostingError
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from pydantic import AnyHttpUrl
@@ -26,8 +27,12 @@ JWKS_RETRY = 30.0
 """An unknown key id fetches the key set again at most this often."""
 
 
-class VerifierUnavailable(Exception):
+class VerifierUnavailable(HostingError):
     """The token could not be checked (the authorization server's keys could not be fetched)."""
+
+    status_code = 503
+    code = "verifier_unavailable"
+    public_message = "the token could not be checked; try again later"
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class OAuthOptions:
         try:
             access = await self.verifier.verify_token(token)
         except VerifierUnavailable:
-            return Refusal(503, "the token could not be checked; try again later", {"retry-after": "5"})
+            return Refusal(VerifierUnavailable.status_code, VerifierUnavailable.public_message, {"retry-after": "5"})
         if access is None or (access.expires_at is not None and access.expires_at < time.time()):
             return invalid
         if not self.issued_for_this_resource(access.resource):

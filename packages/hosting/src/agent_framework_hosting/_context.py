@@ -50,6 +50,7 @@ logger = logging.getLogger("agent_framework.hosting")
 IDEMPOTENCY = CLAIMS
 INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
+_CAN_UNCANCEL = hasattr(asyncio.Task, "uncancel")  # Python 3.11+
 
 
 def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
@@ -121,6 +122,11 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
             message = Message(role="user", contents=contents, additional_properties={"hosting": block})
         messages.append(message)
     return messages
+
+
+def _uncancel(task: asyncio.Task[Any]) -> int:
+    """`task.uncancel()` (Python 3.11+): withdraw one cancellation request; the number still pending."""
+    return int(task.uncancel())  # type: ignore[attr-defined]
 
 
 class ChannelContext:
@@ -492,10 +498,15 @@ class ChannelContext:
     async def _invoke_interruptible(
         self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
     ) -> HostedRunResult[Any]:
-        """Run the turn in a task the turn's control can cancel; an interrupted turn stays in history."""
+        """Run the turn so the turn's control can cancel it; an interrupted turn stays in history."""
         if control is None:
             return await self._invoke(request, session, None, inputs)
         start = history_length(self.target, session)
+        if control.requested:  # interrupted before it started: the turn does not run
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted")
+        if _CAN_UNCANCEL:
+            return await self._invoke_in_place(request, session, control, inputs, start)
         task = asyncio.ensure_future(self._invoke(request, session, control, inputs))
         control.bind(task.cancel)
         try:
@@ -510,6 +521,43 @@ class ChannelContext:
             mark_interrupted(self.target, session, inputs, start)
             raise TurnInterruptedError("the turn was interrupted")
         return task.result()
+
+    async def _invoke_in_place(
+        self, request: ChannelRequest, session: Any, control: TurnControl, inputs: list[Message], start: int
+    ) -> HostedRunResult[Any]:
+        """The turn in the caller's own task (a task per turn costs more than the turn's bookkeeping).
+
+        An interrupt cancels this task while the turn runs, and only then; the cancellation it asked
+        for is taken back (`uncancel`) so the caller sees `TurnInterruptedError`, while a cancellation
+        from elsewhere (a disconnecting client, shutdown) still propagates.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        armed, cancelled = True, False
+
+        def cancel() -> None:
+            nonlocal cancelled
+            if armed:
+                cancelled = True
+                task.cancel()
+
+        control.bind(cancel)
+        try:
+            result = await self._invoke(request, session, control, inputs)
+            if cancelled:
+                # Asked from inside this task (a tool's guard released it), the cancellation is still pending:
+                # take it here, as a task of its own would have ended cancelled, not later in the caller.
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            if not cancelled or _uncancel(task) > 0:
+                raise
+            mark_interrupted(self.target, session, inputs, start)
+            raise TurnInterruptedError("the turn was interrupted") from None
+        finally:
+            armed = False
+        if cancelled:
+            _uncancel(task)  # the turn caught the cancellation and finished anyway: its answer stands
+        return result
 
     def _run_kwargs(self, request: ChannelRequest, session: Any, control: TurnControl | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

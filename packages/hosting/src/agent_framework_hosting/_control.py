@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import time
 import uuid
@@ -42,11 +43,15 @@ class TurnControl:
     """One running turn. `interrupt()` cancels it, but never while a tool call is in flight."""
 
     def __init__(self, key: str) -> None:
-        self.id = uuid.uuid4().hex
         self.key = key
         self.requested = False
         self._tools = 0
         self._cancel: Callable[[], Any] | None = None
+
+    @functools.cached_property
+    def id(self) -> str:
+        """A unique id, made when first asked for (only a shared store names turns by id)."""
+        return uuid.uuid4().hex
 
     def bind(self, cancel: Callable[[], Any]) -> None:
         """Say how to cancel the turn's work; fires at once when an interrupt is already pending."""
