@@ -98,3 +98,29 @@ def test_a_malformed_reference_fails_at_once_and_is_never_retried(
         [letter] = client.portal.call(host.dead_letters.list)
         assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
     assert slack.of("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [((200, {"ok": False, "error": "not_in_channel"}), False), ((503, {"ok": False, "error": "fatal_error"}), True)],
+    ids=["refused", "unavailable"],
+)
+def test_a_refused_delivery_is_a_dead_letter_at_once_and_an_outage_is_kept(
+    slack: FakeSlack, answer: tuple[int, Any], kept: bool
+) -> None:
+    channel = make_channel(slack)
+    host = make_host(channel)
+    slack.script("chat.postMessage", *[answer] * 20)
+    reference = ConversationReference("slack", "slack:C1", {"team": TEAM, "channel": "C1"})
+    with TestClient(host.app) as client:
+        if kept:
+            result = client.portal.call(host.deliver, reference, "hi")
+            assert result.queued and not result.delivered
+            assert len(client.portal.call(host.state.keys, "outbox")) == 1
+            assert client.portal.call(host.dead_letters.list) == []
+        else:
+            with pytest.raises(DeliveryError, match="not_in_channel"):
+                client.portal.call(host.deliver, reference, "hi")
+            [letter] = client.portal.call(host.dead_letters.list)
+            assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
+            assert len(slack.of("chat.postMessage")) == 1, "a refusal is not retried"

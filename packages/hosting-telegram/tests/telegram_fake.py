@@ -170,6 +170,9 @@ class FakeBotApi:
             ),
             "5xx": Failure(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
             "unauthorized": Failure(401, {"ok": False, "error_code": 401, "description": "Unauthorized"}),
+            "blocked": Failure(
+                403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            ),
             "not_modified": Failure(
                 400, {"ok": False, "error_code": 400, "description": "Bad Request: message is not modified"}
             ),

@@ -164,3 +164,24 @@ async def test_a_malformed_reference_fails_at_once_and_is_never_retried(fake: Fa
         assert letter["attempts"] == 1, "a dead letter at once, as the outbox does for every permanent failure"
         assert await bot.host.state.keys("outbox") == []
         assert fake.of("sendMessage") == []
+
+
+@pytest.mark.parametrize(("failure", "refused"), [("blocked", True), ("5xx", False)], ids=["403", "502"])
+async def test_a_refused_delivery_is_a_dead_letter_at_once_and_an_outage_is_kept(
+    fake: FakeBotApi, failure: str, refused: bool
+) -> None:
+    with serve_bot(fake, webhook_url=WEBHOOK_URL, host_kwargs={"admin_token": ADMIN}) as bot:
+        await post(bot, message_update(1, "hello", chat_id=42))
+        await eventually(lambda: fake.sent_texts(42), message="the answer")
+        [key] = await bot.host.state.keys("conversation-refs")
+        fake.fail("sendMessage", failure, times=20)
+        [result] = (await admin_deliver(bot, {"to": key, "text": "Maintenance at noon"})).json()["results"]
+        assert not result["delivered"] and result["queued"] is not refused
+        letters, kept = await bot.host.dead_letters.list(), await bot.host.state.keys("outbox")
+        if refused:
+            assert "blocked" in result["error"]
+            assert [letter["attempts"] for letter in letters] == [1], "a 403 is a refusal: a dead letter, no retries"
+            assert kept == []
+        else:
+            assert letters == [] and len(kept) == 1, "kept in the outbox for a later retry"
+        assert fake.sent_texts(42) == ["echo 1: hello"]

@@ -21,7 +21,7 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     ConversationReference,
-    DeliveryError,
+    DeliveryFailed,
     HostingError,
     StateUnavailableError,
     chat_reply,
@@ -182,8 +182,10 @@ class SlackChannel:
         team, channel = reference.require("team", str), reference.require("channel", str)
         thread = None if destination.get("thread_ts") is None else reference.require("thread_ts", str)
         place = Place(team, channel, str(destination.get("user") or ""), thread)
-        if not await self._outbox.deliver(place, message.text):
-            raise DeliveryError(f"Slack did not accept the message for {channel}")
+        error = await self._outbox.deliver_or_failure(place, message.text)
+        if error is not None:
+            # a refusal about the request itself (channel_not_found, not_in_channel, ...) is not worth a retry
+            raise DeliveryFailed(str(error), retry_after=error.retry_after, permanent=not error.transient)
 
     @property
     def context(self) -> ChannelContext:

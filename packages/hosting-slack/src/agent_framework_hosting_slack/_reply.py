@@ -57,7 +57,11 @@ class Outbox:
         await self.api.call("chat.update", {"channel": place.channel, "ts": ts, "text": mrkdwn}, attempts=attempts)
 
     async def deliver(self, place: Place, text: str) -> bool:
-        """Send a whole answer (Markdown) as one or more messages."""
+        """Send a whole answer (Markdown) as one or more messages; a failure is logged."""
+        return await self.deliver_or_failure(place, text) is None
+
+    async def deliver_or_failure(self, place: Place, text: str) -> SlackApiError | None:
+        """Send a whole answer (Markdown) as one or more messages; the error that stopped it, or None."""
         chunks = self.formatter.chunks(text)
         for index, chunk in enumerate(chunks):
             try:
@@ -67,8 +71,8 @@ class Outbox:
                     "slack: could not deliver part %d/%d of a reply to %s: %s",
                     index + 1, len(chunks), place.conversation_key, error,
                 )  # fmt: skip
-                return False
-        return True
+                return error
+        return None
 
     async def notice(self, place: Place, text: str) -> bool:
         """A short plain-text message (confirmations, apologies)."""

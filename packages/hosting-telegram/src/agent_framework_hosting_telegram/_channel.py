@@ -29,7 +29,6 @@ from agent_framework_hosting import (
     ChannelRunHook,
     ChannelStreamUpdateHook,
     ConversationReference,
-    DeliveryError,
     DeliveryFailed,
     DeliveryTicket,
     HostingError,
@@ -384,8 +383,9 @@ class TelegramChannel:
             chat_type=str(destination.get("chat_type") or "private"),
             thread_id=thread_id,
         )
-        if not await self._outbox.deliver(target, message.text, reply=False):
-            raise DeliveryError(f"Telegram did not accept the message for chat {chat_id}")
+        failed = await self._outbox.deliver_from(target, message.text, reply=False)
+        if failed is not None:
+            raise _failure(failed[1])
 
     async def _accept_when_possible(self, update: dict[str, Any]) -> DeliveryTicket | None:
         """`_accept`, retried while the state store is unavailable (nobody else retries a polled update)."""
