@@ -7,9 +7,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from agent_framework import Message
-from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting import ConversationReference
+from agent_framework_hosting.testing import OfflineChatClient, check_refused_at_once
 
 
 def test_stop_cancels_the_running_turn_and_says_so(deploy: Any, mint: Any, make_activity: Any, wait_for: Any) -> None:
@@ -108,11 +107,5 @@ def test_a_malformed_reference_fails_at_once_and_is_never_retried(deploy: Any, d
     deployment = deploy()
     portal, host = deployment.client.portal, deployment.host
     reference = ConversationReference("activity", "activity:bad", destination)
-    with pytest.raises(InvalidReference) as raised:
-        portal.call(deployment.channel.deliver, reference, Message(role="assistant", contents=["hi"]))
-    assert raised.value.permanent
-    with pytest.raises(DeliveryError, match="service_url|conversation_id|channel_id"):
-        portal.call(host.deliver, reference, "hi")
-    [letter] = portal.call(host.dead_letters.list)
-    assert letter["attempts"] == 1 and portal.call(host.state.keys, "outbox") == []
+    check_refused_at_once(portal, host, deployment.channel, reference, naming="service_url|conversation_id|channel_id")
     assert deployment.fake.recorded() == []

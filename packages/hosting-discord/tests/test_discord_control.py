@@ -6,9 +6,8 @@ import time
 from typing import Any
 
 import pytest
-from agent_framework import Message
-from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting import ConversationReference
+from agent_framework_hosting.testing import OfflineChatClient, check_refused_at_once
 from discord_testkit import APP_ID, Call, FakeDiscord, Signer, ask, command, make_channel, make_host, post
 from starlette.testclient import TestClient
 
@@ -95,11 +94,5 @@ def test_a_malformed_reference_fails_at_once_and_is_never_retried(
     host = make_host(channel)
     reference = ConversationReference("discord", "discord:bad", destination)
     with TestClient(host.app) as client:
-        with pytest.raises(InvalidReference) as raised:
-            client.portal.call(channel.deliver, reference, Message(role="assistant", contents=["hi"]))
-        assert raised.value.permanent
-        with pytest.raises(DeliveryError, match="channel_id"):
-            client.portal.call(host.deliver, reference, "hi")
-        [letter] = client.portal.call(host.dead_letters.list)
-        assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
+        check_refused_at_once(client.portal, host, channel, reference, naming="channel_id")
     assert discord.matching("POST", "/channels/") == []

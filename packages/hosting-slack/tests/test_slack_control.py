@@ -6,9 +6,8 @@ import time
 from typing import Any
 
 import pytest
-from agent_framework import Message
-from agent_framework_hosting import ConversationReference, DeliveryError, InvalidReference
-from agent_framework_hosting.testing import OfflineChatClient
+from agent_framework_hosting import ConversationReference, DeliveryError
+from agent_framework_hosting.testing import OfflineChatClient, check_refused_at_once
 from slack_fake import TEAM, FakeSlack, Signer, envelope, mention, message
 from slack_kit import COMMANDS, make_channel, make_host, post_event, post_form
 from starlette.testclient import TestClient
@@ -90,13 +89,7 @@ def test_a_malformed_reference_fails_at_once_and_is_never_retried(
     host = make_host(channel)
     reference = ConversationReference("slack", "slack:bad", destination)
     with TestClient(host.app) as client:
-        with pytest.raises(InvalidReference) as raised:
-            client.portal.call(channel.deliver, reference, Message(role="assistant", contents=["hi"]))
-        assert raised.value.permanent
-        with pytest.raises(DeliveryError, match="team|channel|thread_ts"):
-            client.portal.call(host.deliver, reference, "hi")
-        [letter] = client.portal.call(host.dead_letters.list)
-        assert letter["attempts"] == 1 and client.portal.call(host.state.keys, "outbox") == []
+        check_refused_at_once(client.portal, host, channel, reference, naming="team|channel|thread_ts")
     assert slack.of("chat.postMessage") == []
 
 

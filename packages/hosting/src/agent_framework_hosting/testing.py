@@ -575,6 +575,33 @@ def serve_until_terminated(app: Any, port: int) -> None:
     asyncio.run(main())
 
 
+def check_refused_at_once(portal: Any, host: Any, channel: Any, reference: Any, *, naming: str) -> None:
+    """Check that a malformed conversation `reference` fails at once and is never retried.
+
+    The channel raises a permanent `InvalidReference`; `host.deliver` (called through the test client's anyio
+    `portal`) raises `DeliveryError` matching the regex `naming`; one dead letter after one attempt; no outbox.
+    """
+    import re
+
+    from ._delivery import DeliveryError, InvalidReference
+
+    try:
+        portal.call(channel.deliver, reference, Message(role="assistant", contents=["hi"]))
+    except InvalidReference as error:
+        assert error.permanent, "a malformed reference is a permanent failure"
+    else:
+        raise AssertionError("the channel accepted a malformed reference")
+    try:
+        portal.call(host.deliver, reference, "hi")
+    except DeliveryError as error:
+        assert re.search(naming, str(error)), f"{error} names none of {naming!r}"
+    else:
+        raise AssertionError("host.deliver accepted a malformed reference")
+    [letter] = portal.call(host.dead_letters.list)
+    assert letter["attempts"] == 1, "a dead letter at once, never retried"
+    assert portal.call(host.state.keys, "outbox") == []
+
+
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, message: str = "condition") -> Any:
     """Poll `predicate()` until it is truthy and return its value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
