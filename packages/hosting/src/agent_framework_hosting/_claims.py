@@ -50,6 +50,9 @@ class Claims:
             match = {"owner": lost, "status": "claimed"}
             if await self.store.replace(CLAIMS, key, record, match=match, ttl=self.claim_ttl):
                 return token
+            # The store may have cleaned the late-written claim up between `add` and `replace`.
+            if await self.store.add(CLAIMS, key, record, ttl=self.claim_ttl):
+                return token
         return None
 
     async def commit(self, key: str, token: str, *, ttl: float) -> None:
