@@ -63,15 +63,12 @@ def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
     return block
 
 
-def _saved_answer(session: Any, field: str, value: str) -> tuple[AgentResponse, dict[str, Any]] | None:
+def _saved_answer(target: Any, session: Any, field: str, value: str) -> tuple[AgentResponse, dict[str, Any]] | None:
     """The answer `session` holds to the last user message whose hosting `field` is `value`, with that block.
 
     For a resumed turn (or a collected batch) whose session was saved before its process died.
     """
-    history = getattr(session, "state", {}).get("in_memory", {}).get("messages")
-    if not isinstance(history, list):
-        return None
-    messages = [item if isinstance(item, Message) else Message.from_dict(item) for item in history]
+    messages = saved_messages(target, session)
     for index in range(len(messages) - 1, -1, -1):
         hosting = (messages[index].additional_properties or {}).get("hosting") or {}
         if messages[index].role == "user" and hosting.get(field) == value:
@@ -84,9 +81,9 @@ def _saved_answer(session: Any, field: str, value: str) -> tuple[AgentResponse, 
     return None
 
 
-def _answered(session: Any, field: str, value: str) -> HostedRunResult[Any] | None:
+def _answered(target: Any, session: Any, field: str, value: str) -> HostedRunResult[Any] | None:
     """A saved answer as this turn's result; merged (the channel sends nothing) when another delivery ran it."""
-    found = _saved_answer(session, field, value)
+    found = _saved_answer(target, session, field, value)
     if found is None:
         return None
     answer, hosting = found
@@ -252,7 +249,10 @@ class ChannelContext:
         try:
             async with self._turn(prepared) as (session, control):
                 inputs = await self._inputs(prepared, ticket, session)
-                if ticket is not None and (result := _answered(session, "batch", ticket.batch)) is not None:
+                if (
+                    ticket is not None
+                    and (result := _answered(self.target, session, "batch", ticket.batch)) is not None
+                ):
                     return result
                 token = trace.attach()
                 try:
@@ -282,7 +282,7 @@ class ChannelContext:
             session, control = await held.enter_async_context(self._turn(prepared))
             start = history_length(self.target, session)
             inputs = await self._inputs(prepared, ticket, session)
-            if ticket is not None and (answered := _answered(session, "batch", ticket.batch)) is not None:
+            if ticket is not None and (answered := _answered(self.target, session, "batch", ticket.batch)) is not None:
                 await held.aclose()
                 await self._publish(ticket, answered.result, None)
                 return self._settled(prepared, answered)
@@ -597,7 +597,7 @@ class ChannelContext:
         ticket = current_ticket()
         if ticket is not None and session is not None and ticket.resumed:
             # the crashed attempt may have saved this turn already: answer from it instead of running twice
-            answered = _answered(session, "delivery", ticket.key)
+            answered = _answered(self.target, session, "delivery", ticket.key)
             if answered is not None:
                 return answered
         with self._bind_request_context(request):
