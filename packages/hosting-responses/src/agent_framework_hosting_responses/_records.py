@@ -8,9 +8,14 @@ it once copies it (a record changes only when it is written back) and keeps it c
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from agent_framework_hosting import ChannelContext
+
+from ._stored import expand, head, is_compact, positions
+
+logger = logging.getLogger("agent_framework.hosting.responses")
 
 RESPONSES = "responses"
 EVENTS = "response_events"
@@ -54,7 +59,21 @@ class Records:
         await self.state.set(namespace, key, value, ttl=self.ttl)
 
     async def response(self, response_id: str) -> dict[str, Any] | None:
-        return await self._get(RESPONSES, response_id)  # type: ignore[no-any-return]
+        """A response's whole record, its items rebuilt from the history it refers to (see `_stored`)."""
+        record: dict[str, Any] | None = await self._get(RESPONSES, response_id)
+        if record is None or not is_compact(record):
+            return record
+        needed = positions(record)
+        messages = await self.context.history(response_key(response_id)) if needed else []
+        if len(messages) < needed:
+            logger.warning("responses: the history response %s refers to is no longer stored", response_id)
+            return None
+        return expand(record, messages)
+
+    async def head(self, response_id: str) -> dict[str, Any] | None:
+        """A response's record with its status, key and snapshot flag; output and input items may be references."""
+        record = await self._get(RESPONSES, response_id)
+        return None if record is None else head(record)
 
     async def save_response(self, record: dict[str, Any], *, encoded: bytes | None = None) -> None:
         """Keep a response's record; `encoded` is its response as JSON already (the body sent), reused in memory."""
