@@ -98,15 +98,26 @@ def _text(messages: Sequence[Message], start: int, stop: int) -> str:
     return "".join(message.text for message in messages[start:stop])
 
 
+_ITEM_KEYS = ("id", "type", "role", "status", "content")
+_PART_KEYS = ("type", "text", "annotations", "logprobs")
+
+
 def _output_ref(item: dict[str, Any], messages: Sequence[Message], start: int, stop: int) -> list[Any] | None:
-    """``[id, status, start, stop]`` when the answer's messages give this output message back exactly."""
-    if item.get("type") != "message" or item.get("role") != "assistant":
+    """``[id, status, start, stop]`` when the answer's messages give this output message back exactly.
+
+    Checked field by field (what `message_item` writes, in its order) rather than by building the item again.
+    """
+    if tuple(item) != _ITEM_KEYS or item["type"] != "message" or item["role"] != "assistant":
         return None
-    content = item.get("content")
-    if not isinstance(content, list) or len(content) != 1:
+    content = item["content"]
+    if type(content) is not list or len(content) != 1 or type(content[0]) is not dict:
         return None
-    text = _text(messages, start, stop)
-    if item != message_item(item["id"], text, item["status"]) or content[0] != output_text_part(text):
+    part = content[0]
+    if tuple(part) != _PART_KEYS or part["type"] != "output_text" or part["annotations"] != []:
+        return None
+    if part["logprobs"] != [] or type(item["status"]) is not str or type(item["id"]) is not str:
+        return None
+    if part["text"] != _text(messages, start, stop):
         return None
     return [item["id"], item["status"], start, stop]
 
@@ -127,11 +138,12 @@ def compact(
     first = start - len(items)
     if answer < 0 or first < 0:
         return None
-    kept: dict[str, Any] = {}
-    for name, default in FIELDS:
-        value = response[name]
-        if default is _REQUIRED or not _same(value, default):
-            kept[name] = value
+    # A comprehension over the fields, None defaults tested by identity first: this runs on every stored response.
+    kept = {
+        name: value
+        for (name, default), value in zip(FIELDS, response.values(), strict=True)
+        if not (value is None and default is None) and (default is _REQUIRED or not _same(value, default))
+    }
     usage = response["usage"]
     if usage is not None:
         counts = usage_counts(usage)
