@@ -379,7 +379,13 @@ class TurnRunner:
                 await self.records.save_response(record, encoded=encoded)
 
     def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
-        """The record as references into the response's snapshot, when the turn's answer is its history's end."""
+        """The record as references into the response's snapshot, when the turn's answer is its history's end.
+
+        Only in a durable store, where the snapshot lives as long as the record; memory forgets sessions
+        and records apart (each by its own LRU), so there a record keeps its items and stays readable alone.
+        """
+        if self.records.state.keeps_objects:
+            return None
         if turn.answered is None or record["response"]["status"] not in ("completed", "incomplete"):
             return None
         session, answer = turn.answered
