@@ -122,14 +122,16 @@ def test_a_stored_response_reads_back_byte_for_byte_after_a_restart(serve: Any, 
             previous_response_id=first_id,
             instructions="be brief",
             temperature=0.5,
-            metadata={"topic": "storage"},
+            metadata={"topic": "storage", "a": "keys in the order sent"},
             user="someone",
         )
         made[json.loads(second)["id"]] = second
         third = streamed(http, input="streamed", previous_response_id=json.loads(second)["id"])
         made[json.loads(third)["id"]] = third
         conversation = http.post("/v1/conversations", json={}).json()["id"]
-        in_conversation = create(http, input="in a conversation", conversation=conversation)
+        in_conversation = create(
+            http, input="in a conversation", conversation=conversation, metadata={"zeta": "1", "alpha": "2"}
+        )
         made[json.loads(in_conversation)["id"]] = in_conversation
         items = {response_id: http.get(f"/v1/responses/{response_id}/input_items").content for response_id in made}
         for response_id, body in made.items():

@@ -52,14 +52,18 @@ class Records:
         self.context = context
         self.state = context.state
         self.ttl = ttl
+        # A store that reorders keys (PostgreSQL's jsonb) keeps records as JSON text: reads give back the same JSON.
+        self._as_text = not self.state.keeps_objects and not getattr(self.state, "keeps_key_order", True)
 
     async def _get(self, namespace: str, key: str) -> Any:
         value = await self.state.get(namespace, key)
-        return json.loads(value) if isinstance(value, bytes) else value
+        return json.loads(value) if isinstance(value, (bytes, str)) else value
 
     async def _set(self, namespace: str, key: str, value: Any) -> None:
         if self.state.keeps_objects:
             value = json_bytes(value)
+        elif self._as_text:
+            value = json_bytes(value).decode()
         await self.state.set(namespace, key, value, ttl=self.ttl)
 
     async def response(self, response_id: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from agent_framework import Message
 
-from ._render import message_item, output_text_part, usage_counts, usage_from_counts
+from ._render import message_item, usage_counts, usage_from_counts
 
 VERSION = 2
 

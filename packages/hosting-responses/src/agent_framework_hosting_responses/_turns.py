@@ -383,8 +383,11 @@ class TurnRunner:
 
         Only in a durable store, where the snapshot lives as long as the record; memory forgets sessions
         and records apart (each by its own LRU), so there a record keeps its items and stays readable alone.
+        Only when the turn ran in the response's own session: that session is the snapshot, saved as the
+        answer left it. A shared conversation's copy is taken after its lock is released, when a later turn
+        may have rewritten the history, so such a record keeps its items too.
         """
-        if self.records.state.keeps_objects:
+        if self.records.state.keeps_objects or turn.run_key != response_key(turn.response_id):
             return None
         if turn.answered is None or record["response"]["status"] not in ("completed", "incomplete"):
             return None
