@@ -477,13 +477,13 @@ class FileStateStore:
     async def get(self, namespace: str, key: str) -> Any | None:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.get, _checked(key))
+            return await journal.get(_checked(key))
         return await asyncio.to_thread(self._read, self._path(namespace, key))
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.set, _checked(key), value, ttl=ttl)
+            return await journal.set(_checked(key), value, ttl=ttl)
         data = self._encode(key, value, ttl)
         await asyncio.to_thread(self._write, self._path(namespace, key), data)
         self._maybe_sweep(namespace, ttl)
@@ -491,7 +491,7 @@ class FileStateStore:
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.add, _checked(key), value, ttl=ttl)
+            return await journal.add(_checked(key), value, ttl=ttl)
         data = self._encode(key, value, ttl)
         created = await asyncio.to_thread(self._create, self._path(namespace, key), data)
         self._maybe_sweep(namespace, ttl)
@@ -503,12 +503,13 @@ class FileStateStore:
         """`add`, then read the value at `read` (namespace, key), in one trip to the worker thread."""
         data, path, other = self._encode(key, value, ttl), self._path(namespace, key), self._path(*read)
         journal = self._journals.get(namespace)
+        if journal is not None:
+            if not await journal.add(key, value, ttl=ttl):
+                return False, None
+            return True, await asyncio.to_thread(self._read, other)
 
         def _both() -> tuple[bool, Any | None]:
-            if journal is not None:
-                created = journal.add(key, value, ttl=ttl)
-            else:
-                created = self._create(path, data)
+            created = self._create(path, data)
             return created, self._read(other) if created else None
 
         created, found = await asyncio.to_thread(_both)
@@ -654,7 +655,7 @@ class FileStateStore:
     async def delete(self, namespace: str, key: str) -> bool:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.discard, _checked(key))
+            return await journal.discard(_checked(key))
         path = self._path(namespace, key)
         list_path = path.with_suffix(".jsonl")
 
@@ -677,9 +678,7 @@ class FileStateStore:
     ) -> bool:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(
-                journal.replace, _checked(key), value, match=lambda current: matches(current, match), ttl=ttl
-            )
+            return await journal.replace(_checked(key), value, match=lambda current: matches(current, match), ttl=ttl)
         path = self._path(namespace, key)
 
         def _encode(current: dict[str, Any] | None) -> tuple[Any, bytes]:
@@ -719,7 +718,7 @@ class FileStateStore:
     async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.discard, _checked(key), match=lambda value: matches(value, match))
+            return await journal.discard(_checked(key), match=lambda value: matches(value, match))
         return await asyncio.to_thread(self._discard, self._path(namespace, key), match)
 
     async def set_then_discard(
@@ -738,18 +737,20 @@ class FileStateStore:
 
         def _both() -> bool:
             self._write(path, data)
-            if journal is not None:
-                return journal.discard(discard[1], match=lambda current: matches(current, match))
             return self._discard(gone, match)
 
-        discarded = await asyncio.to_thread(_both)
+        if journal is not None:
+            await asyncio.to_thread(self._write, path, data)
+            discarded = await journal.discard(discard[1], match=lambda current: matches(current, match))
+        else:
+            discarded = await asyncio.to_thread(_both)
         self._maybe_sweep(namespace, ttl)
         return discarded
 
     async def keys(self, namespace: str) -> list[str]:
         journal = self._journals.get(namespace)
         if journal is not None:
-            return await asyncio.to_thread(journal.keys)
+            return await journal.keys()
         folder = self.root / quote(namespace, safe="")
 
         def _keys() -> list[str]:
