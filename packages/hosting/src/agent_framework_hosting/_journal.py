@@ -203,6 +203,8 @@ class Journal:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold the journal (this process's threads, then other processes) with the map caught up (blocking)."""
+        if self._pid not in (0, os.getpid()):
+            self._forget_parent()
         with self._mutex:
             if self._pid != os.getpid():
                 self._open_lock()  # first use, or a forked child: its own open file, so its own flock
@@ -214,6 +216,12 @@ class Journal:
             finally:
                 if fcntl is not None:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's threads (its flusher, its lock holders) are not here."""
+        self._mutex = threading.Lock()
+        self._flush = threading.Condition()
+        self._flusher, self._waiters, self._flushing = None, [], False
 
     def _open_lock(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
