@@ -1,6 +1,6 @@
 """Bytes a chain of stored responses takes, against the bytes of its messages (folder, Redis, PostgreSQL).
 
-    python benchmarks/bench_storage.py [--turns 200] [--chars 100 500 2000] [--backends folder redis postgresql]
+    python benchmarks/bench_storage.py [--turns 200] [--chars 100 300 500 2000] [--backends folder redis postgresql]
 
 A real host serves the Responses channel on 127.0.0.1 over the offline echo agent; the official
 `openai` SDK makes a chain of `--turns` responses, each continuing the previous one
@@ -144,7 +144,7 @@ async def _history(state_dir: str, response_id: str | None) -> list[Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--turns", type=int, default=200)
-    parser.add_argument("--chars", type=int, nargs="+", default=[100, 500, 2000])
+    parser.add_argument("--chars", type=int, nargs="+", default=[100, 300, 500, 2000])
     parser.add_argument("--backends", nargs="+", default=["folder", "redis", "postgresql"])
     args = parser.parse_args()
     print(f"{'backend':<11} {'chars':>6} {'turns':>6} {'message B':>10} {'items B':>10} {'stored B':>10} {'ratio':>6}")
