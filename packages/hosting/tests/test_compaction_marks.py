@@ -40,13 +40,20 @@ def stored_marks(session: Any) -> list[bool]:
     return [bool(mark) for mark in marks_of(session.state["in_memory"]["messages"])]
 
 
+async def close(*hosts: AgentFrameworkHost) -> None:
+    """As the host's shutdown does: the stop watcher ends before the store closes."""
+    for host in hosts:
+        await host.turns.aclose()
+        await host.state.aclose()
+
+
 async def reread(location: Any, key: str) -> Any:
     """The session as a fresh process reads it from the store."""
     other = AgentFrameworkHost(echo(), channels=[], state_dir=location)
     try:
         return await other.sessions.stored(key)
     finally:
-        await other.state.aclose()
+        await close(other)
 
 
 async def test_sliding_window_compaction_in_a_long_conversation_is_saved_every_turn(location: Any) -> None:
@@ -59,8 +66,7 @@ async def test_sliding_window_compaction_in_a_long_conversation_is_saved_every_t
     assert live[:4] == [True] * 4 and live[-4:] == [False] * 4  # compaction began mid-conversation
     restarted = AgentFrameworkHost(echo(compacting=True), channels=[], state_dir=location)
     assert (await restarted.context.run(turn("and now?", "k"))).text == "echo 13: and now?"
-    await host.state.aclose()
-    await restarted.state.aclose()
+    await close(host, restarted)
 
 
 async def test_a_mark_set_or_cleared_on_an_old_message_is_saved_by_the_next_turn(location: Any) -> None:
@@ -77,7 +83,7 @@ async def test_a_mark_set_or_cleared_on_an_old_message_is_saved_by_the_next_turn
     result.session.state["in_memory"]["messages"][3].additional_properties.pop(EXCLUDED)
     await host.sessions.save(result.session)
     assert stored_marks(await reread(location, "k")) == [False] * 62
-    await host.state.aclose()
+    await close(host)
 
 
 async def test_a_turn_without_compaction_appends_without_rewriting(location: Any) -> None:
@@ -89,7 +95,7 @@ async def test_a_turn_without_compaction_appends_without_rewriting(location: Any
     later = await host.state.get("sessions", first.session.session_id)
     ((log, start, _),) = record["logs"]["in_memory"]
     assert later["logs"]["in_memory"] == [[log, start, 40]]
-    await host.state.aclose()
+    await close(host)
 
 
 def test_watched_properties_count_only_changes_of_the_mark() -> None:
