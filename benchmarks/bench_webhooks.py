@@ -28,7 +28,6 @@ from _servers import BOT_APP_ID, BOT_ISSUER, BOT_KEY_ID, DISCORD_APP_ID, DISCORD
 from _wrk import Bench, Target, Template, raw_request, server_process  # noqa: E402
 
 KEYS = 64
-DISCORD_REQUESTS = 60_000  # more than one run sends: every interaction is new
 _interaction_ids = itertools.count(700_000_000_000_000_000)
 
 
@@ -52,8 +51,8 @@ def telegram_update() -> Template:
     return Template("/telegram/webhook", body, {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
 
 
-def discord_interactions() -> list[bytes]:
-    """New `/ask` interactions from 64 users, each signed as Discord signs it (enough for one run)."""
+def discord_interactions(count: int) -> list[bytes]:
+    """`count` new `/ask` interactions from 64 users, each signed as Discord signs it."""
     import time
 
     from nacl.signing import SigningKey
@@ -61,7 +60,7 @@ def discord_interactions() -> list[bytes]:
     key = SigningKey(DISCORD_SEED)
     stamp = str(int(time.time()))
     raws = []
-    for number in itertools.islice(_interaction_ids, DISCORD_REQUESTS):
+    for number in itertools.islice(_interaction_ids, count):
         user = {"id": f"2000000000000{number % 64:05d}", "username": "ada", "global_name": "Ada", "discriminator": "0"}
         interaction = {
             "id": str(number),

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ._errors import HostingError
 
@@ -101,6 +101,14 @@ async def read_json_object(request: Request, max_bytes: int = DEFAULT_MAX_BODY_B
     if not isinstance(payload, dict):
         raise BadRequest("body must be a JSON object", code="invalid_json")
     return payload
+
+
+_OK = b'{"ok":true}'
+
+
+def json_ok() -> Response:
+    """``{"ok":true}`` (200), a webhook's acknowledgement: the bytes `JSONResponse` would send, encoded once."""
+    return Response(_OK, media_type="application/json")
 
 
 def json_error(status_code: int, message: str, code: str, **headers: str) -> JSONResponse:
