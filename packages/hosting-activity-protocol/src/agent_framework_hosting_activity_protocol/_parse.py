@@ -78,7 +78,7 @@ def _account(payload: Mapping[str, Any], name: str, *, required: bool) -> Mappin
     value = payload.get(name)
     if value is None and not required:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict first: the ABC check is slow
         raise BadRequest(f"activity field {name!r} must be an object", param=name)
     account_id = value.get("id")
     if (required or account_id is not None) and (not isinstance(account_id, str) or not account_id):

@@ -209,8 +209,8 @@ class TurnLedger:
         """A repeat of a delivery already recorded: take it over when its owner is gone (or it is our own
         write that timed out); None while its owner works on it."""
         ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.get(key)
-        if not ours and not self._lapsed(current):
-            return None
+        if not ours and (key in self._held or not self._lapsed(current)):
+            return None  # in hand here (alive, whatever its lease says) or elsewhere
         self._unconfirmed.pop(key, None)
         return await self._claim(key, current)
 
@@ -371,7 +371,10 @@ class TurnLedger:
         while True:
             await asyncio.sleep(min(renew_every, interval))
             try:
-                await self.renew()
+                if not getattr(self.store, "process_local", False):
+                    # a process-local store's leases are read by no other process, and this one knows
+                    # what it holds: rewriting every queued delivery's entry would be work for nothing
+                    await self.renew()
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + interval
                     await self.recover()

@@ -162,6 +162,8 @@ class MemoryStateStore:
     """
 
     keeps_objects = True
+    process_local = True
+    """No other process reads this store (the ledger need not renew its leases)."""
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, pinned: Collection[str] = ()) -> None:
         if max_entries < 1:
