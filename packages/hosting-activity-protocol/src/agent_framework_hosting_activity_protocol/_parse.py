@@ -194,6 +194,14 @@ def card_action_text(value: Any) -> str | None:
     return f"Card action{named}: {_json_text(data if data is not None else {})}"
 
 
+def message_text(activity: InboundActivity) -> str:
+    """What a `message` activity says to the agent: the bot's own mentions stripped, a card submission as text."""
+    text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
+    if activity.value is not None and activity.value != {}:
+        text = f"{text}\n{submitted_text(activity.value)}" if text else submitted_text(activity.value)
+    return text
+
+
 def to_channel_request(
     activity: InboundActivity, *, channel: str, stream: bool, text: str | None = None
 ) -> ChannelRequest | None:
@@ -203,9 +211,7 @@ def to_channel_request(
     rides on the request's `attributes["value"]`.
     """
     if text is None:
-        text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
-        if activity.value is not None and activity.value != {}:
-            text = f"{text}\n{submitted_text(activity.value)}" if text else submitted_text(activity.value)
+        text = message_text(activity)
     contents: list[Any] = [text] if text else []
     contents.extend(attachment_contents(activity.attachments))
     if not contents:
