@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -57,6 +58,10 @@ from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.discord")
+# The deferral every accepted command answers with, encoded once (the bytes `JSONResponse` would send).
+_DEFERRED = {
+    ephemeral: json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")).encode() for ephemeral in (False, True)
+}
 Job = Callable[[float], Coroutine[Any, Any, None]]
 
 DiscordIsolationKeyFactory = Callable[[Mapping[str, Any]], str]
@@ -355,7 +360,7 @@ class DiscordChannel:
             assert self._queues is not None
             self._queues.submit(queue, partial(self.context.handle, ticket, partial(job, received)))
 
-        return JSONResponse(deferred(ephemeral=ephemeral), background=BackgroundTask(start))
+        return Response(_DEFERRED[ephemeral], media_type="application/json", background=BackgroundTask(start))
 
     def _queue_key(self, interaction: Interaction, key: str) -> str | None:
         """The conversation's queue, so a waiting interaction holds no task, when turns wait without bound
