@@ -17,7 +17,7 @@ _AT_TAG = re.compile(r"<at(?:\s[^>]*)?>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per queued delivery: a backlog holds thousands
 class InboundActivity:
     """The parts of an inbound Activity the channel acts on, type-checked."""
 
