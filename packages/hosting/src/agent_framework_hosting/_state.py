@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -22,6 +23,7 @@ from urllib.parse import quote, unquote
 
 from ._errors import SessionBusyError
 from ._filelock import blocking_file_lock, file_lock
+from ._journal import Journal
 
 logger = logging.getLogger("agent_framework.hosting")
 
@@ -29,6 +31,7 @@ DEFAULT_MAX_ENTRIES = 10_000
 LIST_PREFIX = "\0list:"
 EVICTION_WARNING_INTERVAL = 300.0
 LOCKS_FOLDER = ".locks"
+JOURNALED = ("ledger",)  # the turn ledger: three small writes per turn, each to be durable before it returns
 _fences = itertools.count(1)
 
 
@@ -162,6 +165,8 @@ class MemoryStateStore:
     """
 
     keeps_objects = True
+    process_local = True
+    """No other process reads this store (the ledger need not renew its leases)."""
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, pinned: Collection[str] = ()) -> None:
         if max_entries < 1:
@@ -175,7 +180,10 @@ class MemoryStateStore:
         self._warned_at: float | None = None
 
     def _space(self, namespace: str) -> OrderedDict[str, tuple[Any, float | None]]:
-        return self._spaces.setdefault(namespace, OrderedDict())
+        space = self._spaces.get(namespace)
+        if space is None:  # not setdefault: that builds a new OrderedDict on every call
+            space = self._spaces[namespace] = OrderedDict()
+        return space
 
     def _live(self, namespace: str, key: str) -> tuple[Any, float | None] | None:
         space = self._space(namespace)
@@ -199,6 +207,9 @@ class MemoryStateStore:
         return None if entry is None else entry[0]
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+        self._put(namespace, key, value, ttl)
+
+    def _put(self, namespace: str, key: str, value: Any, ttl: float | None) -> None:
         space = self._space(namespace)
         space[key] = (value, None if ttl is None else time.monotonic() + ttl)
         space.move_to_end(key)
@@ -232,8 +243,18 @@ class MemoryStateStore:
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         if self._live(namespace, key) is not None:
             return False
-        await self.set(namespace, key, value, ttl=ttl)
+        self._put(namespace, key, value, ttl)
         return True
+
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        """`add`, then read the value at `read` (namespace, key): the ledger's accept in one call."""
+        if self._live(namespace, key) is not None:
+            return False, None
+        self._put(namespace, key, value, ttl)
+        found = self._live(*read)
+        return True, None if found is None else found[0]
 
     async def delete(self, namespace: str, key: str) -> bool:
         value = self._space(namespace).pop(key, None)
@@ -295,6 +316,12 @@ class MemoryStateStore:
 
     async def aclose(self) -> None:
         return None
+
+
+def _checked(key: str) -> str:
+    if not key:
+        raise ValueError("state keys must be non-empty strings")
+    return key
 
 
 def _file_name(key: str, suffix: str = ".json") -> str:
@@ -369,12 +396,24 @@ class FileStateStore:
     short-lived records (idempotency keys) stay bounded. Locks are `flock`s on
     files under ``.locks/``, so several processes on one machine (``--workers 2``)
     may share one folder; for several machines use a Redis store.
+
+    The `journaled` namespaces (the turn ledger) are kept in one append-only file each
+    (``<namespace>.journal``, see `Journal`): concurrent writes there share one fsync.
     """
 
     keeps_objects = False
 
-    def __init__(self, root: str | os.PathLike[str], *, sweep_interval: float = 3600.0) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, sweep_interval: float = 3600.0, journaled: Collection[str] = JOURNALED
+    ) -> None:
         self.root = Path(root)
+        self._journals = {
+            namespace: Journal(
+                self.root / f"{quote(namespace, safe='')}.journal",
+                adopt=functools.partial(self._adopt, self.root / quote(namespace, safe="")),
+            )
+            for namespace in journaled
+        }
         self.sweep_interval = sweep_interval
         self._locks = KeyedLocks()
         self._swept: dict[str, float] = {}
@@ -403,6 +442,16 @@ class FileStateStore:
         return record
 
     @classmethod
+    def _adopt(cls, folder: Path) -> list[tuple[Path, str, Any, float | None]]:
+        """The live records an earlier version kept as files in a namespace that is now journaled."""
+        found = []
+        for path in sorted(folder.glob("*.json")):
+            record = cls._record(path)
+            if record is not None and isinstance(record.get("key"), str):
+                found.append((path, record["key"], record.get("value"), record.get("expires_at")))
+        return found
+
+    @classmethod
     def _read(cls, path: Path) -> Any | None:
         record = cls._record(path)
         return None if record is None else record.get("value")
@@ -413,17 +462,18 @@ class FileStateStore:
         return json.dumps(record, separators=(",", ":")).encode()
 
     @staticmethod
-    def _temp(path: Path, data: bytes) -> Path:
+    def _temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with open(temp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         return temp
 
-    def _write(self, path: Path, data: bytes) -> None:
-        temp = self._temp(path, data)
+    def _write(self, path: Path, data: bytes, *, sync: bool = True) -> None:
+        temp = self._temp(path, data, sync=sync)
         try:
             os.replace(temp, path)
         finally:
@@ -444,14 +494,23 @@ class FileStateStore:
             temp.unlink(missing_ok=True)
 
     async def get(self, namespace: str, key: str) -> Any | None:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.get(_checked(key))
         return await asyncio.to_thread(self._read, self._path(namespace, key))
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.set(_checked(key), value, ttl=ttl)
         data = self._encode(key, value, ttl)
         await asyncio.to_thread(self._write, self._path(namespace, key), data)
         self._maybe_sweep(namespace, ttl)
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.add(_checked(key), value, ttl=ttl)
         data = self._encode(key, value, ttl)
         created = await asyncio.to_thread(self._create, self._path(namespace, key), data)
         self._maybe_sweep(namespace, ttl)
@@ -462,6 +521,11 @@ class FileStateStore:
     ) -> tuple[bool, Any | None]:
         """`add`, then read the value at `read` (namespace, key), in one trip to the worker thread."""
         data, path, other = self._encode(key, value, ttl), self._path(namespace, key), self._path(*read)
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            if not await journal.add(key, value, ttl=ttl):
+                return False, None
+            return True, await asyncio.to_thread(self._read, other)
 
         def _both() -> tuple[bool, Any | None]:
             created = self._create(path, data)
@@ -608,6 +672,9 @@ class FileStateStore:
         return await asyncio.to_thread(_sweep)
 
     async def delete(self, namespace: str, key: str) -> bool:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.discard(_checked(key))
         path = self._path(namespace, key)
         list_path = path.with_suffix(".jsonl")
 
@@ -628,6 +695,9 @@ class FileStateStore:
     async def replace(
         self, namespace: str, key: str, value: Any, *, match: Mapping[str, str], ttl: float | None = None
     ) -> bool:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.replace(_checked(key), value, match=lambda current: matches(current, match), ttl=ttl)
         path = self._path(namespace, key)
 
         def _encode(current: dict[str, Any] | None) -> tuple[Any, bytes]:
@@ -665,6 +735,9 @@ class FileStateStore:
             return True
 
     async def discard(self, namespace: str, key: str, *, match: Mapping[str, str]) -> bool:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.discard(_checked(key), match=lambda value: matches(value, match))
         return await asyncio.to_thread(self._discard, self._path(namespace, key), match)
 
     async def set_then_discard(
@@ -679,16 +752,27 @@ class FileStateStore:
     ) -> bool:
         """`set`, then `discard(*discard, match=match)`, in one trip to the worker thread."""
         data, path, gone = self._encode(key, value, ttl), self._path(namespace, key), self._path(*discard)
+        journal = self._journals.get(discard[0])
 
         def _both() -> bool:
             self._write(path, data)
             return self._discard(gone, match)
 
-        discarded = await asyncio.to_thread(_both)
+        if journal is not None:
+            # The done mark is written without its own fsync: the journal line that deletes the entry vouches
+            # for it (restores it after a crash, fsyncs it when it compacts), so one shared flush covers both.
+            await asyncio.to_thread(self._write, path, data, sync=False)
+            vouched = (path.relative_to(self.root).as_posix(), data.decode())
+            discarded = await journal.discard(discard[1], match=lambda current: matches(current, match), file=vouched)
+        else:
+            discarded = await asyncio.to_thread(_both)
         self._maybe_sweep(namespace, ttl)
         return discarded
 
     async def keys(self, namespace: str) -> list[str]:
+        journal = self._journals.get(namespace)
+        if journal is not None:
+            return await journal.keys()
         folder = self.root / quote(namespace, safe="")
 
         def _keys() -> list[str]:
