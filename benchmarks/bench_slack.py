@@ -7,7 +7,8 @@ Slack signs it (HMAC-SHA256 of ``v0:<timestamp>:<body>``, computed for every req
 so `wrk` only replays them). The bare route verifies the signature, parses, skips a seen event id,
 answers 200 and queues a turn for the user; the channel also claims the event id in the host's
 state and queues the event for its conversation. The model never answers (`StalledClient`), so the
-figures are those of the path to the acknowledgement alone.
+figures are those of the path to the acknowledgement alone (why, and what the backlog it builds costs:
+`bench_webhooks.py`).
 """
 
 from __future__ import annotations
