@@ -189,3 +189,38 @@ def test_a_forked_child_uses_its_own_lock_and_flusher(tmp_path: Path) -> None:
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert asyncio.run(store.get(LEDGER, "child")) == 2
+
+
+@pytest.mark.parametrize("loss", ["missing", "cut short"])
+async def test_a_done_mark_the_disk_lost_is_restored_from_the_journal(tmp_path: Path, loss: str) -> None:
+    ledger = TurnLedger(FileStateStore(tmp_path), DeliveryOptions(lease=30.0))
+    ticket = await ledger.accept("chat", "7", {"text": "hi"})
+    assert ticket is not None
+    await ledger.handle(ticket, _nothing)
+    done = tmp_path / "idempotency" / "chat%3A7.json"
+    # the done mark is written without an fsync of its own; a power cut may take it (the journal vouches for it)
+    done.unlink() if loss == "missing" else done.write_bytes(b"")
+    restarted = TurnLedger(FileStateStore(tmp_path), DeliveryOptions(lease=30.0))
+    assert await restarted.accept("chat", "7", {"text": "hi"}) is None
+    assert json.loads(done.read_bytes())["value"] == {"status": "done"}
+    assert await FileStateStore(tmp_path).keys(LEDGER) == []
+
+
+async def test_compaction_fsyncs_the_done_marks_and_then_forgets_them(tmp_path: Path, monkeypatch) -> None:
+    synced: list[Path] = []
+    real = journal_module._sync_file
+    monkeypatch.setattr(journal_module, "_sync_file", lambda path: (synced.append(path), real(path)))
+    store = FileStateStore(tmp_path)
+    store._journals[LEDGER].min_compact = 4096  # type: ignore[attr-defined]
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    for n in range(60):
+        ticket = await ledger.accept("chat", str(n), {"text": "x" * 40})
+        assert ticket is not None
+        await ledger.handle(ticket, _nothing)
+    await asyncio.sleep(0.2)  # the flusher compacts after its flush
+    names = {path.name for path in synced}
+    assert {"chat%3A0.json", "chat%3A1.json"} <= names
+    journal = (tmp_path / "ledger.journal").read_bytes()
+    assert len(journal) < 4096
+    vouched = [line for line in journal.splitlines() if b'"f":' in line]
+    assert len(vouched) < 60 and not any(b"chat%3A0.json" in line for line in vouched)

@@ -1,8 +1,11 @@
 """One namespace of a state folder kept in an append-only journal file, so concurrent writes share an fsync.
 
 Each line is a JSON record: ``{"k": key, "v": value, "x": expires_at}`` sets a key, ``{"k": key}``
-deletes it. Every process keeps the map in memory and, holding the journal's `flock`, reads what
-the others appended before it compares or writes, so compare-and-set holds across processes.
+deletes it. A line may also vouch for a file its writer wrote without an fsync (``"f"``: its path in
+the journal's folder, ``"b"``: its content): the journal is what makes that file durable, by
+rewriting it on the first load after a crash if it was lost, and by fsyncing it when it compacts.
+Every process keeps the map in memory and, holding the journal's `flock`, reads what the others
+appended before it compares or writes, so compare-and-set holds across processes.
 
 Group commit: an operation returns only once an fsync covered every line it wrote or read. One
 flusher thread per journal syncs the file while new lines queue up behind it; each flush settles
@@ -39,6 +42,7 @@ _datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 T = TypeVar("T")
 Matcher = Callable[[Any], bool]
 Adopt = Callable[[], Iterable[tuple[Path, str, Any, float | None]]]
+File = tuple[str, str]  # a file's path (relative to the journal's folder) and its content
 _Waiter = tuple[int, int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
 
 
@@ -56,13 +60,51 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _line(key: str, value: Any = None, expires: float | None = None, *, delete: bool = False) -> bytes:
-    record: dict[str, Any] = {"k": key} if delete else {"k": key, "v": value, "x": expires}
+def _line(
+    key: str | None, value: Any = None, expires: float | None = None, *, delete: bool = False, file: File | None = None
+) -> bytes:
+    record: dict[str, Any] = {} if key is None else {"k": key} if delete else {"k": key, "v": value, "x": expires}
+    if file is not None:
+        record.update(f=file[0], b=file[1])
     return json.dumps(record, separators=(",", ":")).encode() + b"\n"
 
 
 def _expires(ttl: float | None) -> float | None:
     return None if ttl is None else time.time() + ttl
+
+
+def _sync_file(path: Path) -> None:
+    """Fsync `path` if it is there (one deleted since was deleted on purpose)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _restore(path: Path, content: bytes) -> None:
+    """After a crash: write a vouched-for file again, durably, when it is missing or was cut short."""
+    try:
+        current = path.read_bytes()
+        json.loads(current)
+        return
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        _write_all(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    _fsync_folder(path.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -92,6 +134,7 @@ class Journal:
         self._flushing = False
         self._flusher: threading.Thread | None = None
         self._waiters: list[_Waiter] = []
+        self._files: dict[str, str] = {}  # files vouched for since the last compaction
 
     # --- operations -------------------------------------------------------------------------------
 
@@ -123,13 +166,15 @@ class Journal:
 
         return await self._do(_replace)
 
-    async def discard(self, key: str, *, match: Matcher | None = None) -> bool:
+    async def discard(self, key: str, *, match: Matcher | None = None, file: File | None = None) -> bool:
+        """Compare-and-delete; with `file`, vouch for that file (written without an fsync) in the same line."""
+
         def _discard() -> bool:
             current = self._value(key)
-            if current is None or (match is not None and not match(current)):
-                return False
-            self._append(_line(key, delete=True))
-            return True
+            gone = current is not None and (match is None or match(current))
+            if gone or file is not None:
+                self._append(_line(key if gone else None, delete=True, file=file))
+            return gone
 
         return await self._do(_discard)
 
@@ -159,9 +204,15 @@ class Journal:
     def _apply(self, line: bytes) -> None:
         try:
             record = json.loads(line)
-            key = record["k"]
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return  # not a record (cannot happen short of a damaged disk): skip it
+        if not isinstance(record, dict):
+            return
+        if isinstance(record.get("f"), str) and isinstance(record.get("b"), str):
+            self._files[record["f"]] = record["b"]
+        key = record.get("k")
+        if not isinstance(key, str):
+            return
         old = self._values.pop(key, None)
         if old is not None:
             self._live -= old[2]
@@ -256,8 +307,11 @@ class Journal:
         status = os.fstat(fd)
         self._swap(fd, (status.st_dev, status.st_ino), end=0, durable=False)
         self._values.clear()
+        self._files.clear()
         self._live = 0
         self._read_from(0, status.st_size)
+        for name, content in self._files.items():
+            _restore(self.path.parent / name, content.encode())
 
     def _read_from(self, start: int, size: int) -> None:
         if size <= start:
@@ -284,7 +338,13 @@ class Journal:
             self._settle_covered(None)
 
     def _compact(self) -> None:
-        """Rewrite the live records to a new file and move it over the journal (holding the journal)."""
+        """Rewrite the live records to a new file and move it over the journal (holding the journal);
+        the files it vouched for are fsynced first, so the new journal need not mention them."""
+        for name in self._files:
+            _sync_file(self.path.parent / name)
+        for folder in {(self.path.parent / name).parent for name in self._files}:
+            _fsync_folder(folder)
+        self._files.clear()
         now = time.time()
         lines = [
             _line(key, value, expires)

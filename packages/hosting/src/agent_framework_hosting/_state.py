@@ -165,6 +165,8 @@ class MemoryStateStore:
     """
 
     keeps_objects = True
+    process_local = True
+    """No other process reads this store (the ledger need not renew its leases)."""
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, pinned: Collection[str] = ()) -> None:
         if max_entries < 1:
@@ -178,7 +180,10 @@ class MemoryStateStore:
         self._warned_at: float | None = None
 
     def _space(self, namespace: str) -> OrderedDict[str, tuple[Any, float | None]]:
-        return self._spaces.setdefault(namespace, OrderedDict())
+        space = self._spaces.get(namespace)
+        if space is None:  # not setdefault: that builds a new OrderedDict on every call
+            space = self._spaces[namespace] = OrderedDict()
+        return space
 
     def _live(self, namespace: str, key: str) -> tuple[Any, float | None] | None:
         space = self._space(namespace)
@@ -202,6 +207,9 @@ class MemoryStateStore:
         return None if entry is None else entry[0]
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+        self._put(namespace, key, value, ttl)
+
+    def _put(self, namespace: str, key: str, value: Any, ttl: float | None) -> None:
         space = self._space(namespace)
         space[key] = (value, None if ttl is None else time.monotonic() + ttl)
         space.move_to_end(key)
@@ -235,8 +243,18 @@ class MemoryStateStore:
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         if self._live(namespace, key) is not None:
             return False
-        await self.set(namespace, key, value, ttl=ttl)
+        self._put(namespace, key, value, ttl)
         return True
+
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        """`add`, then read the value at `read` (namespace, key): the ledger's accept in one call."""
+        if self._live(namespace, key) is not None:
+            return False, None
+        self._put(namespace, key, value, ttl)
+        found = self._live(*read)
+        return True, None if found is None else found[0]
 
     async def delete(self, namespace: str, key: str) -> bool:
         value = self._space(namespace).pop(key, None)
@@ -444,17 +462,18 @@ class FileStateStore:
         return json.dumps(record, separators=(",", ":")).encode()
 
     @staticmethod
-    def _temp(path: Path, data: bytes) -> Path:
+    def _temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         with open(temp, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         return temp
 
-    def _write(self, path: Path, data: bytes) -> None:
-        temp = self._temp(path, data)
+    def _write(self, path: Path, data: bytes, *, sync: bool = True) -> None:
+        temp = self._temp(path, data, sync=sync)
         try:
             os.replace(temp, path)
         finally:
@@ -740,8 +759,11 @@ class FileStateStore:
             return self._discard(gone, match)
 
         if journal is not None:
-            await asyncio.to_thread(self._write, path, data)
-            discarded = await journal.discard(discard[1], match=lambda current: matches(current, match))
+            # The done mark is written without its own fsync: the journal line that deletes the entry vouches
+            # for it (restores it after a crash, fsyncs it when it compacts), so one shared flush covers both.
+            await asyncio.to_thread(self._write, path, data, sync=False)
+            vouched = (path.relative_to(self.root).as_posix(), data.decode())
+            discarded = await journal.discard(discard[1], match=lambda current: matches(current, match), file=vouched)
         else:
             discarded = await asyncio.to_thread(_both)
         self._maybe_sweep(namespace, ttl)
