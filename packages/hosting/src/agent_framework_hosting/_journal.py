@@ -438,6 +438,8 @@ class Journal:
                 self._flushing -= 1
                 if error is None and generation == self._generation:
                     self._synced = max(self._synced, target)
+                if not self._flushing:
+                    self._flushing_to = self._synced  # a failed flush covers nothing
                 self._settle_covered(error)
                 self._flush.notify_all()
             if error is None and self._too_long():
