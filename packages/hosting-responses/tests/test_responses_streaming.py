@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
 import httpx
-from agent_framework import AgentResponseUpdate, Content
+from agent_framework import Agent, AgentResponseUpdate, Content
+from agent_framework_hosting import AgentFrameworkHost
 from agent_framework_hosting.testing import OfflineChatClient, wait_until
 from agent_framework_hosting_responses import ResponsesChannel
 
@@ -140,3 +142,51 @@ def _retrieve_or_none(served: Any, response_id: str) -> Any:
         return served.client.responses.retrieve(response_id)
     except openai.NotFoundError:
         return None
+
+
+async def _asgi_body_messages(app: Any, body: dict[str, Any]) -> list[bytes]:
+    """POST /v1/responses into the ASGI app itself (sockets may merge or split writes): its body messages."""
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, events.get, replies.put))
+    await events.put({"type": "lifespan.startup"})
+    assert (await replies.get())["type"] == "lifespan.startup.complete"
+    messages: list[bytes] = []
+    done = asyncio.Event()
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            messages.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    headers = [(b"host", b"test"), (b"content-type", b"application/json")]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http"}
+    scope |= {"path": "/v1/responses", "raw_path": b"/v1/responses", "root_path": "", "query_string": b""}
+    scope |= {"headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    await app(scope, receive, send)
+    await events.put({"type": "lifespan.shutdown"})
+    await replies.get()
+    await lifespan
+    return [message for message in messages if message]
+
+
+async def test_updates_the_agent_has_ready_go_out_in_one_write_in_order() -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[ResponsesChannel()])
+    messages = await _asgi_body_messages(host.app, {"model": "m", "input": "a b c d e f", "stream": True})
+    events = [
+        json.loads(line[6:]) for message in messages for line in message.decode().splitlines() if line[:6] == "data: "
+    ]
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta") == "echo 1: a b c d e f"
+    assert events[-1]["type"] == "response.completed"
+    assert len(messages) < 5, f"an instant agent's {len(events)} events take a few writes, not one each"

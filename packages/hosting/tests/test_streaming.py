@@ -113,3 +113,38 @@ async def test_updates_pass_through_as_they_are_produced() -> None:
     assert first.text == "echo "
     assert loop.time() - started < 1.0, "the first update must not wait for the whole answer"
     await stream.aclose()
+
+
+async def test_a_fast_target_runs_ahead_so_its_ready_updates_are_pending() -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[])
+    stream = await host.context.run_stream(turn("a b c d", "k"))
+    updates = stream.__aiter__()
+    await updates.__anext__()
+    assert stream.pending, "an agent that answers at once has its next updates ready"
+    texts = [update.text async for update in updates]
+    assert "".join(texts) == "1: a b c d" and not stream.pending
+
+
+async def test_a_slow_targets_next_update_is_not_pending_until_it_is_produced() -> None:
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(chunk_delay=0.3), name="echo"), channels=[])
+    stream = await host.context.run_stream(turn("a b", "k"))
+    updates = stream.__aiter__()
+    await updates.__anext__()
+    assert not stream.pending, "the next update is still being produced"
+    await stream.aclose()
+
+
+async def test_a_consumer_that_stops_reading_holds_the_run_back_after_run_ahead_updates() -> None:
+    from agent_framework_hosting._stream import RUN_AHEAD
+
+    client = OfflineChatClient()
+    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[])
+    words = " ".join(f"w{n}" for n in range(RUN_AHEAD * 3))
+    stream = await host.context.run_stream(turn(words, "k"))
+    updates = stream.__aiter__()
+    await updates.__anext__()
+    await asyncio.sleep(0.2)
+    await stream.aclose()
+    stored = history(await host.sessions.stored("k"))
+    assert stored[0] == words
+    assert len(stored[1].split()) <= RUN_AHEAD + 3, "the agent waited for the consumer instead of finishing"

@@ -271,12 +271,15 @@ class TurnRunner:
         try:
             started = self.response(turn, "in_progress")
             yield sse_frames([*events.created(started), *events.in_progress(started)])
+            ready: list[dict[str, Any]] = []
             try:
                 source = interleaved(stream, inbox) if turn.conversation_id else stream
                 async for update in source:
-                    step = update if isinstance(update, list) else events.delta(update.text)
-                    if step:
-                        yield sse_frames(step)
+                    ready += update if isinstance(update, list) else events.delta(update.text)
+                    # Updates the agent has produced already go out in one write; none waits for a later one.
+                    if ready and not stream.pending:
+                        yield sse_frames(ready)
+                        ready = []
                 if stream.interrupted:
                     response = self.partial(turn, events, "incomplete")
                 else:
@@ -291,7 +294,7 @@ class TurnRunner:
                 await self.safe_finish(turn, response, encoded=encoded)
             finished = True
             # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
-            yield sse_frames([*inbox.take(), *closing], {id(response): encoded})
+            yield sse_frames([*ready, *inbox.take(), *closing], {id(response): encoded})
         finally:
             if not finished:
                 with anyio.CancelScope(shield=True):

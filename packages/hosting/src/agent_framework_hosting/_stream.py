@@ -16,6 +16,8 @@ from ._telemetry import TurnTrace
 from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
 
 STOP_GRACE_SECONDS = 5.0
+RUN_AHEAD = 16
+"""How many updates the target may produce ahead of the consumer (a slow client holds the run back past that)."""
 FinalResult = Callable[[], Awaitable[Any]]
 """Awaits the target's final result once its updates are consumed."""
 CloseRun = Callable[[BaseException | None], Awaitable[None]]
@@ -36,8 +38,10 @@ class HostedStream:
     """Async-iterable over `AgentResponseUpdate`s, with `get_final_response()`.
 
     The target's stream runs in one pump task (so its context variables and
-    spans stay consistent) and hands updates over one at a time: nothing is
-    buffered ahead of the consumer. The run holds its session until the stream
+    spans stay consistent) and hands updates over through a short queue: the
+    target may run up to `RUN_AHEAD` updates ahead of the consumer, which then
+    takes what is ready without waiting (`pending` tells a channel that more is
+    ready, so it can write it in one go). The run holds its session until the stream
     is consumed, `get_final_response()` returns, or `aclose()` is called; a
     consumer that is cancelled (a disconnecting client) stops the run after the
     step in flight, and what the turn produced so far is persisted.
@@ -62,8 +66,8 @@ class HostedStream:
         self._finish_turn = finish
         self._trace = trace
         self._update_hook = update_hook
-        # One slot: the pump waits for the consumer to take each update, so nothing is buffered ahead.
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=1)
+        # Bounded: a target faster than its consumer waits for it once RUN_AHEAD updates are ready.
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=RUN_AHEAD)
         self._stop = False
         self._pump: asyncio.Task[Any] | None = None
         self._iterated = False
@@ -90,6 +94,11 @@ class HostedStream:
             finally:
                 self._trace.detach(token)
         return self._pump
+
+    @property
+    def pending(self) -> bool:
+        """Whether the next update (or the end) is ready now: reading it will not wait for the target."""
+        return not self._queue.empty()
 
     @property
     def interrupted(self) -> bool:
@@ -129,7 +138,7 @@ class HostedStream:
                 return False
             self._sent.append(update)
             await self._queue.put(update)
-            if self._stop:  # the consumer left while we waited to hand this update over
+            if self._stop:  # the consumer left while we waited for room to hand this update over
                 return False
         return True
 
@@ -202,7 +211,7 @@ class HostedStream:
         if pump is None:
             await self._close(None)
             return
-        # Free the slot so a pump blocked in put() wakes, sees _stop and closes the run itself (in its
+        # Free a slot so a pump blocked in put() wakes, sees _stop and closes the run itself (in its
         # own task, where the target's context lives); only a pump that does not stop in time is cancelled.
         with contextlib.suppress(asyncio.QueueEmpty):
             self._queue.get_nowait()
