@@ -86,3 +86,28 @@ async def test_handling_writes_no_running_mark_and_settles_the_entry() -> None:
     assert seen == ["accepted"]
     assert await store.get(LEDGER, key) is None
     assert await ledger.accept("chat", "0", {"text": "hi"}) is None  # answered: a repeat is dropped
+
+
+async def test_a_repeat_of_a_delivery_held_here_is_a_duplicate_even_once_its_lease_lapsed() -> None:
+    store = MemoryStateStore(pinned=[LEDGER, "idempotency"])
+    ledger = TurnLedger(store, DeliveryOptions(lease=30.0))
+    (key,) = await accepted(ledger, 1)
+    lapsed = {**ledger._held[key].entry, "lease_until": 0.0}  # queued behind a long turn, never renewed
+    await store.set(LEDGER, key, lapsed)
+    ledger._held[key].entry = lapsed
+    assert await ledger.accept("chat", "0", {"text": "hi"}) is None
+    assert (await store.get(LEDGER, key))["owner"] == lapsed["owner"]
+
+
+async def test_leases_in_a_process_local_store_are_not_rewritten_by_the_upkeep() -> None:
+    store = MemoryStateStore(pinned=[LEDGER])
+    ledger = TurnLedger(store, DeliveryOptions(lease=0.3))
+    (key,) = await accepted(ledger, 1)
+    entry = await store.get(LEDGER, key)
+    await ledger.start(lambda work: asyncio.get_running_loop().create_task(work))
+    try:
+        await asyncio.sleep(0.5)  # past a renewal period and a whole lease
+        assert await store.get(LEDGER, key) is entry
+        assert key in ledger._held
+    finally:
+        await ledger.stop()

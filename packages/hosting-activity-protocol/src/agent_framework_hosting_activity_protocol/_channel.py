@@ -60,9 +60,11 @@ from ._jwt import TokenRejected
 from ._keys import KeysUnavailable, OpenIdKeys
 from ._parse import (
     InboundActivity,
+    attachment_contents,
     card_action_text,
     command_name,
     members_to_welcome,
+    message_text,
     read_activity,
     to_channel_request,
 )
@@ -339,10 +341,14 @@ class ActivityProtocolChannel:
         return self._context
 
     async def _message(self, activity: InboundActivity) -> Response:
-        channel_request = to_channel_request(activity, channel=self.name, stream=self.stream)
-        if channel_request is None:
+        # Only the text is needed before acknowledging; the turn's request is built when the turn runs
+        # (a tenth of the acknowledgement's work, and less for a queued delivery to hold).
+        text = message_text(activity)
+        if not text and not attachment_contents(activity.attachments):
             return _accepted()
         if activity.expect_replies:
+            channel_request = to_channel_request(activity, channel=self.name, stream=self.stream, text=text)
+            assert channel_request is not None
             async with self._first_delivery(activity) as first:
                 if not first:
                     logger.info(
@@ -356,21 +362,22 @@ class ActivityProtocolChannel:
         if ticket is None:
             logger.info("ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id)
             return _accepted()
-        deliver = functools.partial(self._deliver, activity, channel_request)
+        deliver = functools.partial(self._deliver_text, activity, text)
         assert self._queues is not None
-        self._queues.submit(self._queue_key(channel_request), functools.partial(self.context.handle, ticket, deliver))
+        queue = self._queue_key(activity.isolation_key, text)
+        self._queues.submit(queue, functools.partial(self.context.handle, ticket, deliver))
         return _accepted()
 
-    def _queue_key(self, request: ChannelRequest) -> str | None:
+    def _queue_key(self, isolation_key: str, text: str) -> str | None:
         """The conversation's queue, so a waiting message holds no task, when turns wait without bound
         under the queue policy; else None (run at once: it waits for the turn lock, bounded, or acts on
         arrival), and always for `/stop`."""
         if self.context.channel_policy(self.name) != "queue" or self.context.turn_wait is not None:
             return None
-        command = self._command(request)
+        command = self._command_named(text)
         if command is not None and command.name.lower() == "stop":
             return None
-        return request.isolation_key
+        return isolation_key
 
     @staticmethod
     def _delivery_id(activity: InboundActivity) -> str:
@@ -405,10 +412,12 @@ class ActivityProtocolChannel:
     # -- turns ---------------------------------------------------------------------------------
 
     def _command(self, request: ChannelRequest) -> ChannelCommand | None:
+        return self._command_named(request.input[0].text)
+
+    def _command_named(self, text: str) -> ChannelCommand | None:
         if not self._all_commands:
             return None
-        message = request.input[0]
-        name = command_name(message.text)
+        name = command_name(text)
         return self._all_commands.get(name) if name else None
 
     async def _answer(self, activity: InboundActivity, request: ChannelRequest) -> list[dict[str, Any]]:
@@ -441,6 +450,11 @@ class ActivityProtocolChannel:
             )
         )
         return replies
+
+    async def _deliver_text(self, activity: InboundActivity, text: str) -> None:
+        request = to_channel_request(activity, channel=self.name, stream=self.stream, text=text)
+        if request is not None:
+            await self._deliver(activity, request)
 
     async def _deliver(self, activity: InboundActivity, request: ChannelRequest) -> None:
         """Run the turn in the background and post its replies to the connector."""

@@ -17,7 +17,7 @@ _AT_TAG = re.compile(r"<at(?:\s[^>]*)?>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per queued delivery: a backlog holds thousands
 class InboundActivity:
     """The parts of an inbound Activity the channel acts on, type-checked."""
 
@@ -78,7 +78,7 @@ def _account(payload: Mapping[str, Any], name: str, *, required: bool) -> Mappin
     value = payload.get(name)
     if value is None and not required:
         return {}
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict) and not isinstance(value, Mapping):  # dict first: the ABC check is slow
         raise BadRequest(f"activity field {name!r} must be an object", param=name)
     account_id = value.get("id")
     if (required or account_id is not None) and (not isinstance(account_id, str) or not account_id):
@@ -194,6 +194,14 @@ def card_action_text(value: Any) -> str | None:
     return f"Card action{named}: {_json_text(data if data is not None else {})}"
 
 
+def message_text(activity: InboundActivity) -> str:
+    """What a `message` activity says to the agent: the bot's own mentions stripped, a card submission as text."""
+    text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
+    if activity.value is not None and activity.value != {}:
+        text = f"{text}\n{submitted_text(activity.value)}" if text else submitted_text(activity.value)
+    return text
+
+
 def to_channel_request(
     activity: InboundActivity, *, channel: str, stream: bool, text: str | None = None
 ) -> ChannelRequest | None:
@@ -203,9 +211,7 @@ def to_channel_request(
     rides on the request's `attributes["value"]`.
     """
     if text is None:
-        text = strip_mentions(activity.text, activity.entities, activity.recipient_id)
-        if activity.value is not None and activity.value != {}:
-            text = f"{text}\n{submitted_text(activity.value)}" if text else submitted_text(activity.value)
+        text = message_text(activity)
     contents: list[Any] = [text] if text else []
     contents.extend(attachment_contents(activity.attachments))
     if not contents:

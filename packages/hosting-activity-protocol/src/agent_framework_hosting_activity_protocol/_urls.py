@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +31,19 @@ def service_url_allowed(service_url: object, hosts: Iterable[str]) -> bool:
     """True for an https URL (http only on a loopback host) whose host is, or is under, an allowed host."""
     if not isinstance(service_url, str) or not service_url:
         return False
+    if isinstance(hosts, tuple):
+        return _allowed_cached(service_url, hosts)
+    return _allowed(service_url, hosts)
+
+
+@functools.lru_cache(maxsize=256)
+def _allowed_cached(service_url: str, hosts: tuple[str, ...]) -> bool:
+    """`_allowed`, remembered: a bot sees a handful of service URLs, and each activity names one (urlsplit
+    is a tenth of an activity's acknowledgement)."""
+    return _allowed(service_url, hosts)
+
+
+def _allowed(service_url: str, hosts: Iterable[str]) -> bool:
     try:
         parts = urlsplit(service_url)
         host = (parts.hostname or "").lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -26,10 +27,16 @@ from agent_framework_hosting import (
     chat_reply,
     replying,
 )
-from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
+from agent_framework_hosting.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    AfterResponse,
+    BadRequest,
+    json_error,
+    parse_json,
+    read_body,
+)
 from agent_framework_hosting.queues import ConversationQueues
 from agent_framework_hosting.streaming import LiveEdit
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -57,6 +64,10 @@ from ._split import split_message
 from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEADER, InvalidSignature, SignatureVerifier
 
 logger = logging.getLogger("agent_framework.hosting.discord")
+# The deferral every accepted command answers with, encoded once (the bytes `JSONResponse` would send).
+_DEFERRED = {
+    ephemeral: json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")).encode() for ephemeral in (False, True)
+}
 Job = Callable[[float], Coroutine[Any, Any, None]]
 
 DiscordIsolationKeyFactory = Callable[[Mapping[str, Any]], str]
@@ -349,13 +360,10 @@ class DiscordChannel:
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
             return JSONResponse(deferred(ephemeral=ephemeral))
-        queue = self._queue_key(interaction, key)
-
-        async def start() -> None:
-            assert self._queues is not None
-            self._queues.submit(queue, partial(self.context.handle, ticket, partial(job, received)))
-
-        return JSONResponse(deferred(ephemeral=ephemeral), background=BackgroundTask(start))
+        assert self._queues is not None
+        start = partial(self._queues.submit, self._queue_key(interaction, key),
+                        partial(self.context.handle, ticket, partial(job, received)))  # fmt: skip
+        return Response(_DEFERRED[ephemeral], media_type="application/json", background=AfterResponse(start))
 
     def _queue_key(self, interaction: Interaction, key: str) -> str | None:
         """The conversation's queue, so a waiting interaction holds no task, when turns wait without bound

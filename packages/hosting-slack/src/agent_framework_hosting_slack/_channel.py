@@ -26,7 +26,7 @@ from agent_framework_hosting import (
     StateUnavailableError,
     chat_reply,
 )
-from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, parse_json, read_body
+from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, json_ok, parse_json, read_body
 from agent_framework_hosting.queues import ConversationQueues
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -268,7 +268,9 @@ class SlackChannel:
             return json_error(error.status_code, error.public_message, error.code)
         if accepted.challenge is not None:
             return JSONResponse({"challenge": accepted.challenge})
-        return JSONResponse({"ok": True, **({"duplicate": True} if accepted.status == "duplicate" else {})})
+        if accepted.status == "duplicate":
+            return JSONResponse({"ok": True, "duplicate": True})
+        return json_ok()
 
     async def _commands_route(self, request: Request) -> Response:
         try:

@@ -38,7 +38,14 @@ from agent_framework_hosting import (
     current_ticket,
     replying,
 )
-from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, read_json_object, secrets_equal
+from agent_framework_hosting.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    BadRequest,
+    json_error,
+    json_ok,
+    read_json_object,
+    secrets_equal,
+)
 from agent_framework_hosting.queues import ConversationQueues
 from agent_framework_hosting.streaming import LiveEdit
 from starlette.requests import Request
@@ -318,7 +325,7 @@ class TelegramChannel:
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
         self._queues.submit(self._queue_key(update), functools.partial(self._handle, ticket, update))
-        return JSONResponse({"ok": True})
+        return json_ok()
 
     async def _accept(self, update: dict[str, Any]) -> DeliveryTicket | None:
         """Record the update in the turn ledger (before Telegram hears back); None for a repeat."""

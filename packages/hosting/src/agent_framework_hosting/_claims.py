@@ -10,10 +10,10 @@ finished or is still being worked on.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections import OrderedDict
 
 from ._errors import StateUnavailableError
+from ._owners import unique_token
 from ._state import StateStore
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -35,7 +35,7 @@ class Claims:
 
     async def take(self, key: str) -> str | None:
         """Claim `key`; its owner token, or None when it is handled or in hand elsewhere."""
-        token = secrets.token_hex(16)
+        token = unique_token()
         record = {"owner": token, "status": "claimed"}
         try:
             if await self.store.add(CLAIMS, key, record, ttl=self.claim_ttl):

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 
 from ._claims import CLAIMS
 from ._errors import HostingError, StateUnavailableError
+from ._owners import unique_token
 from ._state import StateStore
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -76,6 +76,8 @@ class Resumer(Protocol):
 class DeliveryTicket:
     """One delivery this process owns while it works on it."""
 
+    __slots__ = ("entry", "key", "ledger", "lost")  # one per queued delivery: a backlog holds thousands
+
     def __init__(self, ledger: TurnLedger, key: str, entry: dict[str, Any]) -> None:
         self.ledger = ledger
         self.key = key
@@ -118,18 +120,6 @@ async def replying() -> None:
             await ticket.mark(REPLYING)
 
 
-_PROCESS: tuple[int, str] | None = None
-
-
-def _process_id() -> str:
-    """`host:pid` of this process (cached per pid: a forked child names itself)."""
-    global _PROCESS
-    pid = os.getpid()
-    if _PROCESS is None or _PROCESS[0] != pid:
-        _PROCESS = (pid, f"{socket.gethostname()}:{pid}")
-    return _PROCESS[1]
-
-
 def _owner_is_dead(owner: str) -> bool:
     """Whether `owner` names a process on this machine that no longer runs."""
     host, _, rest = owner.partition(":")
@@ -168,7 +158,7 @@ class TurnLedger:
             "id": delivery_id,
             "payload": payload,
             "status": status,
-            "owner": f"{_process_id()}:{secrets.token_hex(8)}",
+            "owner": unique_token(),
             "lease_until": now + self.options.lease,
             "accepted_at": now,
             "attempts": 1,
@@ -219,8 +209,8 @@ class TurnLedger:
         """A repeat of a delivery already recorded: take it over when its owner is gone (or it is our own
         write that timed out); None while its owner works on it."""
         ours = isinstance(current, dict) and current.get("owner") == self._unconfirmed.get(key)
-        if not ours and not self._lapsed(current):
-            return None
+        if not ours and (key in self._held or not self._lapsed(current)):
+            return None  # in hand here (alive, whatever its lease says) or elsewhere
         self._unconfirmed.pop(key, None)
         return await self._claim(key, current)
 
@@ -232,7 +222,7 @@ class TurnLedger:
     async def _claim(self, key: str, current: dict[str, Any]) -> DeliveryTicket | None:
         entry = dict(current)
         entry.update(
-            owner=f"{_process_id()}:{secrets.token_hex(8)}",
+            owner=unique_token(),
             lease_until=time.time() + self.options.lease,
             attempts=int(current.get("attempts", 1)) + 1,
         )
@@ -381,7 +371,10 @@ class TurnLedger:
         while True:
             await asyncio.sleep(min(renew_every, interval))
             try:
-                await self.renew()
+                if not getattr(self.store, "process_local", False):
+                    # a process-local store's leases are read by no other process, and this one knows
+                    # what it holds: rewriting every queued delivery's entry would be work for nothing
+                    await self.renew()
                 if time.monotonic() >= next_recovery:
                     next_recovery = time.monotonic() + interval
                     await self.recover()

@@ -165,6 +165,8 @@ class MemoryStateStore:
     """
 
     keeps_objects = True
+    process_local = True
+    """No other process reads this store (the ledger need not renew its leases)."""
 
     def __init__(self, *, max_entries: int = DEFAULT_MAX_ENTRIES, pinned: Collection[str] = ()) -> None:
         if max_entries < 1:
@@ -178,7 +180,10 @@ class MemoryStateStore:
         self._warned_at: float | None = None
 
     def _space(self, namespace: str) -> OrderedDict[str, tuple[Any, float | None]]:
-        return self._spaces.setdefault(namespace, OrderedDict())
+        space = self._spaces.get(namespace)
+        if space is None:  # not setdefault: that builds a new OrderedDict on every call
+            space = self._spaces[namespace] = OrderedDict()
+        return space
 
     def _live(self, namespace: str, key: str) -> tuple[Any, float | None] | None:
         space = self._space(namespace)
@@ -202,6 +207,9 @@ class MemoryStateStore:
         return None if entry is None else entry[0]
 
     async def set(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> None:
+        self._put(namespace, key, value, ttl)
+
+    def _put(self, namespace: str, key: str, value: Any, ttl: float | None) -> None:
         space = self._space(namespace)
         space[key] = (value, None if ttl is None else time.monotonic() + ttl)
         space.move_to_end(key)
@@ -235,8 +243,18 @@ class MemoryStateStore:
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
         if self._live(namespace, key) is not None:
             return False
-        await self.set(namespace, key, value, ttl=ttl)
+        self._put(namespace, key, value, ttl)
         return True
+
+    async def add_and_get(
+        self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
+    ) -> tuple[bool, Any | None]:
+        """`add`, then read the value at `read` (namespace, key): the ledger's accept in one call."""
+        if self._live(namespace, key) is not None:
+            return False, None
+        self._put(namespace, key, value, ttl)
+        found = self._live(*read)
+        return True, None if found is None else found[0]
 
     async def delete(self, namespace: str, key: str) -> bool:
         value = self._space(namespace).pop(key, None)
