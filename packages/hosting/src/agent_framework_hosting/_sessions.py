@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import operator
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 from agent_framework import AgentSession, Message
 
+from ._marks import WatchedProperties, marks_of, watch
 from ._parked import DEFAULT_WARM_SESSIONS, ParkedSession, WarmSessions
 from ._state import StateStore
 
@@ -40,27 +40,17 @@ Segment = list[Any]
 
 @dataclass
 class _Live:
-    """A session as this process last loaded or saved it."""
+    """A session as this process last loaded or saved it.
+
+    `marks` are the compaction marks stored with `loaded`, which still has them while
+    `WatchedProperties.changes` is `seen`.
+    """
 
     session: AgentSession
     logs: dict[str, list[Segment]] = field(default_factory=dict)
     loaded: dict[str, list[Message]] = field(default_factory=dict)
     marks: dict[str, list[Any]] = field(default_factory=dict)
-
-
-EXCLUDED = "_excluded"  # Agent Framework's compaction marks stored messages in place with this property
-
-
-_properties = operator.attrgetter("additional_properties")
-_excluded = operator.methodcaller("get", EXCLUDED, False)
-
-
-def _marks(messages: list[Message]) -> list[Any]:
-    """Each message's compaction mark: the one in-place change to stored history that must be noticed.
-
-    The loop runs in C (`map` over getters), so checking a long history every turn stays cheap.
-    """
-    return list(map(_excluded, map(_properties, messages)))
+    seen: int = -1
 
 
 def _message_lists(session: AgentSession) -> Iterator[tuple[str, list[Message]]]:
@@ -181,7 +171,7 @@ class SessionManager:
                 self._remember(_Live(session))
             return session
         session = AgentSession.from_dict(stored["session"])
-        entry = _Live(session)
+        entry = _Live(session, seen=WatchedProperties.changes)
         for source, segments in stored["logs"].items():
             known = live.logs.get(source, []) if live is not None else []
             loaded = live.loaded.get(source) if live is not None else None
@@ -190,7 +180,9 @@ class SessionManager:
             if complete:
                 entry.logs[source], entry.loaded[source] = segments, messages
                 held = live.marks.get(source) if live is not None and reused else None
-                entry.marks[source] = (held or [])[:reused] + _marks(messages[reused:])
+                entry.marks[source] = (held or [])[:reused] + marks_of(messages[reused:])
+                if live is not None and reused:
+                    entry.seen = min(entry.seen, live.seen)
             else:
                 logger.warning("session %s lost part of its history; the rest is kept", session_id)
         if remember:
@@ -212,7 +204,9 @@ class SessionManager:
             begin = max(first, start)
             raw = await self._store.items(HISTORY, log, begin - first, end - first)
             complete = complete and len(raw) == end - begin
-            messages.extend(Message.from_dict(item) for item in raw)
+            fresh = [Message.from_dict(item) for item in raw]
+            watch(fresh)
+            messages.extend(fresh)
         return messages, complete, start
 
     def _remember(self, entry: _Live, session_id: str | None = None) -> None:
@@ -232,15 +226,16 @@ class SessionManager:
         if live is None or live.session is not session:
             live = _Live(session)
         batch = getattr(self._store, "batch", None)
+        seen = WatchedProperties.changes
         try:
             # A store that can batch (PostgreSQL) commits the new messages and the record together.
             async with batch() if callable(batch) else nullcontext():
-                entry = _Live(session)
+                entry = _Live(session, seen=seen)
                 for source, messages in _message_lists(session):
-                    marks = _marks(messages)
                     known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
-                    entry.logs[source] = await self._append(session.session_id, messages, marks, *known, ttl)
-                    entry.loaded[source], entry.marks[source] = messages, marks
+                    stored_at = await self._append(session.session_id, messages, *known, live.seen == seen, ttl)
+                    entry.logs[source], entry.marks[source] = stored_at
+                    entry.loaded[source] = messages
                 with _messages_hidden(session):
                     data = session.to_dict()
                 record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
@@ -254,43 +249,48 @@ class SessionManager:
         self,
         session_id: str,
         messages: list[Message],
-        current: list[Any],
         segments: list[Segment],
         loaded: list[Message] | None,
-        marks: list[Any] | None,
+        held: list[Any] | None,
+        unmarked: bool,
         ttl: float | None,
-    ) -> list[Segment]:
-        """Store the messages past those already stored; returns the segments that now hold them all."""
+    ) -> tuple[list[Segment], list[Any]]:
+        """Store the messages past those already stored; returns the segments that now hold them all, and
+        their marks. `unmarked`: no compaction mark changed since `held` (the stored marks) was taken."""
         segments = [list(segment) for segment in segments]
         count = _end(segments)
         unchanged = (
             loaded is not None
-            and len(loaded) == count
+            and held is not None
+            and len(loaded) == count == len(held)
             and len(messages) >= count
-            and all(map(operator.is_, messages[:count], loaded))
-            and marks == current[:count]
+            and messages[:count] == loaded  # a `Message` equals only itself: identity, checked in C without a call each
+            and (unmarked or marks_of(messages[:count]) == held)
         )
-        if not unchanged:
+        if not unchanged or held is None:
             # The history was rewritten or re-marked (compacted, say), or never stored here: a new list.
-            segments, count = [], 0
+            segments, count, held = [], 0, []
+        new = messages[count:]
+        watch(new)
+        marks = held + marks_of(new)
         for log, _, _ in segments[:-1]:
             await self._store.touch(HISTORY, log, ttl=_list_ttl(ttl))
-        added = [message.to_dict() for message in messages[count:]]
+        added = [message.to_dict() for message in new]
         if not added:
             if segments:
                 await self._store.touch(HISTORY, segments[-1][0], ttl=_list_ttl(ttl))
-            return segments
+            return segments, marks
         if segments:
             log, first, end = segments[-1]
             if await self._store.append(HISTORY, log, added, at=end - first, ttl=_list_ttl(ttl)):
                 segments[-1][2] = end + len(added)
-                return segments
+                return segments, marks
         # Another session sharing this list appended first (a fork): continue in a list of our own.
         log = f"{session_id}~{uuid.uuid4().hex[:12]}"
         if not await self._store.append(HISTORY, log, added, at=0, ttl=_list_ttl(ttl)):
             raise RuntimeError(f"history list {log!r} unexpectedly exists")
         segments.append([log, count, count + len(added)])
-        return segments
+        return segments, marks
 
     async def copy(self, source_key: str, target_key: str, *, ttl: float | None = None) -> bool:
         """Give `target_key` a copy of the session `source_key` uses; False when the source has none.
@@ -331,7 +331,7 @@ class SessionManager:
         origin = self._live.get(source_id)
         if origin is not None and origin.logs == stored["logs"]:
             # The copy's first turn then reads nothing this process already holds.
-            seeded = _Live(origin.session, dict(origin.logs), dict(origin.loaded), dict(origin.marks))
+            seeded = _Live(origin.session, dict(origin.logs), dict(origin.loaded), dict(origin.marks), origin.seen)
             self._remember(seeded, target_id)
         return True
 
