@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from discord_testkit import FakeDiscord, Signer, ask, make_channel, make_host, post
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -78,6 +78,7 @@ def test_arbitrary_signed_bodies_never_yield_a_5xx(
 
         @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
         @given(body=bodies)
+        @example(body=json.dumps(ask("seeded among the fuzz", user_id="666666666666666666")).encode())
         def check(body: bytes) -> None:
             response = post(client, signer, body)
             assert response.status_code < 500, (body, response.text)
@@ -87,11 +88,9 @@ def test_arbitrary_signed_bodies_never_yield_a_5xx(
         check()
         sanity = ask("still fine", user_id="777777777777777777")
         assert post(client, signer, sanity).json() == {"type": 5}
-        discord.wait_for(
-            lambda calls: any(c.json and c.json.get("content") == "echo 1: still fine" for c in calls), timeout=30.0
-        )
+        answers = {"echo 1: seeded among the fuzz", "echo 1: still fine"}
+        discord.wait_for(lambda calls: answers <= {c.json.get("content") for c in calls if c.json}, timeout=30.0)
     assert 400 in statuses and 200 in statuses
-    assert len(discord.calls) >= 3, "the fuzzing should have reached the agent and Discord several times"
     assert not [r for r in caplog.records if "background task" in r.getMessage()]
 
 

@@ -224,3 +224,21 @@ async def test_compaction_fsyncs_the_done_marks_and_then_forgets_them(tmp_path: 
     assert len(journal) < 4096
     vouched = [line for line in journal.splitlines() if b'"f":' in line]
     assert len(vouched) < 60 and not any(b"chat%3A0.json" in line for line in vouched)
+
+
+async def test_a_failed_flush_fails_its_writers_and_later_writes_are_flushed(tmp_path: Path, monkeypatch) -> None:
+    real, failures = journal_module._datasync, [OSError(5, "I/O error")]
+
+    def failing_once(fd: int) -> None:
+        if failures:
+            raise failures.pop()
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_datasync", failing_once)
+    store = FileStateStore(tmp_path)
+    with pytest.raises(OSError):
+        await store.add(LEDGER, "chat:1", {"n": 1})
+    # its line is in the file all the same: a reader waits for a flush that covers it, which now succeeds
+    assert await asyncio.wait_for(store.get(LEDGER, "chat:1"), 5) == {"n": 1}
+    assert await asyncio.wait_for(store.add(LEDGER, "chat:2", {"n": 2}), 5)
+    assert sorted(await asyncio.wait_for(FileStateStore(tmp_path).keys(LEDGER), 5)) == ["chat:1", "chat:2"]

@@ -119,10 +119,12 @@ async def test_a_fast_target_runs_ahead_so_its_ready_updates_are_pending() -> No
     host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[])
     stream = await host.context.run_stream(turn("a b c d", "k"))
     updates = stream.__aiter__()
-    await updates.__anext__()
+    first = await updates.__anext__()
+    assert first.text == "echo " and not stream.pending, "the first update is handed over before the target goes on"
+    second = await updates.__anext__()
     assert stream.pending, "an agent that answers at once has its next updates ready"
-    texts = [update.text async for update in updates]
-    assert "".join(texts) == "1: a b c d" and not stream.pending
+    texts = [first.text, second.text, *[update.text async for update in updates]]
+    assert "".join(texts) == "echo 1: a b c d" and not stream.pending
 
 
 async def test_a_slow_targets_next_update_is_not_pending_until_it_is_produced() -> None:

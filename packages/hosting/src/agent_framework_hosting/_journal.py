@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - Windows
 
 MIN_COMPACT = 1 << 20
 FLUSHER_IDLE = 2.0
+FLUSHERS = 2  # a second flush may start while one is under way, so a new line never waits for two in a row
 _datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 T = TypeVar("T")
 Matcher = Callable[[Any], bool]
@@ -83,6 +84,13 @@ def _sync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sync_files(folder: Path, names: frozenset[str]) -> None:
+    for name in names:
+        _sync_file(folder / name)
+    for parent in {(folder / name).parent for name in names}:
+        _fsync_folder(parent)
 
 
 def _restore(path: Path, content: bytes) -> None:
@@ -131,8 +139,10 @@ class Journal:
         self._end = 0  # bytes of the current file read and applied
         self._generation = 0  # bumped whenever the file is replaced: all of the old one is durable then
         self._synced = 0
-        self._flushing = False
-        self._flusher: threading.Thread | None = None
+        self._flushing = 0  # flushes under way
+        self._flushing_to = 0  # how far the flushes under way reach
+        self._flushers = 0  # flusher threads alive
+        self._compacting = False
         self._waiters: list[_Waiter] = []
         self._files: dict[str, str] = {}  # files vouched for since the last compaction
 
@@ -272,7 +282,7 @@ class Journal:
         """In a forked child: the parent's threads (its flusher, its lock holders) are not here."""
         self._mutex = threading.Lock()
         self._flush = threading.Condition()
-        self._flusher, self._waiters, self._flushing = None, [], False
+        self._waiters, self._flushing, self._flushers, self._compacting = [], 0, 0, False
 
     def _open_lock(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,22 +338,21 @@ class Journal:
     def _swap(self, fd: int, inode: tuple[int, int], *, end: int, durable: bool) -> None:
         """Use the file `fd` from now on; waits for a flush of the old one to finish first."""
         with self._flush:
-            while self._flushing:
+            while self._flushing:  # a flush of the old file must not find its descriptor closed
                 self._flush.wait()
             if self._fd >= 0:
                 os.close(self._fd)
             self._fd, self._inode, self._end = fd, inode, end
+            self._flushing_to = 0
             self._generation += 1
             self._synced = end if durable else 0
             self._settle_covered(None)
 
-    def _compact(self) -> None:
+    def _compact(self, *, synced: frozenset[str]) -> None:
         """Rewrite the live records to a new file and move it over the journal (holding the journal);
-        the files it vouched for are fsynced first, so the new journal need not mention them."""
-        for name in self._files:
-            _sync_file(self.path.parent / name)
-        for folder in {(self.path.parent / name).parent for name in self._files}:
-            _fsync_folder(folder)
+        the files it vouched for are fsynced first (those not in `synced` yet), so the new one need not
+        mention them."""
+        _sync_files(self.path.parent, frozenset(self._files) - synced)
         self._files.clear()
         now = time.time()
         lines = [
@@ -395,38 +404,63 @@ class Journal:
                 return
             future: asyncio.Future[None] = loop.create_future()
             self._waiters.append((generation, end, loop, future))
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_loop, name=f"journal {self.path}", daemon=True)
-                self._flusher.start()
+            if self._flushers < FLUSHERS:
+                self._flushers += 1
+                threading.Thread(target=self._flush_loop, name=f"journal {self.path}", daemon=True).start()
             self._flush.notify_all()
         await future
 
+    def _unflushed(self) -> bool:
+        """Whether someone waits for a line no flush (done or under way) covers."""
+        reach = max(self._synced, self._flushing_to)
+        return any(waiter[0] == self._generation and waiter[1] > reach for waiter in self._waiters)
+
     def _flush_loop(self) -> None:
-        """The flusher thread: sync whatever is written whenever someone waits; ends when idle a while."""
+        """A flusher thread: sync whatever is written whenever someone waits for a line no flush covers yet;
+        ends when idle a while. Every flush settles every waiter it covers."""
         while True:
             with self._flush:
-                if not self._waiters:
-                    self._flush.wait(FLUSHER_IDLE)
-                    if not self._waiters:
-                        self._flusher = None
+                idle_until = time.monotonic() + FLUSHER_IDLE
+                while not self._unflushed():
+                    if time.monotonic() >= idle_until:
+                        self._flushers -= 1
                         return
+                    self._flush.wait(idle_until - time.monotonic())
                 fd, target, generation = self._fd, self._end, self._generation
-                self._flushing = True
+                self._flushing += 1
+                self._flushing_to = max(self._flushing_to, target)
             error: OSError | None = None
             try:
-                _datasync(fd)
+                _datasync(fd)  # makes every line written before it started durable, whatever else runs
             except OSError as failure:
                 error = failure
             with self._flush:
-                self._flushing = False
+                self._flushing -= 1
                 if error is None and generation == self._generation:
                     self._synced = max(self._synced, target)
+                if not self._flushing:
+                    self._flushing_to = self._synced  # a failed flush covers nothing
                 self._settle_covered(error)
                 self._flush.notify_all()
             if error is None and self._too_long():
-                with self._locked():
-                    if self._too_long():
-                        self._compact()
+                with self._flush:
+                    start, self._compacting = not self._compacting, True
+                if start:
+                    threading.Thread(target=self._compact_aside, name=f"compact {self.path}", daemon=True).start()
+
+    def _compact_aside(self) -> None:
+        """Compact in a thread of its own: flushes go on meanwhile, and so do writers while the
+        vouched-for files are fsynced (before the journal is held)."""
+        try:
+            with self._mutex:
+                files = frozenset(self._files)
+            _sync_files(self.path.parent, files)
+            with self._locked():
+                if self._too_long():
+                    self._compact(synced=files)
+        finally:
+            with self._flush:
+                self._compacting = False
 
     def _settle_covered(self, error: OSError | None) -> None:
         """Wake the waiters the last flush (or a new file) covered; on a failed flush, all of them fail."""

@@ -76,6 +76,7 @@ class HostedStream:
         self._interrupted = False
         self._forwarded = False
         self._sent: list[AgentResponseUpdate] = []
+        self._ready = 0  # updates in the queue
 
     @property
     def result(self) -> HostedRunResult[Any] | None:
@@ -97,8 +98,8 @@ class HostedStream:
 
     @property
     def pending(self) -> bool:
-        """Whether the next update (or the end) is ready now: reading it will not wait for the target."""
-        return not self._queue.empty()
+        """Whether the target's next update is ready now: reading it will not wait for the target."""
+        return self._ready > 0
 
     @property
     def interrupted(self) -> bool:
@@ -138,8 +139,11 @@ class HostedStream:
                 return False
             self._sent.append(update)
             await self._queue.put(update)
+            self._ready += 1
             if self._stop:  # the consumer left while we waited for room to hand this update over
                 return False
+            if len(self._sent) == 1:
+                await asyncio.sleep(0)  # the first update goes out at once, not after what the target has ready next
         return True
 
     def __aiter__(self) -> AsyncIterator[AgentResponseUpdate]:
@@ -155,6 +159,7 @@ class HostedStream:
                 update = await self._queue.get()
                 if update is _END:
                     break
+                self._ready -= 1
                 if self._update_hook is not None:
                     update = await maybe_await(self._update_hook(update))
                     if update is None:
