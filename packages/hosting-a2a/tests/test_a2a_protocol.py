@@ -11,7 +11,7 @@ from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost
 from agent_framework_hosting.testing import OfflineChatClient
 from agent_framework_hosting_a2a import A2AChannel
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -107,6 +107,16 @@ def test_bad_requests_get_the_spec_error_codes(client: TestClient, body: bytes, 
 
 def test_a_v1_method_without_the_version_header_is_refused_as_unsupported_version(client: TestClient) -> None:
     assert rpc(client, "SendMessage", v1_message("hi"))["error"]["code"] == -32009
+
+
+@pytest.mark.parametrize("method", ["tasks/get", "message/send"])
+def test_a_v03_method_under_a_v1_version_header_is_refused_as_unsupported_version(
+    client: TestClient, method: str
+) -> None:
+    answer = rpc(client, method, {"id": "t1"}, headers=V1)
+    assert answer["id"] == 7 and answer["error"]["code"] == -32009
+    assert method in answer["error"]["message"] and "1.0" in answer["error"]["message"]
+    assert rpc(client, method, {"id": "t1"}, headers={"A2A-Version": "0.3"})["error"]["code"] != -32009
 
 
 def test_an_agent_role_or_empty_message_is_invalid_params(client: TestClient) -> None:
@@ -209,6 +219,7 @@ bodies = st.one_of(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(body=bodies, versioned=st.booleans())
+@example(body=b'{"jsonrpc": "2.0", "method": "tasks/get", "id": 0, "params": {"id": ""}}', versioned=True)
 def test_fuzz_never_a_server_error_and_always_json_rpc(client: TestClient, body: bytes, versioned: bool) -> None:
     headers = {"content-type": "application/json", **(V1 if versioned else {})}
     response = client.post("/a2a", content=body, headers=headers)

@@ -6,7 +6,7 @@ from typing import Any
 
 from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 from a2a.server.routes.jsonrpc_dispatcher import JsonRpcDispatcher
-from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH
+from a2a.utils.constants import AGENT_CARD_WELL_KNOWN_PATH, VERSION_HEADER
 from agent_framework_hosting import (
     ChannelContext,
     ChannelContribution,
@@ -35,14 +35,28 @@ from ._store import DEFAULT_TASK_TTL, TaskStore
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
+VERSION_NOT_SUPPORTED = -32009
 DEFAULT_WAIT_SECONDS = 30.0
 AUTH_MESSAGE = "authentication required: Authorization: Bearer <key>"
 
 
-def rpc_error(status_code: int, code: int, message: str, **headers: str) -> JSONResponse:
-    """A JSON-RPC error answer for requests refused before dispatch (no request id is known yet)."""
-    body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+def rpc_error(
+    status_code: int, code: int, message: str, *, request_id: Any = None, **headers: str
+) -> JSONResponse:
+    """A JSON-RPC error answer for requests refused before dispatch."""
+    body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
     return JSONResponse(body, status_code=status_code, headers=headers or None)
+
+
+def version_mismatch(payload: Any, version: str | None) -> str | None:
+    """Why a request naming a v0.3 method (``tasks/get``) under ``A2A-Version: 1.x`` is refused, else None.
+
+    a2a-sdk answers it with -32603 (its v0.3 adapter cannot carry -32009); a 1.x client understands -32009.
+    """
+    method = payload.get("method") if isinstance(payload, dict) else None
+    if not isinstance(method, str) or "/" not in method or not version or version.split(".")[0] in ("0", ""):
+        return None
+    return f"{method} is an A2A 0.3 method, but the request says A2A-Version {version}: use the 1.0 method names"
 
 
 class A2AChannel:
@@ -152,6 +166,10 @@ class A2AChannel:
         except BadRequest as error:
             code = PARSE_ERROR if error.code == "invalid_json" else INVALID_REQUEST
             return rpc_error(200 if code == PARSE_ERROR else error.status_code, code, error.message)
+        mismatch = version_mismatch(payload, request.headers.get(VERSION_HEADER))
+        if mismatch is not None:
+            request_id = payload.get("id") if isinstance(payload.get("id"), (str, int)) else None
+            return rpc_error(200, VERSION_NOT_SUPPORTED, mismatch, request_id=request_id)
         forwarded = Request(request.scope, _replay(body, request.receive))
         forwarded._json = payload  # parsed once, here, where any bytes map to -32700 rather than -32603
         return await self._dispatcher.handle_requests(forwarded)
