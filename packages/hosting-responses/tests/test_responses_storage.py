@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
+from agent_framework_hosting.testing import PostgresServer, RedisServer, postgres_bin_dir, redis_server_binary
 
 
 def stored_bytes(folder: Path) -> tuple[int, int, int]:
@@ -32,6 +37,8 @@ def test_a_long_chain_stores_each_message_once(serve: Any, tmp_path: Path) -> No
     assert sizes[120][2] == 1  # one history list for the whole chain
     assert sizes[120][0] < 2.2 * sizes[60][0]  # linear, not quadratic
     assert sizes[120][1] < 8_000  # no record holds a copy of the conversation
+    history = sum(path.stat().st_size for path in tmp_path.rglob("*.jsonl"))
+    assert sizes[120][0] < 2 * history  # records refer to the messages: everything stored is under 2x the history
 
 
 def test_forks_share_their_common_prefix_and_see_only_their_own_branch(serve: Any, tmp_path: Path) -> None:
@@ -63,3 +70,91 @@ def test_a_stored_response_expires_with_its_context_after_response_ttl(serve: An
         served.client.responses.retrieve(first.id)
     with pytest.raises(openai.NotFoundError):
         served.client.responses.create(model="m", input="and now?", previous_response_id=first.id)
+
+
+@pytest.fixture(scope="module")
+def state_location(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh folder, Redis or PostgreSQL state location (real servers on loopback), by the test's parameter."""
+    kind = request.param
+    if kind == "folder":
+        yield str(tmp_path_factory.mktemp("state"))
+    elif kind == "redis":
+        with RedisServer(redis_server_binary()) as redis:
+            yield f"{redis.url}?prefix=s{uuid.uuid4().hex[:8]}:"
+    else:
+        with PostgresServer(postgres_bin_dir()) as postgres:
+            yield f"{postgres.url}?schema=s{uuid.uuid4().hex[:10]}"
+
+
+def create(http: httpx.Client, **body: Any) -> bytes:
+    reply = http.post("/v1/responses", json={"model": "m", **body})
+    assert reply.status_code == 200, reply.text
+    return reply.content
+
+
+def streamed(http: httpx.Client, **body: Any) -> bytes:
+    """The response a stored streamed create ends with (its `response.completed` event), as JSON."""
+    with http.stream("POST", "/v1/responses", json={"model": "m", "stream": True, **body}) as reply:
+        lines = [line for line in reply.iter_lines() if line.startswith("data: ")]
+    last = json.loads(lines[-1][len("data: ") :])
+    assert last["type"] == "response.completed"
+    return json.dumps(last["response"], ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
+def test_a_stored_response_reads_back_byte_for_byte_after_a_restart(serve: Any, state_location: str) -> None:
+    before = serve(state_dir=state_location)
+    made: dict[str, bytes] = {}
+    with httpx.Client(base_url=before.url, timeout=20) as http:
+        first = create(http, input='hello 👋 «quoted» "text"\nline two')
+        first_id = json.loads(first)["id"]
+        made[first_id] = first
+        second = create(
+            http,
+            input=[
+                {
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": "part one"}, {"type": "input_text", "text": "two"}],
+                },
+                {"role": "assistant", "content": "an assistant turn the client wrote"},
+                {"role": "user", "content": "and a question"},
+            ],
+            previous_response_id=first_id,
+            instructions="be brief",
+            temperature=0.5,
+            metadata={"topic": "storage", "a": "keys in the order sent"},
+            user="someone",
+        )
+        made[json.loads(second)["id"]] = second
+        third = streamed(http, input="streamed", previous_response_id=json.loads(second)["id"])
+        made[json.loads(third)["id"]] = third
+        conversation = http.post("/v1/conversations", json={}).json()["id"]
+        in_conversation = create(
+            http, input="in a conversation", conversation=conversation, metadata={"zeta": "1", "alpha": "2"}
+        )
+        made[json.loads(in_conversation)["id"]] = in_conversation
+        items = {response_id: http.get(f"/v1/responses/{response_id}/input_items").content for response_id in made}
+        for response_id, body in made.items():
+            assert http.get(f"/v1/responses/{response_id}").content == body
+
+    after = serve(state_dir=state_location)
+    with httpx.Client(base_url=after.url, timeout=20) as http:
+        for response_id, body in made.items():
+            assert http.get(f"/v1/responses/{response_id}").content == body
+            assert http.get(f"/v1/responses/{response_id}/input_items").content == items[response_id]
+            assert http.get(f"/v1/responses/{response_id}/input_items?order=asc&limit=1").status_code == 200
+    listed = json.loads(items[json.loads(second)["id"]])["data"]
+    assert [item["role"] for item in listed] == ["user", "assistant", "user"][::-1]
+    assert listed[-1]["content"] == [{"type": "input_text", "text": "part one"}, {"type": "input_text", "text": "two"}]
+
+
+def test_a_stored_record_refers_to_its_messages_instead_of_copying_them(serve: Any, tmp_path: Path) -> None:
+    served = serve(state_dir=tmp_path)
+    text = "a sentence that should be stored exactly once, in the history"
+    response = served.client.responses.create(model="m", input=text)
+    assert response.output_text == f"echo 1: {text}"
+    records = [path.read_text() for path in tmp_path.rglob("responses/*.json")]
+    assert len(records) == 1 and response.id in records[0]
+    assert text not in records[0]  # neither the input nor the echoed answer is copied into the record
+    history = "".join(path.read_text() for path in tmp_path.rglob("*.jsonl"))
+    assert history.count(text) == 2  # the input, and the answer that echoes it

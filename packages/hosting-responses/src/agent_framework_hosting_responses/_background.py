@@ -124,7 +124,7 @@ class BackgroundRunner:
         return False
 
     async def _cancelled_elsewhere(self, response_id: str) -> bool:
-        record = await self.records.response(response_id)
+        record = await self.records.head(response_id)
         return record is not None and record["response"]["status"] == "cancelled"
 
     def replay(self, record: dict[str, Any], starting_after: int | None) -> Response:
@@ -141,7 +141,7 @@ class BackgroundRunner:
         cursor = -1 if starting_after is None else starting_after
         deadline = asyncio.get_running_loop().time() + self.replay_timeout
         while True:
-            record = await self.records.response(response_id)
+            record = await self.records.head(response_id)
             for event in await self.records.events(response_id):
                 if event["sequence_number"] > cursor:
                     cursor = event["sequence_number"]

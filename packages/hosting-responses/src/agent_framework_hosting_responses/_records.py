@@ -8,18 +8,27 @@ it once copies it (a record changes only when it is written back) and keeps it c
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from agent_framework_hosting import ChannelContext
+
+from ._stored import expand, head, is_compact, positions
+
+logger = logging.getLogger("agent_framework.hosting.responses")
 
 RESPONSES = "responses"
 EVENTS = "response_events"
 CONVERSATIONS = "conversations"
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time (about 1.5 µs a call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON, as Starlette's `JSONResponse` renders it."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def response_key(response_id: str) -> str:
@@ -43,18 +52,36 @@ class Records:
         self.context = context
         self.state = context.state
         self.ttl = ttl
+        # A store that reorders keys (PostgreSQL's jsonb) keeps records as JSON text: reads give back the same JSON.
+        self._as_text = not self.state.keeps_objects and not getattr(self.state, "keeps_key_order", True)
 
     async def _get(self, namespace: str, key: str) -> Any:
         value = await self.state.get(namespace, key)
-        return json.loads(value) if isinstance(value, bytes) else value
+        return json.loads(value) if isinstance(value, (bytes, str)) else value
 
     async def _set(self, namespace: str, key: str, value: Any) -> None:
         if self.state.keeps_objects:
             value = json_bytes(value)
+        elif self._as_text:
+            value = json_bytes(value).decode()
         await self.state.set(namespace, key, value, ttl=self.ttl)
 
     async def response(self, response_id: str) -> dict[str, Any] | None:
-        return await self._get(RESPONSES, response_id)  # type: ignore[no-any-return]
+        """A response's whole record, its items rebuilt from the history it refers to (see `_stored`)."""
+        record: dict[str, Any] | None = await self._get(RESPONSES, response_id)
+        if record is None or not is_compact(record):
+            return record
+        needed = positions(record)
+        messages = await self.context.history(response_key(response_id)) if needed else []
+        if len(messages) < needed:
+            logger.warning("responses: the history response %s refers to is no longer stored", response_id)
+            return None
+        return expand(record, messages)
+
+    async def head(self, response_id: str) -> dict[str, Any] | None:
+        """A response's record with its status, key and snapshot flag; output and input items may be references."""
+        record = await self._get(RESPONSES, response_id)
+        return None if record is None else head(record)
 
     async def save_response(self, record: dict[str, Any], *, encoded: bytes | None = None) -> None:
         """Keep a response's record; `encoded` is its response as JSON already (the body sent), reused in memory."""

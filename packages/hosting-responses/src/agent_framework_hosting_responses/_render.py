@@ -25,16 +25,43 @@ def usage_object(details: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
     input_tokens = count("input_token_count")
     output_tokens = count("output_token_count")
+    return usage_from_counts(
+        [
+            input_tokens,
+            count("cache_read_input_token_count"),
+            count("cache_creation_input_token_count"),
+            output_tokens,
+            count("reasoning_output_token_count"),
+            count("total_token_count") or input_tokens + output_tokens,
+        ]
+    )
+
+
+def usage_from_counts(counts: Sequence[int]) -> dict[str, Any]:
+    """OpenAI usage from its six counts: input, cached, cache write, output, reasoning, total."""
+    input_tokens, cached, cache_write, output_tokens, reasoning, total = counts
     return {
         "input_tokens": input_tokens,
-        "input_tokens_details": {
-            "cached_tokens": count("cache_read_input_token_count"),
-            "cache_write_tokens": count("cache_creation_input_token_count"),
-        },
+        "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": cache_write},
         "output_tokens": output_tokens,
-        "output_tokens_details": {"reasoning_tokens": count("reasoning_output_token_count")},
-        "total_tokens": count("total_token_count") or input_tokens + output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": total,
     }
+
+
+def usage_counts(usage: Mapping[str, Any]) -> list[int] | None:
+    """The six counts of a usage object `usage_from_counts` made (None for any other shape)."""
+    try:
+        return [
+            usage["input_tokens"],
+            usage["input_tokens_details"]["cached_tokens"],
+            usage["input_tokens_details"]["cache_write_tokens"],
+            usage["output_tokens"],
+            usage["output_tokens_details"]["reasoning_tokens"],
+            usage["total_tokens"],
+        ]
+    except (KeyError, TypeError):
+        return None
 
 
 def output_text_part(text: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from ._render import (
 )
 from ._runs import Inbox, Listener, OpenStreams, interleaved
 from ._sse import EventStreamResponse, event_json, sse_frames
+from ._stored import compact
 
 logger = logging.getLogger("agent_framework.hosting.responses")
 
@@ -70,6 +71,8 @@ class Turn:
     ran: ChannelRequest | None = None
     #: Ids of the messages delivered into the conversation that this turn's response streamed.
     delivered: set[str] = field(default_factory=set)
+    #: The session the agent answered in and how many messages its answer added there (for a compact record).
+    answered: tuple[Any, int] | None = None
 
     @property
     def run_key(self) -> str | None:
@@ -109,7 +112,7 @@ class TurnRunner:
         """Check what the request refers to and choose the session its turn runs in."""
         previous = None
         if params.previous_response_id:
-            previous = await self.records.response(params.previous_response_id)
+            previous = await self.records.head(params.previous_response_id)
             if previous is None:
                 raise not_found("response", params.previous_response_id, param="previous_response_id")
             if previous["response"]["status"] not in TERMINAL_STATUSES:
@@ -323,6 +326,9 @@ class TurnRunner:
         message_id: str | None = None,
     ) -> dict[str, Any]:
         result = hosted.result if hosted is not None else None
+        answer = getattr(result, "messages", None)
+        if hosted is not None and hosted.session is not None and isinstance(answer, list):
+            turn.answered = (hosted.session, len(answer))
         text = (hosted.text if hosted is not None else "") or (events.text if events is not None else "")
         status, incomplete = completion_status(result)
         output = output_items(
@@ -368,7 +374,28 @@ class TurnRunner:
                 items = [*turn.params.items, *response["output"]]
                 await self.append_items(turn.conversation_id, items, moving=turn.delivered)
         if turn.params.store:
-            await self.records.save_response(self.record(turn, response, snapshot=snapshot), encoded=encoded)
+            record = self.record(turn, response, snapshot=snapshot)
+            compacted = self._compact(turn, record) if snapshot else None
+            if compacted is not None:
+                await self.records.save_response(compacted)
+            else:
+                await self.records.save_response(record, encoded=encoded)
+
+    def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The record as references into the response's snapshot, when the turn's answer is its history's end.
+
+        Only in a durable store, where the snapshot lives as long as the record; memory forgets sessions
+        and records apart (each by its own LRU), so there a record keeps its items and stays readable alone.
+        Only when the turn ran in the response's own session: that session is the snapshot, saved as the
+        answer left it. A shared conversation's copy is taken after its lock is released, when a later turn
+        may have rewritten the history, so such a record keeps its items too.
+        """
+        if self.records.state.keeps_objects or turn.run_key != response_key(turn.response_id):
+            return None
+        if turn.answered is None or record["response"]["status"] not in ("completed", "incomplete"):
+            return None
+        session, answer = turn.answered
+        return compact(record, turn.params.items, self.context.session_messages(session), answer)
 
     async def safe_finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
         try:

@@ -673,6 +673,10 @@ class ChannelContext:
         session = await sessions.stored(await sessions.session_id(isolation_key))
         return history_messages(self.target, session) if session is not None else []
 
+    def session_messages(self, session: Any) -> list[Message]:
+        """The messages `session`'s history holds (the session a run result names), as they are: read only."""
+        return saved_messages(self.target, session)
+
     @property
     def supports_sessions(self) -> bool:
         """Whether the target keeps conversations in sessions (agents with `create_session`)."""

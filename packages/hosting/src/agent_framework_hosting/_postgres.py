@@ -66,6 +66,9 @@ class PostgresStateStore:
     """
 
     keeps_objects = False
+    #: Values are `jsonb`, which keeps an object's keys in its own order: a caller that must read back the
+    #: exact JSON it wrote stores it as text.
+    keeps_key_order = False
     shared = True
 
     def __init__(

@@ -130,10 +130,9 @@ class SessionManager:
         stored = await self._store.get(SESSIONS, session_id)
         if stored is None:
             session: AgentSession = self._target.create_session(session_id=session_id)
-            if self._store.keeps_objects:
-                await self._park(session, self.ttl if ttl is None else ttl)
-            else:
+            if not self._store.keeps_objects:
                 self._remember(_Live(session))
+            # In memory a new session is kept by `save` at the end of its turn (parking it here too was work twice).
             return session
         if self._store.keeps_objects:
             return self._unpark(session_id, stored)
