@@ -407,7 +407,9 @@ class Journal:
             if self._flushers < FLUSHERS:
                 self._flushers += 1
                 threading.Thread(target=self._flush_loop, name=f"journal {self.path}", daemon=True).start()
-            self._flush.notify_all()
+            elif end > max(self._synced, self._flushing_to):
+                # wake one idle flusher, only when no flush under way covers this line (waking costs the loop)
+                self._flush.notify()
         await future
 
     def _unflushed(self) -> bool:
