@@ -40,9 +40,7 @@ DEFAULT_WAIT_SECONDS = 30.0
 AUTH_MESSAGE = "authentication required: Authorization: Bearer <key>"
 
 
-def rpc_error(
-    status_code: int, code: int, message: str, *, request_id: Any = None, **headers: str
-) -> JSONResponse:
+def rpc_error(status_code: int, code: int, message: str, *, request_id: Any = None, **headers: str) -> JSONResponse:
     """A JSON-RPC error answer for requests refused before dispatch."""
     body = {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
     return JSONResponse(body, status_code=status_code, headers=headers or None)
