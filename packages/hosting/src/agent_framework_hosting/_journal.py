@@ -99,9 +99,7 @@ def _restore(path: Path, content: bytes) -> None:
         current = path.read_bytes()
         json.loads(current)
         return
-    except FileNotFoundError:
-        pass
-    except ValueError:
+    except (FileNotFoundError, ValueError):
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")

@@ -520,12 +520,13 @@ class FileStateStore:
         self, namespace: str, key: str, value: Any, *, read: tuple[str, str], ttl: float | None = None
     ) -> tuple[bool, Any | None]:
         """`add`, then read the value at `read` (namespace, key), in one trip to the worker thread."""
-        data, path, other = self._encode(key, value, ttl), self._path(namespace, key), self._path(*read)
+        other = self._path(*read)
         journal = self._journals.get(namespace)
         if journal is not None:
-            if not await journal.add(key, value, ttl=ttl):
+            if not await journal.add(_checked(key), value, ttl=ttl):
                 return False, None
             return True, await asyncio.to_thread(self._read, other)
+        data, path = self._encode(key, value, ttl), self._path(namespace, key)
 
         def _both() -> tuple[bool, Any | None]:
             created = self._create(path, data)
