@@ -31,9 +31,7 @@ def service_url_allowed(service_url: object, hosts: Iterable[str]) -> bool:
     """True for an https URL (http only on a loopback host) whose host is, or is under, an allowed host."""
     if not isinstance(service_url, str) or not service_url:
         return False
-    if isinstance(hosts, tuple):
-        return _allowed_cached(service_url, hosts)
-    return _allowed(service_url, hosts)
+    return _allowed_cached(service_url, tuple(hosts))
 
 
 @functools.lru_cache(maxsize=256)

@@ -359,7 +359,7 @@ class DiscordChannel:
         ticket = await self.context.accept(interaction.id, {"interaction": payload, "received_at": time.time()})
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
-            return JSONResponse(deferred(ephemeral=ephemeral))
+            return Response(_DEFERRED[ephemeral], media_type="application/json")
         assert self._queues is not None
         start = partial(self._queues.submit, self._queue_key(interaction, key),
                         partial(self.context.handle, ticket, partial(job, received)))  # fmt: skip

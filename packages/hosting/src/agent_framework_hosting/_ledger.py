@@ -2,7 +2,8 @@
 
 An entry lives in the state store's ``ledger`` namespace under
 ``<channel>:<delivery id>`` with the platform payload, a status
-(``accepted`` -> ``replying``) and a lease: an owner token and
+(``accepted`` -> ``replying``; a ``running`` left by earlier versions counts as
+``accepted``) and a lease: an owner token and
 the time until which that owner is known alive. The owner renews the lease
 while it works; when the turn is answered the delivery is marked done in the
 ``idempotency`` namespace and the entry deleted. An entry whose lease lapsed
@@ -37,7 +38,6 @@ LEDGER = "ledger"
 MAX_UNCONFIRMED = 10_000
 RENEW_BATCH = 256
 ACCEPTED, REPLYING = "accepted", "replying"
-RUNNING = "running"  # no longer written; entries left by earlier versions are resumed like accepted ones
 INTERRUPTED_NOTICE = "Sorry, I was interrupted before I could answer. Please send that again."
 
 

@@ -27,11 +27,6 @@ def _forget_process() -> None:
 os.register_at_fork(after_in_child=_forget_process)
 
 
-def process_place() -> str:
-    """`host:pid` of this process."""
-    return _process()[0]
-
-
 def unique_token() -> str:
     """``host:pid:<life>-<n>``: never the same twice, here or in any other process (or life of this one).
 
