@@ -15,9 +15,27 @@ from starlette.types import Receive, Scope, Send
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 TEXT_DELTA = "response.output_text.delta"
 _TEXT_DELTA_FIELDS = ("type", "sequence_number", "item_id", "output_index", "content_index", "delta", "logprobs")
+_LIFECYCLE_FIELDS = ("type", "sequence_number", "response")
+
+
+def _not_serializable(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact ASCII JSON. `JSONEncoder.encode` builds a new C encoder in Python on every call, which costs
+    more than encoding a small event; a stream encodes a dozen, so one C encoder is made here and reused
+    (the same output; no circular-reference check, as events are trees this package builds)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(separators=(",", ":")).encode
+    encoder = make(None, _not_serializable, _string, None, ":", ",", False, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode = _compact_encoder()
 
 
 def event_json(value: Any) -> bytes:
@@ -55,8 +73,12 @@ def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) 
     encoded = responses.get(id(response))
     if encoded is None:
         encoded = responses[id(response)] = event_json(response)
-    rest = event_json({name: value for name, value in event.items() if name != "response"})
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
+    kind = event["type"]
+    if tuple(event) == _LIFECYCLE_FIELDS and type(kind) is str and type(event["sequence_number"]) is int:
+        head = f'{{"type":{_string(kind)},"sequence_number":{event["sequence_number"]},"response":'
+    else:
+        head = _encode({name: value for name, value in event.items() if name != "response"})[:-1] + ',"response":'
+    return b"event: " + str(kind).encode() + b"\ndata: " + head.encode() + encoded + b"}\n\n"
 
 
 def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:
