@@ -32,6 +32,8 @@ DEFAULT_MAX_ENTRIES = 10_000
 LIST_PREFIX = "\0list:"
 EVICTION_WARNING_INTERVAL = 300.0
 LOCKS_FOLDER = ".locks"
+#: The fencing counter all of a folder's locks share (lock files themselves are removed once let go).
+FENCES = ".fences"
 JOURNALED = ("ledger",)  # the turn ledger: three small writes per turn, each to be durable before it returns
 _fences = itertools.count(1)
 
@@ -395,7 +397,7 @@ class FileStateStore:
     mid-write leaves the previous value intact. Records written with a TTL are
     swept from their folder at most every `sweep_interval` seconds, so folders of
     short-lived records (idempotency keys) stay bounded. Locks are `flock`s on
-    files under ``.locks/``, so several processes on one machine (``--workers 2``)
+    files under ``.locks/`` (removed once let go), so several processes on one machine (``--workers 2``)
     may share one folder; for several machines use a Redis store.
 
     The `journaled` namespaces (the turn ledger) are kept in one append-only file each
@@ -779,7 +781,7 @@ class FileStateStore:
         async with self._locks.hold(name, wait=wait) as lease:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             path = self.root / LOCKS_FOLDER / _file_name(name).replace(".json", ".lock")
-            async with file_lock(path, name=name, wait=remaining) as fence:
+            async with file_lock(path, name=name, fences=self.root / LOCKS_FOLDER / FENCES, wait=remaining) as fence:
                 lease.fence = fence
                 yield lease
 
