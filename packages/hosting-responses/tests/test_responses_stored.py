@@ -39,7 +39,7 @@ def test_a_plain_turn_keeps_only_ids_its_end_and_what_differs_from_the_defaults(
     assert compacted["o"] == ["msg_out"]
     assert compacted["c"] == 5 and compacted["d"] == 1 and "x" not in compacted  # completed is the default status
     assert positions(stored(compacted)) == 4 and not needs_order(compacted)
-    again = expand(stored(compacted), "resp_2", history)
+    again = expand(stored({"s": [], **compacted}), "resp_2", history)
     assert json_bytes(again["response"]) == json_bytes(record["response"])
     assert json_bytes(again["input_items"]) == json_bytes(record["input_items"])
     assert again["key"] == "response:resp_2" and again["snapshot"] is True
@@ -51,7 +51,7 @@ def test_an_incomplete_answer_keeps_its_status() -> None:
     compacted = compact(record, record["input_items"], history, 1)
     assert compacted is not None
     assert compacted["o"] == [["msg_out", "incomplete"]] and compacted["x"] == "incomplete"
-    again = expand(stored(compacted), "resp_2", history)
+    again = expand(stored({"s": [], **compacted}), "resp_2", history)
     assert json_bytes(again["response"]) == json_bytes(record["response"])
     assert head(stored(compacted), "resp_2")["response"]["status"] == "incomplete"
 
@@ -73,7 +73,9 @@ def test_settings_the_caller_sent_are_kept_and_come_back_in_order() -> None:
     assert compacted["t"] == 0.0 and compacted["pt"] is False and compacted["in"] == "be brief"
     assert "bg" not in compacted and "sr" not in compacted
     assert needs_order(compacted)  # metadata's order must survive a store that sorts keys
-    assert json_bytes(expand(stored(compacted), "resp_2", history)["response"]) == json_bytes(record["response"])
+    assert json_bytes(expand(stored({"s": [], **compacted}), "resp_2", history)["response"]) == json_bytes(
+        record["response"]
+    )
 
 
 def test_items_that_would_not_come_back_exactly_are_kept_whole() -> None:
@@ -100,7 +102,7 @@ def test_items_that_would_not_come_back_exactly_are_kept_whole() -> None:
     assert inputs[0] == record["input_items"][0] and inputs[2] == record["input_items"][2]
     assert inputs[1] == record["input_items"][1]["id"]  # a user message of two text parts is rebuilt
     assert compacted["o"] == [call]
-    again = expand(stored(compacted), "resp_2", history)
+    again = expand(stored({"s": [], **compacted}), "resp_2", history)
     assert json_bytes(again["input_items"]) == json_bytes(record["input_items"])
     assert json_bytes(again["response"]) == json_bytes(record["response"])
 
@@ -111,7 +113,7 @@ def test_an_input_item_with_its_keys_in_another_order_is_kept_whole() -> None:
     record["input_items"] = [{"type": item["type"], **item}]
     compacted = compact(record, record["input_items"], history, 1)
     assert compacted is not None and compacted["i"] == record["input_items"]
-    again = expand(stored(compacted), "resp_2", history)
+    again = expand(stored({"s": [], **compacted}), "resp_2", history)
     assert json_bytes(again["input_items"]) == json_bytes(record["input_items"])
 
 
@@ -122,7 +124,7 @@ def test_an_answer_that_is_not_the_history_s_end_is_kept_whole() -> None:
     assert compacted is not None
     assert compacted["o"] == record["response"]["output"]
     assert compacted["i"] == record["input_items"]  # the message before the answer is no user message
-    again = expand(stored(compacted), "resp_2", history)
+    again = expand(stored({"s": [], **compacted}), "resp_2", history)
     assert json_bytes(again["response"]) == json_bytes(record["response"])
 
 

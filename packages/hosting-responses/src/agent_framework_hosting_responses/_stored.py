@@ -222,7 +222,7 @@ def positions(record: dict[str, Any]) -> int:
 
 
 def expand(record: dict[str, Any], response_id: str, messages: Sequence[Message]) -> dict[str, Any]:
-    """The full record (`response`, `key`, `snapshot`, `input_items`) a compact record stands for."""
+    """The full record (`response`, `key`, `snapshot`, `input_items`, `reference`) a compact record stands for."""
     if record.get("v") == OLD_VERSION:
         return _expand_old(record, response_id, messages)
     stop = record["n"]
@@ -246,12 +246,9 @@ def expand(record: dict[str, Any], response_id: str, messages: Sequence[Message]
     inputs = [
         _user_item(item, messages[first + index]) if isinstance(item, str) else item for index, item in enumerate(items)
     ]
-    return {
-        "response": response,
-        "key": record.get("k") or response_key(response_id),
-        "snapshot": True,
-        "input_items": inputs,
-    }
+    key = record.get("k") or response_key(response_id)
+    # The reference comes along: a whole record saved from this one (a late cancel, say) still points at its history.
+    return {"response": response, "key": key, "snapshot": True, "input_items": inputs, "reference": record["s"]}
 
 
 def _output_item(item: Any, text: str) -> Any:
