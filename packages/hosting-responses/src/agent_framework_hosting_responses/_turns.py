@@ -381,11 +381,11 @@ class TurnRunner:
         if turn.params.store:
             record = self.record(turn, response, snapshot=snapshot)
             compacted = await self._compact(turn, record) if snapshot else None
-            if compacted is not None:
+            if compacted is not None and turn.answered is not None:  # made only from the session answered in
                 # The record points at the session's stored messages; the session record itself is then dropped
                 # (after the record is kept: a crash between the two leaves a spare session, not a lost response).
                 await self.records.save_compact(turn.response_id, compacted)
-                await self.context.detach_session(own_key)
+                await self.context.detach_session(turn.answered[0])
             else:
                 await self.records.save_response(record, encoded=encoded)
 
@@ -407,7 +407,7 @@ class TurnRunner:
         compacted = compact(record, turn.params.items, self.context.session_messages(session), answer)
         if compacted is None:
             return None
-        pointer = await self.context.session_reference(own_key)
+        pointer = await self.context.session_reference(session)
         if pointer is None:
             return None
         compacted["s"] = pointer

@@ -662,14 +662,15 @@ class ChannelContext:
         """
         return await self._host.sessions.copy(source_key, target_key, ttl=ttl)
 
-    async def session_reference(self, isolation_key: str) -> SessionReference | None:
-        """A small JSON reference to `isolation_key`'s stored conversation (its messages by position), for a record
-        that points into history instead of copying it; None in memory or when none is stored."""
-        return await self._host.sessions.reference(isolation_key)
+    async def session_reference(self, session: Any) -> SessionReference | None:
+        """A small JSON reference to `session`'s stored conversation (the session a run result names; its
+        messages by position), for a record that points into history instead of copying it; None in memory
+        or when none is stored."""
+        return await self._host.sessions.reference(session)
 
-    async def detach_session(self, isolation_key: str) -> None:
-        """Delete `isolation_key`'s session record but keep its stored messages, which a reference still reads."""
-        await self._host.sessions.detach(isolation_key)
+    async def detach_session(self, session: Any) -> None:
+        """Delete `session`'s record but keep its stored messages, which a reference still reads."""
+        await self._host.sessions.detach(session)
 
     async def attach_session(
         self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None

@@ -340,22 +340,28 @@ class SessionManager:
         await self._seed(source_id, target_id, stored, self.ttl if ttl is None else ttl)
         return True
 
-    async def reference(self, isolation_key: str) -> SessionReference | None:
-        """A small JSON reference to the session `isolation_key` uses, as stored now (its messages by position).
+    async def reference(self, session: AgentSession) -> SessionReference | None:
+        """A small JSON reference to `session` as stored (its messages by list and position).
 
+        From what this process saved last when it holds the session live (no I/O), else read from the store.
         None in memory (nothing is stored apart from the session) or when no session record is stored.
         """
         if self._store.keeps_objects:
             return None
-        stored = await self._store.get(SESSIONS, await self.session_id(isolation_key))
+        live = self._live.get(session.session_id)
+        if live is not None and live.session is session and set(live.logs) == {s for s, _ in _message_lists(session)}:
+            with _messages_hidden(session):
+                data = session.to_dict()
+            return _reference({"session": data, "logs": live.logs})
+        stored = await self._store.get(SESSIONS, session.session_id)
         return _reference(stored) if stored is not None and is_record(stored) else None
 
-    async def detach(self, isolation_key: str) -> bool:
-        """Delete the session record `isolation_key` uses but keep its messages (a `reference` still reads them).
+    async def detach(self, session: AgentSession) -> bool:
+        """Delete `session`'s record but keep its messages (a `reference` still reads them).
 
         This process keeps its live copy, so a session `attach`ed from the reference reads nothing again.
         """
-        return await self._store.delete(SESSIONS, await self.session_id(isolation_key))
+        return await self._store.delete(SESSIONS, session.session_id)
 
     async def attach(
         self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None
@@ -364,7 +370,8 @@ class SessionManager:
 
         `origin`: the key the reference was taken from, whose live copy this process may still hold.
         """
-        origin_id = await self.session_id(origin) if origin is not None else ""
+        # The origin's live copy is looked up by its key as its session id (no alias read): a miss only costs a read.
+        origin_id = origin or ""
         target_id = await self.session_id(target_key)
         await self._seed(origin_id, target_id, _record(reference, target_id), self.ttl if ttl is None else ttl)
 
