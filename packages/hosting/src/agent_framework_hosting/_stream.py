@@ -229,6 +229,8 @@ class HostedStream:
 
     async def aclose(self) -> None:
         """Stop the run early: keep what it produced so far and release the session."""
+        if self._done:  # finished or closed already (the common case, after a whole answer)
+            return
         with anyio.CancelScope(shield=True):
             await self._abandon(StreamAbandoned())
 
