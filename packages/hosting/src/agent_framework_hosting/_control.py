@@ -66,6 +66,10 @@ class TurnControl:
         self.requested = True
         self._fire()
 
+    def end(self) -> None:
+        """The turn is over: nothing is left to cancel (its callback refers back to the turn's stream)."""
+        self._cancel = None
+
     def _fire(self) -> None:
         if self.requested and self._tools == 0 and self._cancel is not None:
             cancel, self._cancel = self._cancel, None
@@ -128,6 +132,7 @@ class RunningTurns:
         try:
             yield control
         finally:
+            control.end()
             if self._local.get(key) is control:
                 del self._local[key]
             if self.shared:
