@@ -353,18 +353,17 @@ class TelegramChannel:
         self._queues.submit(self._queue_key(update), job)
 
     def _queue_key(self, update: dict[str, Any]) -> str | None:
-        """The chat's queue; None runs the update at once: `/stop`, and every update unless the policy is queue."""
+        """The chat's queue (`ChannelContext.queue_key`: answers go into the chat, in order); `/stop` runs at once."""
         assert self._context is not None
-        if self._context.channel_policy(self.name) != "queue":
-            return None
+        return self._context.queue_key(chat_key(update), at_once=self._is_stop(update), in_order=True)
+
+    def _is_stop(self, update: dict[str, Any]) -> bool:
         message = update.get("message")
         text = message.get("text") if isinstance(message, dict) else None
         if isinstance(text, str) and not text.lstrip().startswith("/"):
-            return chat_key(update)  # plain text: no command, so not /stop (spares a full parse per update)
+            return False  # plain text: no command (spares a full parse per update)
         event = parse_update(update, bot_username=self.bot_username)
-        if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
-            return None
-        return chat_key(update)
+        return isinstance(event, CommandMessage) and event.name == STOP_COMMAND
 
     # proactive delivery
 
