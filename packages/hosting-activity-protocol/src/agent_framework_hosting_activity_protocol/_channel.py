@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -40,7 +39,9 @@ from agent_framework_hosting.http import (
     BadRequest,
     bearer_token,
     body_text,
+    encoded,
     json_error,
+    loaded,
     parse_json_object,
     read_body,
 )
@@ -377,7 +378,7 @@ class ActivityProtocolChannel:
 
     async def _handle_queued(self, ticket: DeliveryTicket, activity: InboundActivity | str, text: str) -> None:
         if isinstance(activity, str):
-            activity = read_activity(json.loads(activity))
+            activity = read_activity(loaded(activity))
         await self.context.handle(ticket, functools.partial(self._deliver_text, activity, text))
 
     @staticmethod
@@ -389,13 +390,13 @@ class ActivityProtocolChannel:
     # -- resuming what a crashed or stopped process left unanswered (the turn ledger calls these) --
 
     async def resume(self, payload: Any) -> None:
-        activity = read_activity(_loaded(payload))
+        activity = read_activity(loaded(payload))
         request = to_channel_request(activity, channel=self.name, stream=self.stream)
         if request is not None:
             await self._deliver(activity, request)
 
     async def interrupted(self, payload: Any) -> None:
-        activity = read_activity(_loaded(payload))
+        activity = read_activity(loaded(payload))
         await self._send_all(activity, message_activities(activity, INTERRUPTED_NOTICE, limit=self.max_message_length))
 
     async def _welcome(self, activity: InboundActivity) -> Response:
@@ -642,13 +643,11 @@ def _card_error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"statusCode": status, "type": CARD_ERROR, "value": {"code": code, "message": message}}
 
 
-def _loaded(payload: Any) -> Any:
-    """A ledger payload: the activity's JSON text (or, from earlier versions and non-UTF-8 bodies, its object)."""
-    return json.loads(payload) if isinstance(payload, str) else payload
+_ACCEPTED = Response(status_code=202)
 
 
 def _accepted() -> Response:
-    return Response(status_code=202)
+    return encoded(_ACCEPTED)
 
 
 def _unauthorized(reason: str, request: Request) -> Response:

@@ -33,7 +33,9 @@ from agent_framework_hosting.http import (
     AfterResponse,
     BadRequest,
     body_text,
+    encoded,
     json_error,
+    loaded,
     parse_json,
     read_body,
 )
@@ -68,7 +70,8 @@ from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEA
 logger = logging.getLogger("agent_framework.hosting.discord")
 # The deferral every accepted command answers with, encoded once (the bytes `JSONResponse` would send).
 _DEFERRED = {
-    ephemeral: json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")).encode() for ephemeral in (False, True)
+    ephemeral: Response(json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")), media_type="application/json")
+    for ephemeral in (False, True)
 }
 Job = Callable[[float], Coroutine[Any, Any, None]]
 
@@ -365,27 +368,27 @@ class DiscordChannel:
         ticket = await self.context.accept(interaction.id, {"interaction": kept, "received_at": time.time()})
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
-            return Response(_DEFERRED[ephemeral], media_type="application/json")
+            return encoded(_DEFERRED[ephemeral])
         assert self._queues is not None
         # each answer goes to its own interaction, whose token expires: a bounded turn_wait reports busy instead
         queue = self.context.queue_key(key, at_once=interaction.command == STOP_COMMAND)
         start = partial(self._queues.submit, queue, partial(self._handle_queued, ticket, kept, received))
-        return Response(_DEFERRED[ephemeral], media_type="application/json", background=AfterResponse(start))
+        return encoded(_DEFERRED[ephemeral], background=AfterResponse(start))
 
     async def _handle_queued(self, ticket: DeliveryTicket, interaction: Any, received: float) -> None:
-        planned = self._plan(_loaded(interaction))
+        planned = self._plan(loaded(interaction))
         if not isinstance(planned, Response):
             await self.context.handle(ticket, partial(planned[1], received))
 
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 
     async def resume(self, payload: Any) -> None:
-        planned = self._plan(_loaded(payload["interaction"]))
+        planned = self._plan(loaded(payload["interaction"]))
         if not isinstance(planned, Response):
             await planned[1](_monotonic_of(payload["received_at"]))
 
     async def interrupted(self, payload: Any) -> None:
-        planned = self._plan(_loaded(payload["interaction"]))
+        planned = self._plan(loaded(payload["interaction"]))
         if not isinstance(planned, Response):
             received = _monotonic_of(payload["received_at"])
             await self._send(self._reply(planned[0], received, ephemeral=planned[2]), INTERRUPTED_NOTICE)
@@ -487,11 +490,6 @@ class DiscordChannel:
             return
         if not replied:
             await self._send(reply, "Done.")
-
-
-def _loaded(interaction: Any) -> Any:
-    """A kept interaction: its JSON text (or, from earlier versions and non-UTF-8 bodies, its object)."""
-    return json.loads(interaction) if isinstance(interaction, str) else interaction
 
 
 def _monotonic_of(wall_time: float) -> float:
