@@ -88,6 +88,7 @@ class Accepted:
 
 _ACCEPTED, _DUPLICATE, _IGNORED = Accepted("accepted"), Accepted("duplicate"), Accepted("ignored")  # made once
 
+
 class SlackChannel:
     """Serves the host's agent as a Slack app.
 
