@@ -1,4 +1,4 @@
-"""ChannelContext.queue_key: where an ack-first channel puts a delivery (its conversation's queue) or runs it at once."""
+"""ChannelContext.queue_key: an ack-first channel queues a delivery in its conversation's queue, or runs it at once."""
 
 from __future__ import annotations
 
