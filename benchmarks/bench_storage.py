@@ -139,7 +139,9 @@ async def _history(state_dir: str, response_id: str | None) -> list[Any]:
     try:
         assert response_id is not None
         host.app  # noqa: B018 - building the app adds the channel to the host
-        return await channel.runner.records.history(response_id) or []
+        records = channel.runner.records
+        record = await records._get("responses", response_id)  # the record as stored, before it is expanded
+        return await records._history(record, response_id) or []
     finally:
         await host.state.aclose()
 

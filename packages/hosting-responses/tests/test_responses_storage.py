@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
-from agent_framework_hosting.testing import PostgresServer, RedisServer, postgres_bin_dir, redis_server_binary
+from agent_framework import Agent
+from agent_framework_hosting import AgentFrameworkHost
+from agent_framework_hosting.testing import (
+    OfflineChatClient,
+    PostgresServer,
+    RedisServer,
+    postgres_bin_dir,
+    redis_server_binary,
+)
+from agent_framework_hosting_responses import ResponsesChannel
 
 
 def stored_bytes(folder: Path) -> tuple[int, int, int]:
@@ -194,14 +205,132 @@ def test_deleting_a_response_leaves_the_rest_of_its_chain_working(serve: Any, st
     assert fork.output_text == "echo 2: a fork"
 
 
-def test_a_record_whose_history_was_erased_is_gone_but_can_still_be_deleted(serve: Any, tmp_path: Path) -> None:
+async def _erase_history(state_location: str, response_ids: list[str]) -> None:
+    """Delete the history lists the responses' records point at, as an expiry, an eviction or `--purge` would."""
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=state_location)
+    try:
+        for response_id in response_ids:
+            record = await host.state.get("responses", response_id)
+            record = json.loads(record) if isinstance(record, str) else record
+            reference = record["s"]
+            segments = reference if isinstance(reference, list) else [s for v in reference["logs"].values() for s in v]
+            for log, _, _ in segments:
+                await host.state.delete("history", log)
+    finally:
+        await host.state.aclose()
+
+
+@pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
+def test_a_record_whose_history_was_erased_is_gone_but_can_still_be_deleted(serve: Any, state_location: str) -> None:
+    served = serve(state_dir=state_location)
+    first = served.client.responses.create(model="m", input="soon forgotten")
+    second = served.client.responses.create(model="m", input="and this", previous_response_id=first.id)
+    asyncio.run(_erase_history(state_location, [second.id]))
+    restarted = serve(state_dir=state_location)
+    # The process that still holds the conversation live and a restarted one alike: gone, not continued without it.
+    for host in (served, restarted):
+        with pytest.raises(openai.NotFoundError):
+            host.client.responses.retrieve(second.id)
+        with pytest.raises(openai.NotFoundError, match="no longer stored"):
+            host.client.responses.create(model="m", input="and now?", previous_response_id=second.id)
+    assert served.client.responses.delete(second.id) is None  # what was left of it goes
+    with pytest.raises(openai.NotFoundError):
+        served.client.responses.delete(second.id)
+    with pytest.raises(openai.NotFoundError):
+        served.client.responses.retrieve(first.id)  # it shared the erased list
+
+
+def test_records_kept_forever_keep_their_history_past_the_session_ttl(serve: Any, tmp_path: Path) -> None:
+    served = serve(state_dir=tmp_path, session_ttl=0.5, response_ttl=None)
+    first = served.client.responses.create(model="m", input="remember me")
+    second = served.client.responses.create(model="m", input="two", previous_response_id=first.id)
+    time.sleep(2.0)  # past the session ttl and its history lists' (1.1 x ttl + 1)
+    assert served.client.responses.retrieve(second.id).output_text == "echo 2: two"
+    onwards = served.client.responses.create(model="m", input="and now?", previous_response_id=second.id)
+    assert onwards.output_text == "echo 3: and now?"
+    restarted = serve(state_dir=tmp_path, session_ttl=0.5, response_ttl=None)
+    for response in (first, second, onwards):
+        assert restarted.client.responses.retrieve(response.id).output_text == response.output_text
+    assert restarted.client.responses.create(model="m", input="fork", previous_response_id=first.id).output_text == (
+        "echo 2: fork"
+    )
+
+
+@pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
+def test_concurrent_forks_of_one_response_through_two_hosts_each_keep_their_own_branch(
+    serve: Any, state_location: str
+) -> None:
+    hosts = [serve(state_dir=state_location, chat=OfflineChatClient(response_delay=0.05)) for _ in range(2)]
+    root = hosts[0].client.responses.create(model="m", input="root")
+    two = hosts[0].client.responses.create(model="m", input="two", previous_response_id=root.id)
+    with ThreadPoolExecutor(8) as pool:
+        forks = list(
+            pool.map(
+                lambda number: hosts[number % 2].client.responses.create(
+                    model="m", input=f"fork {number}", previous_response_id=two.id
+                ),
+                range(8),
+            )
+        )
+    assert sorted(fork.output_text for fork in forks) == sorted(f"echo 3: fork {number}" for number in range(8))
+    for number, fork in enumerate(forks):
+        other = hosts[(number + 1) % 2].client
+        assert other.responses.retrieve(fork.id).output_text == fork.output_text
+        items = other.responses.input_items.list(fork.id).data
+        assert [item.content[0].text for item in items] == [f"fork {number}"]  # type: ignore[union-attr]
+        onwards = other.responses.create(model="m", input=f"after {number}", previous_response_id=fork.id)
+        assert onwards.output_text == f"echo 4: after {number}"
+    assert hosts[1].client.responses.retrieve(two.id).output_text == "echo 2: two"
+
+
+def test_a_whole_record_saved_from_an_expanded_one_still_reads_and_continues(serve: Any, tmp_path: Path) -> None:
     served = serve(state_dir=tmp_path)
-    response = served.client.responses.create(model="m", input="soon forgotten")
-    for path in tmp_path.rglob("*.jsonl"):
-        path.unlink()  # as `sessions delete --purge` or an expired list would leave it
-    with pytest.raises(openai.NotFoundError):
-        served.client.responses.retrieve(response.id)
-    assert served.client.responses.delete(response.id) is None  # what was left of it goes
-    assert not list(tmp_path.rglob("responses/*.json"))
-    with pytest.raises(openai.NotFoundError):
-        served.client.responses.delete(response.id)
+    first = served.client.responses.create(model="m", input="one")
+    second = served.client.responses.create(model="m", input="two", previous_response_id=first.id)
+
+    async def save_whole() -> None:  # as a late cancel does: the expanded record, changed, saved back whole
+        channel = ResponsesChannel()
+        host = AgentFrameworkHost(
+            Agent(client=OfflineChatClient(), name="echo"), channels=[channel], state_dir=tmp_path
+        )
+        try:
+            host.app  # noqa: B018 - building the app adds the channel to the host
+            records = channel.runner.records
+            whole = await records.response(second.id)
+            assert whole is not None and whole["reference"] is not None
+            whole["response"]["status"] = "cancelled"
+            await records.save_response(whole)
+        finally:
+            await host.state.aclose()
+
+    asyncio.run(save_whole())
+    assert json.loads(next(tmp_path.rglob(f"responses/{second.id}.json")).read_bytes())["value"].get("v") is None
+    for host in (served, serve(state_dir=tmp_path)):
+        back = host.client.responses.retrieve(second.id)
+        assert (back.status, back.output_text) == ("cancelled", "echo 2: two")
+        assert [item.content[0].text for item in host.client.responses.input_items.list(second.id).data] == ["two"]  # type: ignore[union-attr]
+        onwards = host.client.responses.create(model="m", input="three", previous_response_id=second.id)
+        assert onwards.output_text == "echo 3: three"
+
+
+def test_a_session_left_behind_by_a_crash_before_detaching_changes_nothing(serve: Any, tmp_path: Path) -> None:
+    served = serve(state_dir=tmp_path)
+    response = served.client.responses.create(model="m", input="one")
+
+    async def leave_session() -> None:  # the response's own session record, as a crash before `detach` leaves it
+        host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
+        try:
+            record = await host.state.get("responses", response.id)
+            assert await host.context.attach_session(record["s"], f"response:{response.id}")
+        finally:
+            await host.state.aclose()
+
+    asyncio.run(leave_session())
+    assert len(list(tmp_path.rglob("sessions/*.json"))) == 1
+    restarted = serve(state_dir=tmp_path)
+    assert restarted.client.responses.retrieve(response.id).output_text == "echo 1: one"
+    onwards = restarted.client.responses.create(model="m", input="two", previous_response_id=response.id)
+    assert onwards.output_text == "echo 2: two"
+    assert restarted.client.responses.delete(response.id) is None
+    assert not list(tmp_path.rglob("sessions/*.json"))  # the spare went with it
+    assert restarted.client.responses.retrieve(onwards.id).output_text == "echo 2: two"

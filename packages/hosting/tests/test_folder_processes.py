@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from agent_framework_hosting import FileStateStore, SessionBusyError
+from agent_framework_hosting import FileStateStore, SessionBusyError, _filelock
 
 from .test_cli_serve import serve, stop  # noqa: F401  (the `serve` fixture)
 
@@ -104,3 +108,71 @@ def test_two_workers_on_one_folder_lose_no_turn(serve: object, tmp_path: Path) -
 
     assert asyncio.run(main()) == "echo 21: one more"
     assert stop(served) == 0
+
+
+async def test_a_waiter_left_holding_a_removed_lock_file_never_enters_beside_the_new_holder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, fences = tmp_path / "k.lock", tmp_path / ".fences"
+    stale: list[bool] = []
+    current = _filelock._current
+
+    def watched(fd: int, at: Path) -> bool:
+        here = current(fd, at)
+        stale.append(not here)
+        return here
+
+    monkeypatch.setattr(_filelock, "_current", watched)
+    order: list[tuple[str, int]] = []
+    c_inside = False
+    a = _filelock.file_lock(path, name="k", fences=fences)
+    order.append(("a", await a.__aenter__()))
+
+    async def b() -> None:
+        async with _filelock.file_lock(path, name="k", fences=fences, wait=5) as fence:
+            assert not c_inside
+            order.append(("b", fence))
+
+    waiter = asyncio.create_task(b())
+    await asyncio.sleep(0.01)  # b has opened a's file and polls it
+    await a.__aexit__(None, None, None)  # a removes its file and lets go
+    c = _filelock.file_lock(path, name="k", fences=fences, wait=0)
+    order.append(("c", await c.__aenter__()))  # before b polls again: c locks the path's new file
+    c_inside = True
+    await asyncio.sleep(0.2)  # b wins a's removed file meanwhile, sees it is stale, and waits on c's
+    assert not waiter.done()
+    c_inside = False
+    await c.__aexit__(None, None, None)
+    await waiter
+    assert order == [("a", 1), ("c", 2), ("b", 3)]
+    assert True in stale
+
+
+async def test_a_stalled_holder_of_the_fence_counter_delays_others_only_as_long_as_they_wait(tmp_path: Path) -> None:
+    fences = tmp_path / ".fences"
+    stalled = os.open(fences, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(stalled, fcntl.LOCK_EX)  # as a process stopped while bumping the counter leaves it
+    letting_go = threading.Timer(1.5, os.close, (stalled,))  # a blocking wait would end only then
+    letting_go.start()
+    ticks = 0
+
+    async def ticking() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(ticking())
+    started = time.monotonic()
+    try:
+        with pytest.raises(SessionBusyError):
+            async with _filelock.file_lock(tmp_path / "k.lock", name="k", fences=fences, wait=0.3):
+                pass
+        assert time.monotonic() - started < 1.0
+        assert ticks >= 5  # the event loop kept running meanwhile
+        assert not (tmp_path / "k.lock").exists()  # the name's lock was let go
+    finally:
+        ticker.cancel()
+        letting_go.join()
+    async with _filelock.file_lock(tmp_path / "k.lock", name="k", fences=fences, wait=1) as fence:
+        assert fence == 1

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from agent_framework import Agent, Message
-from agent_framework_hosting import AgentFrameworkHost, ChannelIdentity, SessionBusyError
+from agent_framework_hosting import (
+    AgentFrameworkHost,
+    ChannelIdentity,
+    ChannelRequest,
+    ChannelSession,
+    SessionBusyError,
+)
 from agent_framework_hosting.testing import OfflineChatClient
 
 from .conftest import turn
@@ -239,11 +246,30 @@ async def test_a_session_reference_stands_for_the_stored_session_without_its_rec
     history_then = await restarted.context.referenced_history(pointer)
     assert [message.text for message in history_then or []] == ["one", "echo 1: one", "two", "echo 2: two"]
     for key, host_here in (("b", host), ("c", restarted)):  # from this process's live copy, and from the store
-        await host_here.context.attach_session(pointer, key, origin="user-a")
+        assert await host_here.context.attach_session(pointer, key, origin="user-a")
         assert (await host_here.context.run(turn(f"on {key}", key))).text == f"echo 3: on {key}"
     assert [message.text for message in await context.referenced_history(pointer) or []][-1] == "echo 2: two"
     await context.delete_session("b", purge=True)  # erases the lists b shares with the reference
     assert await context.referenced_history(pointer) is None
+    # Attaching what is gone fails and stores nothing, even where this process still holds the messages live.
+    for host_here in (host, restarted):
+        assert not await host_here.context.attach_session(pointer, "d", origin="user-a")
+        assert await host_here.state.get("sessions", "d") is None
+
+
+async def test_a_session_with_an_infinite_ttl_outlives_the_host_s_session_ttl(agent: Agent, tmp_path: Path) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path, session_ttl=0.4)
+    forever = ChannelRequest(
+        channel="test", operation="message", input="kept", session=ChannelSession("kept", ttl=math.inf)
+    )
+    await host.context.run(forever)
+    await host.context.run(turn("dropped", "dropped"))
+    assert await host.context.copy_session("kept", "copy", ttl=math.inf)
+    await asyncio.sleep(2.0)  # past the session ttl, and past its lists' (1.1 x ttl + 1)
+    restarted = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path, session_ttl=0.4)
+    assert [message.text for message in await restarted.context.history("kept")] == ["kept", "echo 1: kept"]
+    assert [message.text for message in await restarted.context.history("copy")] == ["kept", "echo 1: kept"]
+    assert await restarted.context.history("dropped") == []
 
 
 async def test_memory_state_gives_no_session_reference(agent: Agent) -> None:

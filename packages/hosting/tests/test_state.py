@@ -145,6 +145,20 @@ async def test_a_record_file_keeps_its_key_only_where_its_name_cannot_give_it_ba
     assert [await again.get("ns", key) for key in ("user/1", long_key, "old")] == [{"v": 1}, {"v": 2}, {"v": 3}]
 
 
+async def test_record_files_without_a_key_are_moved_into_a_journaled_namespace_under_their_name(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "ledger"
+    folder.mkdir()
+    (folder / "turn%2F1.json").write_text(json.dumps({"value": {"n": 1}}))  # as this version writes a plain name
+    (folder / "~0123abcd.json").write_text(json.dumps({"key": "hashed", "value": {"n": 2}}))
+    (folder / "old.json").write_text(json.dumps({"key": "old", "expires_at": None, "value": {"n": 3}}))
+    store = FileStateStore(tmp_path)
+    assert sorted(await store.keys("ledger")) == ["hashed", "old", "turn/1"]
+    assert [await store.get("ledger", key) for key in ("turn/1", "hashed", "old")] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert not list(folder.glob("*.json"))  # moved into the journal
+
+
 def _write_forever(root: str) -> None:
     store = FileStateStore(root)
     big = {"blob": "x" * 200_000}

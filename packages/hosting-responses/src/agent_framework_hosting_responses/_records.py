@@ -77,20 +77,11 @@ class Records:
         return expand(record, response_id, messages)
 
     async def _history(self, record: dict[str, Any], response_id: str) -> list[Message] | None:
+        """The messages a record's items refer to: where its reference points, else its own snapshot session."""
         pointer = reference(record)
         if pointer is not None:
             return await self.context.referenced_history(pointer)
         return await self.context.history(response_key(response_id)) if positions(record) else []
-
-    async def history(self, response_id: str) -> list[Message] | None:
-        """The conversation as a stored response left it (its snapshot); None when the response is not stored."""
-        record = await self._get(RESPONSES, response_id)
-        if record is None:
-            return None
-        pointer = reference(record)
-        if pointer is not None:
-            return await self.context.referenced_history(pointer)
-        return await self.context.history(response_key(response_id))
 
     async def head(self, response_id: str) -> dict[str, Any] | None:
         """A response's record with its status, key and snapshot flag; output and input items may be references.

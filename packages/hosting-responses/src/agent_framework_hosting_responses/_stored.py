@@ -90,12 +90,12 @@ def head(record: dict[str, Any], response_id: str) -> dict[str, Any]:
     for name, short, _ in FIELDS[2:]:
         if short in record and name != "status":
             response[name] = record[short]
-    return {"response": response, "key": record.get("k") or response_key(response_id), "snapshot": True}
+    return {"response": response, "key": response_key(response_id), "snapshot": True}
 
 
 def reference(record: dict[str, Any]) -> Any | None:
-    """The session reference a version 3 record points at (None for other records)."""
-    return record.get("s") if record.get("v") == VERSION else None
+    """The session reference a version 3 record points at, or a whole record saved from one carries (else None)."""
+    return record.get("s") if record.get("v") == VERSION else record.get("reference")
 
 
 _ITEM_KEYS = ("id", "type", "role", "status", "content")
@@ -160,10 +160,10 @@ def compact(
 
     `items` are the turn's own input items; they come just before the answer. The session reference
     (``"s"``) is the caller's to add. None when the response was not made by `response_object`
-    (a shape this cannot rebuild).
+    (a shape this cannot rebuild) or the turn ran in a session other than the response's own.
     """
     response = record["response"]
-    if tuple(response) != _NAMES:
+    if tuple(response) != _NAMES or record.get("key") != response_key(response["id"]):
         return None
     stop = len(messages)
     start = stop - answer
@@ -201,9 +201,6 @@ def compact(
     compacted["n"] = stop
     if answer != 1:
         compacted["a"] = answer
-    key = record.get("key")
-    if key != response_key(response["id"]):
-        compacted["k"] = key
     return compacted
 
 
@@ -246,7 +243,7 @@ def expand(record: dict[str, Any], response_id: str, messages: Sequence[Message]
     inputs = [
         _user_item(item, messages[first + index]) if isinstance(item, str) else item for index, item in enumerate(items)
     ]
-    key = record.get("k") or response_key(response_id)
+    key = response_key(response_id)  # compact records are made only of turns run in the response's own session
     # The reference comes along: a whole record saved from this one (a late cancel, say) still points at its history.
     return {"response": response, "key": key, "snapshot": True, "input_items": inputs, "reference": record["s"]}
 

@@ -10,6 +10,7 @@ snapshot, so chains and forks alike see exactly R's context.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
@@ -99,6 +100,14 @@ class TurnRunner:
         self.background = BackgroundRunner(self, replay_timeout=replay_timeout)
 
     @property
+    def session_ttl(self) -> float:
+        """The ttl of a response's own session (its history): the record's, so no record outlives its history.
+
+        `math.inf` when records are kept until deleted (None would mean the host's session ttl instead).
+        """
+        return math.inf if self.records.ttl is None else self.records.ttl
+
+    @property
     def sessions_supported(self) -> bool:
         """Whether the target keeps sessions the channel can snapshot (agents do; workflows do not)."""
         return self.context.supports_sessions
@@ -148,11 +157,12 @@ class TurnRunner:
         turn.key = response_key(turn.response_id)
         pointer = previous.get("reference")
         if pointer is not None:
-            await self.context.attach_session(pointer, turn.key, ttl=self.records.ttl, origin=response_key(previous_id))
-            copied = True
+            copied = await self.context.attach_session(
+                pointer, turn.key, ttl=self.session_ttl, origin=response_key(previous_id)
+            )
         else:
             copied = bool(previous.get("snapshot")) and await self.context.copy_session(
-                response_key(previous_id), turn.key, ttl=self.records.ttl
+                response_key(previous_id), turn.key, ttl=self.session_ttl
             )
         if not copied:
             raise ApiError(
@@ -212,7 +222,7 @@ class TurnRunner:
         if not turn.key:
             return None
         own = turn.key == response_key(turn.response_id)
-        return ChannelSession(turn.key, ttl=self.records.ttl if own else None)
+        return ChannelSession(turn.key, ttl=self.session_ttl if own else None)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
@@ -360,7 +370,7 @@ class TurnRunner:
             if turn.params.store and turn.run_key == own_key:
                 snapshot = True  # the turn ran in the response's own session: it is the snapshot already
             elif turn.params.store:
-                snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.records.ttl)
+                snapshot = await self.context.copy_session(turn.run_key, own_key, ttl=self.session_ttl)
             elif turn.seeded:
                 await self.context.delete_session(own_key)
         if turn.conversation_id:

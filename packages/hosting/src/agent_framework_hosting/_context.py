@@ -673,7 +673,8 @@ class ChannelContext:
     async def copy_session(self, source_key: str, target_key: str, *, ttl: float | None = None) -> bool:
         """Start `target_key` from a copy of `source_key`'s conversation (a fork); False when there is none.
 
-        The copy shares the stored messages of its source; `ttl` overrides the host's session ttl for it.
+        The copy shares the stored messages of its source; `ttl` overrides the host's session ttl for it
+        (`math.inf`: kept until deleted).
         """
         return await self._host.sessions.copy(source_key, target_key, ttl=ttl)
 
@@ -689,12 +690,13 @@ class ChannelContext:
 
     async def attach_session(
         self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None
-    ) -> None:
+    ) -> bool:
         """Start `target_key` from a `session_reference` (a fork sharing its stored messages), like `copy_session`.
 
-        `origin`: the key the reference was taken from (this process may still hold its messages).
+        False (nothing stored) when part of the messages it points at is no longer stored. `origin`: the key
+        the reference was taken from (this process may still hold its messages). `ttl` as `ChannelSession`'s.
         """
-        await self._host.sessions.attach(reference, target_key, ttl=ttl, origin=origin)
+        return await self._host.sessions.attach(reference, target_key, ttl=ttl, origin=origin)
 
     async def referenced_history(self, reference: SessionReference) -> list[Message] | None:
         """A copy of the messages a `session_reference` points at; None when some of them have expired."""

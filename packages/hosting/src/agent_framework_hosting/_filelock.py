@@ -8,7 +8,11 @@ A holder removes its lock file as it lets go, so a folder keeps no file per
 name ever locked; a waiter that then wins the removed file tries again on the
 path's new one. The fencing numbers come from one counter file shared by all
 names (a number grows with every acquisition of any name, so with every
-acquisition of each).
+acquisition of each). Its flock, like every flock here, is polled without
+blocking within the caller's wait: a process stopped while holding it delays
+others only until their wait runs out, and never blocks an event loop. The
+counter is written without fsync: it survives a process crash (the page cache
+keeps it), not an OS crash or a power loss, after which it may start again.
 """
 
 from __future__ import annotations
@@ -70,17 +74,43 @@ def _read_number(fd: int) -> int:
     return int(raw) if raw.isdigit() else 0
 
 
-def _next_fence(fences: Path, held: int) -> int:
+async def _locked(path: Path, deadline: float | None, busy: str, *, removable: bool = False) -> int:
+    """Open and lock `path`, polling a non-blocking flock so waiting stays cancellable; returns the locked fd.
+
+    Raises `SessionBusyError(busy)` at `deadline` (None: no limit). `removable`: its holders remove the
+    file as they let go, so a won file no longer at `path` is stale and the lock is the path's new file.
+    """
+    fd = _open(path)
+    delay = POLL_MIN
+    try:
+        while True:
+            if _try_lock(fd):
+                if not removable or fcntl is None or _current(fd, path):
+                    return fd
+                _unlock(fd)
+                fd = -1
+                fd = _open(path)
+                continue
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                raise SessionBusyError(busy)
+            pause = delay * (0.5 + random.random())
+            await asyncio.sleep(pause if deadline is None else min(pause, deadline - now))
+            delay = min(delay * 2, POLL_MAX)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        raise
+
+
+async def _next_fence(fences: Path, held: int, deadline: float | None, name: str) -> int:
     """Bump the shared counter in `fences` and return it.
 
     Written fixed-width in place (one `pwrite`, no truncate): the counter only grows. `held` is the
     locked file, which a version that kept a counter per name may have left a larger number in.
-    The counter's own flock is held only for this read and write (microseconds), so it is taken blocking.
     """
-    fd = _open(fences)
+    fd = await _locked(fences, deadline, f"the fencing counter for {name!r} is held by a stalled process")
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
         fence = max(_read_number(fd), _read_number(held)) + 1
         os.pwrite(fd, b"%020d" % fence, 0)
         return fence
@@ -92,34 +122,12 @@ def _next_fence(fences: Path, held: int) -> int:
 async def file_lock(path: Path, *, name: str, fences: Path, wait: float | None = None) -> AsyncIterator[int]:
     """Hold `path` exclusively across processes; yields the lock's fencing number (from the counter `fences`).
 
-    Polls with a non-blocking flock so waiting stays cancellable; raises
-    `SessionBusyError` after `wait` seconds (None: no limit).
+    Raises `SessionBusyError` after `wait` seconds (None: no limit).
     """
-    fd = _open(path)
     deadline = None if wait is None else time.monotonic() + wait
-    delay = POLL_MIN
+    fd = await _locked(path, deadline, f"{name!r} is busy with another turn", removable=True)
     try:
-        while True:
-            if _try_lock(fd):
-                if fcntl is None or _current(fd, path):
-                    break
-                # Won a file its holder removed on letting go: the lock is the path's current file.
-                _unlock(fd)
-                fd = -1
-                fd = _open(path)
-                continue
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                raise SessionBusyError(f"{name!r} is busy with another turn")
-            pause = delay * (0.5 + random.random())
-            await asyncio.sleep(pause if deadline is None else min(pause, deadline - now))
-            delay = min(delay * 2, POLL_MAX)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        raise
-    try:
-        yield _next_fence(fences, fd)
+        yield await _next_fence(fences, fd, deadline, name)
     finally:
         _release(fd, path)
 
@@ -128,7 +136,7 @@ def _release(fd: int, path: Path) -> None:
     """Remove the lock file while still holding it (a waiter that wins it then sees it is stale), then let go."""
     try:
         os.unlink(path)
-    except OSError:
+    except (FileNotFoundError, PermissionError):
         pass  # gone already, or (without flock, on Windows) a file still open cannot be removed
     finally:
         _unlock(fd)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -93,23 +94,18 @@ def _extends(new: list[Segment], old: list[Segment]) -> bool:
     return bool(same[0] == last[0] and same[1] == last[1] and same[2] >= last[2])
 
 
-def _plain_session(session: dict[str, Any], logs: dict[str, Any]) -> bool:
-    """Whether a stored session (messages hidden) holds nothing but its id and the message lists `logs` names."""
+def _plain(logs: dict[str, Any]) -> dict[str, Any]:
+    """A stored session (messages hidden, no id) holding nothing but the message lists `logs` names."""
     state: dict[str, Any] = {source: {"messages": []} for source in logs}
-    return session == {
-        "type": "session",
-        "session_id": session.get("session_id"),
-        "service_session_id": None,
-        "state": state,
-    }
+    return {"type": "session", "service_session_id": None, "state": state}
 
 
 def _reference(record: dict[str, Any]) -> SessionReference:
     """A session record without its id, its defaults left out: the segments alone for a plain default history."""
     logs, session = record["logs"], dict(record["session"])
-    if _plain_session(session, logs):
-        return logs[DEFAULT_SOURCE] if list(logs) == [DEFAULT_SOURCE] else {"logs": logs}
     session.pop("session_id", None)
+    if session == _plain(logs):
+        return logs[DEFAULT_SOURCE] if list(logs) == [DEFAULT_SOURCE] else {"logs": logs}
     return {"session": session, "logs": logs}
 
 
@@ -118,9 +114,15 @@ def _record(reference: SessionReference, session_id: str) -> dict[str, Any]:
     logs = {DEFAULT_SOURCE: reference} if isinstance(reference, list) else reference["logs"]
     session = reference.get("session") if isinstance(reference, dict) else None
     if session is None:
-        state: dict[str, Any] = {source: {"messages": []} for source in logs}
-        session = {"type": "session", "service_session_id": None, "state": state}
+        session = _plain(logs)
     return {"v": RECORD_VERSION, "session": {**session, "session_id": session_id}, "logs": logs}
+
+
+def _resolve(ttl: float | None, default: float | None) -> float | None:
+    """A caller's ttl for the store: None takes `default` (the session ttl); `math.inf` keeps until deleted."""
+    if ttl is None:
+        return default
+    return None if math.isinf(ttl) else ttl
 
 
 def is_record(value: Any) -> bool:
@@ -250,7 +252,7 @@ class SessionManager:
 
     async def save(self, session: AgentSession, *, ttl: float | None = None) -> None:
         """Store the session's new messages and its record; `ttl` overrides the session ttl."""
-        ttl = self.ttl if ttl is None else ttl
+        ttl = _resolve(ttl, self.ttl)
         if self._store.keeps_objects:
             await self._park(session, ttl)
             return
@@ -337,7 +339,7 @@ class SessionManager:
             return False
         if source_id == target_id:
             return True
-        await self._seed(source_id, target_id, stored, self.ttl if ttl is None else ttl)
+        await self._seed(source_id, target_id, stored, _resolve(ttl, self.ttl))
         return True
 
     async def reference(self, session: AgentSession) -> SessionReference | None:
@@ -365,15 +367,24 @@ class SessionManager:
 
     async def attach(
         self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None
-    ) -> None:
+    ) -> bool:
         """Start `target_key` from a session `reference` (a fork sharing its stored messages).
 
-        `origin`: the key the reference was taken from, whose live copy this process may still hold.
+        False (and nothing stored) when part of the messages it points at is no longer stored (expired,
+        evicted, erased): checked with one read of each list's last referenced message, even where this
+        process holds them live. `origin`: the key the reference was taken from, whose live copy this
+        process may still hold.
         """
+        record = _record(reference, "")
+        for segments in record["logs"].values():
+            for log, first, end in segments:
+                if end > first and not await self._store.items(HISTORY, log, end - first - 1, end - first):
+                    return False
         # The origin's live copy is looked up by its key as its session id (no alias read): a miss only costs a read.
-        origin_id = origin or ""
         target_id = await self.session_id(target_key)
-        await self._seed(origin_id, target_id, _record(reference, target_id), self.ttl if ttl is None else ttl)
+        record["session"]["session_id"] = target_id
+        await self._seed(origin or "", target_id, record, _resolve(ttl, self.ttl))
+        return True
 
     async def referred(self, reference: SessionReference) -> AgentSession | None:
         """The session a `reference` stands for, read afresh; None when part of its messages has expired."""

@@ -360,6 +360,14 @@ def _key_of(path: Path) -> str | None:
     return None if name.startswith("~") or not name.endswith(".json") else unquote(name[: -len(".json")])
 
 
+def _record_key(path: Path, record: dict[str, Any]) -> str | None:
+    """The key of a record file: what its name gives back, else (a hashed name) the key the record keeps."""
+    key = _key_of(path)
+    if key is None and isinstance(record.get("key"), str):
+        key = record["key"]
+    return key
+
+
 class _LineIndex:
     """Byte offsets of the item lines of append-only list files, kept per file (LRU)."""
 
@@ -467,8 +475,7 @@ class FileStateStore:
         for path in sorted(folder.glob("*.json")):
             record = cls._record(path)
             if record is not None:
-                key = record.get("key")
-                key = key if isinstance(key, str) else _key_of(path)
+                key = _record_key(path, record)
                 if key is not None:
                     found.append((path, key, record.get("value"), record.get("expires_at")))
         return found
@@ -780,12 +787,10 @@ class FileStateStore:
         def _keys() -> list[str]:
             found: list[str] = []
             for path in sorted(folder.glob("*.json")):
-                if path.name.startswith("~"):
-                    record = self._record(path)
-                    if record is not None and isinstance(record.get("key"), str):
-                        found.append(record["key"])
-                elif self._record(path) is not None:
-                    found.append(unquote(path.name[: -len(".json")]))
+                record = self._record(path)
+                key = None if record is None else _record_key(path, record)
+                if key is not None:
+                    found.append(key)
             return found
 
         return await asyncio.to_thread(_keys)

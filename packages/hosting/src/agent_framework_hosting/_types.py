@@ -22,7 +22,8 @@ SESSION_MODES: tuple[str, ...] = ("auto", "disabled")
 class ChannelSession:
     """A channel's hint that requests sharing `isolation_key` share one conversation.
 
-    `ttl` (seconds) overrides the host's `session_ttl` for this conversation (stored Responses use it).
+    `ttl` (seconds) overrides the host's `session_ttl` for this conversation (stored Responses use it);
+    `math.inf` keeps it until deleted.
     """
 
     __slots__ = ("isolation_key", "ttl")
