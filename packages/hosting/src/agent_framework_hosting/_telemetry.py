@@ -10,7 +10,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from ._metrics import host_metrics
+from ._metrics import host_metrics, recording_metrics
 from ._types import ChannelRequest
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -41,50 +41,58 @@ class TurnTrace:
         self.request = request
         self.stream = stream
         self.started = time.perf_counter()
-        self.span = _tracer.start_span(
-            f"{request.channel} {request.operation}",
-            kind=trace.SpanKind.SERVER,
-            attributes={
-                "hosting.channel": request.channel,
-                "hosting.operation": request.operation,
-                "hosting.stream": stream,
-                "hosting.session": request.isolation_key is not None,
-            },
-        )
-        self._context = trace.set_span_in_context(self.span)
+        # Without a tracer provider every span is a no-op: skip making one, its context and attaching it.
+        self.span: trace.Span | None = None
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            self.span = _tracer.start_span(
+                f"{request.channel} {request.operation}",
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "hosting.channel": request.channel,
+                    "hosting.operation": request.operation,
+                    "hosting.stream": stream,
+                    "hosting.session": request.isolation_key is not None,
+                },
+            )
+            self._context = trace.set_span_in_context(self.span)
         self._ended = False
         self._first_update = False
 
     def attach(self) -> Any:
-        return otel_context.attach(self._context)
+        return None if self.span is None else otel_context.attach(self._context)
 
     @staticmethod
     def detach(token: Any) -> None:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)
 
     def first_update(self) -> None:
         """Record the time to the first streamed update (once)."""
         if self._first_update:
             return
         self._first_update = True
-        elapsed = time.perf_counter() - self.started
-        host_metrics().first_update.record(elapsed, {"channel": self.request.channel})
-        self.span.add_event("first update")
+        if recording_metrics():
+            elapsed = time.perf_counter() - self.started
+            host_metrics().first_update.record(elapsed, {"channel": self.request.channel})
+        if self.span is not None:
+            self.span.add_event("first update")
 
     def end(self, error: BaseException | None = None) -> None:
         if self._ended:
             return
         self._ended = True
         status = "ok" if error is None else type(error).__name__
-        if error is not None:
-            self.span.record_exception(error)
-            self.span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
-        self.span.end()
+        if self.span is not None:
+            if error is not None:
+                self.span.record_exception(error)
+                self.span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
+            self.span.end()
         duration = time.perf_counter() - self.started
-        labels = {"channel": self.request.channel, "status": "ok" if error is None else "error"}
-        metrics = host_metrics()
-        metrics.turns.add(1, labels)
-        metrics.turn_duration.record(duration, labels)
+        if recording_metrics():
+            labels = {"channel": self.request.channel, "status": "ok" if error is None else "error"}
+            metrics = host_metrics()
+            metrics.turns.add(1, labels)
+            metrics.turn_duration.record(duration, labels)
         if not logger.isEnabledFor(logging.INFO):
             return  # nobody reads the line: skip hashing the key and building it
         session, answered = session_reference(self.request.isolation_key), turn_id(self.request)
