@@ -24,7 +24,7 @@ from ._history import history_length, history_messages, mark_interrupted, saved_
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
-from ._metrics import host_metrics, recording_metrics
+from ._metrics import host_metrics
 from ._outbox import Resender
 from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
@@ -836,8 +836,7 @@ class _Turn:
         queued = time.perf_counter()
         self._lock = await context._hold(key, context.policy(request))
         try:
-            if recording_metrics():
-                host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
+            host_metrics().queue_wait.record(time.perf_counter() - queued, {"channel": request.channel})
             self._running = running = host.turns.running(key)
             control = await running.__aenter__()
             try:

@@ -6,11 +6,6 @@ from typing import Any
 
 from opentelemetry import metrics
 
-try:  # the global provider before one is set; private, so another API version just records always
-    from opentelemetry.metrics._internal import _ProxyMeterProvider as _UnsetProvider
-except ImportError:  # pragma: no cover
-    _UnsetProvider = ()  # type: ignore[assignment,misc]
-
 METER_NAME = "agent_framework_hosting"
 
 
@@ -18,7 +13,6 @@ class HostMetrics:
     """Every instrument the host records, made from one meter."""
 
     def __init__(self, provider: Any = None) -> None:
-        self.explicit = provider is not None
         meter = (provider or metrics.get_meter_provider()).get_meter(METER_NAME)
         self.turns = meter.create_counter("hosting.turns", unit="{turn}", description="Turns by channel and status")
         self.turn_duration = meter.create_histogram(
@@ -45,12 +39,6 @@ _metrics = HostMetrics()
 
 def host_metrics() -> HostMetrics:
     return _metrics
-
-
-def recording_metrics() -> bool:
-    """Whether turn metrics go anywhere: a provider was given, or one is set globally (checked each turn, as it
-    may be set after start). Without one, a turn skips its labels and instruments (a few µs each turn)."""
-    return _metrics.explicit or not isinstance(metrics.get_meter_provider(), _UnsetProvider)
 
 
 def use_meter_provider(provider: Any = None) -> HostMetrics:

@@ -16,7 +16,6 @@ from array import array
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote
@@ -35,14 +34,26 @@ JOURNALED = ("ledger",)  # the turn ledger: three small writes per turn, each to
 _fences = itertools.count(1)
 
 
-@dataclass
 class Lease:
     """A held lock: a random owner `token` and a `fence` number that grows with every acquisition."""
 
-    name: str
-    token: str = field(default_factory=lambda: secrets.token_hex(16))
-    fence: int = field(default_factory=lambda: next(_fences))
-    lost: bool = False
+    __slots__ = ("name", "fence", "lost", "_token")
+
+    def __init__(self, name: str, token: str | None = None, fence: int | None = None, lost: bool = False) -> None:
+        self.name = name
+        self.fence = next(_fences) if fence is None else fence
+        self.lost = lost
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        """Made when first read: a process-local lock (one per turn) rarely needs its token."""
+        if self._token is None:
+            self._token = secrets.token_hex(16)
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"Lease(name={self.name!r}, fence={self.fence}, lost={self.lost})"
 
 
 def matches(value: Any, match: Mapping[str, str]) -> bool:

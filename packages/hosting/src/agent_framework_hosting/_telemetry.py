@@ -10,13 +10,22 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from ._metrics import host_metrics, recording_metrics
+from ._metrics import host_metrics
 from ._types import ChannelRequest
 
 logger = logging.getLogger("agent_framework.hosting")
 _tracer = trace.get_tracer("agent_framework_hosting")
 # The attribute that names what a turn answers, per channel (the first one present is logged).
 TURN_ID_ATTRIBUTES = ("response_id", "activity_id", "invocation_id", "interaction_id", "update_id", "run_id", "id")
+
+
+def _spans_are_no_ops() -> bool:
+    """Whether the host's spans go nowhere: no tracer provider is set (the proxy tracer still delegates to a no-op).
+
+    Reads the proxy's current tracer (private, so another API version falls back to making spans): cheaper
+    than `trace.get_tracer_provider()`, which reads the environment each call.
+    """
+    return isinstance(getattr(_tracer, "_tracer", _tracer), trace.NoOpTracer)
 
 
 def session_reference(isolation_key: str | None) -> str:
@@ -43,7 +52,7 @@ class TurnTrace:
         self.started = time.perf_counter()
         # Without a tracer provider every span is a no-op: skip making one, its context and attaching it.
         self.span: trace.Span | None = None
-        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        if not _spans_are_no_ops():
             self.span = _tracer.start_span(
                 f"{request.channel} {request.operation}",
                 kind=trace.SpanKind.SERVER,
@@ -71,9 +80,8 @@ class TurnTrace:
         if self._first_update:
             return
         self._first_update = True
-        if recording_metrics():
-            elapsed = time.perf_counter() - self.started
-            host_metrics().first_update.record(elapsed, {"channel": self.request.channel})
+        elapsed = time.perf_counter() - self.started
+        host_metrics().first_update.record(elapsed, {"channel": self.request.channel})
         if self.span is not None:
             self.span.add_event("first update")
 
@@ -88,11 +96,10 @@ class TurnTrace:
                 self.span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
             self.span.end()
         duration = time.perf_counter() - self.started
-        if recording_metrics():
-            labels = {"channel": self.request.channel, "status": "ok" if error is None else "error"}
-            metrics = host_metrics()
-            metrics.turns.add(1, labels)
-            metrics.turn_duration.record(duration, labels)
+        labels = {"channel": self.request.channel, "status": "ok" if error is None else "error"}
+        metrics = host_metrics()
+        metrics.turns.add(1, labels)
+        metrics.turn_duration.record(duration, labels)
         if not logger.isEnabledFor(logging.INFO):
             return  # nobody reads the line: skip hashing the key and building it
         session, answered = session_reference(self.request.isolation_key), turn_id(self.request)
