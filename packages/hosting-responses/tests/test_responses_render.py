@@ -192,6 +192,38 @@ def test_sse_frames_encode_a_shared_response_once_and_parse_back_to_the_events()
     assert b'"response":{"id":"reused"}' in sse_frames(events[:1], stale)  # a given encoding is used as is
 
 
+TRICKY_TEXTS = ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", "</script><!--", ""]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_event_json_is_the_standard_compact_ascii_encoding(text: str) -> None:
+    from agent_framework_hosting_responses._sse import event_json
+
+    value = {"text": text, "values": [1, 2.5, -0.0, 1e300, None, True, False], "nested": {text: [text, {}]}}
+    assert event_json(value) == json.dumps(value, separators=(",", ":")).encode()
+    assert event_json(text) == json.dumps(text).encode()
+
+
+def test_event_json_refuses_what_json_cannot_encode() -> None:
+    from agent_framework_hosting_responses._sse import event_json
+
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        event_json({"when": object()})
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_a_lifecycle_event_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
+    from agent_framework_hosting_responses._sse import sse_frame
+
+    response = {"id": "resp_1", "status": "in_progress", "instructions": text, "metadata": {"k": text}}
+    for kind in ("response.created", "response.in_progress", "response.completed"):
+        event = {"type": kind, "sequence_number": 12345, "response": response}
+        expected = f"event: {kind}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+        assert sse_frame(event, {}) == expected
+    odd = {"type": "response.created", "sequence_number": 1, "response": response, "extra": text}
+    assert json.loads(sse_frame(odd, {}).split(b"data: ", 1)[1]) == odd  # another shape: the general encoder
+
+
 @pytest.mark.parametrize("text", ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", ""])
 def test_a_text_delta_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
     from agent_framework_hosting_responses._sse import event_json, sse_frame

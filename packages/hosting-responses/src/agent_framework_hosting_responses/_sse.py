@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 import anyio
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 TEXT_DELTA = "response.output_text.delta"
 _TEXT_DELTA_FIELDS = ("type", "sequence_number", "item_id", "output_index", "content_index", "delta", "logprobs")
+_LIFECYCLE_FIELDS = ("type", "sequence_number", "response")
+
+
+def _not_serializable(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact ASCII JSON. `JSONEncoder.encode` builds a new C encoder in Python on every call, which costs
+    more than encoding a small event; a stream encodes a dozen, so one C encoder is made here and reused
+    (the same output; no circular-reference check, as events are trees this package builds)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(separators=(",", ":")).encode
+    encoder = make(None, _not_serializable, _string, None, ":", ",", False, False, True)
+    return lambda value: "".join(encoder(value, 0))
+
+
+_encode = _compact_encoder()
 
 
 def event_json(value: Any) -> bytes:
@@ -54,8 +73,12 @@ def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) 
     encoded = responses.get(id(response))
     if encoded is None:
         encoded = responses[id(response)] = event_json(response)
-    rest = event_json({name: value for name, value in event.items() if name != "response"})
-    return b"event: " + str(event["type"]).encode() + b"\ndata: " + rest[:-1] + b',"response":' + encoded + b"}\n\n"
+    kind = event["type"]
+    if tuple(event) == _LIFECYCLE_FIELDS and type(kind) is str and type(event["sequence_number"]) is int:
+        head = f'{{"type":{_string(kind)},"sequence_number":{event["sequence_number"]},"response":'
+    else:
+        head = _encode({name: value for name, value in event.items() if name != "response"})[:-1] + ',"response":'
+    return b"event: " + str(kind).encode() + b"\ndata: " + head.encode() + encoded + b"}\n\n"
 
 
 def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:
@@ -73,21 +96,36 @@ async def frames(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
         yield sse_frame(event)
 
 
-class EventStreamResponse(StreamingResponse):
+class EventStreamResponse(Response):
     """`text/event-stream` whose body generator (and `on_close`) is closed however the response ends.
 
     A disconnecting client cancels the response; closing the generator right
     away, rather than whenever it is garbage collected, lets it stop the run.
     """
 
+    media_type = "text/event-stream"
+
     def __init__(self, body: AsyncIterator[bytes], *, on_close: Callable[[], Awaitable[None]] | None = None) -> None:
-        super().__init__(body, media_type="text/event-stream", headers=SSE_HEADERS)
+        self.status_code = 200
+        self.background = None
+        self.init_headers(SSE_HEADERS)
         self._body = body
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Not Starlette's StreamingResponse: it runs the body beside a disconnect listener in an anyio task
+        # group, which costs a streamed response more than encoding all its events. Here the body is sent
+        # from the request's own task inside one cancel scope, and a bare task waits for the disconnect.
         try:
-            await super().__call__(scope, receive, send)
+            with anyio.CancelScope() as cancel_scope:
+                watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, cancel_scope))
+                try:
+                    await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                    async for chunk in self._body:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                finally:
+                    watcher.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 try:
@@ -95,3 +133,10 @@ class EventStreamResponse(StreamingResponse):
                 finally:
                     if self._on_close is not None:
                         await self._on_close()
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    """Cancel `scope` once the client disconnects (ASGI servers before spec 2.4 only say so through `receive`)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._files import fsync_folder, replace_file
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -45,20 +47,6 @@ Matcher = Callable[[Any], bool]
 Adopt = Callable[[], Iterable[tuple[Path, str, Any, float | None]]]
 File = tuple[str, str]  # a file's path (relative to the journal's folder) and its content
 _Waiter = tuple[int, int, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a file's creation or rename in `folder` durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms whose folders cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _line(
@@ -90,27 +78,18 @@ def _sync_files(folder: Path, names: frozenset[str]) -> None:
     for name in names:
         _sync_file(folder / name)
     for parent in {(folder / name).parent for name in names}:
-        _fsync_folder(parent)
+        fsync_folder(parent)
 
 
 def _restore(path: Path, content: bytes) -> None:
     """After a crash: write a vouched-for file again, durably, when it is missing or was cut short."""
     try:
-        current = path.read_bytes()
-        json.loads(current)
+        json.loads(path.read_bytes())
         return
     except (FileNotFoundError, ValueError):
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        _write_all(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    _fsync_folder(path.parent)
+    replace_file(path, content)
+    fsync_folder(path.parent)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -311,7 +290,7 @@ class Journal:
     def _reopen(self, *, created: bool) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         if created:
-            _fsync_folder(self.path.parent)
+            fsync_folder(self.path.parent)
         status = os.fstat(fd)
         self._swap(fd, (status.st_dev, status.st_ino), end=0, durable=False)
         self._values.clear()
@@ -369,7 +348,7 @@ class Journal:
             os.close(fd)
             temp.unlink(missing_ok=True)
             raise
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
         status = os.fstat(fd)
         self._swap(fd, (status.st_dev, status.st_ino), end=len(data), durable=True)
         self._values.clear()

@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote
 
 from ._errors import SessionBusyError
 from ._filelock import blocking_file_lock, file_lock
+from ._files import replace_file, temp_beside
 from ._journal import Journal
 
 logger = logging.getLogger("agent_framework.hosting")
@@ -492,26 +493,8 @@ class FileStateStore:
         record = {"key": key, "expires_at": None if ttl is None else time.time() + ttl, "value": value}
         return json.dumps(record, separators=(",", ":")).encode()
 
-    @staticmethod
-    def _temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        return temp
-
-    def _write(self, path: Path, data: bytes, *, sync: bool = True) -> None:
-        temp = self._temp(path, data, sync=sync)
-        try:
-            os.replace(temp, path)
-        finally:
-            temp.unlink(missing_ok=True)
-
     def _create(self, path: Path, data: bytes) -> bool:
-        temp = self._temp(path, data)
+        temp = temp_beside(path, data)
         try:
             for _ in range(2):
                 try:
@@ -535,7 +518,7 @@ class FileStateStore:
         if journal is not None:
             return await journal.set(_checked(key), value, ttl=ttl)
         data = self._encode(key, value, ttl)
-        await asyncio.to_thread(self._write, self._path(namespace, key), data)
+        await asyncio.to_thread(replace_file, self._path(namespace, key), data)
         self._maybe_sweep(namespace, ttl)
 
     async def add(self, namespace: str, key: str, value: Any, *, ttl: float | None = None) -> bool:
@@ -616,7 +599,7 @@ class FileStateStore:
                 return False
             data = b"".join(json.dumps(item, separators=(",", ":")).encode() + b"\n" for item in items)
             if expires is None:
-                self._write(path, _header(self._expires_at(ttl)) + data)
+                replace_file(path, _header(self._expires_at(ttl)) + data)
             else:
                 with open(path, "ab") as handle:
                     handle.write(data)
@@ -742,14 +725,14 @@ class FileStateStore:
             # The new record is written and fsynced before the folder lock is taken, so writers to one
             # namespace wait for each other only for the compare and the rename, never for a disk flush.
             expires, data = _encode(self._record(path))
-            temp = self._temp(path, data)
+            temp = temp_beside(path, data)
             try:
                 with blocking_file_lock(path.parent / ".lock"):
                     current = self._record(path)
                     if current is None or not matches(current.get("value"), match):
                         return False
                     if ttl is None and current.get("expires_at") != expires:
-                        self._write(path, _encode(current)[1])  # its expiry changed meanwhile: keep the new one
+                        replace_file(path, _encode(current)[1])  # its expiry changed meanwhile: keep the new one
                     else:
                         os.replace(temp, path)
                     return True
@@ -787,13 +770,13 @@ class FileStateStore:
         journal = self._journals.get(discard[0])
 
         def _both() -> bool:
-            self._write(path, data)
+            replace_file(path, data)
             return self._discard(gone, match)
 
         if journal is not None:
             # The done mark is written without its own fsync: the journal line that deletes the entry vouches
             # for it (restores it after a crash, fsyncs it when it compacts), so one shared flush covers both.
-            await asyncio.to_thread(self._write, path, data, sync=False)
+            await asyncio.to_thread(replace_file, path, data, sync=False)
             vouched = (path.relative_to(self.root).as_posix(), data.decode())
             discarded = await journal.discard(discard[1], match=lambda current: matches(current, match), file=vouched)
         else:
