@@ -174,21 +174,22 @@ class CreateParams:
         value = self.fields.get(name)
         return default if value is None else value
 
+    # The flags read `fields` directly (it never holds None): a create request reads them a dozen times.
     @property
     def stream(self) -> bool:
-        return bool(self.get("stream", False))
+        return bool(self.fields.get("stream", False))
 
     @property
     def store(self) -> bool:
-        return bool(self.get("store", True))
+        return bool(self.fields.get("store", True))
 
     @property
     def background(self) -> bool:
-        return bool(self.get("background", False))
+        return bool(self.fields.get("background", False))
 
     @property
     def previous_response_id(self) -> str | None:
-        value = self.get("previous_response_id")
+        value = self.fields.get("previous_response_id")
         return value if isinstance(value, str) else None
 
     @property

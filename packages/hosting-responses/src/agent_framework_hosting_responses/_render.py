@@ -154,7 +154,7 @@ def response_object(
         "object": "response",
         "created_at": created_at,
         "status": status,
-        "background": bool(fields.get("background", False)),
+        "background": params.background,
         "completed_at": completed_at,
         "conversation": {"id": conversation_id} if conversation_id else None,
         "error": error,

@@ -230,10 +230,11 @@ class ChannelContext:
 
     async def run(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
-        prepared = await self.prepare(request, protocol_request=protocol_request)
+        # Steps that do nothing for this request are not awaited: each await of a coroutine costs on every turn.
+        prepared = request if self._run_hook is None else await self.prepare(request, protocol_request=protocol_request)
         await self._host.proactive.remember(self._name, prepared)
-        prepared = await self._linked(prepared)
-        ticket = await self._join(prepared)
+        prepared = await self._linked(prepared) if self._host.links is not None else prepared
+        ticket = await self._join(prepared) if self._collecting(prepared) else None
         if ticket is not None and not ticket.leader:
             outcome = await self._host.collector.result(ticket)
             if isinstance(outcome, AgentResponse):
@@ -264,7 +265,8 @@ class ChannelContext:
             raise
         finally:
             trace.end(error)
-            await self._publish(ticket, None if result is None else result.result, error)
+            if ticket is not None:
+                await self._publish(ticket, None if result is None else result.result, error)
         assert result is not None
         return result
 
