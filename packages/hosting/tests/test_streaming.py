@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import httpx
 import pytest
@@ -23,6 +25,21 @@ async def test_a_stream_yields_the_answer_and_saves_the_turn(make_host) -> None:
     assert final.text == "echo 1: one two"
     assert history(stream.session) == ["one two", "echo 1: one two"]
     assert (await host.context.run(turn("next", "k"))).text == "echo 2: next"
+
+
+async def test_a_finished_stream_is_freed_without_the_cycle_collector(make_host) -> None:
+    """Its turn's callbacks are dropped once it is done: nothing refers back to it in a cycle."""
+    host = make_host()
+    for key in ("k", None):
+        stream = await host.context.run_stream(turn("one two", key))
+        gc.disable()
+        try:
+            assert "".join([u.text async for u in stream]) == "echo 1: one two"
+            freed = weakref.ref(stream)
+            del stream
+            assert freed() is None
+        finally:
+            gc.enable()
 
 
 async def test_get_final_response_without_iterating_drains_the_run(make_host) -> None:

@@ -13,6 +13,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+WATCH_AFTER = 0.05
+"""Seconds a response streams before a task starts watching for the client's disconnect."""
 
 
 TEXT_DELTA = "response.output_text.delta"
@@ -115,24 +117,40 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Not Starlette's StreamingResponse: it runs the body beside a disconnect listener in an anyio task
         # group, which costs a streamed response more than encoding all its events. Here the body is sent
-        # from the request's own task inside one cancel scope, and a bare task waits for the disconnect.
-        try:
-            with anyio.CancelScope() as cancel_scope:
+        # from the request's own task inside one cancel scope; a task waiting for the disconnect is started
+        # only once the response has streamed for WATCH_AFTER seconds (most answers are done by then, and
+        # a client that left earlier is noticed then: its server keeps the disconnect for `receive`).
+        finished = False
+        watcher: asyncio.Task[None] | None = None
+        with anyio.CancelScope() as cancel_scope:
+
+            def watch() -> None:
+                nonlocal watcher
                 watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, cancel_scope))
-                try:
-                    await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-                    async for chunk in self._body:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                finally:
+
+            timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
+            try:
+                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                async for chunk in self._body:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                finished = True
+            finally:
+                timer.cancel()
+                if watcher is not None:
                     watcher.cancel()
-        finally:
+                if finished:  # the body ran to its end: closing it cannot wait, so needs no shield
+                    await self._close()
+        if not finished:
             with anyio.CancelScope(shield=True):
-                try:
-                    await self._body.aclose()  # type: ignore[attr-defined]
-                finally:
-                    if self._on_close is not None:
-                        await self._on_close()
+                await self._close()
+
+    async def _close(self) -> None:
+        try:
+            await self._body.aclose()  # type: ignore[attr-defined]
+        finally:
+            if self._on_close is not None:
+                await self._on_close()
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

@@ -62,6 +62,10 @@ class TurnControl:
         self.requested = True
         self._fire()
 
+    def end(self) -> None:
+        """The turn is over: nothing is left to cancel (its callback refers back to the turn's stream)."""
+        self._cancel = None
+
     def _fire(self) -> None:
         if self.requested and self._tools == 0 and self._cancel is not None:
             cancel, self._cancel = self._cancel, None
@@ -134,6 +138,7 @@ class RunningTurns:
             self._watch()
 
     async def _end(self, control: TurnControl) -> None:
+        control.end()
         if self._local.get(control.key) is control:
             del self._local[control.key]
         if self.shared:

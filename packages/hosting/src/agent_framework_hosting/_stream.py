@@ -192,12 +192,14 @@ class HostedStream:
             self._done = True
             with anyio.CancelScope(shield=True):
                 await self._finish_turn(None, error)
+            self._release()
             raise
         self._done = True
         if final is _INTERRUPTED:
             final = AgentResponse.from_updates(self._sent)
             final.additional_properties = {**(final.additional_properties or {}), "hosting": {"interrupted": True}}
         self._result = await self._finish_turn(final, None)
+        self._release()
         return self._result.result
 
     async def _abandon(self, error: BaseException) -> None:
@@ -210,6 +212,15 @@ class HostedStream:
             await self._stop_pump()
         finally:
             await self._finish_turn(None, reason)
+            self._release()
+
+    def _release(self) -> None:
+        """Drop the run's callbacks once its turn is finished. They refer back to this stream (its turn's
+        closures hold it), so keeping them would leave the whole turn to the garbage collector's cycle
+        search rather than freeing it when the response is done."""
+        self._updates = _spent_updates()
+        self._final = self._close = self._finish_turn = _spent
+        self._update_hook = None
 
     async def _stop_pump(self) -> None:
         pump = self._pump
@@ -229,11 +240,22 @@ class HostedStream:
 
     async def aclose(self) -> None:
         """Stop the run early: keep what it produced so far and release the session."""
+        if self._done:  # finished or closed already (the common case, after a whole answer)
+            return
         with anyio.CancelScope(shield=True):
             await self._abandon(StreamAbandoned())
 
     def __await__(self) -> Any:
         return self.get_final_response().__await__()
+
+
+async def _spent(*args: Any) -> Any:
+    raise RuntimeError("the stream's turn is finished")
+
+
+async def _spent_updates() -> AsyncIterator[AgentResponseUpdate]:
+    raise RuntimeError("the stream's turn is finished")
+    yield
 
 
 def _uncancel() -> None:
