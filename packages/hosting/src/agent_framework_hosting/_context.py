@@ -6,6 +6,7 @@ import asyncio
 import copy
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack
@@ -848,10 +849,10 @@ class _Turn:
                 if session is not None:
                     self._merged = await host.proactive.waiting.merge(key, host.target, session)
             except BaseException:
-                await running.__aexit__(None, None, None)
+                await running.__aexit__(*sys.exc_info())
                 raise
         except BaseException:
-            await self._lock.__aexit__(None, None, None)
+            await self._lock.__aexit__(*sys.exc_info())
             raise
         self._session = session
         return session, control
@@ -876,9 +877,9 @@ class _Turn:
                     with anyio.CancelScope(shield=True):
                         await host.proactive.waiting.settle(self._key, self._merged)
             finally:
-                await self._running.__aexit__(None, None, None)
+                await self._running.__aexit__(kind, error, traceback)
         finally:
-            await self._lock.__aexit__(None, None, None)
+            await self._lock.__aexit__(kind, error, traceback)
 
 
 class Claim:
