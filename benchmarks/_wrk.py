@@ -121,8 +121,8 @@ class Template:
         return raws
 
 
-# Raw requests replayed in a loop, a template, or a function making `count` new raw requests for every run.
-Requests = Union[Sequence[bytes], Template, Callable[[int], Sequence[bytes]]]  # noqa: UP007 - a runtime alias on 3.10
+# Raw requests replayed in a loop, or a template rendered into new raw requests for every run.
+Requests = Union[Sequence[bytes], Template]  # noqa: UP007 - a runtime alias on 3.10
 
 
 @dataclass
@@ -287,8 +287,6 @@ def _new_requests(requests: Requests, seconds: float) -> tuple[Sequence[bytes], 
     count = int(MAX_RATE * seconds) + 1000
     if isinstance(requests, Template):
         return requests.render(count, int(time.time()) * 1_000_000), True  # a fresh range of numbers every run
-    if callable(requests):
-        return requests(count), True
     return requests, False
 
 

@@ -1,22 +1,19 @@
-"""Pure token checks: every Bot Connector JWT rule, against keys generated here."""
+"""Token checks: every Bot Connector JWT rule, through the channel's `Authenticator`, against keys generated here."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 from typing import Any
 
+import httpx
 import jwt
 import pytest
-from agent_framework_hosting_activity_protocol._auth import default_issuers
-from agent_framework_hosting_activity_protocol._jwt import (
-    SigningKey,
-    TokenRejected,
-    parse_jwks,
-    read_header,
-    validate_token,
-)
+from agent_framework_hosting_activity_protocol._auth import Authenticator, default_issuers
+from agent_framework_hosting_activity_protocol._jwt import SigningKey, TokenRejected, parse_jwks, read_header
+from agent_framework_hosting_activity_protocol._keys import OpenIdKeys
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 APP_ID = "app-123"
@@ -55,8 +52,27 @@ def token(private_key: Any, **overrides: Any) -> str:
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, private_key, "RS256", headers={"kid": "k1"})
 
 
+class PublishedKeys(OpenIdKeys):
+    """An OpenID key source publishing one key (the JWKS fetch is the only part left out)."""
+
+    def __init__(self, key: SigningKey) -> None:
+        super().__init__("https://keys.invalid/openid")
+        self.key = key
+
+    async def _fetch(self, client: httpx.AsyncClient) -> dict[str, SigningKey]:
+        return {self.key.kid: self.key}
+
+
 def check(raw: str, key: SigningKey, channel_id: str | None = "msteams", service_url: str | None = SERVICE_URL) -> Any:
-    return validate_token(raw, key, audience=APP_ID, issuers=ISSUERS, channel_id=channel_id, service_url=service_url)
+    """The verified claims, by the path every inbound activity takes (`Authenticator.authenticate`)."""
+    keys = PublishedKeys(key)
+    authenticator = Authenticator(app_id=APP_ID, issuers=ISSUERS, bot_framework_keys=keys, entra_keys=keys)
+
+    async def authenticate() -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            return await authenticator.authenticate(client, raw, channel_id=channel_id, service_url=service_url)
+
+    return asyncio.run(authenticate())
 
 
 def test_a_valid_token_passes_and_yields_its_claims(private_key: Any, key: SigningKey) -> None:

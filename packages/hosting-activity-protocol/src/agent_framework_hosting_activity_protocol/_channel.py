@@ -26,6 +26,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryFailed,
+    DeliveryTicket,
     HostedRunResult,
     HostingError,
     SessionBusyError,
@@ -37,8 +38,12 @@ from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
     BadRequest,
     bearer_token,
+    body_text,
+    encoded,
     json_error,
-    read_json_object,
+    loaded,
+    parse_json_object,
+    read_body,
 )
 from agent_framework_hosting.queues import ConversationQueues
 from agent_framework_hosting.text import split_text
@@ -227,7 +232,8 @@ class ActivityProtocolChannel:
             token = bearer_token(request)
             if self._authenticator is not None and token is None:
                 return _unauthorized("missing bearer token", request)
-            payload = await read_json_object(request, self.max_body_bytes)
+            body = await read_body(request, self.max_body_bytes)
+            payload = parse_json_object(body)
             if self._authenticator is not None:
                 assert token is not None
                 service_url, channel_id = payload.get("serviceUrl"), payload.get("channelId")
@@ -241,7 +247,7 @@ class ActivityProtocolChannel:
             if not service_url_allowed(activity.service_url, self.service_url_allowed_hosts):
                 logger.warning("refused activity with serviceUrl %r (not on the allow-list)", activity.service_url)
                 return json_error(400, "serviceUrl is not allowed", "service_url_not_allowed")
-            return await self._dispatch(activity)
+            return await self._dispatch(activity, body)
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
         except TokenRejected as reason:
@@ -252,11 +258,11 @@ class ActivityProtocolChannel:
         except HostingError as error:
             return json_error(error.status_code, str(error) or error.code, error.code)
 
-    async def _dispatch(self, activity: InboundActivity) -> Response:
+    async def _dispatch(self, activity: InboundActivity, body: bytes) -> Response:
         if activity.type == "invoke":
             return await self._invoke(activity)
         if activity.type == "message":
-            return await self._message(activity)
+            return await self._message(activity, body)
         if activity.type == "conversationUpdate" and self.welcome_message:
             return await self._welcome(activity)
         return _accepted()
@@ -340,9 +346,9 @@ class ActivityProtocolChannel:
             raise RuntimeError("the channel is not attached to a host")
         return self._context
 
-    async def _message(self, activity: InboundActivity) -> Response:
+    async def _message(self, activity: InboundActivity, body: bytes) -> Response:
         # Only the text is needed before acknowledging; the turn's request is built when the turn runs
-        # (a tenth of the acknowledgement's work, and less for a queued delivery to hold).
+        # (a tenth of the acknowledgement's work). A queued delivery holds the body as text, not its tree.
         text = message_text(activity)
         if not text and not attachment_contents(activity.attachments):
             return _accepted()
@@ -358,26 +364,22 @@ class ActivityProtocolChannel:
                 replies = await self._answer(activity, channel_request)
                 return JSONResponse({"activities": replies})
         # recorded in the turn ledger before the connector hears back; a crash after this is resumed
-        ticket = await self.context.accept(self._delivery_id(activity), activity.raw)
+        raw = body_text(body)
+        ticket = await self.context.accept(self._delivery_id(activity), activity.raw if raw is None else raw)
         if ticket is None:
             logger.info("ignoring redelivered activity %s in conversation %s", activity.id, activity.conversation_id)
             return _accepted()
-        deliver = functools.partial(self._deliver_text, activity, text)
         assert self._queues is not None
-        queue = self._queue_key(activity.isolation_key, text)
-        self._queues.submit(queue, functools.partial(self.context.handle, ticket, deliver))
+        # answers are posted into the conversation, so they wait in its queue (in order) whatever turn_wait is
+        queue = self.context.queue_key(activity.isolation_key, at_once=self._is_stop(text), in_order=True)
+        job = functools.partial(self._handle_queued, ticket, activity if raw is None else raw, text)
+        self._queues.submit(queue, job)
         return _accepted()
 
-    def _queue_key(self, isolation_key: str, text: str) -> str | None:
-        """The conversation's queue, so a waiting message holds no task, when turns wait without bound
-        under the queue policy; else None (run at once: it waits for the turn lock, bounded, or acts on
-        arrival), and always for `/stop`."""
-        if self.context.channel_policy(self.name) != "queue" or self.context.turn_wait is not None:
-            return None
-        command = self._command_named(text)
-        if command is not None and command.name.lower() == "stop":
-            return None
-        return isolation_key
+    async def _handle_queued(self, ticket: DeliveryTicket, activity: InboundActivity | str, text: str) -> None:
+        if isinstance(activity, str):
+            activity = read_activity(loaded(activity))
+        await self.context.handle(ticket, functools.partial(self._deliver_text, activity, text))
 
     @staticmethod
     def _delivery_id(activity: InboundActivity) -> str:
@@ -388,13 +390,13 @@ class ActivityProtocolChannel:
     # -- resuming what a crashed or stopped process left unanswered (the turn ledger calls these) --
 
     async def resume(self, payload: Any) -> None:
-        activity = read_activity(payload)
+        activity = read_activity(loaded(payload))
         request = to_channel_request(activity, channel=self.name, stream=self.stream)
         if request is not None:
             await self._deliver(activity, request)
 
     async def interrupted(self, payload: Any) -> None:
-        activity = read_activity(payload)
+        activity = read_activity(loaded(payload))
         await self._send_all(activity, message_activities(activity, INTERRUPTED_NOTICE, limit=self.max_message_length))
 
     async def _welcome(self, activity: InboundActivity) -> Response:
@@ -413,6 +415,10 @@ class ActivityProtocolChannel:
 
     def _command(self, request: ChannelRequest) -> ChannelCommand | None:
         return self._command_named(request.input[0].text)
+
+    def _is_stop(self, text: str) -> bool:
+        command = self._command_named(text)
+        return command is not None and command.name.lower() == "stop"
 
     def _command_named(self, text: str) -> ChannelCommand | None:
         if not self._all_commands:
@@ -637,8 +643,11 @@ def _card_error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"statusCode": status, "type": CARD_ERROR, "value": {"code": code, "message": message}}
 
 
+_ACCEPTED = Response(status_code=202)
+
+
 def _accepted() -> Response:
-    return Response(status_code=202)
+    return encoded(_ACCEPTED)
 
 
 def _unauthorized(reason: str, request: Request) -> Response:

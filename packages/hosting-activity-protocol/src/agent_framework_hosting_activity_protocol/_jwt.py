@@ -83,23 +83,6 @@ def _same_url(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-def validate_token(
-    token: str,
-    key: SigningKey,
-    *,
-    audience: str,
-    issuers: Collection[str],
-    channel_id: str | None,
-    service_url: str | None,
-    leeway: float = CLOCK_SKEW_SECONDS,
-) -> dict[str, Any]:
-    """Verify signature, issuer, audience, expiry, endorsement and `serviceurl`; returns the claims."""
-    check_endorsement(key, channel_id)
-    claims = verify_token(token, key, audience=audience, issuers=issuers, leeway=leeway)
-    check_service_url(claims, service_url)
-    return claims
-
-
 def check_endorsement(key: SigningKey, channel_id: str | None) -> None:
     """The signing key must be endorsed for the activity's channel (when the JWKS lists endorsements)."""
     if channel_id and key.endorsements is not None and channel_id not in key.endorsements:

@@ -53,6 +53,9 @@ class OpenIdKeys:
 
     async def get(self, client: httpx.AsyncClient, kid: str) -> SigningKey | None:
         """The key named `kid`, or None when the metadata does not list it."""
+        keys = self._keys
+        if keys is not None and kid in keys and self._clock() - self._fetched_at < self.ttl:
+            return keys[kid]  # the common case, on every activity: no lock needed to read fresh keys
         async with self._lock:
             if self._keys is None or self._clock() - self._fetched_at >= self.ttl:
                 await self._load(client)

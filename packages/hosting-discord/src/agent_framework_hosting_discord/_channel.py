@@ -22,6 +22,7 @@ from agent_framework_hosting import (
     ChannelStreamUpdateHook,
     ConversationReference,
     DeliveryFailed,
+    DeliveryTicket,
     HostingError,
     TurnInterruptedError,
     chat_reply,
@@ -31,7 +32,10 @@ from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
     AfterResponse,
     BadRequest,
+    body_text,
+    encoded,
     json_error,
+    loaded,
     parse_json,
     read_body,
 )
@@ -66,7 +70,8 @@ from ._verify import DEFAULT_MAX_TIMESTAMP_SKEW, SIGNATURE_HEADER, TIMESTAMP_HEA
 logger = logging.getLogger("agent_framework.hosting.discord")
 # The deferral every accepted command answers with, encoded once (the bytes `JSONResponse` would send).
 _DEFERRED = {
-    ephemeral: json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")).encode() for ephemeral in (False, True)
+    ephemeral: Response(json.dumps(deferred(ephemeral=ephemeral), separators=(",", ":")), media_type="application/json")
+    for ephemeral in (False, True)
 }
 Job = Callable[[float], Coroutine[Any, Any, None]]
 
@@ -305,7 +310,7 @@ class DiscordChannel:
             if kind == PING:
                 return JSONResponse(pong())
             if kind == APPLICATION_COMMAND:
-                return await self._application_command(payload, received)
+                return await self._application_command(payload, body, received)
         except InvalidSignature as error:
             return json_error(401, str(error), "invalid_signature")
         except BadRequest as error:
@@ -350,40 +355,40 @@ class DiscordChannel:
         key = self._isolation_key(interaction, payload)
         return interaction, partial(job, key), ephemeral, key
 
-    async def _application_command(self, payload: dict[str, Any], received: float) -> Response:
+    async def _application_command(self, payload: dict[str, Any], body: bytes, received: float) -> Response:
         planned = self._plan(payload)
         if isinstance(planned, Response):
             return planned
         interaction, job, ephemeral, key = planned
+        # The interaction is kept (in the ledger and the queue) as its JSON text, not its parsed tree: a backlog
+        # of thousands then holds strings the garbage collector skips; the turn parses it again.
+        raw = body_text(body)
+        kept = payload if raw is None else raw
         # recorded in the turn ledger before Discord hears back; a crash after this is resumed
-        ticket = await self.context.accept(interaction.id, {"interaction": payload, "received_at": time.time()})
+        ticket = await self.context.accept(interaction.id, {"interaction": kept, "received_at": time.time()})
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
-            return Response(_DEFERRED[ephemeral], media_type="application/json")
+            return encoded(_DEFERRED[ephemeral])
         assert self._queues is not None
-        start = partial(self._queues.submit, self._queue_key(interaction, key),
-                        partial(self.context.handle, ticket, partial(job, received)))  # fmt: skip
-        return Response(_DEFERRED[ephemeral], media_type="application/json", background=AfterResponse(start))
+        # each answer goes to its own interaction, whose token expires: a bounded turn_wait reports busy instead
+        queue = self.context.queue_key(key, at_once=interaction.command == STOP_COMMAND)
+        start = partial(self._queues.submit, queue, partial(self._handle_queued, ticket, kept, received))
+        return encoded(_DEFERRED[ephemeral], background=AfterResponse(start))
 
-    def _queue_key(self, interaction: Interaction, key: str) -> str | None:
-        """The conversation's queue, so a waiting interaction holds no task, when turns wait without bound
-        under the queue policy; else None (run at once: it waits for the turn lock, bounded, or acts on
-        arrival), and always for `/stop`."""
-        if self.context.channel_policy(self.name) != "queue" or self.context.turn_wait is not None:
-            return None
-        if interaction.command == STOP_COMMAND:
-            return None
-        return key
+    async def _handle_queued(self, ticket: DeliveryTicket, interaction: Any, received: float) -> None:
+        planned = self._plan(loaded(interaction))
+        if not isinstance(planned, Response):
+            await self.context.handle(ticket, partial(planned[1], received))
 
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 
     async def resume(self, payload: Any) -> None:
-        planned = self._plan(payload["interaction"])
+        planned = self._plan(loaded(payload["interaction"]))
         if not isinstance(planned, Response):
             await planned[1](_monotonic_of(payload["received_at"]))
 
     async def interrupted(self, payload: Any) -> None:
-        planned = self._plan(payload["interaction"])
+        planned = self._plan(loaded(payload["interaction"]))
         if not isinstance(planned, Response):
             received = _monotonic_of(payload["received_at"])
             await self._send(self._reply(planned[0], received, ephemeral=planned[2]), INTERRUPTED_NOTICE)

@@ -9,10 +9,9 @@ snapshot, so chains and forks alike see exactly R's context.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,46 +262,39 @@ class TurnRunner:
     async def _stream_body(self, turn: Turn, stream: HostedStream, events: ResponseEvents) -> AsyncIterator[bytes]:
         inbox = Inbox()
         with self.streams.open(turn.conversation_id, self.listener(turn, events, inbox.put)):
-            async with contextlib.aclosing(self._stream_events(turn, stream, events, inbox)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-
-    async def _stream_events(
-        self, turn: Turn, stream: HostedStream, events: ResponseEvents, inbox: Inbox
-    ) -> AsyncGenerator[bytes, None]:
-        finished = False
-        try:
-            started = self.response(turn, "in_progress")
-            yield sse_frames([*events.created(started), *events.in_progress(started)])
-            ready: list[dict[str, Any]] = []
+            finished = False
             try:
-                source = interleaved(stream, inbox) if turn.conversation_id else stream
-                async for update in source:
-                    ready += update if isinstance(update, list) else events.delta(update.text)
-                    # Updates the agent has produced already go out in one write; none waits for a later one.
-                    if ready and not stream.pending:
-                        yield sse_frames(ready)
-                        ready = []
-                if stream.interrupted:
-                    response = self.partial(turn, events, "incomplete")
-                else:
-                    response = self.completed(turn, stream.result, events=events)
-                closing = events.finished(response)
-            except Exception:
-                logger.exception("responses: the agent failed on %s", turn.response_id)
-                response = self.partial(turn, events, "failed", error=failure())
-                closing = events.finished(response)
-            encoded = event_json(response)  # once, for the terminal event and the record
-            with anyio.CancelScope(shield=True):
-                await self.safe_finish(turn, response, encoded=encoded)
-            finished = True
-            # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
-            yield sse_frames([*ready, *inbox.take(), *closing], {id(response): encoded})
-        finally:
-            if not finished:
+                started = self.response(turn, "in_progress")
+                yield sse_frames([*events.created(started), *events.in_progress(started)])
+                ready: list[dict[str, Any]] = []
+                try:
+                    source = interleaved(stream, inbox) if turn.conversation_id else stream
+                    async for update in source:
+                        ready += update if isinstance(update, list) else events.delta(update.text)
+                        # Updates the agent has produced already go out in one write; none waits for a later one.
+                        if ready and not stream.pending:
+                            yield sse_frames(ready)
+                            ready = []
+                    if stream.interrupted:
+                        response = self.partial(turn, events, "incomplete")
+                    else:
+                        response = self.completed(turn, stream.result, events=events)
+                    closing = events.finished(response)
+                except Exception:
+                    logger.exception("responses: the agent failed on %s", turn.response_id)
+                    response = self.partial(turn, events, "failed", error=failure())
+                    closing = events.finished(response)
+                encoded = event_json(response)  # once, for the terminal event and the record
                 with anyio.CancelScope(shield=True):
-                    await stream.aclose()
-                    await self.safe_finish(turn, self.partial(turn, events, "incomplete"))
+                    await self.safe_finish(turn, response, encoded=encoded)
+                finished = True
+                # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
+                yield sse_frames([*ready, *inbox.take(), *closing], {id(response): encoded})
+            finally:
+                if not finished:
+                    with anyio.CancelScope(shield=True):
+                        await stream.aclose()
+                        await self.safe_finish(turn, self.partial(turn, events, "incomplete"))
 
     # -- results and records --------------------------------------------------------------------
 

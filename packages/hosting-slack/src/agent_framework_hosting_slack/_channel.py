@@ -26,7 +26,15 @@ from agent_framework_hosting import (
     StateUnavailableError,
     chat_reply,
 )
-from agent_framework_hosting.http import DEFAULT_MAX_BODY_BYTES, BadRequest, json_error, json_ok, parse_json, read_body
+from agent_framework_hosting.http import (
+    DEFAULT_MAX_BODY_BYTES,
+    BadRequest,
+    body_text,
+    json_error,
+    json_ok,
+    parse_json,
+    read_body,
+)
 from agent_framework_hosting.queues import ConversationQueues
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -259,6 +267,7 @@ class SlackChannel:
                 payload,
                 retry_num=int(retry) if retry and retry.isdigit() else 0,
                 retry_reason=request.headers.get("x-slack-retry-reason"),
+                text=body_text(body),
             )
         except InvalidSignature as error:
             return json_error(401, str(error), "invalid_signature")
@@ -317,8 +326,15 @@ class SlackChannel:
 
     # acting on deliveries (shared by both transports)
 
-    async def accept_event(self, payload: Any, *, retry_num: int = 0, retry_reason: str | None = None) -> Accepted:
-        """Claim an Events API payload by ``event_id`` and queue its work; raises `HostingError` if it cannot."""
+    async def accept_event(
+        self, payload: Any, *, retry_num: int = 0, retry_reason: str | None = None, text: str | None = None
+    ) -> Accepted:
+        """Claim an Events API payload by ``event_id`` and queue its work; raises `HostingError` if it cannot.
+
+        `text`, the payload's JSON text when the caller has it, is what a queued event then holds (parsed
+        again when its turn runs) instead of the parsed event: a backlog of thousands holds strings, which
+        the garbage collector skips.
+        """
         event = parse_events_payload(payload, bot_user_id=self.bot_user_id)
         if isinstance(event, UrlVerification):
             return Accepted("challenge", event.challenge)
@@ -346,16 +362,28 @@ class SlackChannel:
             job = functools.partial(self._claimed, claim, functools.partial(self._thread_started, event))
             self._submit(event.place, job)
         else:
-            job = functools.partial(self._claimed, claim, functools.partial(self._message, event))
             found = command_in(event.text)
+            kept: UserMessage | str = event if text is None else text
+            job = functools.partial(self._claimed_message, claim, kept)
             self._submit(event.place, job, at_once=found is not None and found[0] == STOP_COMMAND)
         return Accepted("accepted")
 
+    async def _claimed_message(self, claim: AbstractAsyncContextManager[bool], event: UserMessage | str) -> None:
+        await self._claimed(claim, functools.partial(self._message_of, event))
+
+    async def _message_of(self, event: UserMessage | str) -> None:
+        if isinstance(event, str):  # the payload's JSON text, read again now that its turn runs
+            parsed = parse_events_payload(parse_json(event), bot_user_id=self.bot_user_id)
+            if not isinstance(parsed, UserMessage):  # it was one when accepted; the same text reads the same
+                return
+            event = parsed
+        await self._message(event)
+
     def _submit(self, place: Place, job: Callable[[], Awaitable[None]], *, at_once: bool = False) -> None:
-        """Queue `job` behind the conversation's earlier work; `/stop` (and policies other than queue) run at once."""
+        """Queue `job` behind the conversation's earlier work (`ChannelContext.queue_key`: answers go into the
+        conversation, in order); `/stop` runs at once."""
         assert self._queues is not None
-        queued = not at_once and self.context.channel_policy(self.name) == "queue"
-        self._queues.submit(place.conversation_key if queued else None, job)
+        self._queues.submit(self.context.queue_key(place.conversation_key, at_once=at_once, in_order=True), job)
 
     @staticmethod
     async def _claimed(claim: AbstractAsyncContextManager[bool], work: Callable[[], Awaitable[None]]) -> None:

@@ -41,9 +41,12 @@ from agent_framework_hosting import (
 from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
     BadRequest,
+    body_text,
     json_error,
     json_ok,
-    read_json_object,
+    loaded,
+    parse_json_object,
+    read_body,
     secrets_equal,
 )
 from agent_framework_hosting.queues import ConversationQueues
@@ -308,14 +311,17 @@ class TelegramChannel:
         if not secrets_equal(request.headers.get(SECRET_HEADER), self._secret):
             return json_error(401, "missing or wrong X-Telegram-Bot-Api-Secret-Token", "unauthorized")
         try:
-            update = await read_json_object(request, self.max_body_bytes)
+            body = await read_body(request, self.max_body_bytes)
+            update = parse_json_object(body)
         except BadRequest as error:
             return json_error(error.status_code, error.message, error.code)
         update_id = update_id_of(update)
         if update_id is None:
             return json_error(400, "update_id must be an integer", "invalid_update")
+        # kept (in the ledger and the queue) as its JSON text: a backlog of strings, which the GC skips
+        kept = body_text(body) or update
         try:
-            ticket = await self._accept(update)
+            ticket = await self._accept(update, kept)
         except HostingError as error:
             return json_error(error.status_code, str(error), error.code)
         except Exception:
@@ -324,17 +330,18 @@ class TelegramChannel:
         if ticket is None:
             return JSONResponse({"ok": True, "duplicate": True})
         assert self._queues is not None
-        self._queues.submit(self._queue_key(update), functools.partial(self._handle, ticket, update))
+        self._queues.submit(self._queue_key(update), functools.partial(self._handle, ticket, kept))
         return json_ok()
 
-    async def _accept(self, update: dict[str, Any]) -> DeliveryTicket | None:
-        """Record the update in the turn ledger (before Telegram hears back); None for a repeat."""
+    async def _accept(self, update: dict[str, Any], kept: dict[str, Any] | str | None = None) -> DeliveryTicket | None:
+        """Record the update (or `kept`, its JSON text) in the turn ledger before Telegram hears back; None for a
+        repeat."""
         assert self._context is not None
-        return await self._context.accept(f"{self.bot_id}:{update['update_id']}", update)
+        return await self._context.accept(f"{self.bot_id}:{update['update_id']}", update if kept is None else kept)
 
-    async def _handle(self, ticket: DeliveryTicket, update: dict[str, Any]) -> None:
+    async def _handle(self, ticket: DeliveryTicket, update: dict[str, Any] | str) -> None:
         assert self._context is not None
-        await self._context.handle(ticket, functools.partial(self.handle_update, update))
+        await self._context.handle(ticket, functools.partial(self.handle_update, loaded(update)))
 
     def _submit_polled(self, update: dict[str, Any], done: Callable[[], None]) -> None:
         async def job() -> None:
@@ -353,18 +360,17 @@ class TelegramChannel:
         self._queues.submit(self._queue_key(update), job)
 
     def _queue_key(self, update: dict[str, Any]) -> str | None:
-        """The chat's queue; None runs the update at once: `/stop`, and every update unless the policy is queue."""
+        """The chat's queue (`ChannelContext.queue_key`: answers go into the chat, in order); `/stop` runs at once."""
         assert self._context is not None
-        if self._context.channel_policy(self.name) != "queue":
-            return None
+        return self._context.queue_key(chat_key(update), at_once=self._is_stop(update), in_order=True)
+
+    def _is_stop(self, update: dict[str, Any]) -> bool:
         message = update.get("message")
         text = message.get("text") if isinstance(message, dict) else None
         if isinstance(text, str) and not text.lstrip().startswith("/"):
-            return chat_key(update)  # plain text: no command, so not /stop (spares a full parse per update)
+            return False  # plain text: no command (spares a full parse per update)
         event = parse_update(update, bot_username=self.bot_username)
-        if isinstance(event, CommandMessage) and event.name == STOP_COMMAND:
-            return None
-        return chat_key(update)
+        return isinstance(event, CommandMessage) and event.name == STOP_COMMAND
 
     # proactive delivery
 
@@ -408,10 +414,10 @@ class TelegramChannel:
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 
     async def resume(self, payload: Any) -> None:
-        await self.handle_update(payload)
+        await self.handle_update(loaded(payload))
 
     async def interrupted(self, payload: Any) -> None:
-        event = parse_update(payload, bot_username=self.bot_username)
+        event = parse_update(loaded(payload), bot_username=self.bot_username)
         target = getattr(event, "target", None)
         if isinstance(target, ReplyTarget):
             await self._outbox.notice(target, INTERRUPTED_NOTICE)

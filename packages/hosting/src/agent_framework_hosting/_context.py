@@ -444,6 +444,21 @@ class ChannelContext:
         """The concurrency policy of `channel`; a channel that orders messages itself does so only for ``queue``."""
         return self._host.concurrency.for_channel(channel)
 
+    def queue_key(self, key: str | None, *, at_once: bool = False, in_order: bool = False) -> str | None:
+        """Where a channel that acknowledges first queues a delivery of conversation `key`; None: run it at once.
+
+        Only under the ``queue`` policy does a delivery wait in its conversation's queue
+        (`queues.ConversationQueues`: whole jobs, turn and reply, one at a time, holding no task), and only
+        when turns wait without bound (`turn_wait` None) or the channel posts its answers into the
+        conversation (`in_order`: a chat's answers must come out in arrival order, so its queue is the wait,
+        unbounded). Otherwise a delivery runs at once: it waits for the turn lock itself, at most
+        `turn_wait` (then the conversation is reported busy), or its policy acts on arrival. `at_once`
+        (`/stop`) always runs at once, so it cuts in.
+        """
+        if at_once or self.channel_policy(self._name or "") != "queue":
+            return None
+        return key if in_order or self._host.turn_wait is None else None
+
     def _turn(self, request: ChannelRequest) -> _Turn:
         """Hold the isolation key's turn (by the concurrency policy); load the session first, save it last."""
         return _Turn(self, request)

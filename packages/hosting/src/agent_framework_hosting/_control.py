@@ -2,9 +2,12 @@
 
 In one process the interrupt is immediate. With a shared store (Redis, PostgreSQL)
 the turn also records itself under ``turn-running``; a stop from another process
-writes ``turn-stop`` for the turn's id and changes one stop signal, which a single
-watcher per process reads, so watching costs one read per interval however many
-turns run.
+writes ``turn-stop`` for the turn's id and publishes the id on the store's
+``turn-stop`` channel (Redis pub/sub, PostgreSQL NOTIFY), which one subscription
+per process hears: nothing is read while turns run or while the process is idle.
+A stop published while the subscription was down is lost, so each (re)subscription
+reads the stop records of the turns running here. A shared store that cannot
+publish is polled instead: one read of a stop signal per interval, while turns run.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import anyio
 from agent_framework import FunctionInvocationContext, FunctionMiddleware
 
 from ._errors import StateUnavailableError
+from ._remote import Signals
 
 if TYPE_CHECKING:
     from ._state import StateStore
@@ -116,9 +120,15 @@ class RunningTurns:
     def __init__(self, state: StateStore) -> None:
         self.state = state
         self.shared = bool(getattr(state, "shared", False))
+        # A store that publishes (Redis, PostgreSQL) pushes stops; any other shared store is polled.
+        self._signals = state if self.shared and isinstance(state, Signals) else None
+        self.pushed = self._signals is not None
         self._local: dict[str, TurnControl] = {}
         self._refreshed: dict[str, float] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self.subscribed = False
+        """Whether the stop subscription was made (and the stop records it may have missed were read)."""
 
     def __contains__(self, key: str) -> bool:
         return key in self._local
@@ -130,6 +140,7 @@ class RunningTurns:
     async def _start(self, control: TurnControl) -> None:
         self._local[control.key] = control
         if self.shared:
+            self._listen()
             self._refreshed[control.id] = time.monotonic()
             try:
                 await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
@@ -152,6 +163,29 @@ class RunningTurns:
         except StateUnavailableError:
             logger.debug("could not clear the running-turn record of %s", control.key)
 
+    def _listen(self) -> None:
+        """Subscribe to stops once for the process (again in a new event loop); the store keeps it until it closes."""
+        listener, signals = self._listener, self._signals
+        if signals is None:
+            return
+        if listener is None or listener.done() or listener.get_loop() is not asyncio.get_running_loop():
+            self._listener = signals.listen(STOP, self._heard)
+
+    async def _heard(self, message: str | None) -> None:
+        """A stop for the turn with id `message`; None: (re)subscribed, so read the stop records we may have missed."""
+        if message is not None:
+            for control in list(self._local.values()):
+                if control.id == message:
+                    control.interrupt()
+            return
+        await self._check_stops()
+        self.subscribed = True
+
+    async def _check_stops(self) -> None:
+        for control in list(self._local.values()):
+            if not control.requested and await self.state.get(STOP, control.key) == control.id:
+                control.interrupt()
+
     def _watch(self) -> None:
         """Start the process's one watcher unless it runs (in a fresh context: it must not carry a turn's leases)."""
         if self._watcher is None or self._watcher.done():
@@ -159,31 +193,36 @@ class RunningTurns:
             self._watcher = contextvars.Context().run(loop.create_task, self._watching())
 
     async def _watching(self) -> None:
-        """While turns run here: read the stop signal (one read per interval for all of them), check the turns'
-        stop records when it changed, and keep their running records fresh."""
+        """While turns run here: keep their running records fresh and, for a store that cannot publish, read the
+        stop signal (one read per interval for all of them) and check the turns' stop records when it changed."""
         seen: object = _UNSEEN
+        interval = RUNNING_TTL / 3 if self.pushed else WATCH_INTERVAL
         while self._local:
-            await asyncio.sleep(WATCH_INTERVAL)
+            await asyncio.sleep(interval)
             try:
-                signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
-                if signal != seen:
-                    # Read before the checks: a stop recorded before this read is seen by them.
-                    seen = signal
-                    for control in list(self._local.values()):
-                        if not control.requested and await self.state.get(STOP, control.key) == control.id:
-                            control.interrupt()
+                if not self.pushed:
+                    signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
+                    if signal != seen:
+                        seen = signal  # read before the checks: a stop recorded before this read is seen by them
+                        await self._check_stops()
                 now = time.monotonic()
                 for control in list(self._local.values()):
-                    if now - self._refreshed.get(control.id, now) > RUNNING_TTL / 3:
+                    if now - self._refreshed.get(control.id, now) >= RUNNING_TTL / 3:
                         await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
                         self._refreshed[control.id] = now
             except StateUnavailableError:
                 continue
 
     async def aclose(self) -> None:
-        """Wait for the watcher to notice that no turn runs any more (it stops by itself)."""
+        """Stop listening, and wait for the watcher to notice that no turn runs any more (it stops by itself)."""
+        listener, self._listener = self._listener, None
+        if listener is not None and listener.get_loop() is asyncio.get_running_loop():
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=WATCH_STOP_TIMEOUT)
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
+            if self.pushed:
+                watcher.cancel()  # it only sleeps between refreshes
             done, _ = await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)
             if not done:
                 watcher.cancel()
@@ -202,6 +241,10 @@ class RunningTurns:
             running = running.get("id")
         if not isinstance(running, str):  # (a plain id: written by an older version)
             return False
+        # The record first: a process whose subscription is being remade reads it once subscribed again.
         await self.state.set(STOP, key, running, ttl=RUNNING_TTL)
+        if self._signals is not None:
+            await self._signals.publish(STOP, running)
+        # The polled signal too, for processes of an older version (during a rolling upgrade) and stores without push.
         await self.state.set(STOP_SIGNAL, SIGNAL_KEY, uuid.uuid4().hex, ttl=RUNNING_TTL)
         return True

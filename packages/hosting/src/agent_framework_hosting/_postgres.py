@@ -9,6 +9,7 @@ the lease is held. Connection trouble surfaces as `StateUnavailableError` (503).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -18,6 +19,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -25,7 +27,7 @@ from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
 from ._postgres_schema import MIGRATIONS, SCHEMA_NAME
-from ._remote import Outages, split_own_options
+from ._remote import Handler, Listeners, Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._postgres_checkpoints import PostgresCheckpointStorage
@@ -42,6 +44,7 @@ MIGRATION_LOCK = 0x61666873  # "afhs": serialises schema migrations across proce
 OWN_URL_OPTIONS = ("schema", "lock_ttl", "leader_ttl", "checkpoint_ttl", "pool_size")
 UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout, OSError)
 NO_END = 2**31 - 1
+CHANNEL_LIMIT = 63  # bytes: PostgreSQL's longest identifier, so the longest LISTEN channel
 
 
 _BATCH: ContextVar[tuple[PostgresStateStore, psycopg.AsyncConnection[Any], psycopg.AsyncPipeline] | None] = ContextVar(
@@ -55,6 +58,13 @@ async def _raise(error: BaseException) -> None:
 
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else max(1, int(seconds * 1000))
+
+
+async def _notified(connection: psycopg.AsyncConnection[Any]) -> AsyncIterator[str | None]:
+    """A listening connection's notification payloads, after a None for the LISTEN that now holds."""
+    yield None
+    async for notification in connection.notifies():
+        yield notification.payload
 
 
 class PostgresStateStore:
@@ -103,6 +113,7 @@ class PostgresStateStore:
         self._swept = time.monotonic()
         self._sweeping: set[asyncio.Task[int]] = set()
         self._outages = Outages(self.location, UNAVAILABLE)
+        self.listeners = Listeners(self._subscription, UNAVAILABLE)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> PostgresStateStore:
@@ -247,6 +258,7 @@ class PostgresStateStore:
         await self._run("SELECT 1")
 
     async def aclose(self) -> None:
+        await self.listeners.aclose()
         if self._sweeping:
             await asyncio.wait(set(self._sweeping), timeout=5)
         pools, self._pools = self._pools, None
@@ -404,6 +416,32 @@ class PostgresStateStore:
             "+ (SELECT count(*) FROM k)"
         )
         return int(rows[0][0])
+
+    # -- notifications ------------------------------------------------------------------------
+
+    def _channel(self, channel: str) -> str:
+        """The LISTEN channel of `channel` in this store's schema (hashed when too long for an identifier)."""
+        name = f"afh_{self.schema}_{channel}"
+        return name if len(name.encode()) <= CHANNEL_LIMIT else "afh_" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Send `message` to every process listening on `channel` (NOTIFY; delivered once committed)."""
+        await self._run("SELECT pg_notify(%s, %s)", (self._channel(channel), message))
+
+    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]:
+        """Call `handler` with each message published on `channel`, and with None whenever the subscription
+        is (re)made (messages sent while it was down are lost); runs until this store closes."""
+        return self.listeners.start(self._channel(channel), handler)
+
+    @asynccontextmanager
+    async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[str | None]]:
+        # A connection of its own, outside the pools: it stays in LISTEN for the life of the process.
+        connection = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True, connect_timeout=3)
+        try:
+            await connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            yield _notified(connection)
+        finally:
+            await connection.close()
 
     # -- leases -------------------------------------------------------------------------------
 

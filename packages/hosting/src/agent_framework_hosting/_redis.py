@@ -13,20 +13,21 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
-from ._remote import Outages, split_own_options
+from ._remote import Handler, Listeners, Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
@@ -191,6 +192,19 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+async def _published(pubsub: PubSub) -> AsyncIterator[str | None]:
+    """A subscription's messages; None for each subscribe confirmation (redis-py resubscribes after reconnecting)."""
+    while True:
+        message = await pubsub.get_message(timeout=None)  # None: block until one comes, no socket timeout
+        if message is None:
+            continue
+        if message["type"] == "subscribe":
+            yield None
+        elif message["type"] == "message":
+            data = message["data"]
+            yield data.decode() if isinstance(data, bytes) else str(data)
+
+
 class Orphans:
     """Writes whose answer never came (a client timeout): a stalled Redis may still run them when it resumes.
 
@@ -294,6 +308,7 @@ class RedisStateStore:
         self.leases = Leases(self, _LeaseKeys(self))
         self._outages = Outages(self.location, UNAVAILABLE)
         self.orphans = Orphans(self)
+        self.listeners = Listeners(self._subscription, UNAVAILABLE)
 
     @classmethod
     def from_url(
@@ -376,6 +391,7 @@ class RedisStateStore:
 
     async def aclose(self) -> None:
         """Close the client this store built; a client passed in stays open for its owner."""
+        await self.listeners.aclose()
         await self.orphans.aclose()
         if self._factory is None:
             return
@@ -562,6 +578,24 @@ class RedisStateStore:
 
     async def delete(self, namespace: str, key: str) -> bool:
         return bool(await self.guard(self.client.delete(self.key(namespace, key))))
+
+    async def publish(self, channel: str, message: str) -> None:
+        """Send `message` to every process listening on `channel` (Redis pub/sub under this store's prefix)."""
+        await self.guard(self.client.publish(self._internal("signal", channel), message))
+
+    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]:
+        """Call `handler` with each message published on `channel`, and with None whenever the subscription
+        is (re)made (messages sent while it was down are lost); runs until this store closes."""
+        return self.listeners.start(self._internal("signal", channel), handler)
+
+    @asynccontextmanager
+    async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[str | None]]:
+        pubsub = self.client.pubsub()
+        try:
+            await pubsub.subscribe(channel)
+            yield _published(pubsub)
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def lock(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[SharedLease]:
         """Hold `name` across every process sharing this Redis; yields the lease (`token`, `fence`).

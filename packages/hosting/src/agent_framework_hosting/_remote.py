@@ -1,10 +1,14 @@
-"""What the stores kept on a server (Redis, PostgreSQL) share: their own URL options and outage handling."""
+"""What the stores kept on a server (Redis, PostgreSQL) share: their own URL options, outage handling, and
+subscriptions to the server's notifications."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
-from collections.abc import Awaitable, Collection
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, TypeVar, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._errors import StateUnavailableError
@@ -12,6 +16,24 @@ from ._errors import StateUnavailableError
 logger = logging.getLogger("agent_framework.hosting")
 
 T = TypeVar("T")
+Handler = Callable[[str | None], Awaitable[None]]
+"""Called with each message of a channel, and with None each time the subscription is (re)made."""
+Subscribe = Callable[[str], AbstractAsyncContextManager[AsyncIterator[str | None]]]
+"""Subscribes to a channel: its messages, with None first and after each resubscription the driver made itself."""
+
+
+@runtime_checkable
+class Signals(Protocol):
+    """A shared store that carries messages between processes (Redis pub/sub, PostgreSQL NOTIFY)."""
+
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]: ...
+
+
+RESUBSCRIBE_MIN = 0.1
+RESUBSCRIBE_MAX = 2.0
+LISTEN_STOP_TIMEOUT = 5.0
 
 
 def split_own_options(url: str, names: Collection[str]) -> tuple[str, dict[str, str]]:
@@ -47,3 +69,50 @@ class Outages:
             self.down = False
             logger.warning("state store %s is reachable again", self.location)
         return result
+
+
+class Listeners:
+    """A store's subscriptions to its server's notification channels, each kept by a task until `aclose()`.
+
+    A message sent while a subscription is down is lost, so the handler hears None each time the
+    subscription is (re)made, and then checks the records the messages would have told it about.
+    Only a broken connection makes the task try again (with backoff); an idle subscription costs nothing.
+    """
+
+    def __init__(self, subscribe: Subscribe, errors: tuple[type[BaseException], ...]) -> None:
+        self._subscribe = subscribe
+        self._errors: tuple[type[BaseException], ...] = (*errors, StateUnavailableError)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, channel: str, handler: Handler) -> asyncio.Task[None]:
+        loop = asyncio.get_running_loop()
+        # A fresh context: the task outlives the turn that started it and must not carry that turn's leases.
+        task = contextvars.Context().run(loop.create_task, self._listen(channel, handler))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _listen(self, channel: str, handler: Handler) -> None:
+        delay = RESUBSCRIBE_MIN
+        while True:
+            try:
+                async with self._subscribe(channel) as messages:
+                    async for message in messages:
+                        delay = RESUBSCRIBE_MIN
+                        await handler(message)
+            except self._errors as error:
+                logger.debug("subscription to %s broke (%s); subscribing again in %.1f s", channel, error, delay)
+            except Exception:
+                logger.exception("subscription to %s failed; subscribing again in %.1f s", channel, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESUBSCRIBE_MAX)
+
+    async def aclose(self) -> None:
+        """Stop every subscription of the running event loop (those of a closed loop are dropped)."""
+        loop = asyncio.get_running_loop()
+        tasks = [task for task in self._tasks if task.get_loop() is loop]
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=LISTEN_STOP_TIMEOUT)

@@ -1,0 +1,38 @@
+"""What ack-first channels keep for a queued delivery (its body as text) and the fixed answers they copy."""
+
+from __future__ import annotations
+
+import json
+
+from agent_framework_hosting.http import body_text, encoded, json_ok, loaded
+from starlette.responses import JSONResponse, Response
+
+
+def test_a_body_kept_as_text_reads_back_as_the_object_it_held() -> None:
+    body = json.dumps({"text": "héllo ✓", "items": [1, {"a": None}]}, ensure_ascii=False).encode()
+    kept = body_text(body)
+    assert isinstance(kept, str)
+    assert loaded(kept) == json.loads(body)
+
+
+def test_a_payload_kept_as_an_object_reads_back_as_it_is() -> None:
+    payload = {"update_id": 1, "message": {"text": "hi"}}  # what earlier versions kept in the ledger
+    assert loaded(payload) is payload
+
+
+def test_a_body_that_is_not_utf8_is_not_kept_as_text() -> None:
+    assert body_text(json.dumps({"a": 1}).encode("utf-16")) is None
+
+
+def test_an_encoded_copy_sends_the_same_bytes_and_has_its_own_headers() -> None:
+    template = Response(status_code=202)
+    copy = encoded(template)
+    assert (copy.status_code, copy.body, copy.raw_headers) == (202, b"", [(b"content-length", b"0")])
+    copy.headers["x-request-id"] = "abc"  # a middleware adding a header touches the copy only
+    assert template.raw_headers == [(b"content-length", b"0")]
+
+
+def test_the_webhook_ok_is_what_json_response_would_send() -> None:
+    expected = JSONResponse({"ok": True})
+    answer = json_ok()
+    assert (answer.status_code, answer.body, answer.raw_headers) == (200, expected.body, expected.raw_headers)
