@@ -134,9 +134,12 @@ def chain(state_dir: str, turns: int, chars: int) -> tuple[int, int]:
 
 async def _history(state_dir: str, response_id: str | None) -> list[Any]:
     """The chain's messages, read back by a fresh host on the same state (as after a restart)."""
-    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=state_dir)
+    channel = ResponsesChannel()
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[channel], state_dir=state_dir)
     try:
-        return await host.context.history(f"response:{response_id}")
+        assert response_id is not None
+        host.app  # noqa: B018 - building the app adds the channel to the host
+        return await channel.runner.records.history(response_id) or []
     finally:
         await host.state.aclose()
 

@@ -77,15 +77,19 @@ def test_a_proactive_message_goes_through_the_connector_with_a_token(
     assert sent.body["from"]["id"] == inbound["recipient"]["id"]
 
 
-def test_without_a_turn_wait_bound_waiting_messages_queue_in_order_and_stop_cuts_in(
-    deploy: Any, mint: Any, make_activity: Any, wait_for: Any
+@pytest.mark.parametrize("turn_wait", [None, 0.5], ids=["unbounded", "bounded"])
+def test_waiting_messages_queue_in_order_whatever_the_turn_wait_and_stop_cuts_in(
+    deploy: Any, mint: Any, make_activity: Any, wait_for: Any, turn_wait: float | None
 ) -> None:
+    # Answers are posted into the conversation, so its messages wait in its queue (in order) even when turns
+    # wait for the turn lock at most `turn_wait` (0.5 s here: waiting for the lock, they would be told "busy").
     chat = OfflineChatClient(response_delay=10.0)
-    deployment = deploy(chat=chat, host_options={"turn_wait": None})
+    deployment = deploy(chat=chat, host_options={"turn_wait": turn_wait})
     for text in ("a long question", "second", "third"):
         assert deployment.post(make_activity(text, channel_id="webchat"), token=mint()).status_code == 202
     wait_for(lambda: chat.calls, message="the turn reached the model")
     chat.response_delay = 0.0  # the running turn keeps its 10 s; the queued ones answer at once
+    time.sleep(1.0)  # longer than the bounded turn_wait
     started = time.monotonic()
     deployment.post(make_activity("/stop", channel_id="webchat"), token=mint())  # not queued behind them
     wait_for(lambda: len(deployment.fake.messages()) == 3, message="the notice and both answers")

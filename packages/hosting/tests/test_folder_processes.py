@@ -48,6 +48,43 @@ async def test_a_lock_held_by_another_store_is_busy_and_fences_grow(tmp_path: Pa
         assert later.fence == held.fence + 1
 
 
+async def test_a_folder_keeps_no_lock_file_per_name_once_let_go_and_fences_keep_growing(tmp_path: Path) -> None:
+    first, second = FileStateStore(tmp_path), FileStateStore(tmp_path)
+    fences = []
+    for number in range(5):
+        async with (first if number % 2 else second).lock(f"turn:k{number % 2}") as lease:
+            fences.append(lease.fence)
+    assert fences == sorted(set(fences))
+    assert sorted(path.name for path in (tmp_path / ".locks").iterdir()) == [".fences"]  # one shared counter
+
+
+async def test_a_counter_left_in_a_lock_file_by_an_older_version_is_not_gone_back_on(tmp_path: Path) -> None:
+    (tmp_path / ".locks").mkdir()
+    (tmp_path / ".locks" / "turn%3Ak.lock").write_bytes(b"%020d" % 41)
+    async with FileStateStore(tmp_path).lock("turn:k") as lease:
+        assert lease.fence == 42
+    async with FileStateStore(tmp_path).lock("turn:other") as lease:
+        assert lease.fence == 43
+
+
+async def test_a_waiter_that_wins_a_removed_lock_file_takes_the_path_s_current_one(tmp_path: Path) -> None:
+    stores = [FileStateStore(tmp_path) for _ in range(3)]
+    inside = most = 0
+
+    async def hold(store: FileStateStore) -> None:
+        nonlocal inside, most
+        for _ in range(15):
+            async with store.lock("turn:k", wait=30):
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0)
+                inside -= 1
+
+    await asyncio.gather(*(hold(store) for store in stores))
+    assert most == 1
+    assert not (tmp_path / ".locks" / "turn%3Ak.lock").exists()
+
+
 @pytest.mark.slow
 def test_two_workers_on_one_folder_lose_no_turn(serve: object, tmp_path: Path) -> None:  # noqa: F811
     (tmp_path / "slow_echo.py").write_text(SLOW_ECHO)

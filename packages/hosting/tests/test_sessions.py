@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from agent_framework import Agent, Message
@@ -76,7 +77,8 @@ async def test_session_files_are_plain_json_written_atomically(agent: Agent, tmp
     files = list((tmp_path / "sessions" / "sessions").iterdir())
     assert len(files) == 1 and not files[0].name.startswith(".")
     record = json.loads(files[0].read_text())
-    assert record["key"] == "user:1/../x" and record["value"]["session"]["session_id"] == "user:1/../x"
+    assert unquote(files[0].name) == "user:1/../x.json" and "key" not in record  # the name gives the key back
+    assert record["value"]["session"]["session_id"] == "user:1/../x"
     (log,) = (tmp_path / "sessions" / "history").glob("*.jsonl")
     header, *lines = [line for line in log.read_text().splitlines()]
     assert header.startswith("#")  # when the list expires (0: never)
@@ -219,3 +221,32 @@ async def test_options_are_forwarded_to_the_agent(client: OfflineChatClient, age
     client._inner_get_response = spy  # type: ignore[method-assign]
     await make_host().context.run(turn("x", options={"temperature": 0.25}))
     assert seen == [0.25]
+
+
+async def test_a_session_reference_stands_for_the_stored_session_without_its_record(
+    agent: Agent, tmp_path: Path
+) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)
+    context = host.context
+    result = await context.run(turn("one", "user-a"))
+    result = await context.run(turn("two", "user-a"))
+    pointer = await context.session_reference(result.session)
+    assert pointer is not None and "user-a" not in json.dumps(pointer)  # positions in lists, not the session's id
+    restarted = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path)  # reads the store, holds nothing live
+    assert await restarted.context.session_reference(result.session) == pointer
+    await context.detach_session(result.session)
+    assert await context.history("user-a") == []  # no session record any more
+    history_then = await restarted.context.referenced_history(pointer)
+    assert [message.text for message in history_then or []] == ["one", "echo 1: one", "two", "echo 2: two"]
+    for key, host_here in (("b", host), ("c", restarted)):  # from this process's live copy, and from the store
+        await host_here.context.attach_session(pointer, key, origin="user-a")
+        assert (await host_here.context.run(turn(f"on {key}", key))).text == f"echo 3: on {key}"
+    assert [message.text for message in await context.referenced_history(pointer) or []][-1] == "echo 2: two"
+    await context.delete_session("b", purge=True)  # erases the lists b shares with the reference
+    assert await context.referenced_history(pointer) is None
+
+
+async def test_memory_state_gives_no_session_reference(agent: Agent) -> None:
+    host = AgentFrameworkHost(agent, channels=[])
+    result = await host.context.run(turn("one", "user-a"))
+    assert await host.context.session_reference(result.session) is None

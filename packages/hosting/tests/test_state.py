@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import signal
@@ -126,6 +127,22 @@ async def test_memory_store_locks_do_not_leak() -> None:
 async def test_file_store_survives_a_new_instance(tmp_path: Path) -> None:
     await FileStateStore(tmp_path).set("sessions", "user/1", {"v": 1})
     assert await FileStateStore(tmp_path).get("sessions", "user/1") == {"v": 1}
+
+
+async def test_a_record_file_keeps_its_key_only_where_its_name_cannot_give_it_back(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path)
+    long_key = "k" * 300  # hashed into the file name
+    await store.set("ns", "user/1", {"v": 1})
+    await store.set("ns", long_key, {"v": 2}, ttl=60)
+    (plain,) = (tmp_path / "ns").glob("user*.json")
+    assert json.loads(plain.read_bytes()) == {"value": {"v": 1}}  # no key, no empty expiry
+    (hashed,) = (tmp_path / "ns").glob("~*.json")
+    assert json.loads(hashed.read_bytes())["key"] == long_key
+    # A file an earlier version wrote (key and expiry always) still reads.
+    (tmp_path / "ns" / "old.json").write_text(json.dumps({"key": "old", "expires_at": None, "value": {"v": 3}}))
+    again = FileStateStore(tmp_path)
+    assert sorted(await again.keys("ns")) == sorted(["user/1", long_key, "old"])
+    assert [await again.get("ns", key) for key in ("user/1", long_key, "old")] == [{"v": 1}, {"v": 2}, {"v": 3}]
 
 
 def _write_forever(root: str) -> None:

@@ -257,12 +257,16 @@ class ResponsesChannel:
         return JSONResponse(record["response"])
 
     async def _delete(self, request: Request) -> Response:
-        record = await self._stored(request)
-        response = record["response"]
-        if response["status"] in ("queued", "in_progress"):
+        # The record's head is enough: a compact record whose history has expired is still deleted (it is gone
+        # for GET already, and this removes what is left of it).
+        response_id = request.path_params["response_id"]
+        record = await self.runner.records.head(response_id)
+        if record is None:
+            raise not_found("response", response_id)
+        if record["response"]["status"] in ("queued", "in_progress"):
             raise ApiError("Cannot delete a response that is still in progress; cancel it first.")
-        await self.runner.records.delete_response(response["id"])
-        return JSONResponse(deleted(response["id"], "response"))
+        await self.runner.records.delete_response(response_id)
+        return JSONResponse(deleted(response_id, "response"))
 
     async def _cancel(self, request: Request) -> Response:
         return JSONResponse(await self.runner.background.cancel(await self._stored(request)))

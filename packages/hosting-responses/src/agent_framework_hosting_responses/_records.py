@@ -12,11 +12,14 @@ import logging
 from typing import Any
 
 import orjson
+from agent_framework import Message
 from agent_framework_hosting import ChannelContext
 
-from ._stored import expand, head, is_compact, positions
+from ._stored import expand, head, is_compact, needs_order, positions, reference, response_key
 
 logger = logging.getLogger("agent_framework.hosting.responses")
+
+__all__ = ["Records", "conversation_key", "foundry_chat_key", "json_bytes", "response_key"]
 
 RESPONSES = "responses"
 EVENTS = "response_events"
@@ -37,11 +40,6 @@ def json_bytes(value: Any) -> bytes:
         return orjson.dumps(value)
     except TypeError:
         return _ENCODER.encode(value).encode()
-
-
-def response_key(response_id: str) -> str:
-    """The isolation key a response's turn runs under; its session is that response's snapshot."""
-    return f"response:{response_id}"
 
 
 def foundry_chat_key(chat_key: str) -> str:
@@ -67,10 +65,11 @@ class Records:
         value = await self.state.get(namespace, key)
         return json.loads(value) if isinstance(value, (bytes, str)) else value
 
-    async def _set(self, namespace: str, key: str, value: Any) -> None:
+    async def _set(self, namespace: str, key: str, value: Any, *, ordered: bool = True) -> None:
+        """Keep `value`; `ordered`: its objects' key order matters (JSON text where the store would sort keys)."""
         if self.state.keeps_objects:
             value = json_bytes(value)
-        elif self._as_text:
+        elif self._as_text and ordered:
             value = json_bytes(value).decode()
         await self.state.set(namespace, key, value, ttl=self.ttl)
 
@@ -79,17 +78,39 @@ class Records:
         record: dict[str, Any] | None = await self._get(RESPONSES, response_id)
         if record is None or not is_compact(record):
             return record
-        needed = positions(record)
-        messages = await self.context.history(response_key(response_id)) if needed else []
-        if len(messages) < needed:
+        messages = await self._history(record, response_id)
+        if messages is None or len(messages) < positions(record):
             logger.warning("responses: the history response %s refers to is no longer stored", response_id)
             return None
-        return expand(record, messages)
+        return expand(record, response_id, messages)
+
+    async def _history(self, record: dict[str, Any], response_id: str) -> list[Message] | None:
+        pointer = reference(record)
+        if pointer is not None:
+            return await self.context.referenced_history(pointer)
+        return await self.context.history(response_key(response_id)) if positions(record) else []
+
+    async def history(self, response_id: str) -> list[Message] | None:
+        """The conversation as a stored response left it (its snapshot); None when the response is not stored."""
+        record = await self._get(RESPONSES, response_id)
+        if record is None:
+            return None
+        pointer = reference(record)
+        if pointer is not None:
+            return await self.context.referenced_history(pointer)
+        return await self.context.history(response_key(response_id))
 
     async def head(self, response_id: str) -> dict[str, Any] | None:
-        """A response's record with its status, key and snapshot flag; output and input items may be references."""
+        """A response's record with its status, key and snapshot flag; output and input items may be references.
+
+        A record pointing into history has its session reference under ``"reference"``.
+        """
         record = await self._get(RESPONSES, response_id)
-        return None if record is None else head(record)
+        if record is None:
+            return None
+        pointer = reference(record)
+        found = head(record, response_id)
+        return found if pointer is None else {**found, "reference": pointer}
 
     async def save_response(self, record: dict[str, Any], *, encoded: bytes | None = None) -> None:
         """Keep a response's record; `encoded` is its response as JSON already (the body sent), reused in memory."""
@@ -100,6 +121,10 @@ class Records:
             await self.state.set(RESPONSES, record["response"]["id"], value, ttl=self.ttl)
             return
         await self._set(RESPONSES, record["response"]["id"], record)
+
+    async def save_compact(self, response_id: str, record: dict[str, Any]) -> None:
+        """Keep a compact record (`_stored.compact`): plain JSON where its key order does not matter."""
+        await self._set(RESPONSES, response_id, record, ordered=needs_order(record))
 
     async def delete_response(self, response_id: str) -> None:
         await self.state.delete(RESPONSES, response_id)

@@ -146,9 +146,14 @@ class TurnRunner:
             turn.key = previous.get("key")
             return
         turn.key = response_key(turn.response_id)
-        copied = previous.get("snapshot") and await self.context.copy_session(
-            response_key(previous_id), turn.key, ttl=self.records.ttl
-        )
+        pointer = previous.get("reference")
+        if pointer is not None:
+            await self.context.attach_session(pointer, turn.key, ttl=self.records.ttl, origin=response_key(previous_id))
+            copied = True
+        else:
+            copied = bool(previous.get("snapshot")) and await self.context.copy_session(
+                response_key(previous_id), turn.key, ttl=self.records.ttl
+            )
         if not copied:
             raise ApiError(
                 f"The context of previous response '{previous_id}' is no longer stored.",
@@ -367,27 +372,38 @@ class TurnRunner:
                 await self.append_items(turn.conversation_id, items, moving=turn.delivered)
         if turn.params.store:
             record = self.record(turn, response, snapshot=snapshot)
-            compacted = self._compact(turn, record) if snapshot else None
-            if compacted is not None:
-                await self.records.save_response(compacted)
+            compacted = await self._compact(turn, record) if snapshot else None
+            if compacted is not None and turn.answered is not None:  # made only from the session answered in
+                # The record points at the session's stored messages; the session record itself is then dropped
+                # (after the record is kept: a crash between the two leaves a spare session, not a lost response).
+                await self.records.save_compact(turn.response_id, compacted)
+                await self.context.detach_session(turn.answered[0])
             else:
                 await self.records.save_response(record, encoded=encoded)
 
-    def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
-        """The record as references into the response's snapshot, when the turn's answer is its history's end.
+    async def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
+        """The record as a pointer into the response's session as stored, when the turn's answer is its history's end.
 
-        Only in a durable store, where the snapshot lives as long as the record; memory forgets sessions
+        Only in a durable store, where the stored history lives as long as the record; memory forgets sessions
         and records apart (each by its own LRU), so there a record keeps its items and stays readable alone.
         Only when the turn ran in the response's own session: that session is the snapshot, saved as the
         answer left it. A shared conversation's copy is taken after its lock is released, when a later turn
-        may have rewritten the history, so such a record keeps its items too.
+        may have rewritten the history, so such a record keeps its items (and its snapshot session) too.
         """
-        if self.records.state.keeps_objects or turn.run_key != response_key(turn.response_id):
+        own_key = response_key(turn.response_id)
+        if self.records.state.keeps_objects or turn.run_key != own_key:
             return None
         if turn.answered is None or record["response"]["status"] not in ("completed", "incomplete"):
             return None
         session, answer = turn.answered
-        return compact(record, turn.params.items, self.context.session_messages(session), answer)
+        compacted = compact(record, turn.params.items, self.context.session_messages(session), answer)
+        if compacted is None:
+            return None
+        pointer = await self.context.session_reference(session)
+        if pointer is None:
+            return None
+        compacted["s"] = pointer
+        return compacted
 
     async def safe_finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
         try:

@@ -86,6 +86,9 @@ class Accepted:
     challenge: str | None = None
 
 
+_ACCEPTED, _DUPLICATE, _IGNORED = Accepted("accepted"), Accepted("duplicate"), Accepted("ignored")  # made once
+
+
 class SlackChannel:
     """Serves the host's agent as a Slack app.
 
@@ -340,7 +343,7 @@ class SlackChannel:
             return Accepted("challenge", event.challenge)
         if isinstance(event, Ignored):
             logger.debug("slack: ignoring event %s (%s)", event.event_id, event.reason)
-            return Accepted("ignored")
+            return _IGNORED
         if retry_num:
             logger.info(
                 "slack: event %s delivered again (retry %d, reason %s)", event.event_id, retry_num, retry_reason
@@ -356,7 +359,7 @@ class SlackChannel:
         if not first:
             await claim.__aexit__(None, None, None)
             logger.info("slack: event %s was already handled; not running it twice", event.event_id)
-            return Accepted("duplicate")
+            return _DUPLICATE
         job: Callable[[], Awaitable[None]]
         if isinstance(event, AssistantThreadStarted):
             job = functools.partial(self._claimed, claim, functools.partial(self._thread_started, event))
@@ -366,7 +369,7 @@ class SlackChannel:
             kept: UserMessage | str = event if text is None else text
             job = functools.partial(self._claimed_message, claim, kept)
             self._submit(event.place, job, at_once=found is not None and found[0] == STOP_COMMAND)
-        return Accepted("accepted")
+        return _ACCEPTED
 
     async def _claimed_message(self, claim: AbstractAsyncContextManager[bool], event: UserMessage | str) -> None:
         await self._claimed(claim, functools.partial(self._message_of, event))

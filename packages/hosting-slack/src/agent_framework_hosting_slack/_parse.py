@@ -79,7 +79,7 @@ class UrlVerification:
     challenge: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen (treat it as read-only): one is made per event; a frozen one costs twice that
 class UserMessage:
     """A user's message the bot may answer.
 

@@ -27,6 +27,7 @@ from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
 from ._metrics import host_metrics
 from ._outbox import Resender
+from ._sessions import SessionReference
 from ._stream import CloseRun, FinalResult, HostedStream
 from ._telemetry import TurnTrace
 from ._types import (
@@ -654,6 +655,30 @@ class ChannelContext:
         The copy shares the stored messages of its source; `ttl` overrides the host's session ttl for it.
         """
         return await self._host.sessions.copy(source_key, target_key, ttl=ttl)
+
+    async def session_reference(self, session: Any) -> SessionReference | None:
+        """A small JSON reference to `session`'s stored conversation (the session a run result names; its
+        messages by position), for a record that points into history instead of copying it; None in memory
+        or when none is stored."""
+        return await self._host.sessions.reference(session)
+
+    async def detach_session(self, session: Any) -> None:
+        """Delete `session`'s record but keep its stored messages, which a reference still reads."""
+        await self._host.sessions.detach(session)
+
+    async def attach_session(
+        self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None
+    ) -> None:
+        """Start `target_key` from a `session_reference` (a fork sharing its stored messages), like `copy_session`.
+
+        `origin`: the key the reference was taken from (this process may still hold its messages).
+        """
+        await self._host.sessions.attach(reference, target_key, ttl=ttl, origin=origin)
+
+    async def referenced_history(self, reference: SessionReference) -> list[Message] | None:
+        """A copy of the messages a `session_reference` points at; None when some of them have expired."""
+        session = await self._host.sessions.referred(reference)
+        return None if session is None else history_messages(self.target, session)
 
     async def delete_session(self, isolation_key: str, *, purge: bool = False) -> None:
         """Forget the conversation `isolation_key` currently uses (`purge`: erase its stored messages too)."""

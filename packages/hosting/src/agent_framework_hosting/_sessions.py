@@ -20,7 +20,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_framework import AgentSession, Message
+from agent_framework import AgentSession, InMemoryHistoryProvider, Message
 
 from ._marks import WatchedProperties, marks_of, watch
 from ._parked import DEFAULT_WARM_SESSIONS, ParkedSession, WarmSessions
@@ -36,6 +36,9 @@ DEFAULT_LIVE_SESSIONS = 1000
 
 # A run of a session's messages: [list key, position of the list's first item, end position].
 Segment = list[Any]
+#: A stored session as plain JSON, for a record that points into history rather than copying it (see `reference`).
+SessionReference = Any
+DEFAULT_SOURCE = InMemoryHistoryProvider.DEFAULT_SOURCE_ID
 
 
 @dataclass
@@ -88,6 +91,36 @@ def _extends(new: list[Segment], old: list[Segment]) -> bool:
         return False
     last, same = old[-1], new[len(old) - 1]
     return bool(same[0] == last[0] and same[1] == last[1] and same[2] >= last[2])
+
+
+def _plain_session(session: dict[str, Any], logs: dict[str, Any]) -> bool:
+    """Whether a stored session (messages hidden) holds nothing but its id and the message lists `logs` names."""
+    state: dict[str, Any] = {source: {"messages": []} for source in logs}
+    return session == {
+        "type": "session",
+        "session_id": session.get("session_id"),
+        "service_session_id": None,
+        "state": state,
+    }
+
+
+def _reference(record: dict[str, Any]) -> SessionReference:
+    """A session record without its id, its defaults left out: the segments alone for a plain default history."""
+    logs, session = record["logs"], dict(record["session"])
+    if _plain_session(session, logs):
+        return logs[DEFAULT_SOURCE] if list(logs) == [DEFAULT_SOURCE] else {"logs": logs}
+    session.pop("session_id", None)
+    return {"session": session, "logs": logs}
+
+
+def _record(reference: SessionReference, session_id: str) -> dict[str, Any]:
+    """The session record `reference` stands for, as the session `session_id`."""
+    logs = {DEFAULT_SOURCE: reference} if isinstance(reference, list) else reference["logs"]
+    session = reference.get("session") if isinstance(reference, dict) else None
+    if session is None:
+        state: dict[str, Any] = {source: {"messages": []} for source in logs}
+        session = {"type": "session", "service_session_id": None, "state": state}
+    return {"v": RECORD_VERSION, "session": {**session, "session_id": session_id}, "logs": logs}
 
 
 def is_record(value: Any) -> bool:
@@ -232,7 +265,7 @@ class SessionManager:
                 entry = _Live(session, seen=seen)
                 for source, messages in _message_lists(session):
                     known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
-                    stored_at = await self._append(session.session_id, messages, *known, live.seen == seen, ttl)
+                    stored_at = await self._append(messages, *known, live.seen == seen, ttl)
                     entry.logs[source], entry.marks[source] = stored_at
                     entry.loaded[source] = messages
                 with _messages_hidden(session):
@@ -246,7 +279,6 @@ class SessionManager:
 
     async def _append(
         self,
-        session_id: str,
         messages: list[Message],
         segments: list[Segment],
         loaded: list[Message] | None,
@@ -284,8 +316,10 @@ class SessionManager:
             if await self._store.append(HISTORY, log, added, at=end - first, ttl=_list_ttl(ttl)):
                 segments[-1][2] = end + len(added)
                 return segments, marks
-        # Another session sharing this list appended first (a fork): continue in a list of our own.
-        log = f"{session_id}~{uuid.uuid4().hex[:12]}"
+        # Another session sharing this list appended first (a fork): continue in a list of our own. Its name is
+        # random and short (not the session id): every record pointing into the list, and in PostgreSQL every
+        # message's row, repeats it.
+        log = uuid.uuid4().hex[:16]
         if not await self._store.append(HISTORY, log, added, at=0, ttl=_list_ttl(ttl)):
             raise RuntimeError(f"history list {log!r} unexpectedly exists")
         segments.append([log, count, count + len(added)])
@@ -303,7 +337,57 @@ class SessionManager:
             return False
         if source_id == target_id:
             return True
-        ttl = self.ttl if ttl is None else ttl
+        await self._seed(source_id, target_id, stored, self.ttl if ttl is None else ttl)
+        return True
+
+    async def reference(self, session: AgentSession) -> SessionReference | None:
+        """A small JSON reference to `session` as stored (its messages by list and position).
+
+        From what this process saved last when it holds the session live (no I/O), else read from the store.
+        None in memory (nothing is stored apart from the session) or when no session record is stored.
+        """
+        if self._store.keeps_objects:
+            return None
+        live = self._live.get(session.session_id)
+        if live is not None and live.session is session and set(live.logs) == {s for s, _ in _message_lists(session)}:
+            with _messages_hidden(session):
+                data = session.to_dict()
+            return _reference({"session": data, "logs": live.logs})
+        stored = await self._store.get(SESSIONS, session.session_id)
+        return _reference(stored) if stored is not None and is_record(stored) else None
+
+    async def detach(self, session: AgentSession) -> bool:
+        """Delete `session`'s record but keep its messages (a `reference` still reads them).
+
+        This process keeps its live copy, so a session `attach`ed from the reference reads nothing again.
+        """
+        return await self._store.delete(SESSIONS, session.session_id)
+
+    async def attach(
+        self, reference: SessionReference, target_key: str, *, ttl: float | None = None, origin: str | None = None
+    ) -> None:
+        """Start `target_key` from a session `reference` (a fork sharing its stored messages).
+
+        `origin`: the key the reference was taken from, whose live copy this process may still hold.
+        """
+        # The origin's live copy is looked up by its key as its session id (no alias read): a miss only costs a read.
+        origin_id = origin or ""
+        target_id = await self.session_id(target_key)
+        await self._seed(origin_id, target_id, _record(reference, target_id), self.ttl if ttl is None else ttl)
+
+    async def referred(self, reference: SessionReference) -> AgentSession | None:
+        """The session a `reference` stands for, read afresh; None when part of its messages has expired."""
+        record = _record(reference, "")
+        session = AgentSession.from_dict(record["session"])
+        for source, segments in record["logs"].items():
+            messages, complete, _ = await self._read(segments, [], None)
+            if not complete:
+                return None
+            session.state.setdefault(source, {})["messages"] = messages
+        return session
+
+    async def _seed(self, source_id: str, target_id: str, stored: Any, ttl: float | None) -> None:
+        """Store `stored` (the source's stored value) as the session `target_id`."""
         self._live.pop(target_id, None)
         self._warm.drop(target_id)
         if isinstance(stored, ParkedSession):
@@ -316,12 +400,12 @@ class SessionManager:
             for source, messages in _message_lists(stored):
                 session.state[source]["messages"] = list(messages)
             await self._park(session, ttl)
-            return True
+            return
         if not is_record(stored):
             data = json.loads(json.dumps(stored))
             data["session_id"] = target_id
             await self._store.set(SESSIONS, target_id, data, ttl=ttl)
-            return True
+            return
         record = {**stored, "session": {**stored["session"], "session_id": target_id}}
         for segments in stored["logs"].values():
             for log, _, _ in segments:
@@ -332,7 +416,6 @@ class SessionManager:
             # The copy's first turn then reads nothing this process already holds.
             seeded = _Live(origin.session, dict(origin.logs), dict(origin.loaded), dict(origin.marks), origin.seen)
             self._remember(seeded, target_id)
-        return True
 
     async def delete(self, isolation_key: str, *, purge: bool = False) -> bool:
         """Forget the session `isolation_key` currently uses; False when there was none.

@@ -31,6 +31,8 @@ DEFAULT_MAX_ENTRIES = 10_000
 LIST_PREFIX = "\0list:"
 EVICTION_WARNING_INTERVAL = 300.0
 LOCKS_FOLDER = ".locks"
+#: The fencing counter all of a folder's locks share (lock files themselves are removed once let go).
+FENCES = ".fences"
 JOURNALED = ("ledger",)  # the turn ledger: three small writes per turn, each to be durable before it returns
 _fences = itertools.count(1)
 
@@ -373,6 +375,22 @@ def _header(expires: float) -> bytes:
 HEADER_SIZE = len(_header(0.0))
 
 
+def _envelope(key: str, expires: float | None, value: Any) -> bytes:
+    """A record file's JSON: its key only where the file name cannot give it back (a hashed name), its expiry
+    (to the millisecond) only when it has one. Every stored response and session pays for what is left."""
+    record: dict[str, Any] = {"key": key} if _file_name(key).startswith("~") else {}
+    if expires is not None:
+        record["expires_at"] = round(expires, 3)
+    record["value"] = value
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _key_of(path: Path) -> str | None:
+    """The key a record file's name gives back (None for a hashed name)."""
+    name = path.name
+    return None if name.startswith("~") or not name.endswith(".json") else unquote(name[: -len(".json")])
+
+
 class _LineIndex:
     """Byte offsets of the item lines of append-only list files, kept per file (LRU)."""
 
@@ -426,7 +444,7 @@ class FileStateStore:
     mid-write leaves the previous value intact. Records written with a TTL are
     swept from their folder at most every `sweep_interval` seconds, so folders of
     short-lived records (idempotency keys) stay bounded. Locks are `flock`s on
-    files under ``.locks/``, so several processes on one machine (``--workers 2``)
+    files under ``.locks/`` (removed once let go), so several processes on one machine (``--workers 2``)
     may share one folder; for several machines use a Redis store.
 
     The `journaled` namespaces (the turn ledger) are kept in one append-only file each
@@ -479,8 +497,11 @@ class FileStateStore:
         found = []
         for path in sorted(folder.glob("*.json")):
             record = cls._record(path)
-            if record is not None and isinstance(record.get("key"), str):
-                found.append((path, record["key"], record.get("value"), record.get("expires_at")))
+            if record is not None:
+                key = record.get("key")
+                key = key if isinstance(key, str) else _key_of(path)
+                if key is not None:
+                    found.append((path, key, record.get("value"), record.get("expires_at")))
         return found
 
     @classmethod
@@ -490,8 +511,7 @@ class FileStateStore:
 
     @staticmethod
     def _encode(key: str, value: Any, ttl: float | None) -> bytes:
-        record = {"key": key, "expires_at": None if ttl is None else time.time() + ttl, "value": value}
-        return json.dumps(record, separators=(",", ":")).encode()
+        return _envelope(key, None if ttl is None else time.time() + ttl, value)
 
     def _create(self, path: Path, data: bytes) -> bool:
         temp = temp_beside(path, data)
@@ -717,9 +737,7 @@ class FileStateStore:
 
         def _encode(current: dict[str, Any] | None) -> tuple[Any, bytes]:
             expires = (current or {}).get("expires_at") if ttl is None else time.time() + ttl
-            return expires, json.dumps(
-                {"key": key, "expires_at": expires, "value": value}, separators=(",", ":")
-            ).encode()
+            return expires, _envelope(key, expires, value)
 
         def _replace() -> bool:
             # The new record is written and fsynced before the folder lock is taken, so writers to one
@@ -810,7 +828,7 @@ class FileStateStore:
         async with self._locks.hold(name, wait=wait) as lease:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             path = self.root / LOCKS_FOLDER / _file_name(name).replace(".json", ".lock")
-            async with file_lock(path, name=name, wait=remaining) as fence:
+            async with file_lock(path, name=name, fences=self.root / LOCKS_FOLDER / FENCES, wait=remaining) as fence:
                 lease.fence = fence
                 yield lease
 
