@@ -235,9 +235,15 @@ def native_server(timeout: float = 10.0) -> Iterator[tuple[int, int]]:
         with open(config, "w") as file:
             file.write(NGINX_CONF.format(folder=folder, port=port))
         command = ["taskset", "-c", SERVER_CORE, binary, "-c", config, "-p", folder, "-e", os.path.join(folder, "e")]
-        process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
+        log_path = os.path.join(folder, "stderr")
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, start_new_session=True, stderr=log)
         try:
-            _wait_listening(process, port, "nginx", timeout)
+            try:
+                _wait_listening(process, port, "nginx", timeout)
+            except (RuntimeError, TimeoutError) as error:
+                with open(log_path, errors="replace") as log_file:
+                    raise RuntimeError(f"{error}: {log_file.read().strip()}") from None
             yield port, process.pid
         finally:
             process.kill()
@@ -350,7 +356,7 @@ def check_headroom(static: Target, native: Target, measured: Sequence[Target]) -
     The static Starlette route is printed for comparison only: on uvicorn it is not much lighter than a
     bare route that parses a small body, so it cannot show headroom for the fastest bare routes.
     """
-    busiest = max(run["load_busy"] for target in (static, native, *measured) for run in target.runs)
+    busiest = max(run["load_busy"] for target in (static, *measured) for run in target.runs)  # nginx: wrk at its limit
     fastest = max(target.median("rps") for target in measured)
     ceiling = native.median("rps") / fastest
     figures = (

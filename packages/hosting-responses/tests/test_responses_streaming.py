@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from agent_framework import Agent, AgentResponseUpdate, Content
 from agent_framework_hosting import AgentFrameworkHost
 from agent_framework_hosting.testing import OfflineChatClient, wait_until
@@ -144,13 +147,28 @@ def _retrieve_or_none(served: Any, response_id: str) -> Any:
         return None
 
 
-async def _asgi_body_messages(app: Any, body: dict[str, Any]) -> list[bytes]:
-    """POST /v1/responses into the ASGI app itself (sockets may merge or split writes): its body messages."""
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Run the ASGI app's startup and, on leaving, its shutdown."""
     events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     replies: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     lifespan = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, events.get, replies.put))
     await events.put({"type": "lifespan.startup"})
     assert (await replies.get())["type"] == "lifespan.startup.complete"
+    try:
+        yield
+    finally:
+        await events.put({"type": "lifespan.shutdown"})
+        await replies.get()
+        await lifespan
+
+
+async def _asgi_body_messages(app: Any, body: dict[str, Any], *, fail_after: int | None = None) -> list[bytes]:
+    """POST /v1/responses into the ASGI app itself (sockets may merge or split writes): its body messages.
+
+    With `fail_after`, `send` raises OSError once that many body messages went out, as an ASGI 2.4 server
+    does when the client has gone; the app must let the error through.
+    """
     messages: list[bytes] = []
     done = asyncio.Event()
     sent = False
@@ -165,6 +183,8 @@ async def _asgi_body_messages(app: Any, body: dict[str, Any]) -> list[bytes]:
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
+            if fail_after is not None and len(messages) >= fail_after:
+                raise OSError("the client has gone")
             messages.append(message.get("body", b""))
             if not message.get("more_body", False):
                 done.set()
@@ -173,16 +193,18 @@ async def _asgi_body_messages(app: Any, body: dict[str, Any]) -> list[bytes]:
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http"}
     scope |= {"path": "/v1/responses", "raw_path": b"/v1/responses", "root_path": "", "query_string": b""}
     scope |= {"headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
-    await app(scope, receive, send)
-    await events.put({"type": "lifespan.shutdown"})
-    await replies.get()
-    await lifespan
+    if fail_after is None:
+        await app(scope, receive, send)
+    else:
+        with pytest.raises(OSError):
+            await app(scope, receive, send)
     return [message for message in messages if message]
 
 
 async def test_updates_the_agent_has_ready_go_out_in_one_write_in_order() -> None:
     host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[ResponsesChannel()])
-    messages = await _asgi_body_messages(host.app, {"model": "m", "input": "a b c d e f", "stream": True})
+    async with _lifespan(host.app):
+        messages = await _asgi_body_messages(host.app, {"model": "m", "input": "a b c d e f", "stream": True})
     events = [
         json.loads(line[6:]) for message in messages for line in message.decode().splitlines() if line[:6] == "data: "
     ]
@@ -190,3 +212,21 @@ async def test_updates_the_agent_has_ready_go_out_in_one_write_in_order() -> Non
     assert "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta") == "echo 1: a b c d e f"
     assert events[-1]["type"] == "response.completed"
     assert len(messages) < 5, f"an instant agent's {len(events)} events take a few writes, not one each"
+
+
+async def test_a_send_that_fails_stops_the_run_and_keeps_the_partial_turn() -> None:
+    chat = OfflineChatClient(chunk_delay=0.1)
+    host = AgentFrameworkHost(Agent(client=chat, name="echo"), channels=[ResponsesChannel()])
+    words = " ".join(f"w{n}" for n in range(40))
+    async with _lifespan(host.app):
+        started = time.monotonic()
+        messages = await _asgi_body_messages(host.app, {"model": "m", "input": words, "stream": True}, fail_after=2)
+        assert time.monotonic() - started < 2, "the run stopped long before its 4 s answer would have finished"
+        created = json.loads(messages[0].decode().split("\n")[1][6:])
+        response_id = created["response"]["id"]
+        transport = httpx.ASGITransport(app=host.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            stored = (await client.get(f"/v1/responses/{response_id}")).json()
+    assert stored["status"] == "incomplete"
+    partial = stored["output"][0]["content"][0]["text"]
+    assert partial and len(partial) < len(f"echo 1: {words}")

@@ -1,4 +1,5 @@
-"""A bot process SIGKILLed after acknowledging an update: the answer still arrives, exactly once.
+"""A bot process SIGKILLed after acknowledging an update: the answer still arrives, exactly once; an update
+that arrives while the state folder's disk refuses writes is refused (503) and answered once when retried.
 
 Real host processes against the fake Bot API; the turn ledger in a state folder
 (the restarted process resumes) or in Redis (the surviving process takes over
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import sys
 import uuid
 from collections.abc import Iterator
@@ -133,3 +135,24 @@ async def test_a_collected_burst_whose_leader_was_killed_mid_turn_is_answered_on
             # the burst is in the shared history once: the next message is the third
             assert (await post_update(second.url, message_update(3, "next"))).json() == {"ok": True}
             await settle_and_check(platform, ["echo 2: and one more thing", "echo 3: next"], timeout=20)
+
+
+async def test_an_update_that_arrives_while_the_disk_is_full_is_refused_and_answered_once_when_retried(
+    platform: Platform, tmp_path: Path
+) -> None:
+    state = str(tmp_path / "state")
+    with bots(platform, state, (0,), "webhook", delay="0.2") as (bot,):
+        assert (await post_update(bot.url, message_update(1, "hello"))).json() == {"ok": True}
+        await settle_and_check(platform, ["echo 1: hello"])
+        # The bot's disk refuses writes: every file it would grow fails with EFBIG, as with ENOSPC on a full disk.
+        soft, hard = resource.prlimit(bot.process.pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(bot.process.pid, resource.RLIMIT_FSIZE, (0, hard))
+        try:
+            refused = await post_update(bot.url, message_update(2, "again"))
+        finally:
+            resource.prlimit(bot.process.pid, resource.RLIMIT_FSIZE, (soft, hard))
+        assert refused.status_code == 503, "not acknowledged: Telegram keeps the update and sends it again"
+        await asyncio.sleep(1.0)
+        assert answers(platform) == ["echo 1: hello"]
+        assert (await post_update(bot.url, message_update(2, "again"))).json() == {"ok": True}
+        await settle_and_check(platform, ["echo 1: hello", "echo 2: again"])

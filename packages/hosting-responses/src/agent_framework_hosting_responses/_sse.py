@@ -122,28 +122,32 @@ class EventStreamResponse(Response):
         # a client that left earlier is noticed then: its server keeps the disconnect for `receive`).
         finished = False
         watcher: asyncio.Task[None] | None = None
-        with anyio.CancelScope() as cancel_scope:
+        try:
+            with anyio.CancelScope() as cancel_scope:
 
-            def watch() -> None:
-                nonlocal watcher
-                watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, cancel_scope))
+                def watch() -> None:
+                    nonlocal watcher
+                    watcher = asyncio.get_running_loop().create_task(_cancel_on_disconnect(receive, cancel_scope))
 
-            timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
-            try:
-                await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-                async for chunk in self._body:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-                finished = True
-            finally:
-                timer.cancel()
-                if watcher is not None:
-                    watcher.cancel()
-                if finished:  # the body ran to its end: closing it cannot wait, so needs no shield
-                    await self._close()
-        if not finished:
-            with anyio.CancelScope(shield=True):
+                timer = asyncio.get_running_loop().call_later(WATCH_AFTER, watch)
+                try:
+                    await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+                    async for chunk in self._body:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    finished = True
+                finally:
+                    timer.cancel()
+                    if watcher is not None:
+                        watcher.cancel()
+        finally:
+            # However the response ended (its end, a disconnect, `send` raising, the server cancelling the task),
+            # the body and `on_close` are closed once. A body that ran to its end has nothing left to wait for.
+            if finished:
                 await self._close()
+            else:
+                with anyio.CancelScope(shield=True):
+                    await self._close()
 
     async def _close(self) -> None:
         try:

@@ -25,11 +25,15 @@ def temp_beside(path: Path, data: bytes, *, sync: bool = True) -> Path:
     """A new hidden file next to `path` holding `data` (fsynced unless `sync` is false)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        if sync:
-            handle.flush()
-            os.fsync(handle.fileno())
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        temp.unlink(missing_ok=True)  # a full disk: leave nothing half-written behind
+        raise
     return temp
 
 
