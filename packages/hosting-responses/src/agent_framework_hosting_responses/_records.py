@@ -34,7 +34,7 @@ def json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON, as Starlette's `JSONResponse` renders it (keys in order, floats at shortest).
 
     orjson, as a response is encoded on every request and the standard encoder takes a tenth of the
-    channel's time for one; it writes NaN and infinities (which `json.loads` lets a request carry) as null.
+    channel's time for one. It would write NaN and infinities as null; `parse_json` refuses them in requests.
     """
     try:
         return orjson.dumps(value)
