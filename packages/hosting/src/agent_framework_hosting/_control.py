@@ -213,7 +213,7 @@ class RunningTurns:
         store's, which closes it."""
         self._listener = None
         watcher, self._watcher = self._watcher, None
-        if watcher is not None:
+        if watcher is not None and watcher.get_loop() is asyncio.get_running_loop():  # (another loop's: it ended)
             if self.pushed:
                 watcher.cancel()  # it only sleeps between refreshes
             done, _ = await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)

@@ -69,10 +69,14 @@ async def _notified(connection: psycopg.AsyncConnection[Any]) -> AsyncIterator[s
     while True:
         async for notification in connection.notifies(timeout=remote.SUBSCRIPTION_IDLE):
             yield notification.payload
-        try:
-            await asyncio.wait_for(connection.execute("SELECT 1"), remote.SUBSCRIPTION_IDLE)
-        except asyncio.TimeoutError:
-            raise StateUnavailableError("the subscription stopped answering") from None
+        check = asyncio.ensure_future(connection.execute("SELECT 1"))
+        if not (await asyncio.wait({check}, timeout=remote.SUBSCRIPTION_IDLE))[0]:
+            # Closed, not cancelled: psycopg would wait for the cancelled query's answer, which never comes.
+            await connection.close()
+            check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
+            raise StateUnavailableError("the subscription stopped answering")
+        check.result()
 
 
 class PostgresStateStore(Listening):
