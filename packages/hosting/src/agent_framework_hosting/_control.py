@@ -8,7 +8,7 @@ per process hears. A stop published while the subscription was down is lost, so
 each (re)subscription reads the stop records of the turns running here; and since a
 connection can also be dropped without a word (an idle timeout, PgBouncer in
 transaction mode), the stop signal is still read once per refresh tick while turns
-run, so a lost push delays a stop by at most `RUNNING_TTL / 6`. A shared store that
+run, so a lost push delays a stop by at most `TICK` (2.5 s). A shared store that
 cannot publish is polled instead: one read of the stop signal per `WATCH_INTERVAL`.
 """
 
@@ -40,8 +40,9 @@ STOP_SIGNAL = "turn-stop-signal"
 SIGNAL_KEY = "any"  # changes with every stop request: watchers read it, not each turn's stop record
 WATCH_INTERVAL = 0.05
 RUNNING_TTL = 15.0
-REFRESH_INTERVAL = RUNNING_TTL / 6  # a running record is refreshed by the age of 2/6 TTL: two failed writes in a row
-# still leave it alive; and with stops pushed, the interval of the safety-net read of the stop signal
+TICK = RUNNING_TTL / 6  # with stops pushed: the watcher's interval (its safety-net read of the stop signal)
+REFRESH_AGE = RUNNING_TTL / 3  # a running record older than this is refreshed at the next tick: at an age of at most
+# REFRESH_AGE + TICK, and two failed writes in a row (a tick each) still leave it alive
 WATCH_STOP_TIMEOUT = 5.0
 _UNSEEN = object()
 
@@ -185,7 +186,7 @@ class RunningTurns:
         the safety net for a push that was lost) and check the turns' stop records when it changed, and keep the
         turns' running records fresh."""
         seen: object = _UNSEEN
-        interval = REFRESH_INTERVAL if self.pushed else WATCH_INTERVAL
+        interval = TICK if self.pushed else WATCH_INTERVAL
         while self._local:
             await asyncio.sleep(interval)
             try:
@@ -200,7 +201,7 @@ class RunningTurns:
     async def _refresh(self) -> None:
         now = time.monotonic()
         for control in list(self._local.values()):
-            if now - self._refreshed.get(control.id, now) < REFRESH_INTERVAL:
+            if now - self._refreshed.get(control.id, now) < REFRESH_AGE:
                 continue
             await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
             if self._local.get(control.key) is control:
