@@ -218,6 +218,7 @@ def test_any_key_works_when_no_api_key_is_set(serve: Any) -> None:
     [
         (b"{not json", {"content-type": "application/json"}, "invalid_json", 400),
         (b"[1, 2]", {"content-type": "application/json"}, "invalid_json", 400),
+        (b'{"input": "hi", "tools": [{"type": "function", "x": NaN}]}', {}, "invalid_json", 400),
         (b'{"input": 3}', {"content-type": "application/json"}, "invalid_type", 400),
         (b'{"input": "' + b"x" * 2048 + b'"}', {"content-type": "application/json"}, "body_too_large", 413),
     ],

@@ -37,3 +37,10 @@ def test_every_hostile_body_is_refused() -> None:
         with pytest.raises(BadRequest):
             parse_json(body)
         assert name
+
+
+@pytest.mark.parametrize("body", [b"NaN", b'{"temperature": NaN}', b'{"a": [Infinity]}', b'{"a": -Infinity}'])
+def test_nan_and_infinities_are_not_json_and_a_400(body: bytes) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_json(body)
+    assert refused.value.status_code == 400 and refused.value.code == "invalid_json"

@@ -128,10 +128,12 @@ class ResponsesChannel:
     def _root_routes(self) -> list[BaseRoute]:
         """Conversations beside each responses path, and the ``/v1`` alias of the responses routes."""
         routes: list[BaseRoute] = []
-        for responses, root in self.route_prefixes():
-            routes += self._conversation_routes(f"{root}/conversations")
+        # Responses first: Starlette tries routes in order, and `POST /v1/responses` is the one most requests take.
+        for responses, _ in self.route_prefixes():
             if responses != self.path:
                 routes += self._response_routes(responses)
+        for _, root in self.route_prefixes():
+            routes += self._conversation_routes(f"{root}/conversations")
         return routes
 
     def _response_routes(self, prefix: str) -> list[BaseRoute]:

@@ -157,6 +157,7 @@ _CHECKS: Mapping[str, Callable[[str, Any], Any]] = {
     "safety_identifier": _of(str, "a string"),
     "include": _string_list,
 }
+_CHECK_ORDER = {name: index for index, name in enumerate(_CHECKS)}
 
 
 @dataclass
@@ -173,21 +174,22 @@ class CreateParams:
         value = self.fields.get(name)
         return default if value is None else value
 
+    # The flags read `fields` directly (it never holds None): a create request reads them a dozen times.
     @property
     def stream(self) -> bool:
-        return bool(self.get("stream", False))
+        return bool(self.fields.get("stream", False))
 
     @property
     def store(self) -> bool:
-        return bool(self.get("store", True))
+        return bool(self.fields.get("store", True))
 
     @property
     def background(self) -> bool:
-        return bool(self.get("background", False))
+        return bool(self.fields.get("background", False))
 
     @property
     def previous_response_id(self) -> str | None:
-        value = self.get("previous_response_id")
+        value = self.fields.get("previous_response_id")
         return value if isinstance(value, str) else None
 
     @property
@@ -208,10 +210,11 @@ class CreateParams:
 def parse_create(body: Mapping[str, Any]) -> CreateParams:
     """Validate a `POST /responses` body; unknown fields are ignored, wrong types raise `ApiError`."""
     fields: dict[str, Any] = {}
-    for name, check in _CHECKS.items():
-        value = body.get(name)
+    # Only the fields the body has (a request sets a few of the twenty), checked in `_CHECKS` order.
+    for name in sorted((name for name in body if name in _CHECKS), key=_CHECK_ORDER.__getitem__):
+        value = body[name]
         if value is not None:
-            fields[name] = check(name, value)
+            fields[name] = _CHECKS[name](name, value)
     if "input" not in body or body["input"] is None:
         raise _bad("Missing required parameter: 'input'.", "input", "missing_required_parameter")
     messages, items = parse_input(body["input"])
@@ -243,8 +246,10 @@ def parse_conversation_ref(value: Any) -> str | None:
 
 def parse_input(value: Any, param: str = "input") -> tuple[list[Message], list[dict[str, Any]]]:
     """Input as messages for the agent and as normalized items (with ids) for listing."""
-    if isinstance(value, str):
-        return _message("user", [{"type": "input_text", "text": value}], param)
+    if isinstance(value, str):  # the common request, without the walk over content parts
+        content = [{"type": "input_text", "text": value}]
+        item = {"id": new_id("msg"), "type": "message", "role": "user", "status": "completed", "content": content}
+        return [Message("user", [Content.from_text(value)])], [item]
     if not isinstance(value, list):
         raise _type_error(param, "a string or an array of input items")
     if not value:

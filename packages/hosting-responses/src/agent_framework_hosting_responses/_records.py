@@ -11,6 +11,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 from agent_framework import Message
 from agent_framework_hosting import ChannelContext
 
@@ -25,13 +26,20 @@ EVENTS = "response_events"
 CONVERSATIONS = "conversations"
 
 
-# One encoder for every call: `json.dumps` with options builds a new one each time (about 1.5 µs a call).
+# The fallback for what orjson refuses (integers past 64 bits, non-string keys): the standard encoder, made once.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def json_bytes(value: Any) -> bytes:
-    """Compact UTF-8 JSON, as Starlette's `JSONResponse` renders it."""
-    return _ENCODER.encode(value).encode()
+    """Compact UTF-8 JSON, as Starlette's `JSONResponse` renders it (keys in order, floats at shortest).
+
+    orjson, as a response is encoded on every request and the standard encoder takes a tenth of the
+    channel's time for one. It would write NaN and infinities as null; `parse_json` refuses them in requests.
+    """
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return _ENCODER.encode(value).encode()
 
 
 def foundry_chat_key(chat_key: str) -> str:

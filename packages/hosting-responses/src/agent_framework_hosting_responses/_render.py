@@ -143,9 +143,10 @@ def response_object(
     completed_at: int | None = None,
 ) -> dict[str, Any]:
     """A Response object; settings are echoed as the caller sent them, whether or not they reach the agent."""
+    fields = params.fields  # read directly: this runs for every response, and a call per setting adds up
 
     def echo(name: str, default: Any) -> Any:
-        value = params.get(name, default)
+        value = fields.get(name)
         return default if value is None else value
 
     return {
@@ -158,24 +159,24 @@ def response_object(
         "conversation": {"id": conversation_id} if conversation_id else None,
         "error": error,
         "incomplete_details": incomplete_details,
-        "instructions": echo("instructions", None),
-        "max_output_tokens": echo("max_output_tokens", None),
+        "instructions": fields.get("instructions"),
+        "max_output_tokens": fields.get("max_output_tokens"),
         "metadata": dict(params.metadata),
         "model": model,
         "output": output or [],
         "parallel_tool_calls": echo("parallel_tool_calls", True),
         "previous_response_id": params.previous_response_id,
-        "reasoning": echo("reasoning", None),
-        "safety_identifier": params.get("safety_identifier"),
+        "reasoning": fields.get("reasoning"),
+        "safety_identifier": fields.get("safety_identifier"),
         "store": params.store,
-        "temperature": echo("temperature", None),
+        "temperature": fields.get("temperature"),
         "text": {"format": {"type": "text"}},
         "tool_choice": echo("tool_choice", "auto"),
         "tools": echo("tools", []),
-        "top_p": echo("top_p", None),
+        "top_p": fields.get("top_p"),
         "truncation": echo("truncation", "disabled"),
         "usage": usage,
-        "user": params.get("user"),
+        "user": fields.get("user"),
     }
 
 

@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -90,6 +90,23 @@ class TurnControl:
             self._fire()
 
 
+class _Running:
+    """`RunningTurns.running`: a plain object rather than a generator, as every turn enters one."""
+
+    __slots__ = ("_turns", "_control")
+
+    def __init__(self, turns: RunningTurns, key: str) -> None:
+        self._turns = turns
+        self._control = TurnControl(key)
+
+    async def __aenter__(self) -> TurnControl:
+        await self._turns._start(self._control)
+        return self._control
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._turns._end(self._control)
+
+
 class ToolGuard(FunctionMiddleware):
     """Function middleware that holds a turn's interrupt until the tool call in flight returns."""
 
@@ -120,29 +137,29 @@ class RunningTurns:
     def __contains__(self, key: str) -> bool:
         return key in self._local
 
-    @asynccontextmanager
-    async def running(self, key: str) -> AsyncIterator[TurnControl]:
+    def running(self, key: str) -> AbstractAsyncContextManager[TurnControl]:
         """Register the turn the caller is about to run for `key` (the caller holds the key's turn lock)."""
-        control = TurnControl(key)
-        self._local[key] = control
+        return _Running(self, key)
+
+    async def _start(self, control: TurnControl) -> None:
+        self._local[control.key] = control
         if self.shared:
             self._listen()
             self._refreshed[control.id] = time.monotonic()
             try:
-                await self.state.set(RUNNING, key, {"id": control.id}, ttl=RUNNING_TTL)
+                await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
             except StateUnavailableError:
-                logger.warning("could not record the running turn of %s; other processes cannot stop it", key)
+                logger.warning("could not record the running turn of %s; other processes cannot stop it", control.key)
             self._watch()
-        try:
-            yield control
-        finally:
-            control.end()
-            if self._local.get(key) is control:
-                del self._local[key]
-            if self.shared:
-                self._refreshed.pop(control.id, None)
-                with anyio.CancelScope(shield=True):
-                    await self._forget(control)
+
+    async def _end(self, control: TurnControl) -> None:
+        control.end()
+        if self._local.get(control.key) is control:
+            del self._local[control.key]
+        if self.shared:
+            self._refreshed.pop(control.id, None)
+            with anyio.CancelScope(shield=True):
+                await self._forget(control)
 
     async def _forget(self, control: TurnControl) -> None:
         try:

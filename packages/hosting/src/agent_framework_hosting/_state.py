@@ -16,7 +16,6 @@ from array import array
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import quote, unquote
@@ -38,14 +37,26 @@ JOURNALED = ("ledger",)  # the turn ledger: three small writes per turn, each to
 _fences = itertools.count(1)
 
 
-@dataclass
 class Lease:
     """A held lock: a random owner `token` and a `fence` number that grows with every acquisition."""
 
-    name: str
-    token: str = field(default_factory=lambda: secrets.token_hex(16))
-    fence: int = field(default_factory=lambda: next(_fences))
-    lost: bool = False
+    __slots__ = ("name", "fence", "lost", "_token")
+
+    def __init__(self, name: str, token: str | None = None, fence: int | None = None, lost: bool = False) -> None:
+        self.name = name
+        self.fence = next(_fences) if fence is None else fence
+        self.lost = lost
+        self._token = token
+
+    @property
+    def token(self) -> str:
+        """Made when first read: a process-local lock (one per turn) rarely needs its token."""
+        if self._token is None:
+            self._token = secrets.token_hex(16)
+        return self._token
+
+    def __repr__(self) -> str:
+        return f"Lease(name={self.name!r}, fence={self.fence}, lost={self.lost})"
 
 
 def matches(value: Any, match: Mapping[str, str]) -> bool:
@@ -130,33 +141,53 @@ class KeyedLocks:
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
-    @asynccontextmanager
-    async def hold(self, name: str, *, wait: float | None = None) -> AsyncIterator[Lease]:
-        lock, users = self._locks.get(name, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[name] = (lock, users + 1)
-        try:
-            if wait is None or not lock.locked():
-                await lock.acquire()
-            else:
-                try:
-                    await asyncio.wait_for(lock.acquire(), wait)
-                except asyncio.TimeoutError:
-                    raise SessionBusyError(f"{name!r} is busy with another turn") from None
-            try:
-                yield Lease(name)
-            finally:
-                lock.release()
-        finally:
-            current, users = self._locks[name]
-            if users <= 1:
-                del self._locks[name]
-            else:
-                self._locks[name] = (current, users - 1)
+    def hold(self, name: str, *, wait: float | None = None) -> AbstractAsyncContextManager[Lease]:
+        return _Hold(self._locks, name, wait)
 
     def __len__(self) -> int:
         return len(self._locks)
+
+
+class _Hold:
+    """`KeyedLocks.hold`: a plain object rather than a generator, as every turn takes one (it costs a third)."""
+
+    __slots__ = ("_locks", "_name", "_wait", "_lock")
+
+    def __init__(self, locks: dict[str, tuple[asyncio.Lock, int]], name: str, wait: float | None) -> None:
+        self._locks = locks
+        self._name = name
+        self._wait = wait
+
+    async def __aenter__(self) -> Lease:
+        name, locks = self._name, self._locks
+        lock, users = locks.get(name, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        locks[name] = (lock, users + 1)
+        self._lock = lock
+        try:
+            if self._wait is None or not lock.locked():
+                await lock.acquire()
+            else:
+                try:
+                    await asyncio.wait_for(lock.acquire(), self._wait)
+                except asyncio.TimeoutError:
+                    raise SessionBusyError(f"{name!r} is busy with another turn") from None
+        except BaseException:
+            self._leave()
+            raise
+        return Lease(name)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._lock.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        current, users = self._locks[self._name]
+        if users <= 1:
+            del self._locks[self._name]
+        else:
+            self._locks[self._name] = (current, users - 1)
 
 
 class MemoryStateStore:

@@ -19,6 +19,15 @@ _tracer = trace.get_tracer("agent_framework_hosting")
 TURN_ID_ATTRIBUTES = ("response_id", "activity_id", "invocation_id", "interaction_id", "update_id", "run_id", "id")
 
 
+def _spans_are_no_ops() -> bool:
+    """Whether the host's spans go nowhere: no tracer provider is set (the proxy tracer still delegates to a no-op).
+
+    Reads the proxy's current tracer (private, so another API version falls back to making spans): cheaper
+    than `trace.get_tracer_provider()`, which reads the environment each call.
+    """
+    return isinstance(getattr(_tracer, "_tracer", _tracer), trace.NoOpTracer)
+
+
 def session_reference(isolation_key: str | None) -> str:
     """A short stable hash of the session key: correlates a conversation's lines without logging a chat id."""
     if isolation_key is None:
@@ -41,26 +50,30 @@ class TurnTrace:
         self.request = request
         self.stream = stream
         self.started = time.perf_counter()
-        self.span = _tracer.start_span(
-            f"{request.channel} {request.operation}",
-            kind=trace.SpanKind.SERVER,
-            attributes={
-                "hosting.channel": request.channel,
-                "hosting.operation": request.operation,
-                "hosting.stream": stream,
-                "hosting.session": request.isolation_key is not None,
-            },
-        )
-        self._context = trace.set_span_in_context(self.span)
+        # Without a tracer provider every span is a no-op: skip making one, its context and attaching it.
+        self.span: trace.Span | None = None
+        if not _spans_are_no_ops():
+            self.span = _tracer.start_span(
+                f"{request.channel} {request.operation}",
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "hosting.channel": request.channel,
+                    "hosting.operation": request.operation,
+                    "hosting.stream": stream,
+                    "hosting.session": request.isolation_key is not None,
+                },
+            )
+            self._context = trace.set_span_in_context(self.span)
         self._ended = False
         self._first_update = False
 
     def attach(self) -> Any:
-        return otel_context.attach(self._context)
+        return None if self.span is None else otel_context.attach(self._context)
 
     @staticmethod
     def detach(token: Any) -> None:
-        otel_context.detach(token)
+        if token is not None:
+            otel_context.detach(token)
 
     def first_update(self) -> None:
         """Record the time to the first streamed update (once)."""
@@ -69,17 +82,19 @@ class TurnTrace:
         self._first_update = True
         elapsed = time.perf_counter() - self.started
         host_metrics().first_update.record(elapsed, {"channel": self.request.channel})
-        self.span.add_event("first update")
+        if self.span is not None:
+            self.span.add_event("first update")
 
     def end(self, error: BaseException | None = None) -> None:
         if self._ended:
             return
         self._ended = True
         status = "ok" if error is None else type(error).__name__
-        if error is not None:
-            self.span.record_exception(error)
-            self.span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
-        self.span.end()
+        if self.span is not None:
+            if error is not None:
+                self.span.record_exception(error)
+                self.span.set_status(trace.Status(trace.StatusCode.ERROR, type(error).__name__))
+            self.span.end()
         duration = time.perf_counter() - self.started
         labels = {"channel": self.request.channel, "status": "ok" if error is None else "error"}
         metrics = host_metrics()

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypedDict, Ty
 
 from starlette.routing import BaseRoute
 
+from ._workflow import result_text
+
 if TYPE_CHECKING:
     from agent_framework import AgentResponseUpdate
 
@@ -161,8 +163,6 @@ class HostedRunResult(Generic[TResult]):
     @property
     def text(self) -> str:
         """The result's text, for agents and workflows alike."""
-        from ._workflow import result_text
-
         return result_text(self.result)
 
     def __repr__(self) -> str:

@@ -44,10 +44,20 @@ async def read_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -
     return bytes(body)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Made once: `json.loads` with an option builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Parse a request body; refuse (400) invalid JSON, nesting deeper than `max_depth`, and unpaired surrogates."""
+    """Parse a request body; refuse (400) invalid JSON (NaN and infinities too), nesting deeper than `max_depth`,
+    and unpaired surrogates."""
     try:
-        payload = json.loads(body)
+        text = body if isinstance(body, str) else body.decode(json.detect_encoding(body), "surrogatepass")
+        payload = _DECODER.decode(text)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     except RecursionError:

@@ -647,21 +647,23 @@ def _with_surrogate(value: Any) -> Any:
 
 
 def hostile_bodies(fields: dict[str, Any] | None = None) -> dict[str, bytes]:
-    """Bodies a channel must refuse with a 4xx: deep nesting, and lone surrogates.
+    """Bodies a channel must refuse with a 4xx: deep nesting, lone surrogates, NaN and infinities.
 
     `fields` is a valid body; in turn each of its fields gets a lone surrogate in every string it holds,
-    in its name, and a 1,000-level nesting as its value.
+    in its name, a 1,000-level nesting and NaN as its value.
     """
     base = dict(fields or {})
     found = {f"nested-{depth}": nested_json(depth) for depth in (101, 990, 1000, 5000, 100_000)}
     found["surrogate-alone"] = b'"\\ud800"'
     found["surrogate-raw-bytes"] = b'{"input": "\xed\xa0\x80"}'
+    found["infinity"] = b'{"input": -Infinity}'
     for name, value in base.items():
         rest = {key: item for key, item in base.items() if key != name}
         if _with_surrogate(value) != value:
             found[f"surrogate-in-{name}"] = json.dumps({**rest, name: _with_surrogate(value)}).encode()
         found[f"surrogate-in-name-{name}"] = json.dumps({**base, name + LONE_SURROGATE: value}).encode()
         found[f"nested-{name}"] = with_raw_field(base, name, nested_json(1000))
+        found[f"nan-{name}"] = with_raw_field(base, name, b"NaN")
     return found
 
 
