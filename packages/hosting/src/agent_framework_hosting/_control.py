@@ -44,7 +44,6 @@ TICK = RUNNING_TTL / 6  # with stops pushed: the watcher's interval (its safety-
 REFRESH_AGE = RUNNING_TTL / 3  # a running record older than this is refreshed at the next tick: at an age of at most
 # REFRESH_AGE + TICK, and two failed writes in a row (a tick each) still leave it alive
 WATCH_STOP_TIMEOUT = 5.0
-_UNSEEN = object()
 
 
 class TurnControl:
@@ -133,6 +132,9 @@ class RunningTurns:
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = False
         """Whether the stop subscription was made (and the stop records it may have missed were read)."""
+        # The stop signal as last read, kept from one watcher to the next: a stop always writes a new value (and an
+        # absent signal means no stop record is left either), so only a change calls for reading the stop records.
+        self._seen: object = None
 
     def __contains__(self, key: str) -> bool:
         return key in self._local
@@ -202,15 +204,14 @@ class RunningTurns:
         """While turns run here: read the stop signal (one read per interval for all of them; with stops pushed,
         the safety net for a push that was lost) and check the turns' stop records when it changed, and keep the
         turns' running records fresh."""
-        seen: object = _UNSEEN
         interval = TICK if self.pushed else WATCH_INTERVAL
         while self._local:
             await asyncio.sleep(interval)
             try:
                 signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
-                if signal != seen:
-                    seen = signal  # read before the checks: a stop recorded before this read is seen by them
+                if signal != self._seen:
                     await self._check_stops()
+                    self._seen = signal  # the value read before the checks: a stop recorded after it changes it
                 await self._refresh()
             except StateUnavailableError:
                 continue

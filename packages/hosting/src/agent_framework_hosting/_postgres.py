@@ -70,11 +70,15 @@ async def _notified(connection: psycopg.AsyncConnection[Any]) -> AsyncIterator[s
         async for notification in connection.notifies(timeout=remote.SUBSCRIPTION_IDLE):
             yield notification.payload
         check = asyncio.ensure_future(connection.execute("SELECT 1"))
-        if not (await asyncio.wait({check}, timeout=remote.SUBSCRIPTION_IDLE))[0]:
-            # Closed, not cancelled: psycopg would wait for the cancelled query's answer, which never comes.
-            await connection.close()
-            check.cancel()
-            await asyncio.gather(check, return_exceptions=True)
+        try:
+            await asyncio.wait({check}, timeout=remote.SUBSCRIPTION_IDLE)
+        finally:
+            if not check.done():
+                # Closed, not cancelled: psycopg would wait for the cancelled query's answer, which never comes.
+                await connection.close()
+                check.cancel()
+                await asyncio.gather(check, return_exceptions=True)
+        if check.cancelled():
             raise StateUnavailableError("the subscription stopped answering")
         check.result()
 
