@@ -4,16 +4,17 @@ In one process the interrupt is immediate. With a shared store (Redis, PostgreSQ
 the turn also records itself under ``turn-running``; a stop from another process
 writes ``turn-stop`` for the turn's id and publishes the id on the store's
 ``turn-stop`` channel (Redis pub/sub, PostgreSQL NOTIFY), which one subscription
-per process hears: nothing is read while turns run or while the process is idle.
-A stop published while the subscription was down is lost, so each (re)subscription
-reads the stop records of the turns running here. A shared store that cannot
-publish is polled instead: one read of a stop signal per interval, while turns run.
+per process hears. A stop published while the subscription was down is lost, so
+each (re)subscription reads the stop records of the turns running here; and since a
+connection can also be dropped without a word (an idle timeout, PgBouncer in
+transaction mode), the stop signal is still read once per refresh tick while turns
+run, so a lost push delays a stop by at most `TICK` (2.5 s). A shared store that
+cannot publish is polled instead: one read of the stop signal per `WATCH_INTERVAL`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import logging
 import time
@@ -26,7 +27,7 @@ import anyio
 from agent_framework import FunctionInvocationContext, FunctionMiddleware
 
 from ._errors import StateUnavailableError
-from ._remote import Signals
+from ._remote import Signals, spawn_detached
 
 if TYPE_CHECKING:
     from ._state import StateStore
@@ -39,8 +40,10 @@ STOP_SIGNAL = "turn-stop-signal"
 SIGNAL_KEY = "any"  # changes with every stop request: watchers read it, not each turn's stop record
 WATCH_INTERVAL = 0.05
 RUNNING_TTL = 15.0
+TICK = RUNNING_TTL / 6  # with stops pushed: the watcher's interval (its safety-net read of the stop signal)
+REFRESH_AGE = RUNNING_TTL / 3  # a running record older than this is refreshed at the next tick: at an age of at most
+# REFRESH_AGE + TICK, and two failed writes in a row (a tick each) still leave it alive
 WATCH_STOP_TIMEOUT = 5.0
-_UNSEEN = object()
 
 
 class TurnControl:
@@ -133,6 +136,9 @@ class RunningTurns:
         self._listener: asyncio.Task[None] | None = None
         self.subscribed = False
         """Whether the stop subscription was made (and the stop records it may have missed were read)."""
+        # The stop signal as last read, kept from one watcher to the next: a stop always writes a new value (and an
+        # absent signal means no stop record is left either), so only a change calls for reading the stop records.
+        self._seen: object = None
 
     def __contains__(self, key: str) -> bool:
         return key in self._local
@@ -173,7 +179,10 @@ class RunningTurns:
         if signals is None:
             return
         if listener is None or listener.done() or listener.get_loop() is not asyncio.get_running_loop():
-            self._listener = signals.listen(STOP, self._heard)
+            try:
+                self._listener = signals.listen(STOP, self._heard)
+            except StateUnavailableError:  # the store is closed: the watcher's signal reads still see stops
+                self._listener = None
 
     async def _heard(self, message: str | None) -> None:
         """A stop for the turn with id `message`; None: (re)subscribed, so read the stop records we may have missed."""
@@ -193,38 +202,41 @@ class RunningTurns:
     def _watch(self) -> None:
         """Start the process's one watcher unless it runs (in a fresh context: it must not carry a turn's leases)."""
         if self._watcher is None or self._watcher.done():
-            loop = asyncio.get_running_loop()
-            self._watcher = contextvars.Context().run(loop.create_task, self._watching())
+            self._watcher = spawn_detached(self._watching())
 
     async def _watching(self) -> None:
-        """While turns run here: keep their running records fresh and, for a store that cannot publish, read the
-        stop signal (one read per interval for all of them) and check the turns' stop records when it changed."""
-        seen: object = _UNSEEN
-        interval = RUNNING_TTL / 3 if self.pushed else WATCH_INTERVAL
+        """While turns run here: read the stop signal (one read per interval for all of them; with stops pushed,
+        the safety net for a push that was lost) and check the turns' stop records when it changed, and keep the
+        turns' running records fresh."""
+        interval = TICK if self.pushed else WATCH_INTERVAL
         while self._local:
             await asyncio.sleep(interval)
             try:
-                if not self.pushed:
-                    signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
-                    if signal != seen:
-                        seen = signal  # read before the checks: a stop recorded before this read is seen by them
-                        await self._check_stops()
-                now = time.monotonic()
-                for control in list(self._local.values()):
-                    if now - self._refreshed.get(control.id, now) >= RUNNING_TTL / 3:
-                        await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
-                        self._refreshed[control.id] = now
+                signal = await self.state.get(STOP_SIGNAL, SIGNAL_KEY)
+                if signal != self._seen:
+                    await self._check_stops()
+                    self._seen = signal  # the value read before the checks: a stop recorded after it changes it
+                await self._refresh()
             except StateUnavailableError:
                 continue
 
+    async def _refresh(self) -> None:
+        now = time.monotonic()
+        for control in list(self._local.values()):
+            if now - self._refreshed.get(control.id, now) < REFRESH_AGE:
+                continue
+            await self.state.set(RUNNING, control.key, {"id": control.id}, ttl=RUNNING_TTL)
+            if self._local.get(control.key) is control:
+                self._refreshed[control.id] = now
+            else:  # the turn ended during the write, which may have landed after its record was cleared
+                await self._forget(control)
+
     async def aclose(self) -> None:
-        """Stop listening, and wait for the watcher to notice that no turn runs any more (it stops by itself)."""
-        listener, self._listener = self._listener, None
-        if listener is not None and listener.get_loop() is asyncio.get_running_loop():
-            listener.cancel()
-            await asyncio.wait({listener}, timeout=WATCH_STOP_TIMEOUT)
+        """Wait for the watcher to notice that no turn runs any more (it stops by itself); the subscription is the
+        store's, which closes it."""
+        self._listener = None
         watcher, self._watcher = self._watcher, None
-        if watcher is not None:
+        if watcher is not None and watcher.get_loop() is asyncio.get_running_loop():  # (another loop's: it ended)
             if self.pushed:
                 watcher.cancel()  # it only sleeps between refreshes
             done, _ = await asyncio.wait({watcher}, timeout=WATCH_STOP_TIMEOUT)

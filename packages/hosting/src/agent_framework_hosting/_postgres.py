@@ -23,11 +23,12 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from . import _remote as remote
 from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
 from ._postgres_schema import MIGRATIONS, SCHEMA_NAME
-from ._remote import Handler, Listeners, Outages, split_own_options
+from ._remote import Listeners, Listening, Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._postgres_checkpoints import PostgresCheckpointStorage
@@ -61,13 +62,28 @@ def _ms(seconds: float | None) -> int | None:
 
 
 async def _notified(connection: psycopg.AsyncConnection[Any]) -> AsyncIterator[str | None]:
-    """A listening connection's notification payloads, after a None for the LISTEN that now holds."""
+    """A listening connection's notification payloads, after a None for the LISTEN that now holds.
+
+    Every `SUBSCRIPTION_IDLE` the connection is checked with a query; unanswered as long, it raises (it was dropped)."""
     yield None
-    async for notification in connection.notifies():
-        yield notification.payload
+    while True:
+        async for notification in connection.notifies(timeout=remote.SUBSCRIPTION_IDLE):
+            yield notification.payload
+        check = asyncio.ensure_future(connection.execute("SELECT 1"))
+        try:
+            await asyncio.wait({check}, timeout=remote.SUBSCRIPTION_IDLE)
+        finally:
+            if not check.done():
+                # Closed, not cancelled: psycopg would wait for the cancelled query's answer, which never comes.
+                await connection.close()
+                check.cancel()
+                await asyncio.gather(check, return_exceptions=True)
+        if check.cancelled():
+            raise StateUnavailableError("the subscription stopped answering")
+        check.result()
 
 
-class PostgresStateStore:
+class PostgresStateStore(Listening):
     """The `StateStore` protocol on PostgreSQL (psycopg 3 with its connection pool).
 
     ``PostgresStateStore.from_url("postgresql://user:pass@host/db?schema=afh")``;
@@ -248,6 +264,7 @@ class PostgresStateStore:
 
     async def open(self) -> None:
         """Connect and migrate; the host starts either way and answers 503 until the database answers."""
+        self.listeners.open()
         try:
             await self.ping()
         except StateUnavailableError:
@@ -427,11 +444,6 @@ class PostgresStateStore:
     async def publish(self, channel: str, message: str) -> None:
         """Send `message` to every process listening on `channel` (NOTIFY; delivered once committed)."""
         await self._run("SELECT pg_notify(%s, %s)", (self._channel(channel), message))
-
-    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]:
-        """Call `handler` with each message published on `channel`, and with None whenever the subscription
-        is (re)made (messages sent while it was down are lost); runs until this store closes."""
-        return self.listeners.start(self._channel(channel), handler)
 
     @asynccontextmanager
     async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[str | None]]:

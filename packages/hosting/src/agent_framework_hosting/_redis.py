@@ -24,10 +24,11 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from . import _remote as remote
 from ._errors import LeaseLostError, StateUnavailableError
 from ._leases import Leader, Leases, SharedLease, held_by
 from ._locations import redact_url
-from ._remote import Handler, Listeners, Outages, split_own_options
+from ._remote import Listeners, Listening, Outages, split_own_options
 
 if TYPE_CHECKING:
     from ._redis_checkpoints import RedisCheckpointStorage
@@ -193,11 +194,19 @@ def _dumps(value: Any) -> bytes:
 
 
 async def _published(pubsub: PubSub) -> AsyncIterator[str | None]:
-    """A subscription's messages; None for each subscribe confirmation (redis-py resubscribes after reconnecting)."""
+    """A subscription's messages; None for each subscribe confirmation (redis-py resubscribes after reconnecting).
+
+    Silent for `SUBSCRIPTION_IDLE`, it is pinged; a ping unanswered as long raises (the connection was dropped)."""
+    pinged = False
     while True:
-        message = await pubsub.get_message(timeout=None)  # None: block until one comes, no socket timeout
+        message = await pubsub.get_message(timeout=remote.SUBSCRIPTION_IDLE)
         if message is None:
+            if pinged:
+                raise StateUnavailableError("the subscription stopped answering")
+            await pubsub.ping()
+            pinged = True
             continue
+        pinged = False  # anything heard proves the connection
         if message["type"] == "subscribe":
             yield None
         elif message["type"] == "message":
@@ -270,7 +279,7 @@ class _Scripts:
         self.set_then_discard = client.register_script(SET_THEN_DISCARD)
 
 
-class RedisStateStore:
+class RedisStateStore(Listening):
     """The `StateStore` protocol on Redis, plus checkpoints and leader leases.
 
     `lock()` is a lease renewed in the background while held, so a crashed
@@ -384,6 +393,7 @@ class RedisStateStore:
 
     async def open(self) -> None:
         """Check that Redis answers; the host starts either way and answers 503 until it does."""
+        self.listeners.open()
         try:
             await self.guard(self.client.ping())
         except StateUnavailableError:
@@ -581,12 +591,10 @@ class RedisStateStore:
 
     async def publish(self, channel: str, message: str) -> None:
         """Send `message` to every process listening on `channel` (Redis pub/sub under this store's prefix)."""
-        await self.guard(self.client.publish(self._internal("signal", channel), message))
+        await self.guard(self.client.publish(self._channel(channel), message))
 
-    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]:
-        """Call `handler` with each message published on `channel`, and with None whenever the subscription
-        is (re)made (messages sent while it was down are lost); runs until this store closes."""
-        return self.listeners.start(self._internal("signal", channel), handler)
+    def _channel(self, channel: str) -> str:
+        return self._internal("signal", channel)
 
     @asynccontextmanager
     async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[str | None]]:

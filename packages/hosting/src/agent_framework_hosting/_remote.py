@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ._errors import StateUnavailableError
@@ -34,6 +34,14 @@ class Signals(Protocol):
 RESUBSCRIBE_MIN = 0.1
 RESUBSCRIBE_MAX = 2.0
 LISTEN_STOP_TIMEOUT = 5.0
+SUBSCRIPTION_IDLE = 30.0
+"""Seconds a subscription may stay silent before it is pinged; unanswered for as long again, it counts as dropped
+(a load balancer's or NAT's idle timeout drops a connection without telling either end)."""
+
+
+def spawn_detached(coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """A task in a fresh context: it outlives the turn that started it and must not carry that turn's leases."""
+    return contextvars.Context().run(asyncio.get_running_loop().create_task, coroutine)
 
 
 def split_own_options(url: str, names: Collection[str]) -> tuple[str, dict[str, str]]:
@@ -76,18 +84,25 @@ class Listeners:
 
     A message sent while a subscription is down is lost, so the handler hears None each time the
     subscription is (re)made, and then checks the records the messages would have told it about.
-    Only a broken connection makes the task try again (with backoff); an idle subscription costs nothing.
+    Only a broken connection makes the task try again (with backoff); an idle subscription costs one ping per
+    `SUBSCRIPTION_IDLE`, which is how a connection dropped without a word is noticed.
     """
 
     def __init__(self, subscribe: Subscribe, errors: tuple[type[BaseException], ...]) -> None:
         self._subscribe = subscribe
         self._errors: tuple[type[BaseException], ...] = (*errors, StateUnavailableError)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def open(self) -> None:
+        """Allow subscriptions again after `aclose()` (the store was opened again)."""
+        self._closed = False
 
     def start(self, channel: str, handler: Handler) -> asyncio.Task[None]:
-        loop = asyncio.get_running_loop()
-        # A fresh context: the task outlives the turn that started it and must not carry that turn's leases.
-        task = contextvars.Context().run(loop.create_task, self._listen(channel, handler))
+        """Subscribe in a task of its own; a closed store raises `StateUnavailableError` (nothing would close it)."""
+        if self._closed:
+            raise StateUnavailableError("the state store is closed")
+        task = spawn_detached(self._listen(channel, handler))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -108,11 +123,30 @@ class Listeners:
             delay = min(delay * 2, RESUBSCRIBE_MAX)
 
     async def aclose(self) -> None:
-        """Stop every subscription of the running event loop (those of a closed loop are dropped)."""
+        """Stop every subscription of the running event loop (those of a closed loop are dropped); no new ones until
+        `open()`."""
+        self._closed = True
         loop = asyncio.get_running_loop()
         tasks = [task for task in self._tasks if task.get_loop() is loop]
+        for task in self._tasks - set(tasks):  # another loop's (still running: a closed one cancelled them itself)
+            if not task.get_loop().is_closed():
+                task.get_loop().call_soon_threadsafe(task.cancel)
         self._tasks.clear()
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=LISTEN_STOP_TIMEOUT)
+
+
+class Listening:
+    """`listen()` of a store whose `listeners` keep its subscriptions and whose `_channel` names server channels."""
+
+    listeners: Listeners
+
+    def _channel(self, channel: str) -> str:
+        raise NotImplementedError
+
+    def listen(self, channel: str, handler: Handler) -> asyncio.Task[None]:
+        """Call `handler` with each message published on `channel`, and with None whenever the subscription
+        is (re)made (messages sent while it was down are lost); runs until this store closes."""
+        return self.listeners.start(self._channel(channel), handler)
