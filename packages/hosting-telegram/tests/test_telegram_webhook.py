@@ -70,6 +70,15 @@ async def test_right_secret_runs_the_agent_and_replies(fake: FakeBotApi) -> None
         assert sent["parse_mode"] == "HTML" and "reply_parameters" not in sent  # private chat: no quote
 
 
+async def test_an_update_whose_body_starts_with_a_byte_order_mark_is_answered(fake: FakeBotApi) -> None:
+    with webhook_bot(fake) as bot:
+        body = b"\xef\xbb\xbf" + json.dumps(message_update(1, "hello")).encode()
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(bot.webhook, content=body, headers=bot.headers(None))
+        assert response.status_code == 200 and response.json() == {"ok": True}
+        await eventually(lambda: fake.sent_texts(42) == ["echo 1: hello"], message="the reply")
+
+
 async def test_wrong_or_missing_secret_gets_401_and_no_work(fake: FakeBotApi) -> None:
     with webhook_bot(fake, secret_token="my_secret-1") as bot:
         assert fake.of("setWebhook")[0]["secret_token"] == "my_secret-1"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import httpx
 import pytest
 from agent_framework import Agent
 from agent_framework_hosting import AgentFrameworkHost, Channel, ChannelContext, ChannelContribution
 from agent_framework_hosting._errors import StartupError
 from agent_framework_hosting.testing import JsonChannel, OfflineChatClient, running_server
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class RouteChannel:
@@ -53,6 +57,46 @@ def test_post_to_exactly_the_channel_path_reaches_its_root_route_without_a_redir
     assert (exact.status_code, exact.text) == (200, "a root POST")
     assert (slash.status_code, slash.text) == (200, "a root POST")
     assert item.text == "a item 7"
+
+
+class ContributedChannel:
+    """A channel contributing exactly `routes`."""
+
+    def __init__(self, name: str, path: str, routes: list[BaseRoute]) -> None:
+        self.name, self.path, self.routes = name, path, routes
+
+    def contribute(self, context: ChannelContext) -> ChannelContribution:
+        return ChannelContribution(routes=self.routes)
+
+
+def _text(text: str) -> Callable[[Request], Awaitable[PlainTextResponse]]:
+    async def endpoint(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(text)
+
+    return endpoint
+
+
+class Forbid:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("forbidden", status_code=403)(scope, receive, send)
+
+
+def test_a_channel_route_keeps_its_own_middleware_at_its_full_path(agent: Agent) -> None:
+    admin = Route("/admin", _text("admin"), middleware=[Middleware(Forbid)])
+    host = AgentFrameworkHost(agent, channels=[ContributedChannel("c", "/c", [admin])])
+    with TestClient(host.app) as client:
+        assert client.get("/c/admin").status_code == 403
+
+
+def test_a_channel_route_after_a_path_parameter_is_matched_in_the_channels_order(agent: Agent) -> None:
+    routes = [Route("/ping", _text("ping")), Route("/{item}", _text("item")), Route("/export", _text("export"))]
+    host = AgentFrameworkHost(agent, channels=[ContributedChannel("c", "/c", routes)])
+    with TestClient(host.app) as client:
+        assert client.get("/c/ping").text == "ping"
+        assert client.get("/c/export").text == "item", "the channel listed /{item} first"
 
 
 def test_a_channel_with_an_empty_path_mounts_at_the_root(agent: Agent) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from agent_framework_hosting.http import body_text, encoded, json_ok, loaded
+import pytest
+from agent_framework_hosting.http import body_text, encoded, json_ok, loaded, parse_json
 from starlette.responses import JSONResponse, Response
 
 
@@ -20,8 +21,15 @@ def test_a_payload_kept_as_an_object_reads_back_as_it_is() -> None:
     assert loaded(payload) is payload
 
 
-def test_a_body_that_is_not_utf8_is_not_kept_as_text() -> None:
-    assert body_text(json.dumps({"a": 1}).encode("utf-16")) is None
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-32"])
+def test_a_body_parse_json_reads_is_kept_as_text_that_reads_back_the_same(encoding: str) -> None:
+    body = json.dumps({"update_id": 7, "text": "héllo ✓"}, ensure_ascii=False).encode(encoding)
+    kept = body_text(body)
+    assert isinstance(kept, str) and loaded(kept) == parse_json(body) == {"update_id": 7, "text": "héllo ✓"}
+
+
+def test_a_body_that_does_not_decode_is_not_kept_as_text() -> None:
+    assert body_text(b'{"a": "\xff"}') is None
 
 
 def test_an_encoded_copy_sends_the_same_bytes_and_has_its_own_headers() -> None:

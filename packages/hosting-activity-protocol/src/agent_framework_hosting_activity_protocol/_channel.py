@@ -377,9 +377,11 @@ class ActivityProtocolChannel:
         return _accepted()
 
     async def _handle_queued(self, ticket: DeliveryTicket, activity: InboundActivity | str, text: str) -> None:
-        if isinstance(activity, str):
-            activity = read_activity(loaded(activity))
-        await self.context.handle(ticket, functools.partial(self._deliver_text, activity, text))
+        async def work() -> None:  # parsed inside the ledger's handle: a failure there settles the delivery
+            inbound = read_activity(loaded(activity)) if isinstance(activity, str) else activity
+            await self._deliver_text(inbound, text)
+
+        await self.context.handle(ticket, work)
 
     @staticmethod
     def _delivery_id(activity: InboundActivity) -> str:

@@ -337,10 +337,11 @@ class DiscordChannel:
         return key
 
     def _plan(
-        self, payload: dict[str, Any]
+        self, payload: dict[str, Any], key: str | None = None
     ) -> tuple[Interaction, Callable[[float], Coroutine[Any, Any, None]], bool, str] | Response:
         """What an application command does (the job, whether its reply is ephemeral, the isolation key),
-        or an immediate answer."""
+        or an immediate answer; `key`: the isolation key planned when it was accepted (the factory is not asked
+        again)."""
         interaction = parse_command(payload)
         job: Callable[[str, float], Coroutine[Any, Any, None]]
         if interaction.command == self.agent_command:
@@ -352,7 +353,7 @@ class DiscordChannel:
             job, ephemeral = partial(self._run_command, command, interaction), True
         else:
             return JSONResponse(immediate(f"Unknown command `/{interaction.command}`."))
-        key = self._isolation_key(interaction, payload)
+        key = self._isolation_key(interaction, payload) if key is None else key
         return interaction, partial(job, key), ephemeral, key
 
     async def _application_command(self, payload: dict[str, Any], body: bytes, received: float) -> Response:
@@ -365,30 +366,34 @@ class DiscordChannel:
         raw = body_text(body)
         kept = payload if raw is None else raw
         # recorded in the turn ledger before Discord hears back; a crash after this is resumed
-        ticket = await self.context.accept(interaction.id, {"interaction": kept, "received_at": time.time()})
+        entry = {"interaction": kept, "received_at": time.time(), "key": key}
+        ticket = await self.context.accept(interaction.id, entry)
         if ticket is None:
             logger.info("interaction %s was delivered again; not running it twice", interaction.id)
             return encoded(_DEFERRED[ephemeral])
         assert self._queues is not None
         # each answer goes to its own interaction, whose token expires: a bounded turn_wait reports busy instead
         queue = self.context.queue_key(key, at_once=interaction.command == STOP_COMMAND)
-        start = partial(self._queues.submit, queue, partial(self._handle_queued, ticket, kept, received))
+        start = partial(self._queues.submit, queue, partial(self._handle_queued, ticket, kept, received, key))
         return encoded(_DEFERRED[ephemeral], background=AfterResponse(start))
 
-    async def _handle_queued(self, ticket: DeliveryTicket, interaction: Any, received: float) -> None:
-        planned = self._plan(loaded(interaction))
-        if not isinstance(planned, Response):
-            await self.context.handle(ticket, partial(planned[1], received))
+    async def _handle_queued(self, ticket: DeliveryTicket, interaction: Any, received: float, key: str) -> None:
+        async def work() -> None:  # planned inside the ledger's handle: a failure there settles the delivery
+            planned = self._plan(loaded(interaction), key)
+            if not isinstance(planned, Response):
+                await planned[1](received)
+
+        await self.context.handle(ticket, work)
 
     # resuming what a crashed or stopped process left unanswered (the turn ledger calls these)
 
     async def resume(self, payload: Any) -> None:
-        planned = self._plan(loaded(payload["interaction"]))
+        planned = self._plan(loaded(payload["interaction"]), payload.get("key"))
         if not isinstance(planned, Response):
             await planned[1](_monotonic_of(payload["received_at"]))
 
     async def interrupted(self, payload: Any) -> None:
-        planned = self._plan(loaded(payload["interaction"]))
+        planned = self._plan(loaded(payload["interaction"]), payload.get("key"))
         if not isinstance(planned, Response):
             received = _monotonic_of(payload["received_at"])
             await self._send(self._reply(planned[0], received, ephemeral=planned[2]), INTERRUPTED_NOTICE)

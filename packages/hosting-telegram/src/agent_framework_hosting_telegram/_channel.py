@@ -341,7 +341,11 @@ class TelegramChannel:
 
     async def _handle(self, ticket: DeliveryTicket, update: dict[str, Any] | str) -> None:
         assert self._context is not None
-        await self._context.handle(ticket, functools.partial(self.handle_update, loaded(update)))
+
+        async def work() -> None:  # parsed inside the ledger's handle: a failure there settles the delivery
+            await self.handle_update(loaded(update))
+
+        await self._context.handle(ticket, work)
 
     def _submit_polled(self, update: dict[str, Any], done: Callable[[], None]) -> None:
         async def job() -> None:

@@ -99,7 +99,11 @@ class _Running:
         self._control = TurnControl(key)
 
     async def __aenter__(self) -> TurnControl:
-        await self._turns._start(self._control)
+        try:
+            await self._turns._start(self._control)
+        except BaseException:  # cancelled while recording itself: leave nothing that says it runs
+            await self._turns._end(self._control)
+            raise
         return self._control
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -500,21 +500,21 @@ def _mount(path: str, routes: Sequence[BaseRoute]) -> list[BaseRoute]:
         return list(routes)
     path = "/" + path.strip("/")
     exact: list[BaseRoute] = []
-    for route in routes:
+    for route in routes if path != "/" else ():
         # A channel's plain routes are also served at their full path, so a request skips the mount's own
-        # router (a few µs of a webhook's acknowledgement); the mount keeps serving the rest.
-        if isinstance(route, Route) and "{" not in route.path:
-            exact.append(
-                Route(
-                    path if route.path == "/" else path + route.path,
-                    route.endpoint,
-                    methods=route.methods,
-                    name=route.name,
-                    include_in_schema=route.include_in_schema,
-                )
-            )
-        elif isinstance(route, WebSocketRoute) and route.path == "/":
-            exact.append(WebSocketRoute(path, route.endpoint, name=route.name))
+        # router (a few µs of a webhook's acknowledgement); the mount keeps serving the rest. Only the leading
+        # plain routes are copied (a later one could be matched first by one before it), each with its app,
+        # so with any middleware of its own.
+        copy: BaseRoute
+        if type(route) is Route and "{" not in route.path:
+            copy = Route(path if route.path == "/" else path + route.path, route.endpoint, methods=route.methods)
+            copy.name, copy.include_in_schema = route.name, route.include_in_schema
+        elif type(route) is WebSocketRoute and route.path == "/":
+            copy = WebSocketRoute(path, route.endpoint, name=route.name)
+        else:
+            break
+        copy.app = route.app
+        exact.append(copy)
     return [*exact, Mount(path, routes=list(routes))]
 
 

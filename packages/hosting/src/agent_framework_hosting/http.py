@@ -123,14 +123,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 
 def body_text(body: bytes) -> str | None:
-    """A request body as text, to keep instead of its parsed tree (None when it is not UTF-8).
+    """A request body as text, decoded as `parse_json` decodes it, to keep instead of its parsed tree.
 
     A channel that acknowledges first keeps thousands of waiting deliveries in a backlog: one string
     each, instead of a tree of dicts the garbage collector walks again and again, and parsed again
     only when the turn runs.
     """
     try:
-        return body.decode()
+        return body.decode(json.detect_encoding(body), "surrogatepass").removeprefix("\ufeff")
     except UnicodeDecodeError:
         return None
 
