@@ -55,14 +55,18 @@ def test_a_long_chain_stores_each_message_once(serve: Any, tmp_path: Path) -> No
     assert not list(tmp_path.rglob("sessions/*.json"))
 
 
+def chain_of(client: openai.OpenAI, inputs: list[str]) -> list[Any]:
+    """Responses created one after another, each continuing the one before."""
+    chain: list[Any] = []
+    for text in inputs:
+        previous = chain[-1].id if chain else None
+        chain.append(client.responses.create(model="m", input=text, previous_response_id=previous))
+    return chain
+
+
 def test_forks_share_their_common_prefix_and_see_only_their_own_branch(serve: Any, tmp_path: Path) -> None:
     served = serve(state_dir=tmp_path)
-    chain = []
-    previous = None
-    for number in range(1, 6):
-        response = served.client.responses.create(model="m", input=f"main {number}", previous_response_id=previous)
-        chain.append(response.id)
-        previous = response.id
+    chain = [response.id for response in chain_of(served.client, [f"main {number}" for number in range(1, 6)])]
     fork = served.client.responses.create(model="m", input="fork a", previous_response_id=chain[1])
     assert fork.output_text == "echo 3: fork a"
     other = served.client.responses.create(model="m", input="fork b", previous_response_id=chain[1])
@@ -184,12 +188,7 @@ def test_a_stored_record_refers_to_its_messages_instead_of_copying_them(serve: A
 @pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
 def test_deleting_a_response_leaves_the_rest_of_its_chain_working(serve: Any, state_location: str) -> None:
     served = serve(state_dir=state_location)
-    chain = []
-    previous = None
-    for number in range(1, 4):
-        response = served.client.responses.create(model="m", input=f"turn {number}", previous_response_id=previous)
-        chain.append(response)
-        previous = response.id
+    chain = chain_of(served.client, [f"turn {number}" for number in range(1, 4)])
     items = served.client.responses.input_items.list(chain[2].id).model_dump_json()
     assert served.client.responses.delete(chain[1].id) is None
     with pytest.raises(openai.NotFoundError):
