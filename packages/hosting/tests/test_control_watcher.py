@@ -95,12 +95,17 @@ async def subscribed(turns: RunningTurns) -> None:
     raise AssertionError("the stop subscription was not made")
 
 
+@pytest.fixture
+def no_safety_net(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No read of the stop signal per refresh tick (its own test below): only the subscription can stop a turn."""
+    monkeypatch.setattr(_control, "TICK", 60.0)
+
+
+@pytest.mark.usefixtures("no_safety_net")
 @pytest.mark.parametrize("backend", ["redis", "postgresql"])
 async def test_a_stop_from_another_process_reaches_only_its_turn_at_once_and_nothing_polls(
-    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    backend: str, request: pytest.FixtureRequest
 ) -> None:
-    # Beyond the safety net's one read per refresh tick (its own test below), which a loaded machine could reach here.
-    monkeypatch.setattr(_control, "TICK", 60.0)
     async with two_processes(backend, request) as (here, elsewhere):
         calls = counting(here)
         turns = RunningTurns(here)
@@ -300,12 +305,12 @@ class SilencingProxy:
                 await writer.drain()
 
 
+@pytest.mark.usefixtures("no_safety_net")
 @pytest.mark.parametrize("backend", ["redis", "postgresql"])
 async def test_a_subscription_dropped_without_a_word_is_noticed_and_made_again(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_remote, "SUBSCRIPTION_IDLE", 0.2)
-    monkeypatch.setattr(_control, "TICK", 60.0)  # no safety-net read: only the subscription can stop it
     target = request.getfixturevalue("redis" if backend == "redis" else "postgres").port
     async with SilencingProxy(target) as proxy, two_processes(backend, request, here_port=proxy.port) as stores:
         here, elsewhere = stores
@@ -338,11 +343,11 @@ def counted_subscriptions(turns: RunningTurns) -> list[int]:
     return made
 
 
+@pytest.mark.usefixtures("no_safety_net")
 @pytest.mark.parametrize("backend", ["redis", "postgresql"])
 async def test_a_failed_check_after_resubscribing_subscribes_again_and_reads_the_missed_stop(
-    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    backend: str, request: pytest.FixtureRequest
 ) -> None:
-    monkeypatch.setattr(_control, "TICK", 60.0)
     async with two_processes(backend, request) as (here, elsewhere):
         turns = RunningTurns(here)
         other = RunningTurns(elsewhere)
