@@ -32,6 +32,7 @@ from agent_framework_hosting.http import (
     body_text,
     json_error,
     json_ok,
+    loaded,
     parse_json,
     read_body,
 )
@@ -376,7 +377,7 @@ class SlackChannel:
 
     async def _message_of(self, event: UserMessage | str) -> None:
         if isinstance(event, str):  # the payload's JSON text, read again now that its turn runs
-            parsed = parse_events_payload(parse_json(event), bot_user_id=self.bot_user_id)
+            parsed = parse_events_payload(loaded(event), bot_user_id=self.bot_user_id)
             if not isinstance(parsed, UserMessage):  # it was one when accepted; the same text reads the same
                 return
             event = parsed
