@@ -79,6 +79,12 @@ class Outages:
         return result
 
 
+def _cancelling() -> bool:
+    """Whether the running task has been asked to cancel (Python 3.11+; always False before)."""
+    task = asyncio.current_task()
+    return task is not None and bool(getattr(task, "cancelling", lambda: 0)())
+
+
 class Listeners:
     """A store's subscriptions to its server's notification channels, each kept by a task until `aclose()`.
 
@@ -119,6 +125,10 @@ class Listeners:
                 logger.debug("subscription to %s broke (%s); subscribing again in %.1f s", channel, error, delay)
             except Exception:
                 logger.exception("subscription to %s failed; subscribing again in %.1f s", channel, delay)
+            # A driver that fails while closing a subscription raises its own error in place of the cancellation
+            # that was closing it: without these checks the task would subscribe again and never end.
+            if self._closed or _cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESUBSCRIBE_MAX)
 
