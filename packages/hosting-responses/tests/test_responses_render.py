@@ -170,38 +170,49 @@ def test_list_page_orders_paginates_and_reports_more() -> None:
     assert list_page(items, ListQuery(after="nope")) is None
 
 
-def test_sse_frames_encode_a_shared_response_once_and_parse_back_to_the_events() -> None:
-    from agent_framework_hosting_responses._sse import event_json, sse_frames
+def test_sse_frames_name_their_events_and_parse_back_to_them() -> None:
+    from agent_framework_hosting_responses._sse import sse_frames
 
     response = {"id": "resp_1", "status": "in_progress", "output": [], "text": "line\u2028break ü"}
     events = [
         {"type": "response.created", "sequence_number": 0, "response": response},
         {"type": "response.in_progress", "sequence_number": 1, "response": response},
-        {"type": "response.output_text.delta", "sequence_number": 2, "delta": "hi"},
+        {"type": "response.output_text.delta", "sequence_number": 2, "delta": "hi\n\u2029there", "logprobs": []},
     ]
-    known: dict[int, bytes] = {}
-    chunk = sse_frames(events, known)
-    assert known == {id(response): event_json(response)}
-    assert b"\xe2\x80\xa8" not in chunk  # ASCII: no raw U+2028 a client could split a line at
-    frames = chunk.decode().split("\n\n")
+    frames = sse_frames(events).decode().split("\n\n")
     assert frames[-1] == "" and len(frames) == 4
     for frame, event in zip(frames[:-1], events, strict=True):
-        kind, data = frame.split("\n")
+        kind, data = frame.splitlines()  # two lines, even split the way Python splits them
         assert kind == f"event: {event['type']}" and json.loads(data.removeprefix("data: ")) == event
-    stale = {id(response): b'{"id":"reused"}'}
-    assert b'"response":{"id":"reused"}' in sse_frames(events[:1], stale)  # a given encoding is used as is
 
 
-TRICKY_TEXTS = ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", "</script><!--", ""]
+TRICKY_TEXTS = [
+    "hi",
+    'a "quote" \\ back',
+    "tab\tnew\nline\r\x00\x1f\x0b\x0c\x1c",
+    "naïve ✓ \u2028\u2029\x85 😀",
+    "</script><!--",
+    "",
+]
 
 
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_event_json_is_the_standard_compact_ascii_encoding(text: str) -> None:
+def test_event_json_is_compact_json_on_one_line_however_its_text_is_split(text: str) -> None:
     from agent_framework_hosting_responses._sse import event_json
 
-    value = {"text": text, "values": [1, 2.5, -0.0, 1e300, None, True, False], "nested": {text: [text, {}]}}
-    assert event_json(value) == json.dumps(value, separators=(",", ":")).encode()
-    assert event_json(text) == json.dumps(text).encode()
+    value = {"text": text, "values": [1, 2.5, -0.0, None, True, False], "nested": {text: [text, {}]}}
+    for original in (value, text):
+        encoded = event_json(original)
+        assert json.loads(encoded) == original
+        assert len(encoded.decode().splitlines()) == 1
+    assert b',"values":[1,2.5,-0.0,null,true,false],"nested":{' in event_json(value)  # compact
+
+
+def test_event_json_keeps_text_as_utf8_but_for_the_line_breaks_it_escapes() -> None:
+    from agent_framework_hosting_responses._sse import event_json
+
+    assert event_json("naïve ✓ 😀") == '"naïve ✓ 😀"'.encode()
+    assert event_json("a\u2028b\u2029c\x85d") == b'"a\\u2028b\\u2029c\\u0085d"'
 
 
 def test_event_json_refuses_what_json_cannot_encode() -> None:
@@ -209,41 +220,3 @@ def test_event_json_refuses_what_json_cannot_encode() -> None:
 
     with pytest.raises(TypeError, match="not JSON serializable"):
         event_json({"when": object()})
-
-
-@pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_a_lifecycle_event_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
-    from agent_framework_hosting_responses._sse import sse_frame
-
-    response = {"id": "resp_1", "status": "in_progress", "instructions": text, "metadata": {"k": text}}
-    for kind in ("response.created", "response.in_progress", "response.completed"):
-        event = {"type": kind, "sequence_number": 12345, "response": response}
-        expected = f"event: {kind}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
-        assert sse_frame(event, {}) == expected
-    odd = {"type": "response.created", "sequence_number": 1, "response": response, "extra": text}
-    assert json.loads(sse_frame(odd, {}).split(b"data: ", 1)[1]) == odd  # another shape: the general encoder
-
-
-@pytest.mark.parametrize("text", ["hi", 'a "quote" \\ back', "tab\tnew\nline\r\x00\x1f", "naïve ✓ \u2028\u2029 😀", ""])
-def test_a_text_delta_framed_from_its_template_is_byte_for_byte_the_general_encoding(text: str) -> None:
-    from agent_framework_hosting_responses._sse import event_json, sse_frame
-
-    events = ResponseEvents("resp_1")
-    delta = events.delta("x")[-1] | {"delta": text, "sequence_number": 12345, "output_index": 3}
-    expected = b"event: response.output_text.delta\ndata: " + event_json(delta) + b"\n\n"
-    assert sse_frame(delta) == expected
-    assert json.loads(sse_frame(delta).split(b"data: ", 1)[1]) == delta
-
-
-def test_a_text_delta_of_another_shape_takes_the_general_encoder() -> None:
-    from agent_framework_hosting_responses._sse import event_json, sse_frame
-
-    base = ResponseEvents("resp_1").delta("x")[-1]
-    odd = [
-        base | {"logprobs": [{"token": "x", "logprob": -0.1}]},
-        base | {"obfuscation": "abc"},
-        base | {"output_index": True},
-        base | {"delta": 5},
-    ]
-    for event in odd:
-        assert sse_frame(event) == b"event: response.output_text.delta\ndata: " + event_json(event) + b"\n\n"

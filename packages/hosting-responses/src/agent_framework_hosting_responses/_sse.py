@@ -3,94 +3,45 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from json.encoder import encode_basestring_ascii as _string
 from typing import Any
 
 import anyio
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ._records import json_bytes
+
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 WATCH_AFTER = 0.05
 """Seconds a response streams before a task starts watching for the client's disconnect."""
 
 
-TEXT_DELTA = "response.output_text.delta"
-_TEXT_DELTA_FIELDS = ("type", "sequence_number", "item_id", "output_index", "content_index", "delta", "logprobs")
-_LIFECYCLE_FIELDS = ("type", "sequence_number", "response")
-
-
-def _not_serializable(value: object) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _compact_encoder() -> Callable[[Any], str]:
-    """Compact ASCII JSON. `JSONEncoder.encode` builds a new C encoder in Python on every call, which costs
-    more than encoding a small event; a stream encodes a dozen, so one C encoder is made here and reused
-    (the same output; no circular-reference check, as events are trees this package builds)."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # a Python without the C accelerator
-        return json.JSONEncoder(separators=(",", ":")).encode
-    encoder = make(None, _not_serializable, _string, None, ":", ",", False, False, True)
-    return lambda value: "".join(encoder(value, 0))
-
-
-_encode = _compact_encoder()
+# UTF-8 encodings of the non-ASCII characters that some clients split lines at (Python's `str.splitlines`).
+_LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
 def event_json(value: Any) -> bytes:
-    """Compact JSON for an event's data line; ASCII, so no character in it can be read as a line break."""
-    return _encode(value).encode()
+    """Compact UTF-8 JSON for an event's data line, with no character in it that a client could read as a line break.
 
-
-def _text_delta_frame(event: dict[str, Any]) -> bytes | None:
-    """A plain text delta framed from a template: most of a stream's events are these, and the general
-    encoder's setup costs more than the event. The bytes are what `event_json` makes; None for any other shape."""
-    if tuple(event) != _TEXT_DELTA_FIELDS or event["logprobs"] != []:
-        return None
-    number, item_id, output, content, delta = (event[name] for name in _TEXT_DELTA_FIELDS[1:6])
-    if not (type(number) is type(output) is type(content) is int and type(item_id) is type(delta) is str):
-        return None
-    data = (
-        f'{{"type":"{TEXT_DELTA}","sequence_number":{number},"item_id":{_string(item_id)},'
-        f'"output_index":{output},"content_index":{content},"delta":{_string(delta)},"logprobs":[]}}'
-    )
-    return f"event: {TEXT_DELTA}\ndata: {data}\n\n".encode()
-
-
-def sse_frame(event: dict[str, Any], responses: dict[int, bytes] | None = None) -> bytes:
-    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line.
-
-    A lifecycle event's `response` is encoded once per dict: `responses` holds the encodings by the dict's id.
+    JSON escapes CR, LF and every other control character; U+0085, U+2028 and U+2029 are escaped here.
     """
-    if event.get("type") == TEXT_DELTA:
-        framed = _text_delta_frame(event)
-        if framed is not None:
-            return framed
-    response = event.get("response")
-    if responses is None or not isinstance(response, dict):
-        return b"event: " + str(event["type"]).encode() + b"\ndata: " + event_json(event) + b"\n\n"
-    encoded = responses.get(id(response))
-    if encoded is None:
-        encoded = responses[id(response)] = event_json(response)
-    kind = event["type"]
-    if tuple(event) == _LIFECYCLE_FIELDS and type(kind) is str and type(event["sequence_number"]) is int:
-        head = f'{{"type":{_string(kind)},"sequence_number":{event["sequence_number"]},"response":'
-    else:
-        head = _encode({name: value for name, value in event.items() if name != "response"})[:-1] + ',"response":'
-    return b"event: " + str(kind).encode() + b"\ndata: " + head.encode() + encoded + b"}\n\n"
+    encoded = json_bytes(value)
+    if not encoded.isascii():
+        for raw, escaped in _LINE_BREAKS:
+            if raw in encoded:
+                encoded = encoded.replace(raw, escaped)
+    return encoded
 
 
-def sse_frames(events: Sequence[dict[str, Any]], responses: dict[int, bytes] | None = None) -> bytes:
-    """Events that are ready together, framed as one chunk (one write to the client).
+def sse_frame(event: dict[str, Any]) -> bytes:
+    """One server-sent event: ``event: <type>``, ``data: <json>`` and a blank line."""
+    return b"event: " + str(event["type"]).encode() + b"\ndata: " + event_json(event) + b"\n\n"
 
-    Events that carry the same response dict (created, in_progress) share one encoding of it; pass
-    `responses` (encodings by the dict's id) to reuse one made already or to keep the ones made here.
-    """
-    known = {} if responses is None else responses
-    return b"".join(sse_frame(event, known) for event in events)
+
+def sse_frames(events: Sequence[dict[str, Any]]) -> bytes:
+    """Events that are ready together, framed as one chunk (one write to the client)."""
+    return b"".join(map(sse_frame, events))
 
 
 async def frames(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

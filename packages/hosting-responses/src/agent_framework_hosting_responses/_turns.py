@@ -48,7 +48,7 @@ from ._render import (
     usage_object,
 )
 from ._runs import Inbox, Listener, OpenStreams, interleaved
-from ._sse import EventStreamResponse, event_json, sse_frames
+from ._sse import EventStreamResponse, sse_frames
 from ._stored import compact
 
 logger = logging.getLogger("agent_framework.hosting.responses")
@@ -299,12 +299,11 @@ class TurnRunner:
                     logger.exception("responses: the agent failed on %s", turn.response_id)
                     response = self.partial(turn, events, "failed", error=failure())
                     closing = events.finished(response)
-                encoded = event_json(response)  # once, for the terminal event and the record
                 with anyio.CancelScope(shield=True):
-                    await self.safe_finish(turn, response, encoded=encoded)
+                    await self.safe_finish(turn, response)
                 finished = True
                 # Deliveries that arrived since the last chunk come first: their sequence numbers are lower.
-                yield sse_frames([*ready, *inbox.take(), *closing], {id(response): encoded})
+                yield sse_frames([*ready, *inbox.take(), *closing])
             finally:
                 if not finished:
                     with anyio.CancelScope(shield=True):

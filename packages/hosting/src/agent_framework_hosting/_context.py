@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack
+from contextlib import AbstractAsyncContextManager, ExitStack
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -224,25 +224,31 @@ class ChannelContext:
         return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
 
     async def _respond(self, result: HostedRunResult[Any], prepared: ChannelRequest) -> HostedRunResult[Any]:
-        hooked = await apply_response_hook(
-            self._response_hook, result, request=prepared, channel_name=self._name or prepared.channel
-        )
+        hooked = result
+        if self._response_hook is not None:
+            hooked = await apply_response_hook(
+                self._response_hook, result, request=prepared, channel_name=self._name or prepared.channel
+            )
         hooked.request = prepared
         return hooked
 
     async def run(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedRunResult[Any]:
         """Run one turn; the result's `request` is the request that ran (run hook applied)."""
-        # Steps that do nothing for this request are not awaited: each await of a coroutine costs on every turn.
-        prepared = request if self._run_hook is None else await self.prepare(request, protocol_request=protocol_request)
-        await self._host.proactive.remember(self._name, prepared)
-        prepared = await self._linked(prepared) if self._host.links is not None else prepared
-        ticket = await self._join(prepared) if self._collecting(prepared) else None
+        prepared, ticket = await self._admit(request, protocol_request)
         if ticket is not None and not ticket.leader:
             outcome = await self._host.collector.result(ticket)
             if isinstance(outcome, AgentResponse):
                 return await self._respond(HostedRunResult(outcome, merged_into=ticket.batch), prepared)
             ticket = outcome  # its leader died: this message leads the batch now
         return await self._respond(await self._lead(prepared, ticket), prepared)
+
+    async def _admit(self, request: ChannelRequest, protocol_request: object) -> tuple[ChannelRequest, Ticket | None]:
+        """The request as it will run (run hook, linked identity) and its batch ticket under `collect`."""
+        # Steps that do nothing for this request are not awaited: each await of a coroutine costs on every turn.
+        prepared = request if self._run_hook is None else await self.prepare(request, protocol_request=protocol_request)
+        await self._host.proactive.remember(self._name, prepared)
+        prepared = await self._linked(prepared) if self._host.links is not None else prepared
+        return prepared, await self._join(prepared) if self._collecting(prepared) else None
 
     async def _lead(self, prepared: ChannelRequest, ticket: Ticket | None) -> HostedRunResult[Any]:
         """Run the turn (every message of a collected batch when `ticket` leads one) and publish it to the batch."""
@@ -274,20 +280,20 @@ class ChannelContext:
 
     async def run_stream(self, request: ChannelRequest, *, protocol_request: object = None) -> HostedStream:
         """Start one streamed turn; the stream's `request` is the request that runs (run hook applied)."""
-        prepared = await self.prepare(request, protocol_request=protocol_request)
-        await self._host.proactive.remember(self._name, prepared)
-        prepared = await self._linked(prepared)
-        ticket = await self._join(prepared)
+        prepared, ticket = await self._admit(request, protocol_request)
         if ticket is not None and not ticket.leader:
             return self._follow(prepared, ticket)
         trace = TurnTrace(prepared, stream=True)
-        held = AsyncExitStack()
+        turn = self._turn(prepared)
+        held: _Turn | None = None
         try:
-            session, control = await held.enter_async_context(self._turn(prepared))
+            session, control = await turn.__aenter__()
+            held = turn
             start = history_length(self.target, session)
             inputs = await self._inputs(prepared, ticket, session)
             if ticket is not None and (answered := _answered(self.target, session, "batch", ticket.batch)) is not None:
-                await held.aclose()
+                held = None
+                await turn.__aexit__(None, None, None)
                 await self._publish(ticket, answered.result, None)
                 return self._settled(prepared, answered)
             token = trace.attach()
@@ -296,7 +302,8 @@ class ChannelContext:
             finally:
                 trace.detach(token)
         except BaseException as exc:
-            await held.aclose()
+            if held is not None:
+                await held.__aexit__(None, None, None)
             trace.end(exc)
             await self._publish(ticket, None, exc)
             raise
@@ -309,11 +316,12 @@ class ChannelContext:
                     if control is not None and control.requested and stream.interrupted:
                         partial = getattr(final_result, "messages", None) or ()
                         mark_interrupted(self.target, session, inputs, start, partial)
-                    await held.aclose()
+                    await turn.__aexit__(None, None, None)
             finally:
                 trace.end(error)
-                interrupted = TurnInterruptedError("interrupted") if stream.interrupted else None
-                await self._publish(ticket, final_result, error or interrupted)
+                if ticket is not None:
+                    interrupted = TurnInterruptedError("interrupted") if stream.interrupted else None
+                    await self._publish(ticket, final_result, error or interrupted)
             result = HostedRunResult(final_result, session=session, request=prepared)
             if error is not None:
                 return result

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +10,7 @@ import anyio
 from agent_framework import AgentResponse, AgentResponseUpdate
 
 from ._errors import HostingError
+from ._handoff import Handoff
 from ._hooks import maybe_await
 from ._telemetry import TurnTrace
 from ._types import ChannelRequest, ChannelStreamUpdateHook, HostedRunResult
@@ -67,7 +67,7 @@ class HostedStream:
         self._trace = trace
         self._update_hook = update_hook
         # Bounded: a target faster than its consumer waits for it once RUN_AHEAD updates are ready.
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=RUN_AHEAD)
+        self._queue: Handoff[Any] = Handoff(RUN_AHEAD)
         self._stop = False
         self._pump: asyncio.Task[Any] | None = None
         self._iterated = False
@@ -229,7 +229,7 @@ class HostedStream:
             return
         # Free a slot so a pump blocked in put() wakes, sees _stop and closes the run itself (in its
         # own task, where the target's context lives); only a pump that does not stop in time is cancelled.
-        with contextlib.suppress(asyncio.QueueEmpty):
+        if self._queue:
             self._queue.get_nowait()
         await asyncio.wait({pump}, timeout=STOP_GRACE_SECONDS)
         if not pump.done():
