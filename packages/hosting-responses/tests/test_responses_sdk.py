@@ -335,3 +335,26 @@ def test_a_stored_response_reads_back_exactly_as_it_was_sent(serve: Any) -> None
     assert stored.output_text == 'echo 1: naïve café ✓ \u2028 "quoted"'
     items = served.client.responses.input_items.list(created.id)
     assert [item.content[0].text for item in items.data] == ['naïve café ✓ \u2028 "quoted"']  # type: ignore[union-attr]
+
+
+def test_only_a_new_stored_response_with_a_random_id_runs_in_a_fresh_session(serve: Any) -> None:
+    sessions: list[tuple[str | None, bool]] = []
+
+    def note(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+        sessions.append((request.isolation_key, request.session is not None and request.session.fresh))
+        return request
+
+    served = serve(channel=ResponsesChannel(run_hook=note))
+    first = served.client.responses.create(model="m", input="hello")
+    streamed = served.client.responses.create(model="m", input="hi", stream=True)
+    assert [event.type for event in streamed][-1] == "response.completed"
+    served.client.responses.create(model="m", input="again", previous_response_id=first.id)
+    served.client.responses.create(model="m", input="unkept", store=False)
+    assert [fresh for _, fresh in sessions] == [True, True, False, False]
+    assert sessions[0][0] == f"response:{first.id}" and sessions[3][0] is None
+    assert served.client.responses.retrieve(first.id).output_text == "echo 1: hello"
+
+    repeated = serve(channel=ResponsesChannel(run_hook=note, response_id_factory=lambda previous: "resp_same"))
+    sessions.clear()
+    repeated.client.responses.create(model="m", input="hello")
+    assert sessions == [("response:resp_same", False)]  # ids a factory makes may repeat: the turn takes the lock

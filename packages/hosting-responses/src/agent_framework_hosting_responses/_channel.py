@@ -121,6 +121,7 @@ class ResponsesChannel:
             Records(context, ttl=self.store_ttl if self.store_ttl is not None else context.response_ttl),
             forwarded=self.forward_options,
             replay_timeout=self.replay_timeout,
+            unique_ids=self._response_id_factory is default_response_id,
         )
         self._default_model = self.model or getattr(context.target, "name", None) or "agent"
         return ChannelContribution(routes=self._response_routes(""), root_routes=self._root_routes())

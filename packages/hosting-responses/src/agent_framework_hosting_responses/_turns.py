@@ -91,8 +91,11 @@ class TurnRunner:
         *,
         forwarded: Collection[str],
         replay_timeout: float = 600.0,
+        unique_ids: bool = False,
     ) -> None:
         self.context = context
+        #: Whether response ids never repeat (the default factory's random ids), so a new response's key is fresh.
+        self.unique_ids = unique_ids
         self.records = records
         self.channel_name = context.channel_name or "responses"
         self.forwarded = tuple(forwarded)
@@ -222,7 +225,10 @@ class TurnRunner:
         if not turn.key:
             return None
         own = turn.key == response_key(turn.response_id)
-        return ChannelSession(turn.key, ttl=self.session_ttl if own else None)
+        # A new response's own key, from ids that never repeat: no other turn can run under it (not even a stop
+        # or a continuation, which takes a key of its own), so its turn skips the lock and the load.
+        fresh = own and self.unique_ids and not turn.seeded and not turn.params.background
+        return ChannelSession(turn.key, ttl=self.session_ttl if own else None, fresh=fresh)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)

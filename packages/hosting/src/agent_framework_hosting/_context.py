@@ -344,6 +344,7 @@ class ChannelContext:
         host = self._host
         return (
             request.isolation_key is not None
+            and not (request.session is not None and request.session.fresh)
             and self.policy(request) == "collect"
             and host.agent_target
             and host.sessions.supported
@@ -868,13 +869,14 @@ class _Turn:
     Exits run in reverse order of entry, each even when a later one failed.
     """
 
-    __slots__ = ("_context", "_request", "_key", "_ttl", "_lock", "_running", "_session", "_merged")
+    __slots__ = ("_context", "_request", "_key", "_ttl", "_fresh", "_lock", "_running", "_session", "_merged")
 
     def __init__(self, context: ChannelContext, request: ChannelRequest) -> None:
         self._context = context
         self._request = request
         self._key = request.isolation_key
         self._ttl = request.session.ttl if request.session is not None else None
+        self._fresh = request.session is not None and request.session.fresh
         self._lock: AbstractAsyncContextManager[Any] | None = None
         self._running: AbstractAsyncContextManager[TurnControl] | None = None
         self._session: Any = None
@@ -886,6 +888,10 @@ class _Turn:
             return None, None
         context, request = self._context, self._request
         host = context._host
+        supported = host.agent_target and host.sessions.supported
+        if self._fresh:  # nothing to wait for, load or stop: see `ChannelSession.fresh`
+            self._session = host.sessions.new(key) if supported else None
+            return self._session, None
         queued = time.perf_counter()
         self._lock = await context._hold(key, context.policy(request))
         try:
@@ -893,7 +899,6 @@ class _Turn:
             self._running = running = host.turns.running(key)
             control = await running.__aenter__()
             try:
-                supported = host.agent_target and host.sessions.supported
                 session = await host.sessions.load(key, ttl=self._ttl) if supported else None
                 # Messages delivered while an earlier turn ran join the history before this turn's input.
                 if session is not None:
@@ -912,24 +917,34 @@ class _Turn:
     ) -> None:
         if self._key is None:
             return
+        if self._fresh:
+            await self._save()
+            return
         assert self._lock is not None and self._running is not None
-        host, session, ttl = self._context._host, self._session, self._ttl
         try:
             try:
-                # Saved inside the lock, so the next turn on this key reads this one's history. A store that
-                # keeps the live object needs no I/O; one that writes is shielded so a cancelled turn saves too.
-                if session is not None and host.state.keeps_objects:
-                    await host.sessions.save(session, ttl=ttl)
-                elif session is not None:
-                    with anyio.CancelScope(shield=True):
-                        await host.sessions.save(session, ttl=ttl)
+                await self._save()
                 if self._merged:  # only once saved: until then they wait to be merged again
                     with anyio.CancelScope(shield=True):
-                        await host.proactive.waiting.settle(self._key, self._merged)
+                        await self._context._host.proactive.waiting.settle(self._key, self._merged)
             finally:
                 await self._running.__aexit__(kind, error, traceback)
         finally:
             await self._lock.__aexit__(kind, error, traceback)
+
+    async def _save(self) -> None:
+        """Save the session inside the lock, so the next turn on this key reads this one's history.
+
+        A store that keeps the live object needs no I/O; one that writes is shielded so a cancelled turn saves too.
+        """
+        host, session = self._context._host, self._session
+        if session is None:
+            return
+        if host.state.keeps_objects:
+            await host.sessions.save(session, ttl=self._ttl)
+            return
+        with anyio.CancelScope(shield=True):
+            await host.sessions.save(session, ttl=self._ttl)
 
 
 class Claim:

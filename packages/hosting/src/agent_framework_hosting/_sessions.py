@@ -164,14 +164,18 @@ class SessionManager:
         session_id = await self.session_id(isolation_key)
         stored = await self._store.get(SESSIONS, session_id)
         if stored is None:
-            session: AgentSession = self._target.create_session(session_id=session_id)
-            if not self._store.keeps_objects:
-                self._remember(_Live(session))
-            # In memory a new session is kept by `save` at the end of its turn (parking it here too was work twice).
-            return session
+            return self.new(session_id)
         if self._store.keeps_objects:
             return self._unpark(session_id, stored)
         return await self._restore(session_id, stored, self._live.get(session_id))
+
+    def new(self, session_id: str) -> AgentSession:
+        """A new session under `session_id`, which nothing is stored under (it is stored by `save`)."""
+        session: AgentSession = self._target.create_session(session_id=session_id)
+        if not self._store.keeps_objects:
+            self._remember(_Live(session))
+        # In memory a new session is kept by `save` at the end of its turn (parking it here too was work twice).
+        return session
 
     def _unpark(self, session_id: str, stored: Any) -> AgentSession:
         if not isinstance(stored, ParkedSession):

@@ -26,16 +26,25 @@ class ChannelSession:
 
     `ttl` (seconds) overrides the host's `session_ttl` for this conversation (stored Responses use it);
     `math.inf` keeps it until deleted.
+
+    `fresh`: the key was made for this request (a new stored response's own key), so nothing is stored
+    under it and no other turn runs under it. Its turn then takes no turn lock, loads nothing and
+    registers no running turn: a stop (`ChannelContext.stop`) cannot reach it.
     """
 
-    __slots__ = ("isolation_key", "ttl")
+    __slots__ = ("fresh", "isolation_key", "ttl")
 
-    def __init__(self, isolation_key: str | None = None, *, ttl: float | None = None) -> None:
+    def __init__(self, isolation_key: str | None = None, *, ttl: float | None = None, fresh: bool = False) -> None:
         self.isolation_key = isolation_key
         self.ttl = ttl
+        self.fresh = fresh
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChannelSession) and (other.isolation_key, other.ttl) == (self.isolation_key, self.ttl)
+        return isinstance(other, ChannelSession) and (other.isolation_key, other.ttl, other.fresh) == (
+            self.isolation_key,
+            self.ttl,
+            self.fresh,
+        )
 
     def __hash__(self) -> int:
         return hash(self.isolation_key)
