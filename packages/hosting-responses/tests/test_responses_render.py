@@ -215,6 +215,15 @@ def test_event_json_keeps_text_as_utf8_but_for_the_line_breaks_it_escapes() -> N
     assert event_json("a\u2028b\u2029c\x85d") == b'"a\\u2028b\\u2029c\\u0085d"'
 
 
+def test_a_lone_surrogate_is_written_as_its_escape_in_events_and_bodies() -> None:
+    from agent_framework_hosting_responses._records import json_bytes
+    from agent_framework_hosting_responses._sse import event_json
+
+    value = {"delta": "half \ud83d of a pair", "n": 2**70}
+    for encoded in (event_json(value), json_bytes(value)):
+        assert encoded == b'{"delta":"half \\ud83d of a pair","n":1180591620717411303424}'
+
+
 def test_event_json_refuses_what_json_cannot_encode() -> None:
     from agent_framework_hosting_responses._sse import event_json
 

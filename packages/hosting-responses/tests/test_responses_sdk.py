@@ -340,11 +340,11 @@ def test_a_stored_response_reads_back_exactly_as_it_was_sent(serve: Any) -> None
 def test_only_a_new_stored_response_with_a_random_id_runs_in_a_fresh_session(serve: Any) -> None:
     sessions: list[tuple[str | None, bool]] = []
 
-    def note(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+    def note(result: HostedRunResult[Any], *, request: ChannelRequest, channel_name: str) -> HostedRunResult[Any]:
         sessions.append((request.isolation_key, request.session is not None and request.session.fresh))
-        return request
+        return result
 
-    served = serve(channel=ResponsesChannel(run_hook=note))
+    served = serve(channel=ResponsesChannel(response_hook=note))
     first = served.client.responses.create(model="m", input="hello")
     streamed = served.client.responses.create(model="m", input="hi", stream=True)
     assert [event.type for event in streamed][-1] == "response.completed"
@@ -354,7 +354,10 @@ def test_only_a_new_stored_response_with_a_random_id_runs_in_a_fresh_session(ser
     assert sessions[0][0] == f"response:{first.id}" and sessions[3][0] is None
     assert served.client.responses.retrieve(first.id).output_text == "echo 1: hello"
 
-    repeated = serve(channel=ResponsesChannel(run_hook=note, response_id_factory=lambda previous: "resp_same"))
     sessions.clear()
+    hooked = serve(channel=ResponsesChannel(response_hook=note, run_hook=lambda request, **_: request))
+    hooked.client.responses.create(model="m", input="hello")
+    repeated = serve(channel=ResponsesChannel(response_hook=note, response_id_factory=lambda previous: "resp_same"))
     repeated.client.responses.create(model="m", input="hello")
-    assert sessions == [("response:resp_same", False)]  # ids a factory makes may repeat: the turn takes the lock
+    # A run hook may point the turn at a stored conversation, and ids a factory makes may repeat: both take the lock.
+    assert [fresh for _, fresh in sessions] == [False, False]

@@ -15,7 +15,7 @@ from agent_framework_hosting import (
     SessionBusyError,
     TurnInterruptedError,
 )
-from agent_framework_hosting.testing import GatedChatClient, eventually
+from agent_framework_hosting.testing import GatedChatClient, OfflineChatClient, eventually
 
 
 class Capture:
@@ -24,13 +24,16 @@ class Capture:
     name = "capture"
     path = "/capture"
 
+    def __init__(self, run_hook: Any = None) -> None:
+        self.run_hook = run_hook
+
     def contribute(self, context: Any) -> ChannelContribution:
         self.context = context
         return ChannelContribution(routes=[])
 
 
-def host_with(client: Any) -> tuple[AgentFrameworkHost, Any]:
-    channel = Capture()
+def host_with(client: Any, run_hook: Any = None) -> tuple[AgentFrameworkHost, Any]:
+    channel = Capture(run_hook)
     host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[channel], turn_wait=0.2)
     host.app  # noqa: B018 - building the app hands the channel its context
     return host, channel.context
@@ -66,6 +69,26 @@ async def test_a_turn_that_is_not_fresh_waits_for_the_lock_and_is_stoppable() ->
     client.release()
     with pytest.raises(TurnInterruptedError):
         await asyncio.wait_for(running, 5)
+
+
+async def test_a_run_hook_may_point_a_fresh_request_at_a_stored_conversation_which_is_then_loaded() -> None:
+    def per_user(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+        assert request.session is not None
+        request.session.isolation_key = "user:1"  # changed in place: the flag it came with no longer holds
+        return request
+
+    host, context = host_with(OfflineChatClient(), run_hook=per_user)
+    await context.run(request("user:1", "first", fresh=False))
+    ran = await context.run(request("response:new", "second", fresh=True))
+    assert ran.request.session is not None and not ran.request.session.fresh
+    session = await host.sessions.stored("user:1")
+    assert session is not None
+    assert [m.text for m in session.state["in_memory"]["messages"]] == [
+        "first",
+        "echo 1: first",
+        "second",
+        "echo 2: second",
+    ]
 
 
 def test_fresh_is_part_of_a_sessions_identity() -> None:

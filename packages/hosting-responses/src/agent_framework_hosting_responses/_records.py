@@ -26,8 +26,9 @@ EVENTS = "response_events"
 CONVERSATIONS = "conversations"
 
 
-# The fallback for what orjson refuses (integers past 64 bits, non-string keys): the standard encoder, made once.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# The fallback for what orjson refuses (integers past 64 bits, non-string keys, a lone surrogate in a string):
+# the standard encoder, made once; ASCII, as a lone surrogate has no UTF-8 and is written as its escape.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 def json_bytes(value: Any) -> bytes:

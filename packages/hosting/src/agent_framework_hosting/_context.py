@@ -220,8 +220,15 @@ class ChannelContext:
         return self._host.state
 
     async def prepare(self, request: ChannelRequest, *, protocol_request: object = None) -> ChannelRequest:
-        """Apply the run hook to a request the channel handles itself (a command), as `run` would."""
-        return await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
+        """Apply the run hook to a request the channel handles itself (a command), as `run` would.
+
+        What the hook returns is never fresh (`ChannelSession.fresh`): it may point the request at a stored conversation.
+        """
+        prepared = await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
+        session = prepared.session
+        if session is not None and session.fresh:
+            prepared = dataclasses.replace(prepared, session=ChannelSession(session.isolation_key, ttl=session.ttl))
+        return prepared
 
     async def _respond(self, result: HostedRunResult[Any], prepared: ChannelRequest) -> HostedRunResult[Any]:
         hooked = result

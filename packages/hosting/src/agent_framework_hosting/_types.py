@@ -29,7 +29,8 @@ class ChannelSession:
 
     `fresh`: the key was made for this request (a new stored response's own key), so nothing is stored
     under it and no other turn runs under it. Its turn then takes no turn lock, loads nothing and
-    registers no running turn: a stop (`ChannelContext.stop`) cannot reach it.
+    registers no running turn: a stop (`ChannelContext.stop`) cannot reach it. A run hook's request is
+    never fresh (the hook may point it at a stored conversation).
     """
 
     __slots__ = ("fresh", "isolation_key", "ttl")
