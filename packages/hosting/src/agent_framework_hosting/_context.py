@@ -222,7 +222,7 @@ class ChannelContext:
     async def prepare(self, request: ChannelRequest, *, protocol_request: object = None) -> ChannelRequest:
         """Apply the run hook to a request the channel handles itself (a command), as `run` would.
 
-        What the hook returns is never fresh (`ChannelSession.fresh`): it may point the request at a stored conversation.
+        What the hook returns is never fresh (`ChannelSession.fresh`): it may point at a stored conversation.
         """
         prepared = await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
         session = prepared.session
