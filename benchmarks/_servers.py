@@ -32,6 +32,7 @@ for package in (
 ):
     sys.path.insert(0, os.path.join(HERE, "..", "packages", package, "src"))
 
+import orjson  # noqa: E402
 from agent_framework import Agent, AgentSession, ChatResponseUpdate, Message  # noqa: E402
 from agent_framework_hosting._serve import freeze_startup_heap  # noqa: E402
 from agent_framework_hosting.testing import OfflineChatClient  # noqa: E402
@@ -98,6 +99,53 @@ def bare_app(state_dir: str | None) -> Starlette:
             return StreamingResponse(events(), media_type="text/event-stream")
         response = await agent.run(body["input"])
         return JSONResponse({"id": "r", "object": "response", "output_text": response.text})
+
+    async def whole(request: Request) -> Response:
+        """As `responses` without streaming, but answering the whole Response object the API defines: the protocol's
+        own work (ids, every field, usage, encoded with orjson as the channel does) without the host."""
+        body = await request.json()
+        response = await agent.run(body["input"])
+        now = int(time.time())
+        counts = response.usage_details or {}
+        usage = {
+            "input_tokens": counts.get("input_token_count") or 0,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": counts.get("output_token_count") or 0,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": counts.get("total_token_count") or 0,
+        }
+        part = {"type": "output_text", "text": response.text, "annotations": [], "logprobs": []}
+        message = {"id": f"msg_{os.urandom(16).hex()}", "type": "message", "role": "assistant", "status": "completed"}
+        answer = {
+            "id": f"resp_{os.urandom(16).hex()}",
+            "object": "response",
+            "created_at": now,
+            "status": "completed",
+            "background": False,
+            "completed_at": now,
+            "conversation": None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": None,
+            "max_output_tokens": None,
+            "metadata": {},
+            "model": body.get("model"),
+            "output": [{**message, "content": [part]}],
+            "parallel_tool_calls": True,
+            "previous_response_id": None,
+            "reasoning": None,
+            "safety_identifier": None,
+            "store": bool(body.get("store", True)),
+            "temperature": None,
+            "text": {"format": {"type": "text"}},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_p": None,
+            "truncation": "disabled",
+            "usage": usage,
+            "user": None,
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     kept: collections.OrderedDict[str, AgentSession] = collections.OrderedDict()
 
@@ -179,6 +227,7 @@ def bare_app(state_dir: str | None) -> Starlette:
             Route("/static", static, methods=["POST"]),
             Route("/v1/responses", responses, methods=["POST"]),
             Route("/stored/v1/responses", stored, methods=["POST"]),
+            Route("/whole/v1/responses", whole, methods=["POST"]),
             Route("/json", keyed, methods=["POST"]),
             Route("/invocations", invocations, methods=["POST"]),
             Route("/a2a", a2a, methods=["POST"]),

@@ -46,6 +46,11 @@ def scenarios() -> list[tuple[str, Target, Target]]:
             Target("responses", "responses", [raw_request("/v1/responses", body(store=False))]),
         ),
         (
+            "store: false, vs a bare route answering the whole object",
+            Target("bare, the whole Response object", "bare", [raw_request("/whole/v1/responses", body(store=False))]),
+            Target("responses", "responses", [raw_request("/v1/responses", body(store=False))]),
+        ),
+        (
             "streaming, full event sequence",
             Target("bare, an SSE event per update", "bare", [bare_stream]),
             Target("responses", "responses", [raw_request("/v1/responses", body(stream=True))]),
