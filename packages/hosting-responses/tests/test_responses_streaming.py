@@ -76,6 +76,16 @@ def test_stream_helper_accumulates_text_and_returns_the_final_response(serve: An
     assert follow_up.output_text == "echo 3: four"
 
 
+def test_text_beyond_ascii_and_line_separators_stream_through_the_sdk_unchanged(serve: Any) -> None:
+    served = serve()
+    text = "naïve ✓ 😀 one\u2028two\u2029three\x85four\nfive"
+    with served.client.responses.stream(model="m", input=text) as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == final.output_text == f"echo 1: {text}"
+    assert served.client.responses.retrieve(final.id).output_text == f"echo 1: {text}"
+
+
 def test_agent_failure_mid_stream_ends_with_response_failed(serve: Any) -> None:
     served = serve()
     events = list(served.client.responses.create(model="m", input="one two three four [fail]", stream=True))
