@@ -312,7 +312,8 @@ class ChannelContext:
             if held is not None:
                 await held.__aexit__(None, None, None)
             trace.end(exc)
-            await self._publish(ticket, None, exc)
+            if ticket is not None:
+                await self._publish(ticket, None, exc)
             raise
 
         async def finish(final_result: Any, error: BaseException | None) -> HostedRunResult[Any]:
@@ -392,9 +393,7 @@ class ChannelContext:
         saved = {batch for batch in (batch_of(m) for m in saved_messages(self.target, session)) if batch}
         return [m for m in messages if batch_of(m) == ticket.batch or batch_of(m) not in saved]
 
-    async def _publish(self, ticket: Ticket | None, response: Any, error: BaseException | None) -> None:
-        if ticket is None:
-            return
+    async def _publish(self, ticket: Ticket, response: Any, error: BaseException | None) -> None:
         with anyio.CancelScope(shield=True):
             try:
                 await self._host.collector.publish(ticket, response, error)
