@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from agent_framework_hosting.http import body_text, encoded, json_ok, loaded, parse_json
+from agent_framework_hosting.http import body_text, encoded, json_ok, keepable, loaded, parse_json
 from starlette.responses import JSONResponse, Response
 
 
@@ -30,6 +30,12 @@ def test_a_body_parse_json_reads_is_kept_as_text_that_reads_back_the_same(encodi
 
 def test_a_body_that_does_not_decode_is_not_kept_as_text() -> None:
     assert body_text(b'{"a": "\xff"}') is None
+
+
+def test_a_delivery_is_kept_as_its_body_text_and_as_its_parsed_payload_only_when_that_does_not_decode() -> None:
+    payload = {"a": "ÿ"}
+    assert keepable(b'{"a": "\xc3\xbf"}', payload) == '{"a": "\xff"}'
+    assert keepable(b'{"a": "\xff"}', payload) is payload
 
 
 def test_an_encoded_copy_sends_the_same_bytes_and_has_its_own_headers() -> None:

@@ -32,9 +32,9 @@ from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
     AfterResponse,
     BadRequest,
-    body_text,
     encoded,
     json_error,
+    keepable,
     loaded,
     parse_json,
     read_body,
@@ -363,8 +363,7 @@ class DiscordChannel:
         interaction, job, ephemeral, key = planned
         # The interaction is kept (in the ledger and the queue) as its JSON text, not its parsed tree: a backlog
         # of thousands then holds strings the garbage collector skips; the turn parses it again.
-        raw = body_text(body)
-        kept = payload if raw is None else raw
+        kept = keepable(body, payload)
         # recorded in the turn ledger before Discord hears back; a crash after this is resumed
         entry = {"interaction": kept, "received_at": time.time(), "key": key}
         ticket = await self.context.accept(interaction.id, entry)

@@ -41,9 +41,9 @@ from agent_framework_hosting import (
 from agent_framework_hosting.http import (
     DEFAULT_MAX_BODY_BYTES,
     BadRequest,
-    body_text,
     json_error,
     json_ok,
+    keepable,
     loaded,
     parse_json_object,
     read_body,
@@ -319,7 +319,7 @@ class TelegramChannel:
         if update_id is None:
             return json_error(400, "update_id must be an integer", "invalid_update")
         # kept (in the ledger and the queue) as its JSON text: a backlog of strings, which the GC skips
-        kept = body_text(body) or update
+        kept = keepable(body, update)
         try:
             ticket = await self._accept(update, kept)
         except HostingError as error:

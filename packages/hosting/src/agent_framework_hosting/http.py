@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from ._errors import HostingError
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+T = TypeVar("T")
 MAX_JSON_DEPTH = 100
 
 
@@ -56,8 +57,7 @@ def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a request body; refuse (400) invalid JSON (NaN and infinities too), nesting deeper than `max_depth`,
     and unpaired surrogates."""
     try:
-        text = body if isinstance(body, str) else body.decode(json.detect_encoding(body), "surrogatepass")
-        payload = _DECODER.decode(text)
+        payload = _DECODER.decode(body if isinstance(body, str) else _decoded(body))
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body is not valid JSON", code="invalid_json") from None
     except RecursionError:
@@ -65,6 +65,11 @@ def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if not _plainly_sound(body, max_depth):
         check_json_tree(payload, max_depth=max_depth)
     return payload
+
+
+def _decoded(body: bytes) -> str:
+    """A JSON body as text, in the encoding JSON's own rules detect (a byte order mark dropped)."""
+    return body.decode(json.detect_encoding(body), "surrogatepass")
 
 
 def _plainly_sound(body: bytes | str, max_depth: int) -> bool:
@@ -130,9 +135,15 @@ def body_text(body: bytes) -> str | None:
     only when the turn runs.
     """
     try:
-        return body.decode(json.detect_encoding(body), "surrogatepass").removeprefix("\ufeff")
+        return _decoded(body)
     except UnicodeDecodeError:
         return None
+
+
+def keepable(body: bytes, parsed: T) -> str | T:
+    """What an acknowledging channel keeps of a delivery: its body's text (`body_text`), else the parsed payload."""
+    text = body_text(body)
+    return parsed if text is None else text
 
 
 def loaded(kept: Any) -> Any:
