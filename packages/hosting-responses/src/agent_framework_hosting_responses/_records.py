@@ -104,14 +104,7 @@ class Records:
         found = head(record, response_id)
         return found if pointer is None else {**found, "reference": pointer}
 
-    async def save_response(self, record: dict[str, Any], *, encoded: bytes | None = None) -> None:
-        """Keep a response's record; `encoded` is its response as JSON already (the body sent), reused in memory."""
-        if encoded is not None and self.state.keeps_objects:
-            # Spliced rather than encoded again: the response is most of the record.
-            rest = json_bytes({name: field for name, field in record.items() if name != "response"})
-            value = b'{"response":' + encoded + (b"," + rest[1:] if len(rest) > 2 else b"}")
-            await self.state.set(RESPONSES, record["response"]["id"], value, ttl=self.ttl)
-            return
+    async def save_response(self, record: dict[str, Any]) -> None:
         await self._set(RESPONSES, record["response"]["id"], record)
 
     async def save_compact(self, response_id: str, record: dict[str, Any]) -> None:

@@ -248,9 +248,8 @@ class TurnRunner:
             await self.abort(turn)
             raise
         response = self.completed(turn, hosted, message_id=new_id("msg"))
-        encoded = json_bytes(response)
-        await self.finish(turn, response, encoded=encoded)
-        return Response(encoded, media_type="application/json")
+        await self.finish(turn, response)
+        return Response(json_bytes(response), media_type="application/json")
 
     async def _failed(self, turn: Turn) -> ApiError:
         """Record the turn as failed (the cause goes to the log only) and make the client's 500."""
@@ -364,11 +363,8 @@ class TurnRunner:
     def record(self, turn: Turn, response: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
         return {"response": response, "key": turn.run_key, "snapshot": snapshot, "input_items": turn.params.items}
 
-    async def finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
-        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items.
-
-        `encoded`: the response as JSON when the caller has it already (the body it sends).
-        """
+    async def finish(self, turn: Turn, response: dict[str, Any]) -> None:
+        """Keep what a finished turn leaves: the response's snapshot and record, the conversation's items."""
         snapshot = False
         own_key = response_key(turn.response_id)
         if self.sessions_supported and turn.run_key is not None:
@@ -394,7 +390,7 @@ class TurnRunner:
                 await self.records.save_compact(turn.response_id, compacted)
                 await self.context.detach_session(turn.answered[0])
             else:
-                await self.records.save_response(record, encoded=encoded)
+                await self.records.save_response(record)
 
     async def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
         """The record as a pointer into the response's session as stored, when the turn's answer is its history's end.
@@ -420,9 +416,9 @@ class TurnRunner:
         compacted["s"] = pointer
         return compacted
 
-    async def safe_finish(self, turn: Turn, response: dict[str, Any], *, encoded: bytes | None = None) -> None:
+    async def safe_finish(self, turn: Turn, response: dict[str, Any]) -> None:
         try:
-            await self.finish(turn, response, encoded=encoded)
+            await self.finish(turn, response)
         except Exception:
             logger.exception("responses: could not store response %s", turn.response_id)
 
