@@ -44,3 +44,32 @@ def test_nan_and_infinities_are_not_json_and_a_400(body: bytes) -> None:
     with pytest.raises(BadRequest) as refused:
         parse_json(body)
     assert refused.value.status_code == 400 and refused.value.code == "invalid_json"
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"n": 123456789012345678901234567890}',  # past 64 bits: still an exact int
+        b'{"n": -9223372036854775809, "m": 18446744073709551616}',
+        b"[1e400, -1e400]",  # read as infinities, as the standard decoder does
+        b'\xef\xbb\xbf{"bom": true}',
+        '{"utf16": "é"}'.encode("utf-16"),
+        b'{"a": 1, "a": 2}',
+        b'{"f": [0.1, -0.0, 5e-324, 1E2, 1.7976931348623157e308]}',
+    ],
+)
+def test_bodies_orjson_would_read_differently_are_read_as_the_standard_decoder_reads_them(body: bytes) -> None:
+    import json
+
+    expected = json.loads(body.decode(json.detect_encoding(body)))
+    parsed = parse_json(body)
+    assert parsed == expected
+    assert [type(leaf) for leaf in _leaves(parsed)] == [type(leaf) for leaf in _leaves(expected)]

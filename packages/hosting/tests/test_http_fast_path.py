@@ -38,3 +38,20 @@ def test_the_verdict_is_the_full_walks(value: Any, ascii_only: bool, depth: int)
 def test_hostile_bodies_are_still_refused(name: str) -> None:
     with pytest.raises(BadRequest):
         parse_json(hostile_bodies({"text": "hi", "items": ["a"]})[name])
+
+
+numbers_and_text = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=numbers_and_text, ascii_only=st.booleans())
+def test_a_body_reads_as_the_standard_decoder_reads_it(value: Any, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    parsed = parse_json(body)
+    expected = json.loads(body.decode("utf-8", "surrogatepass"))
+    assert parsed == expected
+    assert json.dumps(parsed) == json.dumps(expected)  # same types: an int stays an int, -0.0 stays -0.0

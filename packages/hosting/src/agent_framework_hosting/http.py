@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,20 +53,41 @@ def _refuse_constant(name: str) -> Any:
 
 # Made once: `json.loads` with an option builds a new decoder on every call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+# orjson reads a number of 19 digits or more differently (an integer past 64 bits becomes a float).
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 
 def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse a request body; refuse (400) invalid JSON (NaN and infinities too), nesting deeper than `max_depth`,
     and unpaired surrogates."""
-    try:
-        payload = _DECODER.decode(body if isinstance(body, str) else _decoded(body))
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body is not valid JSON", code="invalid_json") from None
-    except RecursionError:
-        raise BadRequest(f"body nests deeper than {max_depth} levels", code="invalid_json") from None
+    payload = _fast_parse(body)
+    if payload is _UNREAD:
+        try:
+            payload = _DECODER.decode(body if isinstance(body, str) else _decoded(body))
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("body is not valid JSON", code="invalid_json") from None
+        except RecursionError:
+            raise BadRequest(f"body nests deeper than {max_depth} levels", code="invalid_json") from None
     if not _plainly_sound(body, max_depth):
         check_json_tree(payload, max_depth=max_depth)
     return payload
+
+
+_UNREAD: Any = object()
+
+
+def _fast_parse(body: bytes | str) -> Any:
+    """A UTF-8 body parsed by orjson (a tenth of the standard decoder's cost), else `_UNREAD`.
+
+    Whatever orjson refuses (a byte order mark, UTF-16, a lone surrogate, NaN, 1e400) goes to the standard
+    decoder, so a body is accepted or refused exactly as before, with the same result.
+    """
+    if isinstance(body, str) or _LONG_NUMBER.search(body) is not None:
+        return _UNREAD
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _UNREAD
 
 
 def _decoded(body: bytes) -> str:
