@@ -14,27 +14,30 @@ FAILED_MESSAGE = "The agent failed to produce a response."
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
+# agent-framework's usage details, in `usage_from_counts` order.
+_USAGE_DETAILS = (
+    "input_token_count",
+    "cache_read_input_token_count",
+    "cache_creation_input_token_count",
+    "output_token_count",
+    "reasoning_output_token_count",
+    "total_token_count",
+)
+
+
 def usage_object(details: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """OpenAI usage from agent-framework usage details, or None when the agent reported none."""
     if not details:
         return None
+    counts = [_count(details.get(name)) for name in _USAGE_DETAILS]
+    counts[5] = counts[5] or counts[0] + counts[3]
+    return usage_from_counts(counts)
 
-    def count(name: str) -> int:
-        value = details.get(name)
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
-    input_tokens = count("input_token_count")
-    output_tokens = count("output_token_count")
-    return usage_from_counts(
-        [
-            input_tokens,
-            count("cache_read_input_token_count"),
-            count("cache_creation_input_token_count"),
-            output_tokens,
-            count("reasoning_output_token_count"),
-            count("total_token_count") or input_tokens + output_tokens,
-        ]
-    )
+def _count(value: Any) -> int:
+    if type(value) is int:  # the usual count, without the checks below
+        return value
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def usage_from_counts(counts: Sequence[int]) -> dict[str, Any]:

@@ -247,13 +247,18 @@ class ChannelContext:
             if isinstance(outcome, AgentResponse):
                 return await self._respond(HostedRunResult(outcome, merged_into=ticket.batch), prepared)
             ticket = outcome  # its leader died: this message leads the batch now
-        return await self._respond(await self._lead(prepared, ticket), prepared)
+        result = await self._lead(prepared, ticket)
+        if self._response_hook is None:
+            result.request = prepared
+            return result
+        return await self._respond(result, prepared)
 
     async def _admit(self, request: ChannelRequest, protocol_request: object) -> tuple[ChannelRequest, Ticket | None]:
         """The request as it will run (run hook, linked identity) and its batch ticket under `collect`."""
         # Steps that do nothing for this request are not awaited: each await of a coroutine costs on every turn.
         prepared = request if self._run_hook is None else await self.prepare(request, protocol_request=protocol_request)
-        await self._host.proactive.remember(self._name, prepared)
+        if prepared.isolation_key is not None:
+            await self._host.proactive.remember(self._name, prepared)
         prepared = await self._linked(prepared) if self._host.links is not None else prepared
         return prepared, await self._join(prepared) if self._collecting(prepared) else None
 
@@ -264,7 +269,7 @@ class ChannelContext:
         result: HostedRunResult[Any] | None = None
         try:
             async with self._turn(prepared) as (session, control):
-                inputs = await self._inputs(prepared, ticket, session)
+                inputs = stamp_input(prepared) if ticket is None else await self._inputs(prepared, ticket, session)
                 if (
                     ticket is not None
                     and (result := _answered(self.target, session, "batch", ticket.batch)) is not None
@@ -272,7 +277,10 @@ class ChannelContext:
                     return result
                 token = trace.attach()
                 try:
-                    result = await self._invoke_interruptible(prepared, session, control, inputs)
+                    if control is None:
+                        result = await self._invoke(prepared, session, None, inputs)
+                    else:
+                        result = await self._invoke_interruptible(prepared, session, control, inputs)
                 finally:
                     trace.detach(token)
         except BaseException as exc:
@@ -506,11 +514,9 @@ class ChannelContext:
                     raise
 
     async def _invoke_interruptible(
-        self, request: ChannelRequest, session: Any, control: TurnControl | None, inputs: list[Message]
+        self, request: ChannelRequest, session: Any, control: TurnControl, inputs: list[Message]
     ) -> HostedRunResult[Any]:
         """Run the turn so the turn's control can cancel it; an interrupted turn stays in history."""
-        if control is None:
-            return await self._invoke(request, session, None, inputs)
         start = history_length(self.target, session)
         if control.requested:  # interrupted before it started: the turn does not run
             mark_interrupted(self.target, session, inputs, start)
