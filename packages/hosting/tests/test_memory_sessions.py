@@ -65,15 +65,30 @@ async def test_a_session_whose_state_is_not_json_stays_live() -> None:
 
 
 async def test_a_session_the_full_store_forgot_is_dropped_not_frozen(monkeypatch: pytest.MonkeyPatch) -> None:
-    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], max_sessions=2)  # type: ignore[arg-type]
-    await host.context.run(turn("one", "first"))
-    parked = host.state._spaces["sessions"]["first"][0]  # type: ignore[attr-defined]
+    host = host_with_warm(2, max_sessions=3)
+    for key in ("first", "b", "c"):
+        await host.context.run(turn("hi", key))
+    await host.sessions.stored("first")  # read without a turn: recent for the store, not for the warm set
+    parked = host.state._spaces["sessions"]["b"][0]  # type: ignore[attr-defined]
     frozen: list[str] = []
     monkeypatch.setattr(ParkedSession, "freeze", lambda self: frozen.append("frozen"))
-    for key in ("b", "c", "d"):
-        await host.context.run(turn("hi", key))
-    assert "first" not in host.state._spaces["sessions"]  # type: ignore[attr-defined]
+    await host.context.run(turn("hi", "d"))
+    assert "b" not in host.state._spaces["sessions"]  # type: ignore[attr-defined]
     assert frozen == [] and parked._session is not None  # forgotten with the store's LRU, never frozen
+    assert (await host.context.run(turn("again", "b"))).text == "echo 1: again"
+
+
+async def test_with_every_session_warm_the_store_keeps_the_live_session_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default up to 1,000 sessions: the store forgets a session before it could go cold, so none is wrapped."""
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], max_sessions=2)  # type: ignore[arg-type]
+    frozen: list[str] = []
+    monkeypatch.setattr(ParkedSession, "freeze", lambda self: frozen.append("frozen"))
+    first = await host.context.run(turn("one", "first"))
+    assert host.state._spaces["sessions"]["first"][0] is first.session  # type: ignore[attr-defined]
+    for key in ("b", "c"):
+        await host.context.run(turn("hi", key))
+    assert "first" not in host.state._spaces["sessions"] and frozen == []  # type: ignore[attr-defined]
+    assert (await host.context.run(turn("two", "b"))).text == "echo 2: two"
     assert (await host.context.run(turn("again", "first"))).text == "echo 1: again"
 
 

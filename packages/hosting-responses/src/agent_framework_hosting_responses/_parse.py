@@ -170,27 +170,23 @@ class CreateParams:
     metadata: dict[str, str] = field(default_factory=dict)
     conversation_id: str | None = None
 
+    # The flags, read from `fields` once: a create request reads them a dozen times.
+    stream: bool = field(init=False)
+    store: bool = field(init=False)
+    background: bool = field(init=False)
+    previous_response_id: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        fields = self.fields
+        self.stream = bool(fields.get("stream", False))
+        self.store = bool(fields.get("store", True))
+        self.background = bool(fields.get("background", False))
+        previous = fields.get("previous_response_id")
+        self.previous_response_id = previous if isinstance(previous, str) else None
+
     def get(self, name: str, default: Any = None) -> Any:
         value = self.fields.get(name)
         return default if value is None else value
-
-    # The flags read `fields` directly (it never holds None): a create request reads them a dozen times.
-    @property
-    def stream(self) -> bool:
-        return bool(self.fields.get("stream", False))
-
-    @property
-    def store(self) -> bool:
-        return bool(self.fields.get("store", True))
-
-    @property
-    def background(self) -> bool:
-        return bool(self.fields.get("background", False))
-
-    @property
-    def previous_response_id(self) -> str | None:
-        value = self.fields.get("previous_response_id")
-        return value if isinstance(value, str) else None
 
     @property
     def identity(self) -> str | None:
@@ -199,11 +195,10 @@ class CreateParams:
 
     def options(self, forwarded: tuple[str, ...]) -> dict[str, Any]:
         """The chat options this request sets among the `forwarded` request fields."""
-        options: dict[str, Any] = {}
-        for name in forwarded:
-            value = self.metadata if name == "metadata" else self.fields.get(name)
-            if value is not None and value != {}:
-                options[OPTION_NAMES[name]] = value
+        fields = self.fields  # holds no None (`metadata` is kept apart)
+        options = {OPTION_NAMES[name]: fields[name] for name in forwarded if name in fields and fields[name] != {}}
+        if self.metadata and "metadata" in forwarded:
+            options[OPTION_NAMES["metadata"]] = self.metadata
         return options
 
 

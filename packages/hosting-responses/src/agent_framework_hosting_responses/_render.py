@@ -146,12 +146,7 @@ def response_object(
     completed_at: int | None = None,
 ) -> dict[str, Any]:
     """A Response object; settings are echoed as the caller sent them, whether or not they reach the agent."""
-    fields = params.fields  # read directly: this runs for every response, and a call per setting adds up
-
-    def echo(name: str, default: Any) -> Any:
-        value = fields.get(name)
-        return default if value is None else value
-
+    fields = params.fields  # read directly (it never holds None): this runs for every response
     return {
         "id": response_id,
         "object": "response",
@@ -167,17 +162,17 @@ def response_object(
         "metadata": dict(params.metadata),
         "model": model,
         "output": output or [],
-        "parallel_tool_calls": echo("parallel_tool_calls", True),
+        "parallel_tool_calls": fields.get("parallel_tool_calls", True),
         "previous_response_id": params.previous_response_id,
         "reasoning": fields.get("reasoning"),
         "safety_identifier": fields.get("safety_identifier"),
         "store": params.store,
         "temperature": fields.get("temperature"),
         "text": {"format": {"type": "text"}},
-        "tool_choice": echo("tool_choice", "auto"),
-        "tools": echo("tools", []),
+        "tool_choice": fields.get("tool_choice", "auto"),
+        "tools": fields.get("tools", []),
         "top_p": fields.get("top_p"),
-        "truncation": echo("truncation", "disabled"),
+        "truncation": fields.get("truncation", "disabled"),
         "usage": usage,
         "user": fields.get("user"),
     }

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, ExitStack
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,7 @@ IDEMPOTENCY = CLAIMS
 INTERRUPT_POLL = 0.1
 DEFAULT_IDEMPOTENCY_TTL = 7 * 24 * 3600.0
 _CAN_UNCANCEL = hasattr(asyncio.Task, "uncancel")  # Python 3.11+
+_UNBOUND: AbstractContextManager[None] = nullcontext()  # reusable: it holds nothing
 
 
 def _hosting_block(request: ChannelRequest) -> dict[str, Any]:
@@ -300,7 +301,7 @@ class ChannelContext:
             return self._follow(prepared, ticket)
         trace = TurnTrace(prepared, stream=True)
         turn = self._turn(prepared)
-        held: _Turn | None = None
+        held: _Turn | _KeylessTurn | None = None
         try:
             session, control = await turn.__aenter__()
             held = turn
@@ -483,9 +484,9 @@ class ChannelContext:
             return None
         return key if in_order or self._host.turn_wait is None else None
 
-    def _turn(self, request: ChannelRequest) -> _Turn:
+    def _turn(self, request: ChannelRequest) -> _Turn | _KeylessTurn:
         """Hold the isolation key's turn (by the concurrency policy); load the session first, save it last."""
-        return _Turn(self, request)
+        return _KEYLESS if request.isolation_key is None else _Turn(self, request)
 
     async def _hold(self, key: str, policy: ConcurrencyPolicy) -> AbstractAsyncContextManager[Any]:
         """Take the key's turn lock (returned held): wait (queue, collect), refuse at once (reject), or interrupt."""
@@ -585,18 +586,21 @@ class ChannelContext:
             kwargs["options"] = dict(request.options)
         return kwargs
 
-    def _bind_request_context(self, request: ChannelRequest) -> ExitStack:
-        stack = ExitStack()
+    def _bind_request_context(self, request: ChannelRequest) -> AbstractContextManager[Any]:
+        """The target's context providers bound to the request's response ids for the run (`_UNBOUND`: none binds)."""
         response_id = request.attributes.get("response_id")
         if not isinstance(response_id, str) or not response_id:
-            return stack
+            return _UNBOUND
+        providers = getattr(self.target, "context_providers", None) or ()
+        binders = [bind for provider in providers if callable(bind := getattr(provider, "bind_request_context", None))]
+        if not binders:
+            return _UNBOUND
         previous = request.attributes.get("previous_response_id")
-        for provider in getattr(self.target, "context_providers", None) or ():
-            bind = getattr(provider, "bind_request_context", None)
-            if callable(bind):
-                stack.enter_context(
-                    bind(response_id=response_id, previous_response_id=previous if isinstance(previous, str) else None)
-                )
+        stack = ExitStack()
+        for bind in binders:
+            stack.enter_context(
+                bind(response_id=response_id, previous_response_id=previous if isinstance(previous, str) else None)
+            )
         return stack
 
     async def _scope(self, request: ChannelRequest) -> str | None:
@@ -634,13 +638,13 @@ class ChannelContext:
             try:
                 return await stream.get_final_response()
             finally:
-                binding.close()
+                binding.__exit__(None, None, None)
 
         async def close(error: BaseException | None) -> None:
             try:
                 await stream.close(error)
             finally:
-                binding.close()
+                binding.__exit__(None, None, None)
 
         return iterator, final, close
 
@@ -873,6 +877,19 @@ class ChannelContext:
         return self._host.tasks.spawn(work, name=name)
 
 
+class _KeylessTurn:
+    """The turn of a request without an isolation key: no lock, no running record, no session (one shared)."""
+
+    async def __aenter__(self) -> tuple[None, None]:
+        return None, None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+_KEYLESS = _KeylessTurn()
+
+
 class _Turn:
     """`ChannelContext._turn`: the turn lock, the running-turn record and the session, for one turn.
 
@@ -884,9 +901,10 @@ class _Turn:
     __slots__ = ("_context", "_request", "_key", "_ttl", "_fresh", "_lock", "_running", "_session", "_merged")
 
     def __init__(self, context: ChannelContext, request: ChannelRequest) -> None:
+        assert request.isolation_key is not None  # a request without a key takes `_KEYLESS`
         self._context = context
         self._request = request
-        self._key = request.isolation_key
+        self._key: str = request.isolation_key
         self._ttl = request.session.ttl if request.session is not None else None
         self._fresh = request.session is not None and request.session.fresh
         self._lock: AbstractAsyncContextManager[Any] | None = None
@@ -896,8 +914,6 @@ class _Turn:
 
     async def __aenter__(self) -> tuple[Any, TurnControl | None]:
         key = self._key
-        if key is None:
-            return None, None
         context, request = self._context, self._request
         host = context._host
         supported = host.agent_target and host.sessions.supported
@@ -927,8 +943,6 @@ class _Turn:
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
-        if self._key is None:
-            return
         if self._fresh:
             await self._save()
             return

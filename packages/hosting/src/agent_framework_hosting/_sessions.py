@@ -150,6 +150,7 @@ class SessionManager:
         peek = getattr(store, "peek", None)
         kept = (lambda session_id, parked: peek(SESSIONS, session_id) is parked) if callable(peek) else None
         self._warm = WarmSessions(warm, kept)
+        self._cap: float = getattr(store, "max_entries", math.inf)
 
     @property
     def supported(self) -> bool:
@@ -185,6 +186,9 @@ class SessionManager:
 
     async def _park(self, session: AgentSession, ttl: float | None) -> None:
         """Keep a memory-mode session: live while warm, frozen to JSON once other sessions push it out."""
+        if self._warm.size >= self._cap:  # the store forgets a session before it could go cold: none is frozen
+            await self._store.set(SESSIONS, session.session_id, session, ttl=ttl)
+            return
         parked = self._warm.get(session.session_id)
         if parked is None or not parked.holds(session):
             parked = ParkedSession(session)
