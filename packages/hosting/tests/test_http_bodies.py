@@ -63,6 +63,7 @@ def _leaves(value: object) -> list[object]:
         b'\xef\xbb\xbf{"bom": true}',
         '{"utf16": "é"}'.encode("utf-16"),
         b'{"a": 1, "a": 2}',
+        b'{"zero": -0, "list": [-0], "float": -0.0}',  # -0 is the int 0
         b'{"f": [0.1, -0.0, 5e-324, 1E2, 1.7976931348623157e308]}',
     ],
 )

@@ -55,3 +55,12 @@ def test_a_body_reads_as_the_standard_decoder_reads_it(value: Any, ascii_only: b
     expected = json.loads(body.decode("utf-8", "surrogatepass"))
     assert parsed == expected
     assert json.dumps(parsed) == json.dumps(expected)  # same types: an int stays an int, -0.0 stays -0.0
+
+
+@pytest.mark.parametrize("body", [b'{"n": -0}', b"[-0]", b'{"n": 1234567890123456789}'])
+def test_numbers_orjson_builds_may_read_differently_are_left_to_the_standard_decoder(body: bytes) -> None:
+    """`-0` (a float in orjson builds without its default parser) and 19+ digits (a float past 64 bits)."""
+    from agent_framework_hosting.http import _UNREAD, _fast_parse
+
+    assert _fast_parse(body) is _UNREAD
+    assert _fast_parse(b'{"n": -0.5, "m": [0, -1, 10]}') == {"n": -0.5, "m": [0, -1, 10]}

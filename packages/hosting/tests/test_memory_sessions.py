@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from agent_framework import Agent
-from agent_framework_hosting import AgentFrameworkHost
+from agent_framework_hosting import AgentFrameworkHost, MemoryStateStore
 from agent_framework_hosting._parked import ParkedSession
 from agent_framework_hosting.testing import OfflineChatClient
 
@@ -110,3 +110,15 @@ async def test_a_channel_reads_a_conversations_history_as_a_copy(warm: int, tmp_
         history[0].contents.clear()
         assert [m.text for m in await host.context.history("talk")] == ["one", "echo 1: one"]
         assert await host.context.history("nobody") == []
+
+
+async def test_sessions_a_pinned_store_never_forgets_are_still_frozen_when_cold() -> None:
+    """A store that keeps every session (its namespace pinned) cannot stand in for freezing: cold ones are frozen."""
+    store = MemoryStateStore(max_entries=2, pinned={"sessions"})
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=store)  # type: ignore[arg-type]
+    host.sessions._warm.size = 2
+    for key in ("first", "b", "c", "d"):
+        await host.context.run(turn("hi", key))
+    parked = store._spaces["sessions"]["first"][0]
+    assert isinstance(parked, ParkedSession) and parked._session is None and parked._frozen
+    assert (await host.context.run(turn("again", "first"))).text == "echo 2: again"

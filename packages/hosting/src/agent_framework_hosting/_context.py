@@ -596,12 +596,12 @@ class ChannelContext:
         if not binders:
             return _UNBOUND
         previous = request.attributes.get("previous_response_id")
-        stack = ExitStack()
-        for bind in binders:
-            stack.enter_context(
-                bind(response_id=response_id, previous_response_id=previous if isinstance(previous, str) else None)
-            )
-        return stack
+        with ExitStack() as stack:  # a provider failing to bind releases those bound before it
+            for bind in binders:
+                stack.enter_context(
+                    bind(response_id=response_id, previous_response_id=previous if isinstance(previous, str) else None)
+                )
+            return stack.pop_all()
 
     async def _scope(self, request: ChannelRequest) -> str | None:
         key = request.isolation_key
@@ -631,8 +631,12 @@ class ChannelContext:
         if host.workflows is not None:
             return self._workflow_stream(request)
         binding = self._bind_request_context(request)
-        stream = self.target.run(inputs, stream=True, **self._run_kwargs(request, session, control))
-        iterator = stream.__aiter__()
+        try:
+            stream = self.target.run(inputs, stream=True, **self._run_kwargs(request, session, control))
+            iterator = stream.__aiter__()
+        except BaseException:
+            binding.__exit__(*sys.exc_info())
+            raise
 
         async def final() -> Any:
             try:

@@ -150,7 +150,8 @@ class SessionManager:
         peek = getattr(store, "peek", None)
         kept = (lambda session_id, parked: peek(SESSIONS, session_id) is parked) if callable(peek) else None
         self._warm = WarmSessions(warm, kept)
-        self._cap: float = getattr(store, "max_entries", math.inf)
+        pinned = SESSIONS in getattr(store, "pinned", ())  # a pinned namespace is never cut short
+        self._cap: float = math.inf if pinned else getattr(store, "max_entries", math.inf)
 
     @property
     def supported(self) -> bool:

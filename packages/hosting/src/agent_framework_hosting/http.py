@@ -53,8 +53,9 @@ def _refuse_constant(name: str) -> Any:
 
 # Made once: `json.loads` with an option builds a new decoder on every call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-# orjson reads a number of 19 digits or more differently (an integer past 64 bits becomes a float).
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# Numbers orjson may read differently: 19 digits or more (an integer past 64 bits becomes a float), and `-0`
+# (a float -0.0 in builds without its default parser).
+_UNSURE_NUMBER = re.compile(rb"[0-9]{19}|-0(?![.eE0-9])")
 
 
 def parse_json(body: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -82,7 +83,7 @@ def _fast_parse(body: bytes | str) -> Any:
     Whatever orjson refuses (a byte order mark, UTF-16, a lone surrogate, NaN, 1e400) goes to the standard
     decoder, so a body is accepted or refused exactly as before, with the same result.
     """
-    if isinstance(body, str) or _LONG_NUMBER.search(body) is not None:
+    if isinstance(body, str) or _UNSURE_NUMBER.search(body) is not None:
         return _UNREAD
     try:
         return orjson.loads(body)
