@@ -9,6 +9,11 @@ load falls on all alike. The apps are those of `_servers.py`: the bare Starlette
 same offline agent, the host with `JsonChannel` (`context.run`, `context.run_stream`) and the host
 with the Responses channel. The keyed scenarios cycle through 64 conversations (their history
 grows as the run goes on); stored Responses answers are kept as in a real run (the memory cap applies).
+
+`--opcodes` counts instead of timing: the Python opcodes run and the frames entered per request
+(`sys.settrace`), the same on every run where timings move with the machine's load. With `--canned`
+the agent's `run` answers a fixed response at once, so only the host, Starlette and the protocol are
+counted (the streamed scenarios are left out).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _servers  # noqa: E402
 from _servers import bare_app, host_app, responses_app  # noqa: E402
 
 KEYS = 64
@@ -163,13 +169,85 @@ async def measure(names: list[str], batch: int, batches: int) -> dict[str, float
             await driver.stop()
 
 
+class OpcodeCounter:
+    """A `sys.settrace` function counting every opcode run and every frame entered (calls and resumptions)."""
+
+    def __init__(self) -> None:
+        self.opcodes = 0
+        self.frames = 0
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        self.frames += 1
+        return self._local
+
+    def _local(self, frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            self.opcodes += 1
+        return self._local
+
+
+async def count(names: list[str], requests: int) -> dict[str, tuple[float, float]]:
+    """Opcodes and frames per request over `requests` requests, after as many of warm-up."""
+    results: dict[str, tuple[float, float]] = {}
+    for name in names:
+        factory, path, bodies = SCENARIOS[name]
+        driver = Driver(factory(None))
+        await driver.start()
+        try:
+            for n in range(requests):
+                await driver.post(path, bodies[n % len(bodies)])
+            counter = OpcodeCounter()
+            sys.settrace(counter)
+            try:
+                for n in range(requests):
+                    await driver.post(path, bodies[n % len(bodies)])
+            finally:
+                sys.settrace(None)
+            results[name] = (counter.opcodes / requests, counter.frames / requests)
+        finally:
+            await driver.stop()
+    return results
+
+
+def canned_agent() -> Any:
+    """The offline agent whose `run` answers a fixed response at once (no model, no history)."""
+    from agent_framework import AgentResponse, Content, Message
+
+    agent = make_offline_agent()
+
+    async def run(messages: Any = None, *, stream: bool = False, **kwargs: Any) -> AgentResponse:
+        if stream:
+            raise RuntimeError("the canned agent does not stream")
+        return AgentResponse(messages=[Message("assistant", [Content.from_text("canned")])], response_id="canned")
+
+    object.__setattr__(agent, "run", run)
+    return agent
+
+
+make_offline_agent = _servers.make_agent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--batches", type=int, default=12)
     parser.add_argument("--only", action="append", help="a scenario name (substring); repeatable")
+    parser.add_argument("--opcodes", action="store_true", help="count opcodes per request instead of timing")
+    parser.add_argument("--canned", action="store_true", help="with --opcodes: an agent answering at once")
     args = parser.parse_args()
     names = [name for name in SCENARIOS if not args.only or any(part in name for part in args.only)]
+    if args.opcodes:
+        if args.canned:
+            _servers.make_agent = canned_agent
+            names = [name for name in names if "streamed" not in name]
+        counts = asyncio.run(count(names, args.batch))
+        width = max(len(name) for name in counts)
+        agent = "a canned agent" if args.canned else "the offline agent"
+        print(f"{'scenario':<{width}}  opcodes / frames per request ({args.batch} requests, {agent})")
+        for name, (opcodes, frames) in counts.items():
+            print(f"{name:<{width}}  {opcodes:8.0f} {frames:7.1f}")
+        return
     results = asyncio.run(measure(names, args.batch, args.batches))
     width = max(len(name) for name in results)
     print(f"{'scenario':<{width}}  CPU µs/request (fastest of {args.batches} x {args.batch})")
