@@ -210,6 +210,9 @@ async def count(names: list[str], requests: int) -> dict[str, tuple[float, float
     return results
 
 
+make_offline_agent = _servers.make_agent  # kept before `--canned` replaces it
+
+
 def canned_agent() -> Any:
     """The offline agent whose `run` answers a fixed response at once (no model, no history)."""
     from agent_framework import AgentResponse, Content, Message
@@ -223,9 +226,6 @@ def canned_agent() -> Any:
 
     object.__setattr__(agent, "run", run)
     return agent
-
-
-make_offline_agent = _servers.make_agent
 
 
 def main() -> None:

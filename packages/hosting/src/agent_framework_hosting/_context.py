@@ -248,11 +248,7 @@ class ChannelContext:
             if isinstance(outcome, AgentResponse):
                 return await self._respond(HostedRunResult(outcome, merged_into=ticket.batch), prepared)
             ticket = outcome  # its leader died: this message leads the batch now
-        result = await self._lead(prepared, ticket)
-        if self._response_hook is None:
-            result.request = prepared
-            return result
-        return await self._respond(result, prepared)
+        return await self._respond(await self._lead(prepared, ticket), prepared)
 
     async def _admit(self, request: ChannelRequest, protocol_request: object) -> tuple[ChannelRequest, Ticket | None]:
         """The request as it will run (run hook, linked identity) and its batch ticket under `collect`."""
@@ -270,7 +266,7 @@ class ChannelContext:
         result: HostedRunResult[Any] | None = None
         try:
             async with self._turn(prepared) as (session, control):
-                inputs = stamp_input(prepared) if ticket is None else await self._inputs(prepared, ticket, session)
+                inputs = await self._inputs(prepared, ticket, session)
                 if (
                     ticket is not None
                     and (result := _answered(self.target, session, "batch", ticket.batch)) is not None
