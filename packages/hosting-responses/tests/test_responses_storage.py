@@ -333,3 +333,36 @@ def test_a_session_left_behind_by_a_crash_before_detaching_changes_nothing(serve
     assert restarted.client.responses.delete(response.id) is None
     assert not list(tmp_path.rglob("sessions/*.json"))  # the spare went with it
     assert restarted.client.responses.retrieve(onwards.id).output_text == "echo 2: two"
+
+
+async def stored_session(state_location: str, response_id: str) -> Any:
+    """The session record stored under a response's own key, read by a host of its own."""
+    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=state_location)
+    try:
+        return await host.state.get("sessions", f"response:{response_id}")
+    finally:
+        await host.state.aclose()
+
+
+def failed_stream(http: httpx.Client, **body: Any) -> str:
+    """A stored streamed create whose agent fails; the id of the failed response."""
+    with http.stream("POST", "/v1/responses", json={"model": "m", "stream": True, **body}) as reply:
+        events = [json.loads(line[len("data: ") :]) for line in reply.iter_lines() if line.startswith("data: ")]
+    assert events[-1]["type"] == "response.failed"
+    return str(events[-1]["response"]["id"])
+
+
+@pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
+def test_a_new_response_writes_no_session_record_and_a_failed_one_keeps_its_context(
+    serve: Any, state_location: str
+) -> None:
+    served = serve(state_dir=state_location)
+    done = served.client.responses.create(model="m", input="one")
+    assert asyncio.run(stored_session(state_location, done.id)) is None  # the record points into history instead
+    with httpx.Client(base_url=served.url, timeout=20) as http:
+        failed = failed_stream(http, input="please [fail]")
+        assert http.get(f"/v1/responses/{failed}").json()["status"] == "failed"
+    assert asyncio.run(stored_session(state_location, failed)) is not None  # no pointer: its snapshot is a record
+    for previous in (done.id, failed):
+        onwards = served.client.responses.create(model="m", input="two", previous_response_id=previous)
+        assert onwards.output_text == ("echo 2: two" if previous == done.id else "echo 1: two")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,15 +33,20 @@ class Capture:
         return ChannelContribution(routes=[])
 
 
-def host_with(client: Any, run_hook: Any = None) -> tuple[AgentFrameworkHost, Any]:
+def host_with(client: Any, run_hook: Any = None, state_dir: Path | None = None) -> tuple[AgentFrameworkHost, Any]:
     channel = Capture(run_hook)
-    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[channel], turn_wait=0.2)
+    host = AgentFrameworkHost(Agent(client=client, name="echo"), channels=[channel], turn_wait=0.2, state_dir=state_dir)
     host.app  # noqa: B018 - building the app hands the channel its context
     return host, channel.context
 
 
-def request(key: str, text: str, *, fresh: bool) -> ChannelRequest:
-    return ChannelRequest(channel="capture", operation="message", input=text, session=ChannelSession(key, fresh=fresh))
+def request(key: str, text: str, *, fresh: bool, recorded: bool = True) -> ChannelRequest:
+    session = ChannelSession(key, fresh=fresh, recorded=recorded)
+    return ChannelRequest(channel="capture", operation="message", input=text, session=session)
+
+
+def texts(session: Any) -> list[str]:
+    return [m.text for m in session.state["in_memory"]["messages"]]
 
 
 async def test_a_fresh_turn_neither_waits_for_the_lock_nor_registers_as_running_and_is_saved() -> None:
@@ -91,6 +97,57 @@ async def test_a_run_hook_may_point_a_fresh_request_at_a_stored_conversation_whi
     ]
 
 
-def test_fresh_is_part_of_a_sessions_identity() -> None:
+def test_fresh_and_recorded_are_part_of_a_sessions_identity() -> None:
     assert ChannelSession("k", fresh=True) != ChannelSession("k") and ChannelSession("k") == ChannelSession("k")
-    assert not ChannelSession("k").fresh
+    assert ChannelSession("k", fresh=True, recorded=False) != ChannelSession("k", fresh=True)
+    assert not ChannelSession("k").fresh and ChannelSession("k").recorded
+
+
+async def test_an_unrecorded_fresh_turn_stores_its_messages_and_no_record_until_the_channel_asks(
+    tmp_path: Path,
+) -> None:
+    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
+    ran = await context.run(request("response:new", "hello there", fresh=True, recorded=False))
+    assert await host.sessions.stored("response:new") is None
+    assert not list(tmp_path.rglob("sessions/*.json"))
+    reference = await context.session_reference(ran.session)  # what the channel keeps instead: it reads the messages
+    assert reference is not None
+    assert [m.text for m in await context.referenced_history(reference) or []] == ["hello there", "echo 1: hello there"]
+
+    assert await context.record_session("response:new")
+    stored = await host.sessions.stored("response:new")
+    assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]
+    again = await context.run(request("response:new", "and again", fresh=False))
+    assert again.text == "echo 2: and again"
+
+
+async def test_a_record_cannot_be_made_by_a_process_that_does_not_hold_the_session(tmp_path: Path) -> None:
+    _, context = host_with(OfflineChatClient(), state_dir=tmp_path)
+    await context.run(request("response:new", "hello there", fresh=True, recorded=False))
+    other_host, other = host_with(OfflineChatClient(), state_dir=tmp_path)
+    assert not await other.record_session("response:new")
+    assert await other_host.sessions.stored("response:new") is None
+
+
+async def test_recorded_changes_nothing_in_memory_or_without_fresh(tmp_path: Path) -> None:
+    host, context = host_with(OfflineChatClient())
+    await context.run(request("response:new", "hello there", fresh=True, recorded=False))
+    stored = await host.sessions.stored("response:new")
+    assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]
+    assert await context.record_session("response:new")
+
+    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
+    await context.run(request("chat:1", "hello there", fresh=False, recorded=False))
+    stored = await host.sessions.stored("chat:1")
+    assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]
+
+
+async def test_a_run_hooks_request_is_recorded(tmp_path: Path) -> None:
+    def keep(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+        return request
+
+    host, context = host_with(OfflineChatClient(), run_hook=keep, state_dir=tmp_path)
+    ran = await context.run(request("response:new", "hello there", fresh=True, recorded=False))
+    assert ran.request.session is not None and ran.request.session.recorded
+    stored = await host.sessions.stored("response:new")
+    assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]

@@ -81,6 +81,11 @@ class Turn:
         return used or self.key
 
 
+def _recorded(session: ChannelSession | None) -> bool:
+    """Whether a turn in `session` writes the session's record (`ChannelSession.recorded`)."""
+    return session is None or not session.fresh or session.recorded
+
+
 class TurnRunner:
     """Runs turns for a `ResponsesChannel` and keeps their records."""
 
@@ -109,6 +114,11 @@ class TurnRunner:
         `math.inf` when records are kept until deleted (None would mean the host's session ttl instead).
         """
         return math.inf if self.records.ttl is None else self.records.ttl
+
+    @property
+    def points_into_history(self) -> bool:
+        """Whether a stored response may point into the stored history (`_compact`): in a store that writes."""
+        return self.sessions_supported and not self.records.state.keeps_objects
 
     @property
     def sessions_supported(self) -> bool:
@@ -228,7 +238,9 @@ class TurnRunner:
         # A new response's own key, from ids that never repeat: no other turn can run under it (not even a stop
         # or a continuation, which takes a key of its own), so its turn skips the lock and the load.
         fresh = own and self.unique_ids and not turn.seeded and not turn.params.background
-        return ChannelSession(turn.key, ttl=self.session_ttl if own else None, fresh=fresh)
+        # Its record would be replaced by the response's pointer into history at once (`_compact`): not written.
+        recorded = not (fresh and self.points_into_history)
+        return ChannelSession(turn.key, ttl=self.session_ttl if own else None, fresh=fresh, recorded=recorded)
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)
@@ -385,12 +397,16 @@ class TurnRunner:
             record = self.record(turn, response, snapshot=snapshot)
             compacted = await self._compact(turn, record) if snapshot else None
             if compacted is not None and turn.answered is not None:  # made only from the session answered in
-                # The record points at the session's stored messages; the session record itself is then dropped
-                # (after the record is kept: a crash between the two leaves a spare session, not a lost response).
+                # The record points at the session's stored messages; a session record the turn wrote is then
+                # dropped (after the record is kept: a crash between the two leaves a spare session, not a lost one).
                 await self.records.save_compact(turn.response_id, compacted)
-                await self.context.detach_session(turn.answered[0])
-            else:
-                await self.records.save_response(record)
+                if _recorded(turn.ran.session if turn.ran is not None else None):
+                    await self.context.detach_session(turn.answered[0])
+                return
+            if snapshot and not _recorded(turn.ran.session if turn.ran is not None else self._session(turn)):
+                # No pointer after all (the turn failed, say): the snapshot is the session's record, kept now.
+                record["snapshot"] = await self.context.record_session(own_key, ttl=self.session_ttl)
+            await self.records.save_response(record)
 
     async def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
         """The record as a pointer into the response's session as stored, when the turn's answer is its history's end.

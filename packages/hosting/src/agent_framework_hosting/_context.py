@@ -688,6 +688,13 @@ class ChannelContext:
         or when none is stored."""
         return await self._host.sessions.reference(session)
 
+    async def record_session(self, isolation_key: str, *, ttl: float | None = None) -> bool:
+        """Store the record of the session a `recorded=False` turn on `isolation_key` saved (`ChannelSession`).
+
+        False when this process no longer holds that session (a later record cannot be made from elsewhere).
+        """
+        return await self._host.sessions.record(await self._host.sessions.session_id(isolation_key), ttl=ttl)
+
     async def detach_session(self, session: Any) -> None:
         """Delete `session`'s record but keep its stored messages, which a reference still reads."""
         await self._host.sessions.detach(session)
@@ -898,7 +905,18 @@ class _Turn:
     Exits run in reverse order of entry, each even when a later one failed.
     """
 
-    __slots__ = ("_context", "_request", "_key", "_ttl", "_fresh", "_lock", "_running", "_session", "_merged")
+    __slots__ = (
+        "_context",
+        "_request",
+        "_key",
+        "_ttl",
+        "_fresh",
+        "_recorded",
+        "_lock",
+        "_running",
+        "_session",
+        "_merged",
+    )
 
     def __init__(self, context: ChannelContext, request: ChannelRequest) -> None:
         assert request.isolation_key is not None  # a request without a key takes `_KEYLESS`
@@ -907,6 +925,7 @@ class _Turn:
         self._key: str = request.isolation_key
         self._ttl = request.session.ttl if request.session is not None else None
         self._fresh = request.session is not None and request.session.fresh
+        self._recorded = not self._fresh or request.session is None or request.session.recorded
         self._lock: AbstractAsyncContextManager[Any] | None = None
         self._running: AbstractAsyncContextManager[TurnControl] | None = None
         self._session: Any = None
@@ -970,7 +989,7 @@ class _Turn:
             await host.sessions.save(session, ttl=self._ttl)
             return
         with anyio.CancelScope(shield=True):
-            await host.sessions.save(session, ttl=self._ttl)
+            await host.sessions.save(session, ttl=self._ttl, record=self._recorded)
 
 
 class Claim:

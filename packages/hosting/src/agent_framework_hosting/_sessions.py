@@ -118,6 +118,13 @@ def _record(reference: SessionReference, session_id: str) -> dict[str, Any]:
     return {"v": RECORD_VERSION, "session": {**session, "session_id": session_id}, "logs": logs}
 
 
+def _record_of(live: _Live) -> dict[str, Any]:
+    """The session record of a session as this process last saved it (the session, its messages by list)."""
+    with _messages_hidden(live.session):
+        data = live.session.to_dict()
+    return {"v": RECORD_VERSION, "session": data, "logs": live.logs}
+
+
 def _resolve(ttl: float | None, default: float | None) -> float | None:
     """A caller's ttl for the store: None takes `default` (the session ttl); `math.inf` keeps until deleted."""
     if ttl is None:
@@ -259,8 +266,11 @@ class SessionManager:
         while len(self._live) > self._live_limit:
             self._live.popitem(last=False)
 
-    async def save(self, session: AgentSession, *, ttl: float | None = None) -> None:
-        """Store the session's new messages and its record; `ttl` overrides the session ttl."""
+    async def save(self, session: AgentSession, *, ttl: float | None = None, record: bool = True) -> None:
+        """Store the session's new messages and its record; `ttl` overrides the session ttl.
+
+        `record=False` stores only the messages (see `ChannelSession.recorded`); memory keeps the session either way.
+        """
         ttl = _resolve(ttl, self.ttl)
         if self._store.keeps_objects:
             await self._park(session, ttl)
@@ -279,14 +289,25 @@ class SessionManager:
                     stored_at = await self._append(messages, *known, live.seen == seen, ttl)
                     entry.logs[source], entry.marks[source] = stored_at
                     entry.loaded[source] = messages
-                with _messages_hidden(session):
-                    data = session.to_dict()
-                record = {"v": RECORD_VERSION, "session": data, "logs": entry.logs}
-                await self._store.set(SESSIONS, session.session_id, record, ttl=ttl)
+                if record:
+                    await self._store.set(SESSIONS, session.session_id, _record_of(entry), ttl=ttl)
         except BaseException:
             self._live.pop(session.session_id, None)
             raise
         self._remember(entry)
+
+    async def record(self, session_id: str, *, ttl: float | None = None) -> bool:
+        """Store the record of a session last saved here without one (`save(record=False)`).
+
+        False when this process no longer holds it live; memory keeps every session, so there it is True.
+        """
+        if self._store.keeps_objects:
+            return True
+        live = self._live.get(session_id)
+        if live is None:
+            return False
+        await self._store.set(SESSIONS, session_id, _record_of(live), ttl=_resolve(ttl, self.ttl))
+        return True
 
     async def _append(
         self,
@@ -361,9 +382,7 @@ class SessionManager:
             return None
         live = self._live.get(session.session_id)
         if live is not None and live.session is session and set(live.logs) == {s for s, _ in _message_lists(session)}:
-            with _messages_hidden(session):
-                data = session.to_dict()
-            return _reference({"session": data, "logs": live.logs})
+            return _reference(_record_of(live))
         stored = await self._store.get(SESSIONS, session.session_id)
         return _reference(stored) if stored is not None and is_record(stored) else None
 

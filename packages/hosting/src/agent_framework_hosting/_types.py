@@ -31,21 +31,30 @@ class ChannelSession:
     under it and no other turn runs under it. Its turn then takes no turn lock, loads nothing and
     registers no running turn: a stop (`ChannelContext.stop`) cannot reach it. A run hook's request is
     never fresh (the hook may point it at a stored conversation).
+
+    `recorded=False` (with `fresh`, in a store that writes): the turn stores its messages but not the
+    session's record, which the channel would replace at once by a `ChannelContext.session_reference`
+    (a stored response pointing into history): a write and a delete less per turn. A channel that
+    keeps no reference after all stores the record with `ChannelContext.record_session`.
     """
 
-    __slots__ = ("fresh", "isolation_key", "ttl")
+    __slots__ = ("fresh", "isolation_key", "recorded", "ttl")
 
-    def __init__(self, isolation_key: str | None = None, *, ttl: float | None = None, fresh: bool = False) -> None:
+    def __init__(
+        self, isolation_key: str | None = None, *, ttl: float | None = None, fresh: bool = False, recorded: bool = True
+    ) -> None:
         self.isolation_key = isolation_key
         self.ttl = ttl
         self.fresh = fresh
+        self.recorded = recorded
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChannelSession) and (other.isolation_key, other.ttl, other.fresh) == (
-            self.isolation_key,
-            self.ttl,
-            self.fresh,
-        )
+        return isinstance(other, ChannelSession) and (
+            other.isolation_key,
+            other.ttl,
+            other.fresh,
+            other.recorded,
+        ) == (self.isolation_key, self.ttl, self.fresh, self.recorded)
 
     def __hash__(self) -> int:
         return hash(self.isolation_key)
