@@ -335,11 +335,24 @@ def wrk(port: int, requests: Requests, *, seconds: float, connections: int, pid:
 
 
 def compare(
-    targets: Sequence[Target], *, warmup: float, seconds: float, rounds: int, connections: int
+    targets: Sequence[Target],
+    *,
+    warmup: float,
+    seconds: float,
+    rounds: int,
+    connections: int,
+    prepare: Callable[[Target, int], None] | None = None,
 ) -> Sequence[Target]:
-    """Warm each target up (`warmup` s of load), then measure them in alternation `rounds` times."""
+    """Warm each target up (`warmup` s of load), then measure them in alternation `rounds` times.
+
+    `prepare(target, port)`, once every server answers: what must exist on a server before its load (records
+    the requests refer to).
+    """
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(server(t.server, t.server_args, env=t.env)) for t in targets]
+        for target, (port, _) in zip(targets, servers, strict=True):
+            if prepare is not None:
+                prepare(target, port)
         for target, (port, pid) in zip(targets, servers, strict=True):
             wrk(port, target.requests, seconds=warmup, connections=connections, pid=pid)
         for _ in range(rounds):
@@ -427,8 +440,10 @@ class Bench:
         print(f"native static server (nginx on core {SERVER_CORE}): {self.native.median('rps'):.0f} req/s", flush=True)
         self.rows: list[tuple[str, Target, Target]] = []
 
-    def pair(self, name: str, base: Target, measured: Target) -> None:
-        compare([base, measured], **self.settings)  # type: ignore[arg-type]
+    def pair(
+        self, name: str, base: Target, measured: Target, prepare: Callable[[Target, int], None] | None = None
+    ) -> None:
+        compare([base, measured], prepare=prepare, **self.settings)  # type: ignore[arg-type]
         self.rows.append((name, base, measured))
         print(table([self.rows[-1]]).splitlines()[-1], flush=True)
 

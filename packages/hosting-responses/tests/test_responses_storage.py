@@ -353,7 +353,7 @@ def failed_stream(http: httpx.Client, **body: Any) -> str:
 
 
 @pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
-def test_a_new_response_writes_no_session_record_and_a_failed_one_keeps_its_context(
+def test_new_and_continued_responses_write_no_session_record_and_a_failed_one_keeps_its_context(
     serve: Any, state_location: str
 ) -> None:
     served = serve(state_dir=state_location)
@@ -366,3 +366,4 @@ def test_a_new_response_writes_no_session_record_and_a_failed_one_keeps_its_cont
     for previous in (done.id, failed):
         onwards = served.client.responses.create(model="m", input="two", previous_response_id=previous)
         assert onwards.output_text == ("echo 2: two" if previous == done.id else "echo 1: two")
+        assert asyncio.run(stored_session(state_location, onwards.id)) is None

@@ -151,3 +151,55 @@ async def test_a_run_hooks_request_is_recorded(tmp_path: Path) -> None:
     assert ran.request.session is not None and ran.request.session.recorded
     stored = await host.sessions.stored("response:new")
     assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]
+
+
+async def test_a_fresh_fork_continues_a_stored_conversation_and_stores_it_only_when_its_turn_saves(
+    tmp_path: Path,
+) -> None:
+    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
+    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
+    reference = await context.session_reference(first.session)
+    fork = await context.fork_session(reference, "response:2", origin="response:1")
+    assert fork is not None and texts(fork.session) == ["hello there", "echo 1: hello there"]
+    assert await host.sessions.stored("response:2") is None
+    forked = ChannelSession("response:2", fresh=True, recorded=False, fork=fork)
+    async with host.state.lock("turn:response:2", wait=1):  # a fresh fork takes no lock either
+        ran = await context.run(ChannelRequest(channel="capture", operation="message", input="and on", session=forked))
+    assert ran.text == "echo 2: and on" and await host.sessions.stored("response:2") is None
+    onwards = await context.session_reference(ran.session)
+    assert [m.text for m in await context.referenced_history(onwards) or []] == [
+        "hello there",
+        "echo 1: hello there",
+        "and on",
+        "echo 2: and on",
+    ]
+    assert len(list(tmp_path.rglob("*.jsonl"))) == 1  # the fork appended to the list it continues
+
+
+async def test_a_fork_is_read_from_the_store_by_another_process_and_refused_once_its_messages_are_gone(
+    tmp_path: Path,
+) -> None:
+    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
+    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
+    reference = await context.session_reference(first.session)
+    _, other = host_with(OfflineChatClient(), state_dir=tmp_path)
+    fork = await other.fork_session(reference, "response:2")
+    assert fork is not None and texts(fork.session) == ["hello there", "echo 1: hello there"]
+    for path in tmp_path.rglob("*.jsonl"):
+        path.unlink()
+    assert await context.fork_session(reference, "response:3", origin="response:1") is None
+
+
+async def test_a_run_hook_sees_a_fork_stored_under_its_key(tmp_path: Path) -> None:
+    def keep(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
+        return request
+
+    host, context = host_with(OfflineChatClient(), run_hook=keep, state_dir=tmp_path)
+    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
+    fork = await context.fork_session(await context.session_reference(first.session), "response:2")
+    assert fork is not None
+    forked = ChannelSession("response:2", fresh=True, recorded=False, fork=fork)
+    ran = await context.run(ChannelRequest(channel="capture", operation="message", input="and on", session=forked))
+    assert ran.text == "echo 2: and on"  # the hooked turn is not fresh: it loaded the fork from the store
+    stored = await host.sessions.stored("response:2")
+    assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there", "and on", "echo 2: and on"]

@@ -26,6 +26,7 @@ from agent_framework_hosting import (
     HostedRunResult,
     HostedStream,
     HostingError,
+    SessionFork,
     get_current_isolation_keys,
 )
 from starlette.responses import Response
@@ -68,6 +69,8 @@ class Turn:
     pending: list[dict[str, Any]] = field(default_factory=list)
     pending_messages: list[Message] = field(default_factory=list)
     seeded: bool = False
+    #: The previous response's conversation, held for this turn instead of seeded into the store.
+    fork: SessionFork | None = None
     ran: ChannelRequest | None = None
     #: Ids of the messages delivered into the conversation that this turn's response streamed.
     delivered: set[str] = field(default_factory=set)
@@ -169,7 +172,11 @@ class TurnRunner:
             return
         turn.key = response_key(turn.response_id)
         pointer = previous.get("reference")
-        if pointer is not None:
+        if pointer is not None and self.unique_ids and not turn.params.background:
+            # The turn runs fresh (`_session`) in a fork held here: nothing is stored before the turn saves it.
+            turn.fork = await self.context.fork_session(pointer, turn.key, origin=response_key(previous_id))
+            copied = turn.fork is not None
+        elif pointer is not None:
             copied = await self.context.attach_session(
                 pointer, turn.key, ttl=self.session_ttl, origin=response_key(previous_id)
             )
@@ -184,7 +191,7 @@ class TurnRunner:
                 param="previous_response_id",
                 code="not_found",
             )
-        turn.seeded = True
+        turn.seeded = turn.fork is None
 
     async def _take_pending(self, turn: Turn) -> None:
         """Claim the items added to the conversation since its last turn; they precede this turn's input."""
@@ -240,7 +247,9 @@ class TurnRunner:
         fresh = own and self.unique_ids and not turn.seeded and not turn.params.background
         # Its record would be replaced by the response's pointer into history at once (`_compact`): not written.
         recorded = not (fresh and self.points_into_history)
-        return ChannelSession(turn.key, ttl=self.session_ttl if own else None, fresh=fresh, recorded=recorded)
+        return ChannelSession(
+            turn.key, ttl=self.session_ttl if own else None, fresh=fresh, recorded=recorded, fork=turn.fork
+        )
 
     async def open_stream(self, turn: Turn) -> HostedStream:
         stream = await self.context.run_stream(self._request(turn, stream=True), protocol_request=turn.body)

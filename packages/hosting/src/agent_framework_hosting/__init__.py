@@ -50,6 +50,7 @@ from ._types import (
     ChannelStreamUpdateHook,
     HostedRunResult,
     HostStatePaths,
+    SessionFork,
 )
 from ._workflow_input import WorkflowInputError
 
@@ -133,6 +134,7 @@ __all__ = [
     "RedisLeader",
     "RedisStateStore",
     "SessionBusyError",
+    "SessionFork",
     "StateStore",
     "StateUnavailableError",
     "TurnInterruptedError",

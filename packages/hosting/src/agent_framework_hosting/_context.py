@@ -40,6 +40,7 @@ from ._types import (
     ChannelSession,
     ChannelStreamUpdateHook,
     HostedRunResult,
+    SessionFork,
 )
 from ._workflow import final_from_updates
 
@@ -224,7 +225,11 @@ class ChannelContext:
         """Apply the run hook to a request the channel handles itself (a command), as `run` would.
 
         What the hook returns is never fresh (`ChannelSession.fresh`): it may point at a stored conversation.
+        A fork (`ChannelSession.fork`) is stored first, so a turn under its key loads it.
         """
+        original = request.session
+        if original is not None and original.fork is not None:
+            await self._host.sessions.save(original.fork.session, ttl=original.ttl)
         prepared = await apply_run_hook(self._run_hook, request, target=self.target, protocol_request=protocol_request)
         session = prepared.session
         if session is not None and session.fresh:
@@ -688,6 +693,17 @@ class ChannelContext:
         or when none is stored."""
         return await self._host.sessions.reference(session)
 
+    async def fork_session(
+        self, reference: SessionReference, isolation_key: str, *, origin: str | None = None
+    ) -> SessionFork | None:
+        """A conversation for a new, fresh `isolation_key` continuing the one a `session_reference` points at.
+
+        Nothing is stored: the fresh turn that runs with it (`ChannelSession(fork=...)`) stores it. None when
+        part of the messages it points at is no longer stored. `origin` as `attach_session`'s.
+        """
+        session = await self._host.sessions.fork(reference, isolation_key, origin=origin)
+        return None if session is None else SessionFork(session)
+
     async def record_session(self, isolation_key: str, *, ttl: float | None = None) -> bool:
         """Store the record of the session a `recorded=False` turn on `isolation_key` saved (`ChannelSession`).
 
@@ -937,7 +953,9 @@ class _Turn:
         host = context._host
         supported = host.agent_target and host.sessions.supported
         if self._fresh:  # nothing to wait for, load or stop: see `ChannelSession.fresh`
-            self._session = host.sessions.new(key) if supported else None
+            fork = request.session.fork if request.session is not None else None
+            if supported:
+                self._session = fork.session if fork is not None else host.sessions.new(key)
             return self._session, None
         queued = time.perf_counter()
         self._lock = await context._hold(key, context.policy(request))

@@ -404,14 +404,33 @@ class SessionManager:
         process may still hold.
         """
         record = _record(reference, "")
-        for segments in record["logs"].values():
-            for log, first, end in segments:
-                if end > first and not await self._store.items(HISTORY, log, end - first - 1, end - first):
-                    return False
+        if not await self._readable(record):
+            return False
         # The origin's live copy is looked up by its key as its session id (no alias read): a miss only costs a read.
         target_id = await self.session_id(target_key)
         record["session"]["session_id"] = target_id
         await self._seed(origin or "", target_id, record, _resolve(ttl, self.ttl))
+        return True
+
+    async def fork(
+        self, reference: SessionReference, session_id: str, *, origin: str | None = None
+    ) -> AgentSession | None:
+        """A new session `session_id` continuing the conversation a `reference` points at, in a store that writes.
+
+        Held in this process only: its first `save` stores it, appending to the lists the reference names.
+        None when part of their messages is no longer stored (checked as `attach` does); `origin` as `attach`'s.
+        """
+        record = _record(reference, session_id)
+        if not await self._readable(record):
+            return None
+        return await self._restore(session_id, record, self._live.get(origin) if origin else None)
+
+    async def _readable(self, record: dict[str, Any]) -> bool:
+        """Whether the last message of each list segment a record names is still stored: one read a segment."""
+        for segments in record["logs"].values():
+            for log, first, end in segments:
+                if end > first and not await self._store.items(HISTORY, log, end - first - 1, end - first):
+                    return False
         return True
 
     async def referred(self, reference: SessionReference) -> AgentSession | None:

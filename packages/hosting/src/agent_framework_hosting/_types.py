@@ -21,6 +21,15 @@ SessionMode = Literal["auto", "disabled"]
 SESSION_MODES: tuple[str, ...] = ("auto", "disabled")
 
 
+class SessionFork:
+    """A conversation started from a stored one for a fresh key (`ChannelContext.fork_session`), held for its turn."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+
 class ChannelSession:
     """A channel's hint that requests sharing `isolation_key` share one conversation.
 
@@ -36,17 +45,27 @@ class ChannelSession:
     session's record, which the channel would replace at once by a `ChannelContext.session_reference`
     (a stored response pointing into history): a write and a delete less per turn. A channel that
     keeps no reference after all stores the record with `ChannelContext.record_session`.
+
+    `fork` (with `fresh`): the turn continues a stored conversation (`ChannelContext.fork_session`)
+    instead of starting an empty one, still without a lock or a load.
     """
 
-    __slots__ = ("fresh", "isolation_key", "recorded", "ttl")
+    __slots__ = ("fork", "fresh", "isolation_key", "recorded", "ttl")
 
     def __init__(
-        self, isolation_key: str | None = None, *, ttl: float | None = None, fresh: bool = False, recorded: bool = True
+        self,
+        isolation_key: str | None = None,
+        *,
+        ttl: float | None = None,
+        fresh: bool = False,
+        recorded: bool = True,
+        fork: SessionFork | None = None,
     ) -> None:
         self.isolation_key = isolation_key
         self.ttl = ttl
         self.fresh = fresh
         self.recorded = recorded
+        self.fork = fork
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChannelSession) and (
@@ -54,7 +73,8 @@ class ChannelSession:
             other.ttl,
             other.fresh,
             other.recorded,
-        ) == (self.isolation_key, self.ttl, self.fresh, self.recorded)
+            other.fork,
+        ) == (self.isolation_key, self.ttl, self.fresh, self.recorded, self.fork)
 
     def __hash__(self) -> int:
         return hash(self.isolation_key)
