@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import anyio
@@ -118,7 +119,7 @@ class TurnRunner:
         """
         return math.inf if self.records.ttl is None else self.records.ttl
 
-    @property
+    @cached_property
     def points_into_history(self) -> bool:
         """Whether a stored response may point into the stored history (`_compact`): in a store that writes."""
         return self.sessions_supported and not self.records.state.keeps_objects
@@ -412,7 +413,11 @@ class TurnRunner:
                 if _recorded(turn.ran.session if turn.ran is not None else None):
                     await self.context.detach_session(turn.answered[0])
                 return
-            if snapshot and not _recorded(turn.ran.session if turn.ran is not None else self._session(turn)):
+            if (
+                snapshot
+                and self.points_into_history
+                and not _recorded(turn.ran.session if turn.ran else self._session(turn))
+            ):
                 # No pointer after all (the turn failed, say): the snapshot is the session's record, kept now.
                 record["snapshot"] = await self.context.record_session(own_key, ttl=self.session_ttl)
             await self.records.save_response(record)

@@ -928,6 +928,7 @@ class _Turn:
         "_ttl",
         "_fresh",
         "_recorded",
+        "_fork",
         "_lock",
         "_running",
         "_session",
@@ -939,9 +940,12 @@ class _Turn:
         self._context = context
         self._request = request
         self._key: str = request.isolation_key
-        self._ttl = request.session.ttl if request.session is not None else None
-        self._fresh = request.session is not None and request.session.fresh
-        self._recorded = not self._fresh or request.session is None or request.session.recorded
+        session = request.session
+        assert session is not None  # a key comes from a session
+        self._ttl = session.ttl
+        self._fresh = session.fresh
+        self._recorded = session.recorded or not session.fresh
+        self._fork = session.fork if session.fresh else None
         self._lock: AbstractAsyncContextManager[Any] | None = None
         self._running: AbstractAsyncContextManager[TurnControl] | None = None
         self._session: Any = None
@@ -953,9 +957,8 @@ class _Turn:
         host = context._host
         supported = host.agent_target and host.sessions.supported
         if self._fresh:  # nothing to wait for, load or stop: see `ChannelSession.fresh`
-            fork = request.session.fork if request.session is not None else None
             if supported:
-                self._session = fork.session if fork is not None else host.sessions.new(key)
+                self._session = self._fork.session if self._fork is not None else host.sessions.new(key)
             return self._session, None
         queued = time.perf_counter()
         self._lock = await context._hold(key, context.policy(request))
