@@ -153,12 +153,17 @@ async def test_a_run_hooks_request_is_recorded(tmp_path: Path) -> None:
     assert stored is not None and texts(stored) == ["hello there", "echo 1: hello there"]
 
 
+async def answered_once(state_dir: Path, run_hook: Any = None) -> tuple[AgentFrameworkHost, Any, Any]:
+    """A host on `state_dir` that answered "hello there" under "response:1" (fresh, unrecorded); its reference."""
+    host, context = host_with(OfflineChatClient(), run_hook=run_hook, state_dir=state_dir)
+    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
+    return host, context, await context.session_reference(first.session)
+
+
 async def test_a_fresh_fork_continues_a_stored_conversation_and_stores_it_only_when_its_turn_saves(
     tmp_path: Path,
 ) -> None:
-    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
-    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
-    reference = await context.session_reference(first.session)
+    host, context, reference = await answered_once(tmp_path)
     fork = await context.fork_session(reference, "response:2", origin="response:1")
     assert fork is not None and texts(fork.session) == ["hello there", "echo 1: hello there"]
     assert await host.sessions.stored("response:2") is None
@@ -179,9 +184,7 @@ async def test_a_fresh_fork_continues_a_stored_conversation_and_stores_it_only_w
 async def test_a_fork_is_read_from_the_store_by_another_process_and_refused_once_its_messages_are_gone(
     tmp_path: Path,
 ) -> None:
-    host, context = host_with(OfflineChatClient(), state_dir=tmp_path)
-    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
-    reference = await context.session_reference(first.session)
+    _, context, reference = await answered_once(tmp_path)
     _, other = host_with(OfflineChatClient(), state_dir=tmp_path)
     fork = await other.fork_session(reference, "response:2")
     assert fork is not None and texts(fork.session) == ["hello there", "echo 1: hello there"]
@@ -194,9 +197,8 @@ async def test_a_run_hook_sees_a_fork_stored_under_its_key(tmp_path: Path) -> No
     def keep(request: ChannelRequest, *, target: Any, protocol_request: Any) -> ChannelRequest:
         return request
 
-    host, context = host_with(OfflineChatClient(), run_hook=keep, state_dir=tmp_path)
-    first = await context.run(request("response:1", "hello there", fresh=True, recorded=False))
-    fork = await context.fork_session(await context.session_reference(first.session), "response:2")
+    host, context, reference = await answered_once(tmp_path, run_hook=keep)
+    fork = await context.fork_session(reference, "response:2")
     assert fork is not None
     forked = ChannelSession("response:2", fresh=True, recorded=False, fork=fork)
     ran = await context.run(ChannelRequest(channel="capture", operation="message", input="and on", session=forked))
