@@ -407,8 +407,8 @@ class TurnRunner:
             record = self.record(turn, response, snapshot=snapshot)
             compacted = await self._compact(turn, record) if snapshot else None
             if compacted is not None and turn.answered is not None:  # made only from the session answered in
-                # The record points at the session's stored messages; a session record the turn wrote is then
-                # dropped (after the record is kept: a crash between the two leaves a spare session, not a lost one).
+                # The record points at the session's stored messages. A session record the turn wrote is dropped
+                # after the record is kept: a crash between the two leaves a spare session, not a lost response.
                 await self.records.save_compact(turn.response_id, compacted)
                 if _recorded(turn.ran.session if turn.ran is not None else None):
                     await self.context.detach_session(turn.answered[0])
