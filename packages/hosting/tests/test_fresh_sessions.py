@@ -101,6 +101,9 @@ def test_fresh_and_recorded_are_part_of_a_sessions_identity() -> None:
     assert ChannelSession("k", fresh=True) != ChannelSession("k") and ChannelSession("k") == ChannelSession("k")
     assert ChannelSession("k", fresh=True, recorded=False) != ChannelSession("k", fresh=True)
     assert not ChannelSession("k").fresh and ChannelSession("k").recorded
+    # `recorded=False` counts only with `fresh`
+    assert not ChannelSession("k", fresh=True, recorded=False).writes_record
+    assert ChannelSession("k", recorded=False).writes_record and ChannelSession("k", fresh=True).writes_record
 
 
 async def test_an_unrecorded_fresh_turn_stores_its_messages_and_no_record_until_the_channel_asks(

@@ -85,11 +85,6 @@ class Turn:
         return used or self.key
 
 
-def _recorded(session: ChannelSession | None) -> bool:
-    """Whether a turn in `session` writes the session's record (`ChannelSession.recorded`)."""
-    return session is None or not session.fresh or session.recorded
-
-
 class TurnRunner:
     """Runs turns for a `ResponsesChannel` and keeps their records."""
 
@@ -406,21 +401,23 @@ class TurnRunner:
         if turn.params.store:
             record = self.record(turn, response, snapshot=snapshot)
             compacted = await self._compact(turn, record) if snapshot else None
+            wrote = not self.points_into_history or self._wrote_record(turn)  # memory keeps the session itself
             if compacted is not None and turn.answered is not None:  # made only from the session answered in
                 # The record points at the session's stored messages. A session record the turn wrote is dropped
                 # after the record is kept: a crash between the two leaves a spare session, not a lost response.
                 await self.records.save_compact(turn.response_id, compacted)
-                if _recorded(turn.ran.session if turn.ran is not None else None):
+                if wrote:
                     await self.context.detach_session(turn.answered[0])
                 return
-            if (
-                snapshot
-                and self.points_into_history
-                and not _recorded(turn.ran.session if turn.ran else self._session(turn))
-            ):
+            if snapshot and not wrote:
                 # No pointer after all (the turn failed, say): the snapshot is the session's record, kept now.
                 record["snapshot"] = await self.context.record_session(own_key, ttl=self.session_ttl)
             await self.records.save_response(record)
+
+    def _wrote_record(self, turn: Turn) -> bool:
+        """Whether the turn stored its session's record (`ChannelSession.writes_record`; as asked, if it never ran)."""
+        session = turn.ran.session if turn.ran is not None else self._session(turn)
+        return session is None or session.writes_record
 
     async def _compact(self, turn: Turn, record: dict[str, Any]) -> dict[str, Any] | None:
         """The record as a pointer into the response's session as stored, when the turn's answer is its history's end.
@@ -432,7 +429,7 @@ class TurnRunner:
         may have rewritten the history, so such a record keeps its items (and its snapshot session) too.
         """
         own_key = response_key(turn.response_id)
-        if self.records.state.keeps_objects or turn.run_key != own_key:
+        if not self.points_into_history or turn.run_key != own_key:
             return None
         if turn.answered is None or record["response"]["status"] not in ("completed", "incomplete"):
             return None

@@ -707,9 +707,10 @@ class ChannelContext:
     async def record_session(self, isolation_key: str, *, ttl: float | None = None) -> bool:
         """Store the record of the session a `recorded=False` turn on `isolation_key` saved (`ChannelSession`).
 
-        False when this process no longer holds that session (a later record cannot be made from elsewhere).
+        A fresh key is its session's id (no alias is read, as its turn read none). False when this process
+        no longer holds that session (a later record cannot be made from elsewhere).
         """
-        return await self._host.sessions.record(await self._host.sessions.session_id(isolation_key), ttl=ttl)
+        return await self._host.sessions.record(isolation_key, ttl=ttl)
 
     async def detach_session(self, session: Any) -> None:
         """Delete `session`'s record but keep its stored messages, which a reference still reads."""
@@ -944,7 +945,7 @@ class _Turn:
         assert session is not None  # a key comes from a session
         self._ttl = session.ttl
         self._fresh = session.fresh
-        self._recorded = session.recorded or not session.fresh
+        self._recorded = session.writes_record
         self._fork = session.fork if session.fresh else None
         self._lock: AbstractAsyncContextManager[Any] | None = None
         self._running: AbstractAsyncContextManager[TurnControl] | None = None

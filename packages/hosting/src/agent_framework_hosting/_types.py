@@ -67,6 +67,11 @@ class ChannelSession:
         self.recorded = recorded
         self.fork = fork
 
+    @property
+    def writes_record(self) -> bool:
+        """Whether a turn in this session stores the session's record: `recorded` counts only with `fresh`."""
+        return self.recorded or not self.fresh
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChannelSession) and (
             other.isolation_key,
