@@ -4,6 +4,7 @@ and what it never answered leaves no trace a later response can see."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from agent_framework import Agent
-from agent_framework_hosting import AgentFrameworkHost
-from agent_framework_hosting.testing import OfflineChatClient, RedisServer, ServerProcess, redis_server_binary
+from agent_framework_hosting.testing import RedisServer, ServerProcess, redis_server_binary
+
+sys.path.insert(0, os.path.dirname(__file__))
+from state_helpers import host_at  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +47,8 @@ def text(reply: httpx.Response) -> str:
 
 
 async def stored_records(location: str) -> list[str]:
-    reader = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=location)
-    try:
+    async with host_at(location) as reader:
         return sorted(await reader.state.keys("responses"))
-    finally:
-        await reader.state.aclose()
 
 
 def test_a_kill_before_the_record_is_kept_leaves_the_chain_as_it_was_answered(location: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,9 @@ from agent_framework_hosting.testing import (
     redis_server_binary,
 )
 from agent_framework_hosting_responses import ResponsesChannel
+
+sys.path.insert(0, os.path.dirname(__file__))
+from state_helpers import host_at  # noqa: E402
 
 
 def stored_bytes(folder: Path) -> tuple[int, int, int]:
@@ -206,8 +211,7 @@ def test_deleting_a_response_leaves_the_rest_of_its_chain_working(serve: Any, st
 
 async def _erase_history(state_location: str, response_ids: list[str]) -> None:
     """Delete the history lists the responses' records point at, as an expiry, an eviction or `--purge` would."""
-    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=state_location)
-    try:
+    async with host_at(state_location) as host:
         for response_id in response_ids:
             record = await host.state.get("responses", response_id)
             record = json.loads(record) if isinstance(record, str) else record
@@ -215,8 +219,6 @@ async def _erase_history(state_location: str, response_ids: list[str]) -> None:
             segments = reference if isinstance(reference, list) else [s for v in reference["logs"].values() for s in v]
             for log, _, _ in segments:
                 await host.state.delete("history", log)
-    finally:
-        await host.state.aclose()
 
 
 @pytest.mark.parametrize("state_location", ["folder", "redis", "postgresql"], indirect=True)
@@ -317,12 +319,9 @@ def test_a_session_left_behind_by_a_crash_before_detaching_changes_nothing(serve
     response = served.client.responses.create(model="m", input="one")
 
     async def leave_session() -> None:  # the response's own session record, as a crash before `detach` leaves it
-        host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=tmp_path)
-        try:
+        async with host_at(tmp_path) as host:
             record = await host.state.get("responses", response.id)
             assert await host.context.attach_session(record["s"], f"response:{response.id}")
-        finally:
-            await host.state.aclose()
 
     asyncio.run(leave_session())
     assert len(list(tmp_path.rglob("sessions/*.json"))) == 1
@@ -337,11 +336,8 @@ def test_a_session_left_behind_by_a_crash_before_detaching_changes_nothing(serve
 
 async def stored_session(state_location: str, response_id: str) -> Any:
     """The session record stored under a response's own key, read by a host of its own."""
-    host = AgentFrameworkHost(Agent(client=OfflineChatClient(), name="echo"), channels=[], state_dir=state_location)
-    try:
+    async with host_at(state_location) as host:
         return await host.state.get("sessions", f"response:{response_id}")
-    finally:
-        await host.state.aclose()
 
 
 def failed_stream(http: httpx.Client, **body: Any) -> str:
