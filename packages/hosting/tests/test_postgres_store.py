@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 from agent_framework_hosting import (
     AgentFrameworkHost,
+    ChannelRequest,
+    ChannelSession,
     LeaseLostError,
     PostgresStateStore,
     SessionBusyError,
@@ -167,6 +170,31 @@ async def test_a_host_on_postgresql_keeps_conversations_across_hosts(postgres: A
     assert (await second.context.run(turn("who am I?", "k"))).text == "echo 2: who am I?"
     assert "postgresql://postgres@127.0.0.1" in second.describe()
     await second.state.aclose()
+
+
+async def test_a_session_save_takes_a_transaction_only_for_messages_with_their_record(
+    postgres: Any, agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = AgentFrameworkHost(agent, channels=[], state_dir=postgres_url(postgres))
+    batches = []
+    batch = host.state.batch
+
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[None]:
+        batches.append(1)
+        async with batch():
+            yield
+
+    monkeypatch.setattr(host.state, "batch", counted)
+    await host.context.run(turn("hello there", "chat"))  # the new messages and the record commit together
+    assert len(batches) == 1
+    unrecorded = ChannelSession("response:1", fresh=True, recorded=False)
+    ran = await host.context.run(ChannelRequest(channel="test", operation="message", input="hi", session=unrecorded))
+    assert len(batches) == 1  # the messages alone: one statement, atomic by itself
+    reference = await host.context.session_reference(ran.session)
+    assert reference is not None
+    assert [m.text for m in await host.context.referenced_history(reference) or []] == ["hi", "echo 1: hi"]
+    await host.state.aclose()
 
 
 def test_passwords_never_reach_the_description() -> None:

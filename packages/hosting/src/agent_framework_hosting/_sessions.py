@@ -278,13 +278,15 @@ class SessionManager:
         live = self._live.get(session.session_id)
         if live is None or live.session is not session:
             live = _Live(session)
-        batch = getattr(self._store, "batch", None)
+        lists = list(_message_lists(session))
+        # A store that can batch (PostgreSQL) commits the new messages and the record together. The messages of one
+        # list alone are one write, atomic as it is: a transaction around it would cost more than the write.
+        batch = getattr(self._store, "batch", None) if record or len(lists) > 1 else None
         seen = WatchedProperties.changes
         try:
-            # A store that can batch (PostgreSQL) commits the new messages and the record together.
             async with batch() if callable(batch) else nullcontext():
                 entry = _Live(session, seen=seen)
-                for source, messages in _message_lists(session):
+                for source, messages in lists:
                     known = (live.logs.get(source, []), live.loaded.get(source), live.marks.get(source))
                     stored_at = await self._append(messages, *known, live.seen == seen, ttl)
                     entry.logs[source], entry.marks[source] = stored_at
