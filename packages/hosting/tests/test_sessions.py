@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+import agent_framework._sessions as agent_sessions
 import pytest
 from agent_framework import Agent, Message
 from agent_framework_hosting import (
@@ -114,6 +115,42 @@ async def test_a_turn_appends_only_its_new_messages(agent: Agent, tmp_path: Path
         "four",
         "echo 4: four",
     ]
+
+
+@pytest.mark.parametrize("stored", [False, True], ids=["memory", "folder"])
+async def test_the_agent_tells_a_history_s_messages_apart_by_id_at_any_length(
+    agent: Agent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: bool
+) -> None:
+    serialized: list[Message] = []  # messages the agent's history provider had to serialize to compare
+    identity = agent_sessions.get_message_identity
+
+    def counted(message: Message) -> agent_sessions.MessageIdentity:
+        found = identity(message)
+        if found[0] == "content":
+            serialized.append(message)
+        return found
+
+    monkeypatch.setattr(agent_sessions, "get_message_identity", counted)
+    host = AgentFrameworkHost(agent, channels=[], state_dir=tmp_path if stored else None)
+    own = Message(role="user", contents=["mine"], message_id="client-1")
+    per_turn = []
+    for n in range(12):
+        await host.context.run(turn(f"message {n}", "k"))
+        stream = await host.context.run_stream(turn(f"streamed {n}", "k"))
+        async for _ in stream:
+            pass
+        await stream.get_final_response()
+        per_turn.append(len(serialized))
+        serialized.clear()
+    await host.context.run(turn([own], "k"))
+    # Only each turn's own answer, which the agent compares before the host names it: never the history.
+    assert per_turn[0] <= 2 and per_turn[1:] == [2] * 11 and len(serialized) == 1
+    messages = (await host.sessions.stored("k")).state["in_memory"]["messages"]  # type: ignore[union-attr]
+    assert len(messages) == 50 and len({m.message_id for m in messages}) == 50
+    assert messages[-2].message_id == "client-1" and own.message_id == "client-1"
+
+    stateless = await host.context.run(turn("no session"))  # ids serve a history only
+    assert [m.message_id for m in stateless.result.messages] == [None]
 
 
 async def test_a_rewritten_history_is_stored_afresh(agent: Agent, tmp_path: Path) -> None:

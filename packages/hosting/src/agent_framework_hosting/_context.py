@@ -6,9 +6,10 @@ import asyncio
 import copy
 import dataclasses
 import logging
+import os
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -108,8 +109,19 @@ def _shallow_copy(message: Message) -> Message:
     return copy.copy(message)
 
 
+def identify(messages: Iterable[Message]) -> None:
+    """Give each message without an id one, as a turn's messages join its session's history.
+
+    The agent's history provider tells the stored messages from a turn's new ones by id; a message without an
+    id it serializes instead, so every turn serialized the whole history again, a cost growing with its length.
+    """
+    for message in messages:
+        if message.message_id is None:
+            message.message_id = os.urandom(8).hex()
+
+
 def stamp_input(request: ChannelRequest) -> list[Message]:
-    """The request's input as messages (copies), each recording the channel and sender."""
+    """The request's input as messages (copies), each recording the channel and sender; in a session, with ids."""
     raw = request.input
     items = raw if isinstance(raw, (list, tuple)) else [raw]
     block = _hosting_block(request)
@@ -122,6 +134,8 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
             contents = [item] if isinstance(item, (str, Content)) else [str(item)]
             message = Message(role="user", contents=contents, additional_properties={"hosting": block})
         messages.append(message)
+    if request.session is not None:
+        identify(messages)
     return messages
 
 
@@ -623,6 +637,8 @@ class ChannelContext:
                 return answered
         with self._bind_request_context(request):
             response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
+        if session is not None:
+            identify(response.messages)  # the same objects the history holds, before the turn saves it
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
@@ -641,9 +657,12 @@ class ChannelContext:
 
         async def final() -> Any:
             try:
-                return await stream.get_final_response()
+                response = await stream.get_final_response()
             finally:
                 binding.__exit__(None, None, None)
+            if session is not None:
+                identify(response.messages)
+            return response
 
         async def close(error: BaseException | None) -> None:
             try:
