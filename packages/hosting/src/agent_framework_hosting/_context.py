@@ -109,14 +109,14 @@ def _shallow_copy(message: Message) -> Message:
     return copy.copy(message)
 
 
-def identify(messages: Iterable[Message]) -> None:
+def _identify(messages: Iterable[Message]) -> None:
     """Give each message without an id one, as a turn's messages join its session's history.
 
     The agent's history provider tells the stored messages from a turn's new ones by id; a message without an
     id it serializes instead, so every turn serialized the whole history again, a cost growing with its length.
     """
     for message in messages:
-        if message.message_id is None:
+        if isinstance(message, Message) and message.message_id is None:
             message.message_id = os.urandom(8).hex()
 
 
@@ -135,7 +135,7 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
             message = Message(role="user", contents=contents, additional_properties={"hosting": block})
         messages.append(message)
     if request.session is not None:
-        identify(messages)
+        _identify(messages)
     return messages
 
 
@@ -638,7 +638,7 @@ class ChannelContext:
         with self._bind_request_context(request):
             response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         if session is not None:
-            identify(response.messages)  # the same objects the history holds, before the turn saves it
+            _identify(getattr(response, "messages", ()))  # the objects the history holds, before the turn saves it
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
@@ -661,7 +661,7 @@ class ChannelContext:
             finally:
                 binding.__exit__(None, None, None)
             if session is not None:
-                identify(response.messages)
+                _identify(getattr(response, "messages", ()))
             return response
 
         async def close(error: BaseException | None) -> None:
