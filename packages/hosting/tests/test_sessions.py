@@ -19,6 +19,7 @@ from agent_framework_hosting import (
     ChannelSession,
     SessionBusyError,
 )
+from agent_framework_hosting._history import INTERRUPTED_TEXT, append_messages, mark_interrupted
 from agent_framework_hosting.testing import OfflineChatClient
 
 from .conftest import turn
@@ -151,6 +152,15 @@ async def test_the_agent_tells_a_history_s_messages_apart_by_id_at_any_length(
 
     stateless = await host.context.run(turn("no session"))  # ids serve a history only
     assert [m.message_id for m in stateless.result.messages] == [None]
+
+
+def test_messages_the_host_adds_to_a_history_itself_get_ids_too(agent: Agent) -> None:
+    session = agent.create_session()
+    assert append_messages(agent, session, [Message(role="assistant", contents=["a delivered reminder"])])
+    mark_interrupted(agent, session, [Message(role="user", contents=["hi"], message_id="in-1")], start=1)
+    messages = session.state["in_memory"]["messages"]
+    assert [m.text for m in messages] == ["a delivered reminder", "hi", INTERRUPTED_TEXT]
+    assert messages[1].message_id == "in-1" and len({m.message_id for m in messages if m.message_id}) == 3
 
 
 async def test_a_rewritten_history_is_stored_afresh(agent: Agent, tmp_path: Path) -> None:

@@ -6,10 +6,9 @@ import asyncio
 import copy
 import dataclasses
 import logging
-import os
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack, nullcontext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from ._collect import Ticket, batch_of
 from ._concurrency import ConcurrencyPolicy
 from ._control import ToolGuard, TurnControl
 from ._errors import ConversationBusyError, HostingError, SessionBusyError, TurnInterruptedError
-from ._history import history_length, history_messages, mark_interrupted, saved_messages
+from ._history import history_length, history_messages, identify, mark_interrupted, saved_messages
 from ._hooks import apply_response_hook, apply_run_hook
 from ._ledger import DeliveryTicket, Resumer, current_ticket
 from ._linking import LinkError, code_argument, current_key
@@ -109,17 +108,6 @@ def _shallow_copy(message: Message) -> Message:
     return copy.copy(message)
 
 
-def _identify(messages: Iterable[Message]) -> None:
-    """Give each message without an id one, as a turn's messages join its session's history.
-
-    The agent's history provider tells the stored messages from a turn's new ones by id; a message without an
-    id it serializes instead, so every turn serialized the whole history again, a cost growing with its length.
-    """
-    for message in messages:
-        if isinstance(message, Message) and message.message_id is None:
-            message.message_id = os.urandom(8).hex()
-
-
 def stamp_input(request: ChannelRequest) -> list[Message]:
     """The request's input as messages (copies), each recording the channel and sender; in a session, with ids."""
     raw = request.input
@@ -135,7 +123,7 @@ def stamp_input(request: ChannelRequest) -> list[Message]:
             message = Message(role="user", contents=contents, additional_properties={"hosting": block})
         messages.append(message)
     if request.session is not None:
-        _identify(messages)
+        identify(messages)
     return messages
 
 
@@ -638,7 +626,7 @@ class ChannelContext:
         with self._bind_request_context(request):
             response = await self.target.run(inputs, **self._run_kwargs(request, session, control))
         if session is not None:
-            _identify(getattr(response, "messages", ()))  # the objects the history holds, before the turn saves it
+            identify(getattr(response, "messages", ()))  # the objects the history holds, before the turn saves it
         return HostedRunResult(response, session=session)
 
     def _invoke_stream(
@@ -661,7 +649,7 @@ class ChannelContext:
             finally:
                 binding.__exit__(None, None, None)
             if session is not None:
-                _identify(getattr(response, "messages", ()))
+                identify(getattr(response, "messages", ()))
             return response
 
         async def close(error: BaseException | None) -> None:

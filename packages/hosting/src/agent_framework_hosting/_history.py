@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agent_framework import InMemoryHistoryProvider, Message
@@ -20,6 +21,17 @@ def _states(target: Any, session: Any) -> list[dict[str, Any]]:
     if not providers:
         ids = [InMemoryHistoryProvider.DEFAULT_SOURCE_ID]
     return [session.state.setdefault(source_id, {}) for source_id in ids]
+
+
+def identify(messages: Iterable[Any]) -> None:
+    """Give each message without an id one, as it joins a session's history.
+
+    The agent's history provider tells the stored messages from a turn's new ones by id; a message without an
+    id it serializes instead, so every turn serialized the whole history again, a cost growing with its length.
+    """
+    for message in messages:
+        if isinstance(message, Message) and message.message_id is None:
+            message.message_id = os.urandom(8).hex()
 
 
 def history_length(target: Any, session: Any) -> int:
@@ -63,12 +75,14 @@ def mark_interrupted(
             messages.extend(_marked(copy.copy(message)) for message in partial)
         else:
             messages.append(_marked(Message(role="assistant", contents=[INTERRUPTED_TEXT])))
+        identify(messages[start:])
         state["messages"] = messages
 
 
 def append_messages(target: Any, session: Any, messages: Sequence[Message]) -> bool:
     """Append `messages` to the session's in-memory history; False when it keeps none."""
     states = _states(target, session)
+    identify(messages)
     for state in states:
         state["messages"] = [*(state.get("messages") or []), *messages]
     return bool(states)
