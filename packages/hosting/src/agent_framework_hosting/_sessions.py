@@ -279,8 +279,9 @@ class SessionManager:
         if live is None or live.session is not session:
             live = _Live(session)
         lists = list(_message_lists(session))
-        # A store that can batch (PostgreSQL) commits the new messages and the record together. The messages of one
-        # list alone are one write, atomic as it is: a transaction around it would cost more than the write.
+        # A store that can batch (PostgreSQL) commits the new messages and the record together. One list's messages
+        # alone need none: their append is atomic as it is (refreshing older segments' expiry needs no atomicity),
+        # and a transaction around it cost more than the append.
         batch = getattr(self._store, "batch", None) if record or len(lists) > 1 else None
         seen = WatchedProperties.changes
         try:
